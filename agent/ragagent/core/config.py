@@ -1,0 +1,301 @@
+"""The agent's one typed settings object.
+
+Every field has a default or is required, carries its unit in its description,
+and is read from the environment (names below). Secrets are ``SecretStr`` and
+may also come from a file named by ``<NAME>_FILE`` (for mounted Kubernetes
+Secrets). ``Settings.check_production`` refuses unsafe combinations, listing
+every problem at once, so a production pod with a weak configuration never
+starts.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+MIN_SECRET_BYTES = 32
+
+
+def _env(*names: str) -> AliasChoices:
+    """Accept the RAGAGENT_-prefixed name first, then conventional bare names."""
+    return AliasChoices(*names)
+
+
+class FileSecretsSource(PydanticBaseSettingsSource):
+    """Reads ``<ENV_NAME>_FILE`` for every field, so Secrets can be mounted as files.
+
+    The file's content wins over nothing but loses to a direct env variable, which
+    keeps local overrides easy. A trailing newline (as ``kubectl create secret``
+    and editors leave) is stripped.
+    """
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        for name in _field_env_names(field, field_name):
+            path = os.environ.get(f"{name}_FILE")
+            if path:
+                return Path(path).read_text(encoding="utf-8").rstrip("\r\n"), field_name, False
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for field_name, field in self.settings_cls.model_fields.items():
+            value, key, _ = self.get_field_value(field, field_name)
+            if value is not None:
+                values[key] = value
+        return values
+
+
+def _field_env_names(field: FieldInfo, field_name: str) -> list[str]:
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        return [str(choice) for choice in alias.choices]
+    return [f"RAGAGENT_{field_name.upper()}"]
+
+
+def _split_csv(value: Any) -> Any:
+    """Let list settings be written as a comma-separated env variable."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """All agent settings. Env names are ``RAGAGENT_<FIELD>`` unless noted."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAGAGENT_", extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    # --- runtime -------------------------------------------------------------
+    environment: Literal["development", "production"] = Field(
+        "development",
+        validation_alias=_env("RAGAGENT_ENVIRONMENT", "ENVIRONMENT"),
+        description="development allows embedded defaults; production enforces safety checks.",
+    )
+    debug: bool = Field(
+        False,
+        validation_alias=_env("RAGAGENT_DEBUG", "DEBUG"),
+        description="Verbose errors in logs. Refused in production.",
+    )
+    host: str = Field("127.0.0.1", description="Interface the API listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="API port.")
+    metrics_port: int = Field(
+        9090, ge=0, le=65535, description="Separate Prometheus port; 0 disables it."
+    )
+    data_dir: Path = Field(
+        Path(".data"), description="Embedded PostgreSQL data and local state (directory)."
+    )
+    log_level: str = Field(
+        "INFO", validation_alias=_env("RAGAGENT_LOG_LEVEL", "LOG_LEVEL"), description="Log level."
+    )
+    log_format: Literal["json", "pretty", "auto"] = Field(
+        "auto", description="auto means JSON in production and pretty in development."
+    )
+    shutdown_grace_seconds: float = Field(
+        20.0, gt=0, description="Seconds to drain requests and close WebSockets on SIGTERM."
+    )
+
+    # --- database ------------------------------------------------------------
+    database_url: SecretStr | None = Field(
+        None,
+        validation_alias=_env("RAGAGENT_DATABASE_URL", "DATABASE_URL"),
+        description="PostgreSQL with pgvector. Unset means embedded PostgreSQL in data_dir.",
+    )
+    db_pool_min_size: int = Field(1, ge=0, description="Minimum pooled connections.")
+    db_pool_max_size: int = Field(10, ge=1, description="Maximum pooled connections.")
+    db_pool_timeout_seconds: float = Field(
+        5.0, gt=0, description="Seconds to wait for a pooled connection before answering 503."
+    )
+
+    # --- embeddings ----------------------------------------------------------
+    embedding_provider: Literal["local", "openai"] = Field(
+        "local", description="local runs all-MiniLM-L6-v2 on CPU; openai calls the embeddings API."
+    )
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2", description="Embedding model name (recorded with every index)."
+    )
+    embedding_dimension: int = Field(
+        384, ge=8, le=4096, description="Vector dimension of the embedding model."
+    )
+    embedding_batch_size: int = Field(32, ge=1, le=1024, description="Texts per embedding call.")
+
+    # --- LLM -----------------------------------------------------------------
+    llm_provider: Literal["auto", "extractive", "openai"] = Field(
+        "auto",
+        description="auto picks openai when OPENAI_API_KEY or OPENAI_BASE_URL is set, "
+        "else the offline extractive answerer.",
+    )
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=_env("RAGAGENT_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=_env("RAGAGENT_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+    chat_model: str = Field("gpt-4o-mini", description="Chat model name for the openai provider.")
+    llm_timeout_seconds: float = Field(30.0, gt=0, description="Per-request LLM timeout.")
+    llm_max_retries: int = Field(3, ge=0, le=10, description="Retries on 429/5xx with backoff.")
+    llm_max_tokens: int = Field(512, ge=16, description="Maximum tokens in one answer.")
+
+    # --- chunking and retrieval ---------------------------------------------
+    chunk_size: int = Field(800, ge=100, le=20000, description="Target chunk size (characters).")
+    chunk_overlap: int = Field(120, ge=0, description="Overlap between chunks (characters).")
+    retrieval_top_k: int = Field(5, ge=1, le=100, description="Chunks given to the answerer.")
+    retrieval_candidates: int = Field(
+        40, ge=1, le=1000, description="Candidates per method before fusion."
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    history_max_turns: int = Field(10, ge=0, description="Past turns considered for context.")
+    history_token_budget: int = Field(
+        1500, ge=0, description="Token budget for conversation history in a prompt."
+    )
+    ingest_samples_on_start: bool = Field(
+        True, description="Ingest the bundled RagAgent docs when the database is empty."
+    )
+
+    # --- input limits --------------------------------------------------------
+    max_message_bytes: int = Field(8192, ge=1, description="Largest chat message (bytes).")
+    max_document_bytes: int = Field(
+        5 * 1024 * 1024, ge=1, description="Largest ingested document (bytes)."
+    )
+    max_request_body_bytes: int = Field(
+        6 * 1024 * 1024, ge=1, description="Largest HTTP request body (bytes)."
+    )
+    max_ws_frame_bytes: int = Field(
+        65536, ge=1, description="Largest WebSocket frame (bytes); larger closes with 1009."
+    )
+    max_turns_per_conversation: int = Field(
+        500, ge=1, description="Messages kept per conversation before new turns are refused."
+    )
+
+    # --- security ------------------------------------------------------------
+    secret_key: SecretStr | None = Field(
+        None,
+        description="HMAC key for API-key hashes and HS256 JWTs; >= 32 bytes in production.",
+    )
+    auth_disabled: bool = Field(
+        False, description="Explicitly allow anonymous use. Refused in production."
+    )
+    jwt_issuer: str | None = Field(None, description="Required `iss` of bearer tokens.")
+    jwt_audience: str | None = Field(None, description="Required `aud` of bearer tokens.")
+    jwt_jwks_url: str | None = Field(None, description="JWKS URL for RS256/ES256 tokens.")
+    jwt_leeway_seconds: int = Field(30, ge=0, le=300, description="Clock skew allowed.")
+    cors_allowed_origins: CsvList = Field(
+        default_factory=list, description="Exact origins allowed by CORS; empty means none."
+    )
+    trusted_hosts: CsvList = Field(
+        default_factory=lambda: ["*"], description="Accepted Host headers."
+    )
+
+    # --- rate limits ---------------------------------------------------------
+    rate_limit_requests_per_minute: int = Field(60, ge=1, description="Per identity.")
+    rate_limit_burst: int = Field(20, ge=0, description="Extra requests allowed in a burst.")
+    rate_limit_tokens_per_day: int = Field(200_000, ge=0, description="LLM tokens per identity.")
+    rate_limit_storage_url: str = Field(
+        "memory://", description="limits storage: memory:// or redis://host:port for replicas."
+    )
+
+    # --- retention -----------------------------------------------------------
+    conversation_retention_days: int | None = Field(
+        None, ge=1, description="Purge conversations older than this many days; unset keeps all."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_lists(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in ("cors_allowed_origins", "trusted_hosts"):
+                if key in data:
+                    data[key] = _split_csv(data[key])
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        problems = self.problems()
+        if problems:
+            raise ValueError("unsafe configuration: " + "; ".join(problems))
+        return self
+
+    def problems(self) -> list[str]:
+        """Every reason this configuration must not start, all at once."""
+        found = []
+        if self.chunk_overlap >= self.chunk_size:
+            found.append("RAGAGENT_CHUNK_OVERLAP must be smaller than RAGAGENT_CHUNK_SIZE")
+        if self.is_production:
+            found.extend(self._production_problems())
+        return found
+
+    def _production_problems(self) -> list[str]:
+        found = []
+        secret = self.secret_key.get_secret_value() if self.secret_key else ""
+        if len(secret.encode()) < MIN_SECRET_BYTES:
+            found.append(f"RAGAGENT_SECRET_KEY must be set and at least {MIN_SECRET_BYTES} bytes")
+        if self.debug:
+            found.append("DEBUG must be off in production")
+        if any("*" in origin for origin in self.cors_allowed_origins):
+            found.append("RAGAGENT_CORS_ALLOWED_ORIGINS must not contain a wildcard")
+        if self.auth_disabled:
+            found.append("RAGAGENT_AUTH_DISABLED must not be set in production")
+        if self.database_url is None:
+            found.append("DATABASE_URL must be set in production (embedded DB is for development)")
+        return found
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @cached_property
+    def resolved_llm_provider(self) -> Literal["extractive", "openai"]:
+        """The provider actually used once ``auto`` is resolved."""
+        if self.llm_provider != "auto":
+            return self.llm_provider
+        if self.openai_api_key is not None or self.openai_base_url:
+            return "openai"
+        return "extractive"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, FileSecretsSource(settings_cls))
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message lists every problem, never a value."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings, turning validation errors into a ConfigError without inputs.
+
+    pydantic's own ValidationError repeats the raw input, which can contain
+    secrets, so it must never reach a log or a terminal as is.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = [_describe(error) for error in exc.errors(include_input=False, include_url=False)]
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(lines)) from None
+
+
+def _describe(error: Any) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()))
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
