@@ -1,0 +1,119 @@
+"""Prometheus metrics, all named ``ragagent_*`` and registered in one place.
+
+They live in a dedicated registry served on the separate metrics port, so a
+NetworkPolicy can expose them to the monitoring namespace only. Label values
+are always bounded sets (route templates, not raw paths; error kinds, not
+messages) to keep cardinality flat.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from ragagent import __version__
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+# Latency buckets (seconds) sized for a chat service: sub-ms SQL up to slow LLMs.
+_FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+_SLOW = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+BUILD_INFO = Info("ragagent_build", "Build information of the agent.", registry=REGISTRY)
+BUILD_INFO.info({"version": __version__})
+
+HTTP_REQUESTS = Counter(
+    "ragagent_http_requests_total",
+    "HTTP requests by route template, method and status code.",
+    ["route", "method", "status"],
+    registry=REGISTRY,
+)
+HTTP_LATENCY = Histogram(
+    "ragagent_http_request_duration_seconds",
+    "HTTP request latency by route template and method.",
+    ["route", "method"],
+    buckets=_SLOW,
+    registry=REGISTRY,
+)
+CHAT_LATENCY = Histogram(
+    "ragagent_chat_duration_seconds",
+    "End-to-end chat latency (retrieve + answer), by interface (rest, sse, ws, openai).",
+    ["interface"],
+    buckets=_SLOW,
+    registry=REGISTRY,
+)
+RETRIEVAL_LATENCY = Histogram(
+    "ragagent_retrieval_duration_seconds",
+    "Hybrid retrieval latency, excluding query embedding.",
+    buckets=_FAST,
+    registry=REGISTRY,
+)
+RETRIEVAL_EMPTY = Counter(
+    "ragagent_retrieval_empty_total",
+    "Retrievals that returned no chunk.",
+    registry=REGISTRY,
+)
+RETRIEVALS = Counter(
+    "ragagent_retrievals_total",
+    "Retrievals performed.",
+    registry=REGISTRY,
+)
+EMBEDDING_LATENCY = Histogram(
+    "ragagent_embedding_duration_seconds",
+    "Embedding call latency by purpose (query, ingest).",
+    ["purpose"],
+    buckets=_SLOW,
+    registry=REGISTRY,
+)
+LLM_LATENCY = Histogram(
+    "ragagent_llm_duration_seconds",
+    "LLM call latency by provider and model.",
+    ["provider", "model"],
+    buckets=_SLOW,
+    registry=REGISTRY,
+)
+LLM_TOKENS = Counter(
+    "ragagent_llm_tokens_total",
+    "LLM tokens by model and direction (in, out).",
+    ["model", "direction"],
+    registry=REGISTRY,
+)
+LLM_ERRORS = Counter(
+    "ragagent_llm_errors_total",
+    "LLM errors by provider and kind (timeout, rate_limited, server, circuit_open, other).",
+    ["provider", "kind"],
+    registry=REGISTRY,
+)
+RATE_LIMITED = Counter(
+    "ragagent_rate_limited_total",
+    "Requests refused by a rate limit or token budget, by scope and kind (requests, tokens).",
+    ["scope", "kind"],
+    registry=REGISTRY,
+)
+AUTH_FAILURES = Counter(
+    "ragagent_auth_failures_total",
+    "Authentication or authorization failures by reason.",
+    ["reason"],
+    registry=REGISTRY,
+)
+WEBSOCKETS_ACTIVE = Gauge(
+    "ragagent_websockets_active",
+    "Open chat WebSockets.",
+    registry=REGISTRY,
+)
+DB_POOL = Gauge(
+    "ragagent_db_pool_connections",
+    "Database pool connections by state (size, in_use, waiting).",
+    ["state"],
+    registry=REGISTRY,
+)
+DOCUMENTS_INGESTED = Counter(
+    "ragagent_documents_ingested_total",
+    "Documents ingested, by outcome (created, updated, unchanged).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+CHUNKS_INGESTED = Counter(
+    "ragagent_chunks_ingested_total",
+    "Chunks written by ingestion.",
+    registry=REGISTRY,
+)

@@ -1,0 +1,95 @@
+"""Plain data types shared by the RAG pipeline, the API and the answerers.
+
+They import nothing that does I/O, so every layer can use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Vector = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors of shape ``(len(texts), dimension)``."""
+
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed(self, texts: Sequence[str]) -> Vector:
+        """Synchronous and CPU-bound; async callers run it in a worker thread."""
+        ...
+
+
+@dataclass(frozen=True)
+class RetrievedChunk:
+    """One ranked chunk with its fused score and its document's identity."""
+
+    chunk_id: int
+    document_id: int
+    external_id: str
+    title: str
+    text: str
+    score: float
+    ordinal: int
+    source: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """What an answer cites: a 1-based marker ``[n]`` and the chunk behind it."""
+
+    index: int
+    document_id: int
+    external_id: str
+    title: str
+    chunk_id: int
+    snippet: str
+    score: float
+
+
+@dataclass(frozen=True)
+class ChatTurn:
+    role: Literal["user", "assistant", "system"]
+    content: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class AnswerDelta:
+    """A piece of a streamed answer; the last one carries ``usage``."""
+
+    text: str
+    usage: Usage | None = None
+
+
+class LLM(Protocol):
+    """An answerer: the OpenAI-compatible provider or the offline extractive one."""
+
+    @property
+    def provider(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    def stream(
+        self, *, question: str, history: Sequence[ChatTurn], chunks: Sequence[RetrievedChunk]
+    ) -> AsyncIterator[AnswerDelta]: ...
