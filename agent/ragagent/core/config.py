@@ -149,6 +149,15 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(30.0, gt=0, description="Per-request LLM timeout.")
     llm_max_retries: int = Field(3, ge=0, le=10, description="Retries on 429/5xx with backoff.")
     llm_max_tokens: int = Field(512, ge=16, description="Maximum tokens in one answer.")
+    llm_retry_backoff_seconds: float = Field(
+        0.5, ge=0, description="First retry delay (seconds); doubles per attempt, with jitter."
+    )
+    llm_breaker_failures: int = Field(
+        5, ge=1, description="Consecutive LLM failures that open the circuit breaker."
+    )
+    llm_breaker_cooldown_seconds: float = Field(
+        30.0, gt=0, description="Seconds the open breaker fails fast before one trial call."
+    )
 
     # --- chunking and retrieval ---------------------------------------------
     chunk_size: int = Field(800, ge=100, le=20000, description="Target chunk size (characters).")

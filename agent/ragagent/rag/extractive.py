@@ -1,0 +1,108 @@
+"""The offline, deterministic answerer: it quotes the best retrieved sentences.
+
+No model is involved. Each sentence of the top chunks is scored by how many
+distinct question terms it contains (stop words ignored), with a small bonus
+for the chunk's retrieval rank; the best few are quoted with ``[n]`` markers
+that match the citation list. When there are no chunks, or no sentence shares
+a term with the question, the answer says so plainly instead of guessing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from ragagent.rag.prompts import estimate_tokens
+from ragagent.rag.types import AnswerDelta, ChatTurn, RetrievedChunk, Usage
+
+MAX_SENTENCES = 3
+MAX_SENTENCE_CHARS = 400
+NOTHING_FOUND = (
+    "I could not find anything relevant to your question in the knowledge base. "
+    "Try rephrasing it, or add documents that cover this topic."
+)
+
+_WORD = re.compile(r"[a-z0-9]+(?:[-_'][a-z0-9]+)*")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n{2,}|\n(?=[#*\-|>\d])")
+_STOP_WORDS_TEXT = """a an and are as at be by can do does did for from has have how i in is it its
+    me my of on or so that the their them then there these this to was we what when
+    where which who why will with you your about into than does not no yes if"""
+_STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    score: float
+    rank: int
+    position: int
+    text: str
+
+
+def terms(text: str) -> set[str]:
+    """Lower-cased content words, with a crude plural fold so 'chunks' meets 'chunk'."""
+    words = {_fold(word) for word in _WORD.findall(text.lower())}
+    return {word for word in words if word not in _STOP_WORDS and len(word) > 1}
+
+
+def _fold(word: str) -> str:
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences and list items of a chunk, whitespace-normalised, Markdown '#' stripped."""
+    pieces = (" ".join(part.split()).lstrip("#>*- ").strip() for part in _SENTENCE_END.split(text))
+    return [piece for piece in pieces if len(piece) > 2]
+
+
+def _candidates(question_terms: set[str], chunks: Sequence[RetrievedChunk]) -> list[_Candidate]:
+    found = []
+    for rank, chunk in enumerate(chunks):
+        for position, sentence in enumerate(split_sentences(chunk.text)):
+            overlap = len(question_terms & terms(sentence))
+            if overlap:
+                score = overlap + 0.5 / (rank + 1)
+                found.append(_Candidate(score, rank, position, sentence))
+    return found
+
+
+def _clip(sentence: str) -> str:
+    if len(sentence) <= MAX_SENTENCE_CHARS:
+        return sentence
+    return sentence[:MAX_SENTENCE_CHARS].rsplit(" ", 1)[0] + " …"
+
+
+def build_answer(question: str, chunks: Sequence[RetrievedChunk]) -> str:
+    """The full extractive answer: best sentences in document order, each with ``[n]``."""
+    best = sorted(
+        _candidates(terms(question), chunks), key=lambda c: (-c.score, c.rank, c.position)
+    )[:MAX_SENTENCES]
+    if not best:
+        return NOTHING_FOUND
+    best.sort(key=lambda c: (c.rank, c.position))
+    quoted = " ".join(f"{_clip(c.text)} [{c.rank + 1}]" for c in best)
+    return f"From the knowledge base: {quoted}"
+
+
+class ExtractiveLLM:
+    """Streams :func:`build_answer` word by word; usage is estimated from characters."""
+
+    provider = "extractive"
+    model = "extractive"
+
+    async def stream(
+        self, *, question: str, history: Sequence[ChatTurn], chunks: Sequence[RetrievedChunk]
+    ) -> AsyncIterator[AnswerDelta]:
+        answer = build_answer(question, chunks)
+        words = answer.split(" ")
+        for index, word in enumerate(words):
+            yield AnswerDelta(text=word if index == len(words) - 1 else word + " ")
+        prompt = question + "".join(chunk.text for chunk in chunks)
+        yield AnswerDelta(
+            text="",
+            usage=Usage(
+                prompt_tokens=estimate_tokens(prompt), completion_tokens=estimate_tokens(answer)
+            ),
+        )
