@@ -1,0 +1,149 @@
+"""SQL for documents and chunks. Every function runs on the caller's connection
+(and so inside the caller's transaction); none commits by itself."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from ragagent.core.db import Connection
+from ragagent.rag.types import Vector
+
+_COLUMNS = """id, external_id, title, source, content_type, content_hash, metadata,
+    char_count, chunk_count, created_at, updated_at"""
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    id: int
+    external_id: str
+    title: str
+    source: str | None
+    content_type: str
+    content_hash: str
+    metadata: dict[str, Any]
+    char_count: int
+    chunk_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class DocumentValues:
+    """What ingestion writes for one document (chunks go separately)."""
+
+    external_id: str
+    title: str
+    source: str | None
+    content_type: str
+    content_hash: str
+    metadata: dict[str, Any]
+    char_count: int
+    chunk_count: int
+
+
+async def find_hashes(conn: Connection, external_ids: Sequence[str]) -> dict[str, str]:
+    """external_id -> content_hash for those that exist."""
+    cursor = await conn.execute(
+        "SELECT external_id, content_hash FROM documents WHERE external_id = ANY(%s)",
+        (list(external_ids),),
+    )
+    return {str(r["external_id"]): str(r["content_hash"]) for r in await cursor.fetchall()}
+
+
+async def upsert_document(conn: Connection, doc: DocumentValues) -> tuple[int, bool] | None:
+    """Insert or replace the document row; returns (id, created).
+
+    Returns None when a row with the same hash already exists (a concurrent
+    ingest of the same content won), in which case nothing must be written.
+    """
+    cursor = await conn.execute(
+        """INSERT INTO documents (external_id, title, source, content_type, content_hash,
+               metadata, char_count, chunk_count)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (external_id) DO UPDATE SET
+               title = EXCLUDED.title, source = EXCLUDED.source,
+               content_type = EXCLUDED.content_type, content_hash = EXCLUDED.content_hash,
+               metadata = EXCLUDED.metadata, char_count = EXCLUDED.char_count,
+               chunk_count = EXCLUDED.chunk_count, updated_at = now()
+           WHERE documents.content_hash IS DISTINCT FROM EXCLUDED.content_hash
+           RETURNING id, (xmax = 0) AS created""",
+        (
+            doc.external_id,
+            doc.title,
+            doc.source,
+            doc.content_type,
+            doc.content_hash,
+            Jsonb(doc.metadata),
+            doc.char_count,
+            doc.chunk_count,
+        ),
+    )
+    row = await cursor.fetchone()
+    return None if row is None else (int(row["id"]), bool(row["created"]))
+
+
+async def replace_chunks(
+    conn: Connection, document_id: int, texts: Sequence[str], vectors: Vector
+) -> None:
+    """Delete the document's chunks and bulk-load the new ones with binary COPY."""
+    await conn.execute("DELETE FROM chunks WHERE document_id = %s", (document_id,))
+    async with conn.cursor().copy(
+        "COPY chunks (document_id, ordinal, text, embedding) FROM STDIN WITH (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["int8", "int4", "text", "vector"])
+        for ordinal, (text, vector) in enumerate(zip(texts, vectors, strict=True)):
+            await copy.write_row((document_id, ordinal, text, vector))
+
+
+async def list_documents(
+    conn: Connection, *, limit: int, offset: int, source: str | None = None
+) -> tuple[list[DocumentRow], int]:
+    """A page of documents, newest first, and the total count."""
+    where = "WHERE source = %(source)s" if source is not None else ""
+    params = {"source": source, "limit": limit, "offset": offset}
+    cursor = await conn.execute(
+        f"SELECT {_COLUMNS}, count(*) OVER () AS total FROM documents {where} "
+        "ORDER BY id DESC LIMIT %(limit)s OFFSET %(offset)s",
+        params,
+    )
+    rows = await cursor.fetchall()
+    total = int(rows[0]["total"]) if rows else await _count(conn, where, params)
+    return [_document(r) for r in rows], total
+
+
+async def _count(conn: Connection, where: str, params: dict[str, Any]) -> int:
+    cursor = await conn.execute(f"SELECT count(*) AS n FROM documents {where}", params)
+    row = await cursor.fetchone()
+    return int(row["n"]) if row else 0
+
+
+async def get_document(conn: Connection, key: str) -> DocumentRow | None:
+    """By external_id, or by numeric id when no external_id matches."""
+    cursor = await conn.execute(
+        f"SELECT {_COLUMNS} FROM documents WHERE external_id = %s "
+        "OR (id::text = %s AND NOT EXISTS (SELECT 1 FROM documents WHERE external_id = %s)) "
+        "LIMIT 1",
+        (key, key, key),
+    )
+    row = await cursor.fetchone()
+    return None if row is None else _document(row)
+
+
+async def delete_document(conn: Connection, document_id: int) -> None:
+    """Delete a document; its chunks go with it (ON DELETE CASCADE)."""
+    await conn.execute("DELETE FROM documents WHERE id = %s", (document_id,))
+
+
+async def count_documents(conn: Connection) -> int:
+    cursor = await conn.execute("SELECT count(*) AS n FROM documents")
+    row = await cursor.fetchone()
+    return int(row["n"]) if row else 0
+
+
+def _document(row: dict[str, Any]) -> DocumentRow:
+    return DocumentRow(**{k: v for k, v in row.items() if k != "total"})

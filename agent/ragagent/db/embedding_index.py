@@ -1,0 +1,104 @@
+"""The embedding-model guard: which model and dimension built the stored vectors.
+
+One row in ``embedding_index`` records them. The first model to use an empty
+database claims it: the vector column gets its fixed dimension and the HNSW
+index is built. Any other configured model is refused with
+``EmbeddingModelMismatch`` until ``ragagent reindex`` re-embeds every chunk, so
+vectors from two models are never mixed or compared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from ragagent.core import errors
+from ragagent.core.db import Connection
+
+# Serialises claiming and re-indexing between processes.
+INDEX_LOCK = 0x52414702
+HNSW_INDEX = "chunks_embedding_hnsw"
+
+
+@dataclass(frozen=True)
+class IndexModel:
+    model: str
+    dimension: int
+
+
+async def read_index_model(conn: Connection) -> IndexModel | None:
+    """The recorded model, or None when no model has claimed the database yet."""
+    cursor = await conn.execute("SELECT model, dimension FROM embedding_index")
+    row = await cursor.fetchone()
+    return None if row is None else IndexModel(str(row["model"]), int(row["dimension"]))
+
+
+def check_model(recorded: IndexModel | None, wanted: IndexModel) -> None:
+    """Raise EmbeddingModelMismatch when the index was built with another model."""
+    if recorded is not None and recorded != wanted:
+        raise errors.EmbeddingModelMismatch(
+            f"the index was built with {recorded.model} ({recorded.dimension}-d) but the "
+            f"configured embedder is {wanted.model} ({wanted.dimension}-d); "
+            "run `ragagent reindex` to re-embed the documents with the new model"
+        )
+
+
+async def ensure_index_model(conn: Connection, wanted: IndexModel) -> None:
+    """Claim an unclaimed database for ``wanted`` or check it matches; idempotent.
+
+    Runs inside the caller's transaction, so a claim and the first chunks commit together.
+    """
+    recorded = await read_index_model(conn)
+    if recorded is None:
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (INDEX_LOCK,))
+        recorded = await read_index_model(conn)
+    if recorded is None:
+        await _claim(conn, wanted)
+        return
+    check_model(recorded, wanted)
+
+
+async def _claim(conn: Connection, wanted: IndexModel) -> None:
+    await _set_dimension(conn, wanted.dimension)
+    await conn.execute(
+        "INSERT INTO embedding_index (model, dimension) VALUES (%s, %s)",
+        (wanted.model, wanted.dimension),
+    )
+
+
+async def _set_dimension(conn: Connection, dimension: int | None) -> None:
+    """Fix the vector column's dimension and (re)build the HNSW index on it.
+
+    ``None`` removes the fixed dimension and the index, which lets re-indexing
+    write vectors of the new size before fixing it again.
+    """
+    await conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(HNSW_INDEX)))
+    column_type: sql.Composable = sql.SQL("vector")
+    if dimension is not None:
+        column_type = sql.SQL("vector({})").format(sql.Literal(int(dimension)))
+    await conn.execute(
+        sql.SQL("ALTER TABLE chunks ALTER COLUMN embedding TYPE {}").format(column_type)
+    )
+    if dimension is not None:
+        await conn.execute(
+            sql.SQL("CREATE INDEX {} ON chunks USING hnsw (embedding vector_cosine_ops)").format(
+                sql.Identifier(HNSW_INDEX)
+            )
+        )
+
+
+async def begin_reindex(conn: Connection) -> None:
+    """Lock the index and drop the dimension so vectors of any size can be written."""
+    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (INDEX_LOCK,))
+    await _set_dimension(conn, None)
+
+
+async def finish_reindex(conn: Connection, wanted: IndexModel) -> None:
+    """Fix the new dimension, rebuild HNSW and record the new model."""
+    await _set_dimension(conn, wanted.dimension)
+    await conn.execute("DELETE FROM embedding_index")
+    await conn.execute(
+        "INSERT INTO embedding_index (model, dimension) VALUES (%s, %s)",
+        (wanted.model, wanted.dimension),
+    )

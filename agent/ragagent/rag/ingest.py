@@ -1,0 +1,210 @@
+"""Ingestion: parse, chunk, hash, embed in batches, and store each document atomically.
+
+A document whose content hash is unchanged is skipped before any embedding
+and nothing is written. A changed document's row and chunks are replaced in
+one transaction, so readers see either the old version or the new one, and a
+failure part-way leaves the old version intact. Embedding runs in a worker
+thread, batched across documents, while finished documents are written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from ragagent.core import errors, metrics
+from ragagent.core.config import Settings
+from ragagent.core.db import Database
+from ragagent.db import documents as doc_sql
+from ragagent.db import embedding_index
+from ragagent.rag import chunking, parsing
+from ragagent.rag.types import Embedder, Vector
+
+Outcome = Literal["created", "updated", "unchanged"]
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class DocumentInput:
+    """One document as a client sends it; ``content_type`` is already normalised."""
+
+    text: str
+    content_type: str = "text/plain"
+    external_id: str | None = None
+    title: str | None = None
+    source: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    external_id: str
+    outcome: Outcome
+    chunks: int
+    document_id: int | None = None
+
+
+@dataclass(frozen=True)
+class PreparedDocument:
+    values: doc_sql.DocumentValues
+    chunks: list[str]
+
+
+def build_prepared(doc: DocumentInput, settings: Settings) -> PreparedDocument:
+    """Parse, validate, hash and chunk one document; raises 413/415/422 errors."""
+    if len(doc.text.encode()) > settings.max_document_bytes:
+        raise errors.PayloadTooLarge(
+            f"document larger than {settings.max_document_bytes} bytes "
+            "(RAGAGENT_MAX_DOCUMENT_BYTES)"
+        )
+    content_type = parsing.normalise_content_type(doc.content_type)
+    parsed = parsing.build_parsed(doc.text, content_type)
+    text = chunking.normalise(parsed.text)
+    if not text:
+        raise errors.ValidationFailed("document text is empty")
+    chunks = chunking.build_chunks(text, size=settings.chunk_size, overlap=settings.chunk_overlap)
+    if not chunks:
+        raise errors.ValidationFailed("document has no text to index")
+    title = (doc.title or parsed.title or text.split("\n", 1)[0])[:300]
+    digest = build_content_hash(text=text, title=title, source=doc.source, metadata=doc.metadata)
+    values = doc_sql.DocumentValues(
+        external_id=doc.external_id or f"sha256-{_sha256(text)[:32]}",
+        title=title,
+        source=doc.source,
+        content_type=content_type,
+        content_hash=digest,
+        metadata=doc.metadata,
+        char_count=len(text),
+        chunk_count=len(chunks),
+    )
+    return PreparedDocument(values=values, chunks=chunks)
+
+
+def build_content_hash(
+    *, text: str, title: str, source: str | None, metadata: dict[str, Any]
+) -> str:
+    """Everything that, if changed, must replace the stored document."""
+    canonical = json.dumps(
+        {"text": text, "title": title, "source": source, "metadata": metadata},
+        sort_keys=True,
+        ensure_ascii=False,
+        default=str,
+    )
+    return _sha256(canonical)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def ingest_documents(
+    *,
+    db: Database,
+    embedder: Embedder,
+    settings: Settings,
+    docs: Sequence[DocumentInput],
+    on_progress: Progress | None = None,
+) -> list[IngestResult]:
+    """Ingest ``docs`` in order; results line up with ``docs``.
+
+    Validation errors for any document are raised before anything is written.
+    Duplicated external_ids in one call: the last one wins.
+    """
+    prepared = [build_prepared(doc, settings) for doc in docs]
+    wanted = embedding_index.IndexModel(embedder.model_name, embedder.dimension)
+    async with db.connection() as conn:
+        embedding_index.check_model(await embedding_index.read_index_model(conn), wanted)
+        stored = await doc_sql.find_hashes(conn, [p.values.external_id for p in prepared])
+    todo = [p for p in prepared if stored.get(p.values.external_id) != p.values.content_hash]
+    written = await _embed_and_write(db, embedder, settings, todo, wanted, on_progress)
+    results = [written.get(p.values.external_id) or _unchanged(p) for p in prepared]
+    for result in results:
+        metrics.DOCUMENTS_INGESTED.labels(result.outcome).inc()
+    return results
+
+
+def _unchanged(prepared: PreparedDocument) -> IngestResult:
+    return IngestResult(prepared.values.external_id, "unchanged", prepared.values.chunk_count)
+
+
+async def _embed_and_write(
+    db: Database,
+    embedder: Embedder,
+    settings: Settings,
+    todo: list[PreparedDocument],
+    wanted: embedding_index.IndexModel,
+    on_progress: Progress | None,
+) -> dict[str, IngestResult]:
+    """Embed all chunks batch by batch, writing each document once its vectors exist.
+
+    The next batch is embedded in a worker thread while finished documents are
+    written, so the database and the model work at the same time.
+    """
+    step = settings.embedding_batch_size
+    texts = [chunk for p in todo for chunk in p.chunks]
+    batches = [texts[i : i + step] for i in range(0, len(texts), step)]
+    queue = deque(todo)
+    buffer = np.empty((0, embedder.dimension), dtype=np.float32)
+    results: dict[str, IngestResult] = {}
+    pending = _start_embedding(embedder, batches[0]) if batches else None
+    try:
+        for index in range(len(batches)):
+            assert pending is not None
+            batch = await pending
+            upcoming = batches[index + 1] if index + 1 < len(batches) else None
+            pending = _start_embedding(embedder, upcoming) if upcoming else None
+            buffer = np.concatenate([buffer, batch])
+            if on_progress is not None:
+                on_progress(len(batch))
+            while queue and len(queue[0].chunks) <= len(buffer):
+                doc = queue.popleft()
+                size = len(doc.chunks)
+                results[doc.values.external_id] = await write_document(
+                    db, doc, buffer[:size], wanted
+                )
+                buffer = buffer[size:]
+    finally:
+        if pending is not None:
+            pending.cancel()
+    return results
+
+
+def _start_embedding(embedder: Embedder, texts: list[str]) -> asyncio.Task[Vector]:
+    return asyncio.create_task(asyncio.to_thread(_embed, embedder, texts))
+
+
+def _embed(embedder: Embedder, texts: list[str]) -> Vector:
+    started = time.perf_counter()
+    vectors = embedder.embed(texts)
+    metrics.EMBEDDING_LATENCY.labels("ingest").observe(time.perf_counter() - started)
+    if vectors.shape != (len(texts), embedder.dimension):
+        raise errors.AgentError(f"embedder returned shape {vectors.shape} for {len(texts)} texts")
+    return vectors
+
+
+async def write_document(
+    db: Database,
+    prepared: PreparedDocument,
+    vectors: Vector,
+    wanted: embedding_index.IndexModel,
+) -> IngestResult:
+    """Replace one document and its chunks in a single transaction."""
+    values = prepared.values
+    async with db.connection() as conn, conn.transaction():
+        await embedding_index.ensure_index_model(conn, wanted)
+        upserted = await doc_sql.upsert_document(conn, values)
+        if upserted is None:
+            return IngestResult(values.external_id, "unchanged", values.chunk_count)
+        document_id, created = upserted
+        await doc_sql.replace_chunks(conn, document_id, prepared.chunks, vectors)
+    metrics.CHUNKS_INGESTED.inc(len(prepared.chunks))
+    outcome: Outcome = "created" if created else "updated"
+    return IngestResult(values.external_id, outcome, len(prepared.chunks), document_id)
