@@ -1,0 +1,83 @@
+"""Request and response bodies shared by the chat interfaces (REST, SSE, WebSocket)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ragagent.rag.types import Citation, Usage
+
+
+class ChatCreate(BaseModel):
+    """A question; without ``conversation_id`` a new conversation starts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(description="The question (non-empty; at most max_message_bytes).")
+    conversation_id: UUID | None = Field(None, description="Continue this conversation.")
+    stream: bool = Field(False, description="Answer as server-sent events instead of JSON.")
+
+
+class CitationPublic(BaseModel):
+    index: int = Field(description="The [n] marker in the answer.")
+    document_id: int
+    external_id: str
+    title: str
+    chunk_id: int
+    snippet: str
+    score: float
+
+    @classmethod
+    def of(cls, citation: Citation) -> CitationPublic:
+        return cls.model_validate(citation, from_attributes=True)
+
+
+class UsagePublic(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+    @classmethod
+    def of(cls, usage: Usage) -> UsagePublic:
+        return cls(
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            total_tokens=usage.total_tokens,
+        )
+
+
+class ChatPublic(BaseModel):
+    answer: str
+    citations: list[CitationPublic]
+    conversation_id: UUID
+    usage: UsagePublic
+
+
+class MessagePublic(BaseModel):
+    id: int
+    role: str
+    content: str
+    citations: list[CitationPublic]
+    prompt_tokens: int
+    completion_tokens: int
+    created_at: datetime
+
+
+class ConversationPublic(BaseModel):
+    id: UUID
+    title: str
+    message_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConversationDetail(ConversationPublic):
+    messages: list[MessagePublic]
+
+
+class ConversationList(BaseModel):
+    conversations: list[ConversationPublic]
+    limit: int
+    offset: int

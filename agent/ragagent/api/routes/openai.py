@@ -1,0 +1,177 @@
+"""An OpenAI-compatible surface, so the official ``openai`` client can use the agent as a model.
+
+POST /v1/chat/completions answers the last user message with RAG applied; the
+earlier messages of the request are the history unless ``metadata.conversation_id``
+names a stored conversation to continue. Citations come back in the extra
+top-level field ``citations`` (on the final chunk when streaming), as does
+``conversation_id``. GET /v1/models lists the one model the agent is.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from ragagent.api.chat_schemas import UsagePublic
+from ragagent.api.deps import ChatUser, Principal, StateDep
+from ragagent.core import errors
+from ragagent.rag.types import ChatTurn
+from ragagent.services import chat
+from ragagent.state import AppState
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+
+MODEL_ID = "ragagent"
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+class CompletionMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        """The text of a message, joining the text parts of multi-part content."""
+        if isinstance(self.content, list):
+            return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
+class CompletionCreate(BaseModel):
+    """The chat-completions request; sampling options are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = MODEL_ID
+    messages: list[CompletionMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: dict[str, Any] | None = None
+    user: str | None = Field(None, max_length=256)
+    metadata: dict[str, Any] | None = None
+
+
+def split_messages(messages: list[CompletionMessage]) -> tuple[str, list[ChatTurn]]:
+    """The last user message (the question) and the user/assistant turns before it."""
+    last = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
+    if last is None:
+        raise errors.ValidationFailed("messages must contain a user message")
+    history = [
+        ChatTurn(role="user" if m.role == "user" else "assistant", content=m.text())
+        for m in messages[:last]
+        if m.role in ("user", "assistant") and m.text()
+    ]
+    return messages[last].text(), history
+
+
+def requested_conversation(metadata: dict[str, Any] | None) -> UUID | None:
+    raw = (metadata or {}).get("conversation_id")
+    if raw is None:
+        return None
+    try:
+        return UUID(str(raw))
+    except ValueError:
+        raise errors.ValidationFailed("metadata.conversation_id must be a UUID") from None
+
+
+@router.get("/models", summary="List models (OpenAI-compatible)")
+async def list_models(principal: ChatUser) -> dict[str, Any]:
+    model = {"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "ragagent"}
+    return {"object": "list", "data": [model]}
+
+
+@router.post("/chat/completions", summary="Chat completions (OpenAI-compatible)")
+async def create_completion(body: CompletionCreate, state: StateDep, principal: ChatUser) -> Any:
+    question, history = split_messages(body.messages)
+    conversation_id = requested_conversation(body.metadata)
+    turn = await chat.prepare_turn(
+        state,
+        principal,
+        message=question,
+        conversation_id=conversation_id,
+        interface="openai",
+        history=None if conversation_id else history,
+    )
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    if body.stream:
+        include_usage = bool((body.stream_options or {}).get("include_usage"))
+        chunks = _chunks(state, principal, turn, body.model, completion_id, include_usage)
+        return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
+    result = await chat.answer_turn(state, principal, turn)
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": result.answer},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": UsagePublic.of(result.usage).model_dump(),
+        "citations": chat.citation_dicts(result.citations),
+        "conversation_id": str(result.conversation_id),
+    }
+
+
+def build_chunk(
+    completion_id: str, model: str, delta: dict[str, Any], finish: str | None = None
+) -> dict[str, Any]:
+    """One ``chat.completion.chunk`` carrying ``delta`` for choice 0."""
+    return {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+    }
+
+
+def _data(payload: dict[str, Any]) -> str:
+    return f"data: {json.dumps(payload, default=str)}\n\n"
+
+
+async def _chunks(
+    state: AppState,
+    principal: Principal,
+    turn: chat.PreparedTurn,
+    model: str,
+    completion_id: str,
+    include_usage: bool,
+) -> AsyncIterator[str]:
+    yield _data(build_chunk(completion_id, model, {"role": "assistant", "content": ""}))
+    parts: list[str] = []
+    try:
+        async for delta in chat.stream_turn(state, principal, turn):
+            if delta.text:
+                parts.append(delta.text)
+                yield _data(build_chunk(completion_id, model, {"content": delta.text}))
+            if delta.usage is not None:
+                final = build_chunk(completion_id, model, {}, finish="stop")
+                citations = chat.build_citations(turn.chunks, "".join(parts))
+                final["citations"] = chat.citation_dicts(citations)
+                final["conversation_id"] = str(turn.conversation_id)
+                yield _data(final)
+                if include_usage:
+                    usage_chunk = build_chunk(completion_id, model, {})
+                    usage_chunk["choices"] = []
+                    usage_chunk["usage"] = UsagePublic.of(delta.usage).model_dump()
+                    yield _data(usage_chunk)
+    except errors.AgentError as exc:
+        log.warning("completion stream failed: %s", exc.title)
+        yield _data({"error": {"message": exc.detail, "type": exc.title, "code": exc.status_code}})
+    yield "data: [DONE]\n\n"

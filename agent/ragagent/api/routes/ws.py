@@ -1,0 +1,131 @@
+"""/v1/ws/chat: chat over a WebSocket, one JSON message per question.
+
+In: ``{"message": str, "conversation_id"?: str}``. Out, per question:
+``{"type": "token", "text"}``..., then ``{"type": "citations", "citations",
+"conversation_id"}`` and ``{"type": "done", "usage", "conversation_id"}``; a
+refused or failed question gets ``{"type": "error", "status", "detail"}`` and
+the socket stays open. Frames over ``max_ws_frame_bytes`` close it with 1009.
+The client authenticates before the handshake completes (header, or a
+``bearer.<token>`` subprotocol for browsers).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ragagent.api import deps
+from ragagent.api.chat_schemas import UsagePublic
+from ragagent.core import errors
+from ragagent.core.metrics import WEBSOCKETS_ACTIVE
+from ragagent.rag.types import Usage
+from ragagent.services import chat
+from ragagent.state import AppState
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1", tags=["chat"])
+
+MESSAGE_TOO_BIG = 1009
+
+
+class WsQuestion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: str
+    conversation_id: UUID | None = None
+
+
+class FrameTooLargeError(Exception):
+    """A client frame exceeded the configured limit; the socket closes with 1009."""
+
+
+@router.websocket("/ws/chat")
+async def websocket_chat(websocket: WebSocket) -> None:
+    principal = await deps.authenticate_websocket(websocket)
+    if principal is None:
+        return  # authenticate_websocket already closed it with 1008
+    state = deps.get_state(websocket)
+    await websocket.accept(subprotocol=deps.websocket_subprotocol(websocket))
+    WEBSOCKETS_ACTIVE.inc()
+    try:
+        await _serve(websocket, state, principal)
+    except WebSocketDisconnect:
+        log.debug("websocket client went away")
+    except FrameTooLargeError:
+        await websocket.close(code=MESSAGE_TOO_BIG, reason="frame too large")
+    finally:
+        WEBSOCKETS_ACTIVE.dec()
+
+
+async def _serve(websocket: WebSocket, state: AppState, principal: deps.Principal) -> None:
+    while True:
+        raw = await _receive(websocket, state.settings.max_ws_frame_bytes)
+        try:
+            await state.limiter.hit(principal, "chat")
+            question = _parse(raw)
+            await _answer(websocket, state, principal, question)
+        except errors.AgentError as exc:
+            await websocket.send_json(
+                {"type": "error", "status": exc.status_code, "detail": exc.detail}
+            )
+
+
+async def _receive(websocket: WebSocket, limit: int) -> str | bytes:
+    """The next text or binary frame; raises FrameTooLargeError past ``limit`` bytes."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    data: str | bytes = message.get("text") or message.get("bytes") or b""
+    size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
+    if size > limit:
+        raise FrameTooLargeError
+    return data
+
+
+def _parse(raw: str | bytes) -> WsQuestion:
+    """A question frame; anything else is a 422 error frame."""
+    try:
+        return WsQuestion.model_validate(json.loads(raw))
+    except (ValueError, ValidationError) as exc:
+        detail = 'send JSON like {"message": "...", "conversation_id": null}'
+        raise errors.ValidationFailed(detail) from exc
+
+
+async def _answer(
+    websocket: WebSocket, state: AppState, principal: deps.Principal, question: WsQuestion
+) -> None:
+    turn = await chat.prepare_turn(
+        state,
+        principal,
+        message=question.message,
+        conversation_id=question.conversation_id,
+        interface="ws",
+    )
+    parts: list[str] = []
+    async for delta in chat.stream_turn(state, principal, turn):
+        if delta.text:
+            parts.append(delta.text)
+            await websocket.send_json({"type": "token", "text": delta.text})
+        if delta.usage is not None:
+            for frame in _closing_frames(turn, "".join(parts), delta.usage):
+                await websocket.send_json(frame)
+
+
+def _closing_frames(turn: chat.PreparedTurn, answer: str, usage: Usage) -> list[dict[str, Any]]:
+    """The citations frame, then the done frame, that end every answer."""
+    citations = chat.citation_dicts(chat.build_citations(turn.chunks, answer))
+    conversation_id = str(turn.conversation_id)
+    return [
+        {"type": "citations", "citations": citations, "conversation_id": conversation_id},
+        {
+            "type": "done",
+            "usage": UsagePublic.of(usage).model_dump(),
+            "conversation_id": conversation_id,
+        },
+    ]

@@ -1,0 +1,225 @@
+"""The one chat pipeline behind every interface (REST, SSE, WebSocket, OpenAI-compatible).
+
+A turn runs in two phases so each interface can answer errors properly:
+
+1. ``prepare_turn`` does everything that can refuse the request (validation,
+   token budget, unknown conversation, full conversation, retrieval) and then
+   persists the user's message — before any byte of the response is sent, so
+   refusals become plain HTTP errors, and an accepted message is never lost
+   even when the LLM fails afterwards.
+2. ``stream_turn`` streams the answer, then stores it with its citations and
+   usage, charges the tokens to the principal and records the metrics.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from ragagent.core import errors
+from ragagent.core.metrics import CHAT_LATENCY, LLM_LATENCY, LLM_TOKENS
+from ragagent.db import conversations
+from ragagent.rag import retrieval
+from ragagent.rag.types import AnswerDelta, ChatTurn, Citation, RetrievedChunk, Usage
+
+if TYPE_CHECKING:
+    from ragagent.api.deps import Principal
+    from ragagent.core.config import Settings
+    from ragagent.state import AppState
+
+SNIPPET_CHARS = 300
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+
+
+@dataclass(frozen=True)
+class PreparedTurn:
+    """An accepted question, its stored conversation and the context it will be answered from."""
+
+    conversation_id: UUID
+    question: str
+    history: list[ChatTurn]
+    chunks: list[RetrievedChunk]
+    interface: str
+    started: float
+
+
+@dataclass(frozen=True)
+class ChatAnswer:
+    answer: str
+    citations: list[Citation]
+    conversation_id: UUID
+    usage: Usage
+
+
+def validate_message(message: str, settings: Settings) -> str:
+    """The message without surrounding blanks; empty or oversized ones are a 422."""
+    text = message.strip()
+    if not text:
+        raise errors.ValidationFailed("message must not be empty")
+    size = len(message.encode("utf-8"))
+    if size > settings.max_message_bytes:
+        raise errors.ValidationFailed(
+            f"message is {size} bytes; the limit is {settings.max_message_bytes} bytes"
+        )
+    return text
+
+
+def build_citations(chunks: Sequence[RetrievedChunk], answer: str) -> list[Citation]:
+    """Citations for the passages the answer marks with ``[n]``; all passages if it marks none."""
+    cited = {int(number) for number in _MARKER.findall(answer)}
+    numbered = list(enumerate(chunks, 1))
+    if cited & {index for index, _ in numbered}:
+        numbered = [(index, chunk) for index, chunk in numbered if index in cited]
+    return [_citation(index, chunk) for index, chunk in numbered]
+
+
+def _citation(index: int, chunk: RetrievedChunk) -> Citation:
+    snippet = " ".join(chunk.text.split())[:SNIPPET_CHARS]
+    return Citation(
+        index=index,
+        document_id=chunk.document_id,
+        external_id=chunk.external_id,
+        title=chunk.title,
+        chunk_id=chunk.chunk_id,
+        snippet=snippet,
+        score=chunk.score,
+    )
+
+
+def citation_dicts(citations: Sequence[Citation]) -> list[dict[str, object]]:
+    return [asdict(citation) for citation in citations]
+
+
+async def prepare_turn(
+    state: AppState,
+    principal: Principal,
+    *,
+    message: str,
+    conversation_id: UUID | None,
+    interface: str,
+    history: Sequence[ChatTurn] | None = None,
+) -> PreparedTurn:
+    """Validate, retrieve and persist the user's message; raises AgentError to refuse.
+
+    ``history`` replaces the stored history when the client sends its own
+    (the OpenAI-compatible interface carries the whole conversation).
+    """
+    started = time.perf_counter()
+    settings = state.settings
+    question = validate_message(message, settings)
+    await state.limiter.check_tokens(principal)
+    stored = await _stored_history(state, principal, conversation_id)
+    chunks = await retrieval.retrieve(
+        db=state.db,
+        embedder=state.embedder,
+        query=question,
+        top_k=settings.retrieval_top_k,
+        candidates=settings.retrieval_candidates,
+        rrf_k=settings.rrf_k,
+    )
+    conversation_id = await _store_question(state, principal, conversation_id, question)
+    turns = list(history) if history is not None else stored
+    return PreparedTurn(conversation_id, question, turns, chunks, interface, started)
+
+
+async def _stored_history(
+    state: AppState, principal: Principal, conversation_id: UUID | None
+) -> list[ChatTurn]:
+    if conversation_id is None:
+        return []
+    context = await conversations.load_context(
+        state.db,
+        user_id=principal.id,
+        conversation_id=conversation_id,
+        max_turns=state.settings.history_max_turns,
+    )
+    if context is None:
+        raise errors.NotFound("conversation not found")
+    _check_room(context.conversation.message_count, state.settings)
+    return context.history
+
+
+def _check_room(message_count: int, settings: Settings) -> None:
+    if message_count >= settings.max_turns_per_conversation:
+        raise errors.Conflict(
+            f"this conversation has reached its limit of {settings.max_turns_per_conversation} "
+            "messages; start a new conversation"
+        )
+
+
+async def _store_question(
+    state: AppState, principal: Principal, conversation_id: UUID | None, question: str
+) -> UUID:
+    if conversation_id is None:
+        return await conversations.create_conversation(
+            state.db, user_id=principal.id, first_message=question
+        )
+    stored = await conversations.add_message(
+        state.db,
+        conversation_id=conversation_id,
+        role="user",
+        content=question,
+        max_messages=state.settings.max_turns_per_conversation,
+    )
+    if not stored:  # Filled up or deleted by a concurrent request since it was loaded.
+        _check_room(state.settings.max_turns_per_conversation, state.settings)
+    return conversation_id
+
+
+async def stream_turn(
+    state: AppState, principal: Principal, turn: PreparedTurn
+) -> AsyncIterator[AnswerDelta]:
+    """Text deltas of the answer, then a final delta with usage once the answer is stored.
+
+    LLM failures raise ``errors.LLMUnavailable``; the user's message stays stored.
+    """
+    llm = state.llm
+    llm_started = time.perf_counter()
+    parts: list[str] = []
+    usage = Usage()
+    async for delta in llm.stream(question=turn.question, history=turn.history, chunks=turn.chunks):
+        if delta.usage is not None:
+            usage = delta.usage
+        if delta.text:
+            parts.append(delta.text)
+            yield AnswerDelta(text=delta.text)
+    LLM_LATENCY.labels(llm.provider, llm.model).observe(time.perf_counter() - llm_started)
+    answer = "".join(parts)
+    await _store_answer(state, principal, turn, answer, usage)
+    CHAT_LATENCY.labels(turn.interface).observe(time.perf_counter() - turn.started)
+    yield AnswerDelta(text="", usage=usage)
+
+
+async def _store_answer(
+    state: AppState, principal: Principal, turn: PreparedTurn, answer: str, usage: Usage
+) -> None:
+    LLM_TOKENS.labels(state.llm.model, "in").inc(usage.prompt_tokens)
+    LLM_TOKENS.labels(state.llm.model, "out").inc(usage.completion_tokens)
+    await state.limiter.record_tokens(principal, usage.total_tokens)
+    # One slot beyond the limit is allowed for the answer, so an accepted question
+    # always gets its answer stored.
+    await conversations.add_message(
+        state.db,
+        conversation_id=turn.conversation_id,
+        role="assistant",
+        content=answer,
+        max_messages=state.settings.max_turns_per_conversation + 1,
+        citations=citation_dicts(build_citations(turn.chunks, answer)),
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+    )
+
+
+async def answer_turn(state: AppState, principal: Principal, turn: PreparedTurn) -> ChatAnswer:
+    """The whole answer at once, for non-streaming interfaces."""
+    parts: list[str] = []
+    usage = Usage()
+    async for delta in stream_turn(state, principal, turn):
+        parts.append(delta.text)
+        usage = delta.usage or usage
+    answer = "".join(parts)
+    return ChatAnswer(answer, build_citations(turn.chunks, answer), turn.conversation_id, usage)

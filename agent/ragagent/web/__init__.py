@@ -1,0 +1,1 @@
+"""The static chat page (``static/``), shipped as package data."""
