@@ -71,6 +71,9 @@ def _split_csv(value: Any) -> Any:
 
 
 CsvList = Annotated[list[str], NoDecode]
+ScopeLimitList = Annotated[
+    list[Annotated[str, Field(pattern=r"^(chat|ingest|admin)=[1-9]\d*(/\d+)?$")]], NoDecode
+]
 
 
 class Settings(BaseSettings):
@@ -132,6 +135,11 @@ class Settings(BaseSettings):
         384, ge=8, le=4096, description="Vector dimension of the embedding model."
     )
     embedding_batch_size: int = Field(32, ge=1, le=1024, description="Texts per embedding call.")
+    model_dir: Path | None = Field(
+        None,
+        description="Directory of the extracted local embedding model (images bake it in); "
+        "unset means ${XDG_CACHE_HOME:-~/.cache}/ragagent/models.",
+    )
 
     # --- LLM -----------------------------------------------------------------
     llm_provider: Literal["auto", "extractive", "openai"] = Field(
@@ -216,6 +224,10 @@ class Settings(BaseSettings):
     rate_limit_storage_url: str = Field(
         "memory://", description="limits storage: memory:// or redis://host:port for replicas."
     )
+    rate_limit_scopes: ScopeLimitList = Field(
+        default_factory=list,
+        description="Per-scope overrides, e.g. 'chat=30/5,ingest=10/0' (requests per minute/burst).",
+    )
 
     # --- retention -----------------------------------------------------------
     conversation_retention_days: int | None = Field(
@@ -226,7 +238,7 @@ class Settings(BaseSettings):
     @classmethod
     def _split_lists(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            for key in ("cors_allowed_origins", "trusted_hosts"):
+            for key in ("cors_allowed_origins", "trusted_hosts", "rate_limit_scopes"):
                 if key in data:
                     data[key] = _split_csv(data[key])
         return data

@@ -1,0 +1,137 @@
+"""Per-identity request rate limits and a daily LLM token budget (``limits``).
+
+Requests: each scope allows ``requests_per_minute + burst`` in any 60-second
+moving window, and ``requests_per_minute * 60`` per hour, so a client may burst
+above its steady rate briefly but not sustain it. Identity is the principal id,
+or the client IP for anonymous callers. Storage is in-process by default;
+``rate_limit_storage_url=redis://...`` shares the counters across replicas.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerMinute
+from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+from ragagent.core import errors
+from ragagent.core.metrics import RATE_LIMITED
+
+if TYPE_CHECKING:
+    from ragagent.core.config import Settings
+    from ragagent.core.security import Principal
+
+
+@dataclass(frozen=True)
+class ScopeLimit:
+    per_minute: int
+    burst: int
+
+    def items(self) -> tuple[RateLimitItem, RateLimitItem]:
+        return (
+            RateLimitItemPerMinute(self.per_minute + self.burst),
+            RateLimitItemPerHour(self.per_minute * 60),
+        )
+
+
+def build_storage_url(url: str) -> str:
+    """``limits`` names its asyncio storages ``async+<scheme>``."""
+    return url if url.startswith("async+") else f"async+{url}"
+
+
+def identity(principal: Principal) -> str:
+    if principal.kind == "anonymous":
+        return f"ip:{principal.client_ip or 'unknown'}"
+    return f"{principal.kind}:{principal.id}"
+
+
+def parse_scope_limits(overrides: list[str], default: ScopeLimit) -> dict[str, ScopeLimit]:
+    """``["chat=30/5", "ingest=10/0"]`` → per-scope limits (requests per minute / burst)."""
+    limits: dict[str, ScopeLimit] = {}
+    for entry in overrides:
+        scope, _, spec = entry.partition("=")
+        per_minute, _, burst = spec.partition("/")
+        limits[scope.strip()] = ScopeLimit(int(per_minute), int(burst or default.burst))
+    return limits
+
+
+class Limiter:
+    """Raises ``errors.RateLimited`` (429 with Retry-After and RateLimit-* headers)."""
+
+    def __init__(
+        self,
+        *,
+        default: ScopeLimit,
+        scopes: dict[str, ScopeLimit] | None = None,
+        tokens_per_day: int,
+        storage_url: str = "memory://",
+    ) -> None:
+        self.default = default
+        self.scopes = scopes or {}
+        self.tokens_per_day = tokens_per_day
+        storage = storage_from_string(build_storage_url(storage_url))
+        self._requests = MovingWindowRateLimiter(storage)
+        self._tokens = FixedWindowRateLimiter(storage)
+        self._token_item = RateLimitItemPerDay(max(1, tokens_per_day), namespace="tokens")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limiter:
+        default = ScopeLimit(settings.rate_limit_requests_per_minute, settings.rate_limit_burst)
+        return cls(
+            default=default,
+            scopes=parse_scope_limits(settings.rate_limit_scopes, default),
+            tokens_per_day=settings.rate_limit_tokens_per_day,
+            storage_url=settings.rate_limit_storage_url,
+        )
+
+    def limit_for(self, scope: str) -> ScopeLimit:
+        return self.scopes.get(scope, self.default)
+
+    async def hit(self, principal: Principal, scope: str) -> dict[str, str]:
+        """Count one request; returns RateLimit-* headers for the response."""
+        who = identity(principal)
+        short, long = self.limit_for(scope).items()
+        for item in (short, long):
+            if not await self._requests.hit(item, scope, who):
+                RATE_LIMITED.labels(scope=scope, kind="requests").inc()
+                headers = await self._headers(item, scope, who)
+                raise errors.RateLimited(
+                    f"Rate limit exceeded for scope '{scope}'",
+                    retry_after=int(headers["RateLimit-Reset"]),
+                    headers=headers,
+                )
+        return await self._headers(short, scope, who)
+
+    async def _headers(self, item: RateLimitItem, scope: str, who: str) -> dict[str, str]:
+        stats = await self._requests.get_window_stats(item, scope, who)
+        reset = max(1, math.ceil(stats.reset_time - time.time()))
+        return {
+            "RateLimit-Limit": str(item.amount),
+            "RateLimit-Remaining": str(stats.remaining),
+            "RateLimit-Reset": str(reset),
+        }
+
+    async def check_tokens(self, principal: Principal) -> None:
+        """Refuse before an LLM call once today's token budget is spent (0 = no budget)."""
+        if self.tokens_per_day == 0:
+            return
+        if not await self._tokens.test(self._token_item, identity(principal)):
+            RATE_LIMITED.labels(scope="chat", kind="tokens").inc()
+            stats = await self._tokens.get_window_stats(self._token_item, identity(principal))
+            raise errors.RateLimited(
+                "Daily LLM token budget exhausted",
+                retry_after=max(1, math.ceil(stats.reset_time - time.time())),
+            )
+
+    async def record_tokens(self, principal: Principal, n: int) -> None:
+        """Charge ``n`` tokens to today's budget (always recorded, even past the limit)."""
+        if self.tokens_per_day and n > 0:
+            await self._tokens.hit(self._token_item, identity(principal), cost=n)
+
+    async def tokens_left(self, principal: Principal) -> int:
+        stats = await self._tokens.get_window_stats(self._token_item, identity(principal))
+        return int(stats.remaining)

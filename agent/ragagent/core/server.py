@@ -1,0 +1,104 @@
+"""Run the agent under uvicorn, programmatically, with a graceful SIGTERM drain.
+
+Never with ``--reload``. Proxy headers are ignored unless the operator asks
+(a client could otherwise pick its own rate-limit identity). On the first
+SIGTERM/SIGINT the app starts draining (readiness 503, new requests refused,
+WebSockets closed with 1001), then uvicorn stops accepting connections and
+waits up to ``shutdown_grace_seconds`` for in-flight requests to finish.
+A second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+from prometheus_client import start_http_server
+
+from ragagent.core.logging import configure_logging
+from ragagent.core.metrics import REGISTRY
+
+if TYPE_CHECKING:
+    from ragagent.core.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def start_metrics_server(settings: Settings) -> int | None:
+    """Serve REGISTRY on its own port (0 disables); returns the bound port."""
+    if settings.metrics_port == 0:
+        return None
+    server, _thread = start_http_server(settings.metrics_port, settings.host, registry=REGISTRY)
+    port = int(server.server_address[1])
+    log.info("metrics on http://%s:%d/metrics", settings.host, port)
+    return port
+
+
+def build_config(app: Any, settings: Settings) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=False,
+        server_header=False,
+        access_log=False,
+        log_config=None,
+        lifespan="on",
+        ws_max_size=settings.max_ws_frame_bytes,
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
+    )
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn.Server that drains the app before uvicorn's own shutdown begins."""
+
+    def __init__(self, config: uvicorn.Config, app: Any, grace_seconds: float) -> None:
+        super().__init__(config)
+        self.app = app
+        self.grace_seconds = grace_seconds
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._draining = False
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._draining or self._loop is None:
+            super().handle_exit(sig, frame)
+            self.force_exit = self._draining
+            return
+        self._draining = True
+        self._captured_signals.append(sig)
+        self._loop.call_soon_threadsafe(self._start_drain)
+
+    def _start_drain(self) -> None:
+        self._drain_task = asyncio.ensure_future(self.drain())
+
+    async def drain(self) -> None:
+        """Refuse new work, close WebSockets with 1001, then let uvicorn finish."""
+        state = getattr(self.app.state, "ragagent", None)
+        if state is not None:
+            state.draining = True
+        registry = getattr(self.app.state, "ragagent_websockets", None)
+        log.info("draining: refusing new requests, closing websockets")
+        if registry is not None and len(registry):
+            async with asyncio.timeout(self.grace_seconds):
+                closed = await registry.close_all()
+            log.info("asked %d websocket(s) to close", closed)
+        self.should_exit = True
+
+
+def serve(settings: Settings) -> None:
+    """Configure logging and metrics, build the app and serve until signalled."""
+    configure_logging(settings)
+    start_metrics_server(settings)
+    from ragagent.main import create_app
+
+    app = create_app(settings)
+    server = DrainingServer(build_config(app, settings), app, settings.shutdown_grace_seconds)
+    server.run()
