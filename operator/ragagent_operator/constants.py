@@ -1,0 +1,48 @@
+"""API group, names, label and annotation keys shared by every module."""
+
+from __future__ import annotations
+
+from typing import Final
+
+GROUP: Final = "ragagent.dev"
+VERSION: Final = "v1alpha1"
+API_VERSION: Final = f"{GROUP}/{VERSION}"
+KIND: Final = "RagAgent"
+PLURAL: Final = "ragagents"
+SINGULAR: Final = "ragagent"
+SHORT_NAMES: Final = ("rag",)
+CATEGORIES: Final = ("ai",)
+
+FIELD_MANAGER: Final = "ragagent-operator"
+APP_NAME: Final = "ragagent"
+MANAGED_BY: Final = "ragagent-operator"
+
+LABEL_NAME: Final = "app.kubernetes.io/name"
+LABEL_INSTANCE: Final = "app.kubernetes.io/instance"
+LABEL_COMPONENT: Final = "app.kubernetes.io/component"
+LABEL_PART_OF: Final = "app.kubernetes.io/part-of"
+LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
+LABEL_VERSION: Final = "app.kubernetes.io/version"
+
+ANNOTATION_SPEC_HASH: Final = f"{GROUP}/spec-hash"
+ANNOTATION_CONFIG_HASH: Final = f"{GROUP}/config-hash"
+ANNOTATION_SECRETS_HASH: Final = f"{GROUP}/secrets-hash"
+ANNOTATION_KNOWLEDGE_HASH: Final = f"{GROUP}/knowledge-hash"
+
+SEALED_MANAGED_ANNOTATION: Final = "sealedsecrets.bitnami.com/managed"
+
+APP_PORT: Final = 8000
+METRICS_PORT: Final = 9090
+POSTGRES_PORT: Final = 5432
+DNS_PORT: Final = 53
+
+# Keys inside the generated Secret (sealed or plain), one per generated value.
+KEY_SECRET_KEY: Final = "secret-key"  # noqa: S105 (a key name)
+KEY_DB_PASSWORD: Final = "db-password"  # noqa: S105 (a key name)
+KEY_DATABASE_URL: Final = "database-url"
+KEY_LLM_API_KEY: Final = "api-key"
+
+COMPONENT_AGENT: Final = "agent"
+COMPONENT_DATABASE: Final = "database"
+COMPONENT_INGEST: Final = "ingest"
+COMPONENT_BACKUP: Final = "backup"

@@ -1,0 +1,354 @@
+"""The RagAgent API as typed pydantic models: the single source of truth.
+
+The CRD's OpenAPI schema (``crd.py``) is generated from these classes, so a
+field, its description, its default and its CEL rules are written once.  The
+reconciler parses ``spec`` with the same classes, so render code works on typed
+values with defaults already applied (the API server applies the CRD defaults
+too, but a parent object that is absent gets no nested defaults there).
+
+Conventions read by the generator:
+
+* every field carries ``description`` (the generator refuses fields without);
+* ``FreeForm`` marks Kubernetes types we pass through untouched (resources,
+  affinity, ...), rendered as ``x-kubernetes-preserve-unknown-fields``;
+* ``__cel__`` on a class lists ``(rule, message)`` pairs for that object, and
+  ``json_schema_extra`` on a field adds schema keys such as ``maxItems`` or
+  field-level ``x-kubernetes-validations``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class FreeFormMarker:
+    """Annotation marker: an object the schema does not describe field by field."""
+
+
+FreeForm = Annotated[dict[str, Any], FreeFormMarker()]
+Cel = list[tuple[str, str]]
+
+CRON_RE = r"^\s*[0-9A-Za-z*/,?-]+(\s+[0-9A-Za-z*/,?-]+){4}\s*$"
+
+
+class ApiModel(BaseModel):
+    """Base: camelCase wire names, unknown fields rejected, immutable values."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+    __cel__: ClassVar[Cel] = []
+
+
+class SecretKeyRef(ApiModel):
+    name: str = Field(description="Name of a Secret in the RagAgent's namespace.", max_length=253)
+    key: str = Field(description="Key inside that Secret's data.", max_length=253)
+
+
+class SealedValue(ApiModel):
+    encrypted_value: str = Field(
+        description=(
+            "kubeseal output in strict scope for the Secret named '<ragagent>-llm' in this "
+            "namespace, key 'api-key'. Passed through to a SealedSecret untouched."
+        ),
+        max_length=16384,
+    )
+
+
+class ApiKey(ApiModel):
+    __cel__ = [
+        (
+            "has(self.secretRef) != has(self.sealed)",
+            "model.apiKey needs exactly one of secretRef or sealed",
+        )
+    ]
+    secret_ref: SecretKeyRef | None = Field(None, description="An existing Secret holding the key.")
+    sealed: SealedValue | None = Field(None, description="A value sealed with kubeseal.")
+
+
+class Model(ApiModel):
+    __cel__ = [
+        (
+            "self.provider != 'openai' || has(self.apiKey) || has(self.baseURL)",
+            "model.provider openai needs model.apiKey (or a keyless model.baseURL)",
+        ),
+        (
+            "!has(self.baseURL) || self.baseURL.matches('^https?://[^/:]+(:[0-9]+)?(/.*)?$')",
+            "model.baseURL must be an http(s) URL such as https://api.openai.com/v1",
+        ),
+    ]
+    provider: Literal["openai", "extractive"] = Field(
+        "extractive",
+        description="openai: an OpenAI-compatible chat API; extractive: answers quote sources.",
+    )
+    base_url: str | None = Field(
+        None,
+        alias="baseURL",
+        description="OpenAI-compatible endpoint; NetworkPolicy egress opens its host and port.",
+        max_length=2048,
+    )
+    chat_model: str = Field("gpt-4o-mini", description="Chat model name.", max_length=253)
+    embedding_provider: Literal["local", "openai"] = Field(
+        "local", description="local: the bundled MiniLM model; openai: the embeddings API."
+    )
+    embedding_model: str = Field(
+        "sentence-transformers/all-MiniLM-L6-v2",
+        description="Embedding model name.",
+        max_length=253,
+    )
+    embedding_dimension: int = Field(384, description="Embedding vector size.", ge=8, le=8192)
+    api_key: ApiKey | None = Field(None, description="API key of the LLM endpoint.")
+
+
+class ExternalDatabase(ApiModel):
+    secret_ref: SecretKeyRef = Field(
+        description="Secret key holding a postgresql:// URL of a PostgreSQL with pgvector."
+    )
+
+
+class ManagedDatabase(ApiModel):
+    storage: str = Field("10Gi", description="Size of the data volume.", max_length=63)
+    storage_class_name: str | None = Field(
+        None, description="StorageClass of the data volume; unset uses the cluster default."
+    )
+    image: str = Field(
+        "pgvector/pgvector:pg17", description="PostgreSQL image with pgvector.", max_length=512
+    )
+
+
+class Database(ApiModel):
+    __cel__ = [
+        (
+            "has(self.external) != has(self.managed)",
+            "database needs exactly one of external or managed",
+        )
+    ]
+    external: ExternalDatabase | None = Field(None, description="Use an existing PostgreSQL.")
+    managed: ManagedDatabase | None = Field(
+        None, description="Run a single PostgreSQL + pgvector StatefulSet for this agent."
+    )
+
+
+class ConfigMapRef(ApiModel):
+    name: str = Field(description="ConfigMap name in the RagAgent's namespace.", max_length=253)
+
+
+class KnowledgeSource(ApiModel):
+    __cel__ = [
+        (
+            "has(self.configMap) != has(self.url)",
+            "each knowledge source needs exactly one of configMap or url",
+        ),
+        ("!has(self.url) || self.url.startsWith('https://')", "knowledge URLs must use https://"),
+    ]
+    config_map: ConfigMapRef | None = Field(
+        None, description="Every key of this ConfigMap is ingested as one document."
+    )
+    url: str | None = Field(None, description="An https URL fetched and ingested.", max_length=2048)
+
+
+class Chunking(ApiModel):
+    __cel__ = [("self.overlap < self.size", "knowledge.chunking.overlap must be below size")]
+    size: int = Field(800, description="Target chunk size in characters.", ge=100, le=20000)
+    overlap: int = Field(120, description="Overlap between chunks in characters.", ge=0, le=10000)
+
+
+class Knowledge(ApiModel):
+    sources: list[KnowledgeSource] = Field(
+        default_factory=list,
+        description="Documents ingested by a Job whenever their content changes.",
+        json_schema_extra={"maxItems": 64},
+    )
+    chunking: Chunking = Field(default_factory=Chunking, description="How documents are split.")
+
+
+class Jwt(ApiModel):
+    issuer: str = Field(description="Required iss claim.", max_length=2048)
+    audience: str = Field(description="Required aud claim.", max_length=2048)
+    jwks_url: str | None = Field(
+        None, alias="jwksURL", description="JWKS URL for RS256/ES256 tokens.", max_length=2048
+    )
+
+
+class Auth(ApiModel):
+    __cel__ = [("self.mode != 'jwt' || has(self.jwt)", "auth.mode jwt needs auth.jwt")]
+    mode: Literal["apiKey", "jwt", "none"] = Field(
+        "apiKey", description="apiKey: keys made with 'ragagent apikey'; jwt: bearer tokens."
+    )
+    jwt: Jwt | None = Field(None, description="Token checks for mode jwt.")
+
+
+class RateLimit(ApiModel):
+    requests_per_minute: int = Field(60, description="Requests per identity per minute.", ge=1)
+    burst: int = Field(20, description="Extra requests allowed in a burst.", ge=0)
+    tokens_per_day: int = Field(200000, description="LLM tokens per identity per day.", ge=0)
+
+
+class Cors(ApiModel):
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Exact origins allowed to call the API from a browser; no wildcards.",
+        json_schema_extra={
+            "maxItems": 64,
+            "items": {"maxLength": 512},
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.all(o, !o.contains('*'))",
+                    "message": "cors.allowedOrigins must not contain wildcards",
+                }
+            ],
+        },
+    )
+
+
+class Autoscaling(ApiModel):
+    __cel__ = [
+        (
+            "self.minReplicas <= self.maxReplicas",
+            "autoscaling.minReplicas must be <= autoscaling.maxReplicas",
+        )
+    ]
+    enabled: bool = Field(False, description="Create a HorizontalPodAutoscaler.")
+    min_replicas: int = Field(2, description="Lowest replica count.", ge=1, le=1000)
+    max_replicas: int = Field(10, description="Highest replica count.", ge=1, le=1000)
+    target_cpu_utilization_percentage: int = Field(
+        70,
+        alias="targetCPUUtilizationPercentage",
+        description="Average CPU utilization the HPA aims for.",
+        ge=1,
+        le=100,
+    )
+    behavior: FreeForm | None = Field(
+        None, description="autoscaling/v2 HorizontalPodAutoscalerBehavior, passed through."
+    )
+
+
+class PeerSelector(ApiModel):
+    namespace_selector: FreeForm | None = Field(None, description="A LabelSelector of namespaces.")
+    pod_selector: FreeForm | None = Field(None, description="A LabelSelector of pods.")
+
+
+class NetworkPolicySettings(ApiModel):
+    enabled: bool = Field(True, description="Create default-deny NetworkPolicies.")
+    ingress_from: list[PeerSelector] = Field(
+        default_factory=list,
+        description="Who may reach the app port; empty means pods of this namespace only.",
+        json_schema_extra={"maxItems": 32},
+    )
+    extra_egress: list[FreeForm] = Field(
+        default_factory=list,
+        description="Extra NetworkPolicyEgressRule objects, passed through.",
+        json_schema_extra={"maxItems": 32},
+    )
+
+
+class BackupStorage(ApiModel):
+    __cel__ = [
+        (
+            "!(has(self.existingClaim) && has(self.storageClassName))",
+            "backup.storage takes existingClaim or storageClassName, not both",
+        )
+    ]
+    size: str = Field("20Gi", description="Size of the backup volume.", max_length=63)
+    storage_class_name: str | None = Field(None, description="StorageClass of the backup volume.")
+    existing_claim: str | None = Field(
+        None, description="Use this PersistentVolumeClaim instead of creating one."
+    )
+
+
+class Backup(ApiModel):
+    enabled: bool = Field(False, description="Run 'ragagent backup' on a schedule.")
+    schedule: str = Field(
+        "0 3 * * *",
+        description="5-field cron schedule (minute hour day month weekday).",
+        max_length=128,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"self.matches('{CRON_RE}')",
+                    "message": "backup.schedule must be a 5-field cron expression like '0 3 * * *'",
+                }
+            ]
+        },
+    )
+    retention: int = Field(7, description="Backups kept (the newest N).", ge=1, le=1000)
+    storage: BackupStorage = Field(
+        default_factory=BackupStorage, description="Where the backups are written."
+    )
+
+
+class Tracing(ApiModel):
+    otlp_endpoint: str | None = Field(
+        None, description="OTLP/HTTP endpoint for traces, e.g. http://otel:4318.", max_length=2048
+    )
+
+
+class Observability(ApiModel):
+    service_monitor: bool = Field(
+        True, description="Create a ServiceMonitor when the Prometheus Operator CRDs exist."
+    )
+    prometheus_rule: bool = Field(
+        True, description="Create a PrometheusRule when the Prometheus Operator CRDs exist."
+    )
+    tracing: Tracing = Field(default_factory=Tracing, description="Distributed tracing.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Agent log level."
+    )
+
+
+class SecretsSettings(ApiModel):
+    provider: Literal["sealedSecrets", "kubernetes"] | None = Field(
+        None,
+        description=(
+            "sealedSecrets: generated values are sealed for the sealed-secrets controller; "
+            "kubernetes: plain Secrets (explicit opt-in). Unset uses the operator default."
+        ),
+    )
+
+
+class RagAgentSpec(ApiModel):
+    """The desired state of one RagAgent."""
+
+    __cel__ = [
+        (
+            "!has(self.secrets) || !has(self.secrets.provider) || "
+            "self.secrets.provider != 'kubernetes' || !has(self.model.apiKey) || "
+            "!has(self.model.apiKey.sealed)",
+            "model.apiKey.sealed needs the sealedSecrets provider; use secretRef with kubernetes",
+        ),
+    ]
+    image: str | None = Field(
+        None, description="Agent image; unset uses the operator's default.", max_length=512
+    )
+    replicas: int = Field(
+        2, description="Pod count when autoscaling is off (scale subresource).", ge=0, le=1000
+    )
+    resources: FreeForm | None = Field(None, description="Container ResourceRequirements.")
+    node_selector: dict[str, str] | None = Field(None, description="Pod nodeSelector.")
+    affinity: FreeForm | None = Field(None, description="Pod affinity, passed through.")
+    tolerations: list[FreeForm] | None = Field(None, description="Pod tolerations.")
+    topology_spread_constraints: list[FreeForm] | None = Field(
+        None, description="Pod topologySpreadConstraints."
+    )
+    model: Model = Field(default_factory=Model, description="Chat and embedding models.")
+    database: Database = Field(description="PostgreSQL with pgvector: external or managed.")
+    knowledge: Knowledge = Field(default_factory=Knowledge, description="Documents to ingest.")
+    auth: Auth = Field(default_factory=Auth, description="How API callers authenticate.")
+    rate_limit: RateLimit = Field(default_factory=RateLimit, description="Per-identity limits.")
+    cors: Cors = Field(default_factory=Cors, description="Browser cross-origin access.")
+    autoscaling: Autoscaling = Field(
+        default_factory=Autoscaling, description="HorizontalPodAutoscaler settings."
+    )
+    network_policy: NetworkPolicySettings = Field(
+        default_factory=NetworkPolicySettings, description="Pod network isolation."
+    )
+    backup: Backup = Field(default_factory=Backup, description="Scheduled database backups.")
+    observability: Observability = Field(
+        default_factory=Observability, description="Metrics, alerts, tracing and logs."
+    )
+    secrets: SecretsSettings = Field(
+        default_factory=SecretsSettings, description="How generated secrets are stored."
+    )

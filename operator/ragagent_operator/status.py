@@ -1,0 +1,52 @@
+"""The RagAgent status as typed models (the CRD status schema is generated from them)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from ragagent_operator.spec import ApiModel
+
+
+class Condition(ApiModel):
+    type: str = Field(description="Ready, Reconciled, DeploymentAvailable, SecretsReady, ...")
+    status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
+    reason: str = Field(description="One CamelCase word explaining the status.")
+    message: str = Field("", description="Human-readable details.")
+    last_transition_time: str = Field(description="When the status last changed (RFC 3339).")
+    observed_generation: int = Field(0, description="metadata.generation this was computed for.")
+
+
+class Endpoints(ApiModel):
+    rest: str = Field(description="In-cluster base URL of the REST API.")
+    websocket: str = Field(description="In-cluster URL of the chat WebSocket.")
+    openai_base_url: str = Field(
+        alias="openaiBaseURL", description="Base URL of the OpenAI-compatible API."
+    )
+
+
+class LastBackup(ApiModel):
+    time: str = Field(description="Completion time of the newest finished backup Job.")
+    result: Literal["Succeeded", "Failed"] = Field(description="Succeeded or Failed.")
+    size: int | None = Field(None, description="Backup size in bytes, when the Job reported it.")
+
+
+class RagAgentStatus(ApiModel):
+    observed_generation: int = Field(0, description="Latest metadata.generation reconciled.")
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Kubernetes-style conditions.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["type"],
+        },
+    )
+    replicas: int = Field(0, description="Pods of the agent's Deployment (scale subresource).")
+    ready_replicas: int = Field(0, description="Ready pods.")
+    selector: str = Field("", description="Label selector of the pods (scale subresource).")
+    endpoints: Endpoints | None = Field(None, description="Where to reach the agent.")
+    last_backup: LastBackup | None = Field(None, description="The newest finished backup.")
+    ingested_hash: str | None = Field(
+        None, description="Content hash of the knowledge sources last ingested."
+    )
