@@ -24,7 +24,8 @@ NOTHING_FOUND = (
 )
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-_'][a-z0-9]+)*")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n{2,}|\n(?=[#*\-|>\d])")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_BLOCK_START = re.compile(r"^(#{1,6}\s|[-*+>|]\s?|\d+[.)]\s)")
 _STOP_WORDS_TEXT = """a an and are as at be by can do does did for from has have how i in is it its
     me my of on or so that the their them then there these this to was we what when
     where which who why will with you your about into than does not no yes if"""
@@ -51,10 +52,25 @@ def _fold(word: str) -> str:
     return word
 
 
+def _units(text: str) -> list[str]:
+    """Headings, list items and paragraphs: a Markdown line break only ends a unit
+    when the next line starts a block, since paragraphs are often hard-wrapped."""
+    units: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or _BLOCK_START.match(stripped) or not units or units[-1] == "":
+            units.append(_BLOCK_START.sub("", stripped).strip())
+        else:
+            units[-1] += " " + stripped
+        if not stripped or stripped.startswith("#"):
+            units.append("")  # a blank line or a heading ends the unit
+    return [unit for unit in units if unit]
+
+
 def split_sentences(text: str) -> list[str]:
-    """Sentences and list items of a chunk, whitespace-normalised, Markdown '#' stripped."""
-    pieces = (" ".join(part.split()).lstrip("#>*- ").strip() for part in _SENTENCE_END.split(text))
-    return [piece for piece in pieces if len(piece) > 2]
+    """Sentences of a chunk: headings, list items and paragraph sentences, one per entry."""
+    sentences = (s.strip() for unit in _units(text) for s in _SENTENCE_END.split(unit))
+    return [" ".join(sentence.split()) for sentence in sentences if len(sentence.strip()) > 2]
 
 
 def _candidates(question_terms: set[str], chunks: Sequence[RetrievedChunk]) -> list[_Candidate]:
