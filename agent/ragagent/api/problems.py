@@ -147,6 +147,11 @@ def internal_error_body(path: str) -> dict[str, Any]:
 
 
 def install_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(errors.AgentError, on_agent_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(HTTPException, on_http_error)
+    # Typed loosely: the same handler serves Request and WebSocket connections.
+    handlers: dict[type[Exception], Any] = {
+        errors.AgentError: on_agent_error,
+        RequestValidationError: on_validation_error,
+        HTTPException: on_http_error,
+    }
+    for kind, handler in handlers.items():
+        app.add_exception_handler(kind, handler)

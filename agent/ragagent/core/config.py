@@ -44,7 +44,7 @@ class FileSecretsSource(PydanticBaseSettingsSource):
         for name in _field_env_names(field, field_name):
             path = os.environ.get(f"{name}_FILE")
             if path:
-                return Path(path).read_text(encoding="utf-8").rstrip("\r\n"), field_name, False
+                return _read_secret_file(name, path), field_name, False
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
@@ -54,6 +54,13 @@ class FileSecretsSource(PydanticBaseSettingsSource):
             if value is not None:
                 values[key] = value
         return values
+
+
+def _read_secret_file(name: str, path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(f"{name}_FILE: cannot read {path}: {exc.strerror}") from None
 
 
 def _field_env_names(field: FieldInfo, field_name: str) -> list[str]:
@@ -80,7 +87,12 @@ class Settings(BaseSettings):
     """All agent settings. Env names are ``RAGAGENT_<FIELD>`` unless noted."""
 
     model_config = SettingsConfigDict(
-        env_prefix="RAGAGENT_", extra="ignore", populate_by_name=True, frozen=True
+        env_prefix="RAGAGENT_",
+        extra="ignore",
+        populate_by_name=True,
+        frozen=True,
+        # pydantic echoes raw input in errors; that input can hold secrets.
+        hide_input_in_errors=True,
     )
 
     # --- runtime -------------------------------------------------------------
@@ -226,7 +238,7 @@ class Settings(BaseSettings):
     )
     rate_limit_scopes: ScopeLimitList = Field(
         default_factory=list,
-        description="Per-scope overrides, e.g. 'chat=30/5,ingest=10/0' (requests per minute/burst).",
+        description="Per-scope overrides: 'chat=30/5,ingest=10/0' (requests per minute/burst).",
     )
 
     # --- retention -----------------------------------------------------------

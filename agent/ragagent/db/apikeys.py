@@ -35,10 +35,9 @@ class ApiKeyRecord:
 _COLUMNS = "id, name, prefix, key_hash, user_id, scopes, created_at, last_used_at, revoked_at"
 
 
-def _record(row: Any) -> ApiKeyRecord:
-    values = list(row)
-    values[5] = frozenset(values[5])
-    return ApiKeyRecord(*values)
+def _record(row: dict[str, Any]) -> ApiKeyRecord:
+    """Rows come as dicts (the pool's row factory)."""
+    return ApiKeyRecord(**{**row, "scopes": frozenset(row["scopes"])})
 
 
 async def insert_key(
@@ -50,7 +49,9 @@ async def insert_key(
             f"VALUES (%s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
             (name, prefix, key_hash, user_id, scopes),
         )
-        return _record(await cur.fetchone())
+        row = await cur.fetchone()
+    assert row is not None
+    return _record(row)
 
 
 async def find_by_prefix(db: Database, prefix: str) -> ApiKeyRecord | None:
@@ -89,6 +90,8 @@ async def list_keys(db: Database) -> list[ApiKeyRecord]:
 
 async def any_active(db: Database) -> bool:
     async with db.connection() as conn:
-        cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL)")
+        cur = await conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL) AS found"
+        )
         row = await cur.fetchone()
-    return bool(row and row[0])
+    return bool(row and row["found"])

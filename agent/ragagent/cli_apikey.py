@@ -1,0 +1,122 @@
+"""``ragagent apikey create | revoke | list``: manage API keys.
+
+The clear key is printed once, by ``create``, and never stored: the table
+holds only its HMAC-SHA256 (keyed by RAGAGENT_SECRET_KEY, or in development
+by a random secret kept in the data directory). Losing a key means creating
+a new one and revoking the old.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+
+from ragagent.core import security
+from ragagent.core.config import ConfigError, Settings, load_settings
+from ragagent.core.db import Database
+from ragagent.core.errors import AgentError
+from ragagent.db import apikeys, migrate
+
+app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+
+T = TypeVar("T")
+EXIT_FAILED = 1
+
+
+def parse_scopes(raw: str) -> list[str]:
+    """``"chat,ingest"`` → sorted scope names; unknown names are a usage error."""
+    scopes = sorted({part.strip() for part in raw.split(",") if part.strip()})
+    unknown = [scope for scope in scopes if scope not in security.SCOPES]
+    if unknown or not scopes:
+        allowed = ", ".join(sorted(security.SCOPES))
+        raise typer.BadParameter(f"scopes must be a comma list of: {allowed}")
+    return scopes
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+async def _database_url(settings: Settings) -> str:
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    from ragagent.core.embedded_pg import start_embedded
+
+    return (await asyncio.to_thread(start_embedded, settings.data_dir)).url
+
+
+def _with_db(settings: Settings, action: Callable[[Database], Awaitable[T]]) -> T:
+    """Open the database (migrated to head), run ``action``, close it."""
+
+    async def run() -> T:
+        db = await Database.open(await _database_url(settings), settings)
+        try:
+            await migrate.migrate(db)
+            return await action(db)
+        finally:
+            await db.close()
+
+    try:
+        return asyncio.run(run())
+    except AgentError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+
+
+@app.command()
+def create(
+    name: Annotated[str, typer.Option("--name", help="What the key is for.")],
+    scopes: Annotated[str, typer.Option("--scopes", help="Comma list: chat, ingest, admin.")] = (
+        "chat"
+    ),
+    user: Annotated[
+        str | None, typer.Option("--user", help="Principal id; default 'key:<id>'.")
+    ] = None,
+) -> None:
+    """Create a key and print it once; store it now, it cannot be shown again."""
+    settings = _settings()
+    scope_list = parse_scopes(scopes)
+    prefix, key = security.build_api_key()
+    key_hash = security.build_key_hash(security.signing_secret(settings), key)
+
+    async def action(db: Database) -> apikeys.ApiKeyRecord:
+        return await apikeys.insert_key(
+            db, name=name, prefix=prefix, key_hash=key_hash, user_id=user, scopes=scope_list
+        )
+
+    record = _with_db(settings, action)
+    typer.echo(f"id:     {record.id}\nname:   {record.name}\nscopes: {','.join(scope_list)}")
+    typer.echo(f"user:   {record.user_id or f'key:{record.id}'}")
+    typer.echo(f"key:    {key}")
+    typer.echo("Store the key now: it is not kept and cannot be shown again.", err=True)
+
+
+@app.command()
+def revoke(key_id: Annotated[int, typer.Argument(metavar="ID", help="Key id.")]) -> None:
+    """Revoke a key; requests using it get 401 from now on."""
+    settings = _settings()
+    if not _with_db(settings, lambda db: apikeys.revoke(db, key_id)):
+        typer.echo(f"error: no active key with id {key_id}", err=True)
+        raise typer.Exit(EXIT_FAILED)
+    typer.echo(f"revoked key {key_id}")
+
+
+@app.command("list")
+def list_keys() -> None:
+    """List keys (never their values): id, name, prefix, scopes, user, state."""
+    records = _with_db(_settings(), apikeys.list_keys)
+    typer.echo("ID\tNAME\tPREFIX\tSCOPES\tUSER\tCREATED\tLAST USED\tSTATE")
+    for r in records:
+        state = "revoked" if r.revoked_at else "active"
+        used = r.last_used_at.isoformat(timespec="seconds") if r.last_used_at else "-"
+        typer.echo(
+            f"{r.id}\t{r.name}\trag_{r.prefix}_…\t{','.join(sorted(r.scopes))}\t"
+            f"{r.user_id or '-'}\t{r.created_at.isoformat(timespec='seconds')}\t{used}\t{state}"
+        )
