@@ -1,0 +1,105 @@
+"""Scheduled backups: a CronJob running ``ragagent backup`` and the PVC it writes to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ragagent_operator import constants as c
+from ragagent_operator.render import configmap, secrets
+from ragagent_operator.render.common import (
+    Agent,
+    Manifest,
+    labels,
+    metadata,
+    name_of,
+    restricted_container_security,
+    restricted_pod_security,
+    secret_env,
+)
+
+BACKUP_DIR = "/backups"
+BACKUP_RESOURCES: dict[str, Any] = {
+    "requests": {"cpu": "100m", "memory": "256Mi"},
+    "limits": {"memory": "1Gi"},
+}
+
+
+def backup_claim_name(agent: Agent) -> str:
+    existing = agent.spec.backup.storage.existing_claim
+    return existing or name_of(agent, "backups")
+
+
+def build_backup_pvc(agent: Agent) -> Manifest | None:
+    """None when ``backup.storage.existingClaim`` names a claim the user manages."""
+    storage = agent.spec.backup.storage
+    if storage.existing_claim:
+        return None
+    spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": storage.size}},
+    }
+    if storage.storage_class_name:
+        spec["storageClassName"] = storage.storage_class_name
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": metadata(agent, backup_claim_name(agent), c.COMPONENT_BACKUP),
+        "spec": spec,
+    }
+
+
+def build_backup_cronjob(agent: Agent, *, image: str) -> Manifest:
+    """Forbid overlapping runs: two dumps at once double the load for no benefit."""
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": metadata(agent, name_of(agent, "backup"), c.COMPONENT_BACKUP),
+        "spec": {
+            "schedule": agent.spec.backup.schedule,
+            "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": 600,
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "metadata": {"labels": labels(agent, c.COMPONENT_BACKUP)},
+                "spec": {
+                    "backoffLimit": 1,
+                    "activeDeadlineSeconds": 6 * 3600,
+                    "template": {
+                        "metadata": {"labels": labels(agent, c.COMPONENT_BACKUP)},
+                        "spec": _pod(agent, image),
+                    },
+                },
+            },
+        },
+    }
+
+
+def _pod(agent: Agent, image: str) -> dict[str, Any]:
+    db = secrets.database_ref(agent)
+    container = {
+        "name": "backup",
+        "image": image,
+        "command": ["ragagent"],
+        "args": ["backup", "--dir", BACKUP_DIR, "--keep", str(agent.spec.backup.retention)],
+        "envFrom": [{"configMapRef": {"name": configmap.config_map_name(agent)}}],
+        "env": [secret_env(db.env, db.secret, db.key)],
+        "resources": BACKUP_RESOURCES,
+        "securityContext": restricted_container_security(),
+        "volumeMounts": [
+            {"name": "backups", "mountPath": BACKUP_DIR},
+            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108
+        ],
+    }
+    return {
+        "restartPolicy": "Never",
+        "serviceAccountName": name_of(agent),
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": restricted_pod_security(),
+        "containers": [container],
+        "volumes": [
+            {"name": "backups", "persistentVolumeClaim": {"claimName": backup_claim_name(agent)}},
+            {"name": "tmp", "emptyDir": {}},
+        ],
+    }

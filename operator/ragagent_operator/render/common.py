@@ -1,0 +1,124 @@
+"""Inputs shared by every render module: the Agent view, names, labels, metadata, hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ragagent_operator import constants as c
+from ragagent_operator.spec import RagAgentSpec
+
+Manifest = dict[str, Any]
+SecretsProvider = Literal["sealedSecrets", "kubernetes"]
+
+
+@dataclass(frozen=True)
+class Agent:
+    """One RagAgent as the renderers see it: identity, typed spec and resolved defaults."""
+
+    name: str
+    namespace: str
+    uid: str
+    spec: RagAgentSpec
+    image: str
+    monitoring_namespace: str = "monitoring"
+    secrets_provider: SecretsProvider = "sealedSecrets"
+    cluster_domain: str = "cluster.local"
+
+    @property
+    def managed_db(self) -> bool:
+        return self.spec.database.managed is not None
+
+
+def build_agent(body: Manifest, *, default_image: str, **defaults: Any) -> Agent:
+    """Parse a RagAgent object; ``spec.image`` and ``spec.secrets.provider`` win over defaults."""
+    meta = body["metadata"]
+    spec = RagAgentSpec.model_validate(body.get("spec") or {})
+    provider = spec.secrets.provider or defaults.pop("secrets_provider", "sealedSecrets")
+    return Agent(
+        name=meta["name"],
+        namespace=meta["namespace"],
+        uid=meta.get("uid", ""),
+        spec=spec,
+        image=spec.image or default_image,
+        secrets_provider=provider,
+        **defaults,
+    )
+
+
+def stable_hash(value: Any) -> str:
+    """sha256 of the canonical JSON of ``value`` (hex, 16 chars: enough to detect change)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def selector_labels(agent: Agent, component: str) -> dict[str, str]:
+    """The immutable subset used in selectors."""
+    return {
+        c.LABEL_NAME: c.APP_NAME,
+        c.LABEL_INSTANCE: agent.name,
+        c.LABEL_COMPONENT: component,
+    }
+
+
+def labels(agent: Agent, component: str) -> dict[str, str]:
+    return {
+        **selector_labels(agent, component),
+        c.LABEL_PART_OF: c.APP_NAME,
+        c.LABEL_MANAGED_BY: c.MANAGED_BY,
+    }
+
+
+def owner_reference(agent: Agent) -> dict[str, Any]:
+    """Controller owner reference: deleting the RagAgent garbage-collects the child."""
+    return {
+        "apiVersion": c.API_VERSION,
+        "kind": c.KIND,
+        "name": agent.name,
+        "uid": agent.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def metadata(agent: Agent, name: str, component: str, **extra: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "name": name,
+        "namespace": agent.namespace,
+        "labels": labels(agent, component),
+        "ownerReferences": [owner_reference(agent)],
+    }
+    meta.update(extra)
+    return meta
+
+
+def name_of(agent: Agent, suffix: str = "") -> str:
+    """Child names: ``<agent>`` or ``<agent>-<suffix>``."""
+    return f"{agent.name}-{suffix}" if suffix else agent.name
+
+
+def restricted_container_security() -> dict[str, Any]:
+    """The container securityContext of the 'restricted' Pod Security Standard."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def restricted_pod_security(uid: int = 10001) -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "fsGroup": uid,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def secret_env(env_name: str, secret: str, key: str) -> dict[str, Any]:
+    return {"name": env_name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}

@@ -1,0 +1,114 @@
+"""The agent Deployment: hardened pods, probes, graceful drain and a roll-on-change hash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ragagent_operator import constants as c
+from ragagent_operator.render import configmap, secrets
+from ragagent_operator.render.common import (
+    Agent,
+    Manifest,
+    labels,
+    metadata,
+    name_of,
+    restricted_container_security,
+    restricted_pod_security,
+    secret_env,
+    selector_labels,
+)
+
+PRESTOP_SLEEP_SECONDS = 5
+# The drain (SHUTDOWN_GRACE_SECONDS) starts after preStop; keep a margin for exit.
+GRACE_PERIOD_SECONDS = PRESTOP_SLEEP_SECONDS + configmap.SHUTDOWN_GRACE_SECONDS + 10
+DEFAULT_RESOURCES: dict[str, Any] = {
+    "requests": {"cpu": "250m", "memory": "512Mi"},
+    "limits": {"memory": "1Gi"},
+}
+
+
+def build_deployment(agent: Agent, *, config_hash: str, secrets_hash: str) -> Manifest:
+    """The Deployment. ``replicas`` is omitted while autoscaling is on, so the HPA owns it.
+
+    ``config_hash`` and ``secrets_hash`` go into the pod-template annotations:
+    changing the ConfigMap or the data of any referenced Secret rolls the pods.
+    """
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": selector_labels(agent, c.COMPONENT_AGENT)},
+        "revisionHistoryLimit": 5,
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0}},
+        "template": {
+            "metadata": {
+                "labels": labels(agent, c.COMPONENT_AGENT),
+                "annotations": {
+                    c.ANNOTATION_CONFIG_HASH: config_hash,
+                    c.ANNOTATION_SECRETS_HASH: secrets_hash,
+                },
+            },
+            "spec": build_pod_spec(agent),
+        },
+    }
+    if not agent.spec.autoscaling.enabled:
+        spec = {"replicas": agent.spec.replicas, **spec}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(agent, name_of(agent), c.COMPONENT_AGENT),
+        "spec": spec,
+    }
+
+
+def build_pod_spec(agent: Agent) -> dict[str, Any]:
+    pod: dict[str, Any] = {
+        "serviceAccountName": name_of(agent),
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": GRACE_PERIOD_SECONDS,
+        "securityContext": restricted_pod_security(),
+        "containers": [build_agent_container(agent)],
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
+    }
+    scheduling = {
+        "nodeSelector": agent.spec.node_selector,
+        "affinity": agent.spec.affinity,
+        "tolerations": agent.spec.tolerations,
+        "topologySpreadConstraints": agent.spec.topology_spread_constraints,
+    }
+    pod.update({key: value for key, value in scheduling.items() if value})
+    return pod
+
+
+def agent_env(agent: Agent) -> list[dict[str, Any]]:
+    """Secret-backed env variables; everything else comes from the ConfigMap."""
+    return [secret_env(ref.env, ref.secret, ref.key) for ref in secrets.secret_refs(agent)]
+
+
+def build_agent_container(agent: Agent) -> dict[str, Any]:
+    return {
+        "name": "agent",
+        "image": agent.image,
+        "command": ["ragagent"],
+        "args": ["serve", "--host", "0.0.0.0", "--port", str(c.APP_PORT)],  # noqa: S104
+        "ports": [
+            {"name": "http", "containerPort": c.APP_PORT, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": c.METRICS_PORT, "protocol": "TCP"},
+        ],
+        "envFrom": [{"configMapRef": {"name": configmap.config_map_name(agent)}}],
+        "env": agent_env(agent),
+        "resources": agent.spec.resources or DEFAULT_RESOURCES,
+        "securityContext": restricted_container_security(),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
+        "startupProbe": _probe("/livez", period=5, failures=30),
+        "livenessProbe": _probe("/livez", period=10, failures=3),
+        "readinessProbe": _probe("/readyz", period=5, failures=2),
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}},
+    }
+
+
+def _probe(path: str, *, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period,
+        "failureThreshold": failures,
+        "timeoutSeconds": 3,
+    }

@@ -1,0 +1,84 @@
+"""Seal values for Bitnami sealed-secrets in Python (its ``HybridEncrypt`` format).
+
+Each value is sealed separately:
+
+    uint16_be(len(rsa)) || rsa || aes_gcm(session_key, nonce=0^12).encrypt(value)
+
+where ``rsa`` is the random 32-byte AES-256 session key encrypted with RSA-OAEP
+(SHA-256 for hash and MGF1) whose label is the scope label.  We only use strict
+scope, label ``"<namespace>/<name>"``, so a sealed value cannot be replayed
+into another Secret.  The zero nonce is safe because every session key is
+fresh and used once.
+
+Generated values (signing key, database password) are created here once; the
+reconciler keeps the existing ciphertexts afterwards and never regenerates.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import struct
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+SESSION_KEY_BYTES = 32
+ZERO_NONCE = bytes(12)
+
+
+class SealingError(ValueError):
+    """The certificate cannot be used to seal (not RSA, or unparsable)."""
+
+
+def strict_label(namespace: str, name: str) -> bytes:
+    return f"{namespace}/{name}".encode()
+
+
+def load_public_key(cert_pem: bytes) -> rsa.RSAPublicKey:
+    """The RSA public key of the controller's PEM certificate."""
+    try:
+        key = x509.load_pem_x509_certificate(cert_pem).public_key()
+    except ValueError as exc:
+        raise SealingError("the sealing certificate is not a PEM X.509 certificate") from exc
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise SealingError("the sealing certificate does not hold an RSA key")
+    return key
+
+
+def oaep(label: bytes) -> padding.OAEP:
+    return padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=label)
+
+
+def hybrid_encrypt(key: rsa.RSAPublicKey, plaintext: bytes, label: bytes) -> bytes:
+    session_key = os.urandom(SESSION_KEY_BYTES)
+    rsa_ct = key.encrypt(session_key, oaep(label))
+    return (
+        struct.pack(">H", len(rsa_ct))
+        + rsa_ct
+        + AESGCM(session_key).encrypt(ZERO_NONCE, plaintext, None)
+    )
+
+
+def seal_value(cert_pem: bytes, *, namespace: str, name: str, value: bytes) -> str:
+    """Base64 ciphertext for ``spec.encryptedData`` of the SealedSecret ``namespace/name``."""
+    key = load_public_key(cert_pem)
+    sealed = hybrid_encrypt(key, value, strict_label(namespace, name))
+    return base64.b64encode(sealed).decode()
+
+
+def seal_values(
+    cert_pem: bytes, *, namespace: str, name: str, values: dict[str, bytes]
+) -> dict[str, str]:
+    return {
+        key: seal_value(cert_pem, namespace=namespace, name=name, value=value)
+        for key, value in values.items()
+    }
+
+
+def generate_token(nbytes: int = 48) -> bytes:
+    """A URL-safe random value (used for the signing key and database password)."""
+    return secrets.token_urlsafe(nbytes).encode()
