@@ -1,0 +1,81 @@
+"""The limiter on its own: exact limits, per identity and scope, and the token budget."""
+
+from __future__ import annotations
+
+import pytest
+from ragagent.core import errors
+from ragagent.core.metrics import RATE_LIMITED
+from ragagent.core.ratelimit import Limiter, ScopeLimit
+from ragagent.core.security import SCOPES, Principal, anonymous
+
+
+def build_limiter(per_minute: int = 3, burst: int = 2, tokens: int = 100) -> Limiter:
+    return Limiter(
+        default=ScopeLimit(per_minute, burst),
+        scopes={"ingest": ScopeLimit(1, 0)},
+        tokens_per_day=tokens,
+    )
+
+
+def user(name: str) -> Principal:
+    return Principal(id=name, kind="apikey", scopes=SCOPES)
+
+
+async def test_the_request_after_rate_plus_burst_is_refused() -> None:
+    limiter = build_limiter(per_minute=3, burst=2)
+    alice = user("alice")
+    remaining = [int((await limiter.hit(alice, "chat"))["RateLimit-Remaining"]) for _ in range(5)]
+    assert remaining == [4, 3, 2, 1, 0]
+    before = RATE_LIMITED.labels(scope="chat", kind="requests")._value.get()
+    with pytest.raises(errors.RateLimited) as refused:
+        await limiter.hit(alice, "chat")
+    headers = refused.value.headers
+    assert headers["RateLimit-Limit"] == "5"
+    assert headers["RateLimit-Remaining"] == "0"
+    assert 1 <= int(headers["Retry-After"]) <= 60
+    assert headers["Retry-After"] == headers["RateLimit-Reset"]
+    assert RATE_LIMITED.labels(scope="chat", kind="requests")._value.get() == before + 1
+
+
+async def test_identities_and_scopes_are_counted_apart() -> None:
+    limiter = build_limiter(per_minute=1, burst=0)
+    await limiter.hit(user("alice"), "chat")
+    await limiter.hit(user("bob"), "chat")
+    await limiter.hit(user("alice"), "admin")
+    with pytest.raises(errors.RateLimited):
+        await limiter.hit(user("alice"), "chat")
+
+
+async def test_anonymous_callers_are_limited_per_client_ip() -> None:
+    limiter = build_limiter(per_minute=1, burst=0)
+    await limiter.hit(anonymous("10.0.0.1"), "chat")
+    await limiter.hit(anonymous("10.0.0.2"), "chat")
+    with pytest.raises(errors.RateLimited):
+        await limiter.hit(anonymous("10.0.0.1"), "chat")
+
+
+async def test_scope_overrides_apply() -> None:
+    limiter = build_limiter(per_minute=10, burst=0)
+    await limiter.hit(user("carol"), "ingest")
+    with pytest.raises(errors.RateLimited, match="ingest"):
+        await limiter.hit(user("carol"), "ingest")
+
+
+async def test_token_budget_refuses_once_spent_and_counts_overshoot() -> None:
+    limiter = build_limiter(tokens=100)
+    dave = user("dave")
+    await limiter.check_tokens(dave)
+    await limiter.record_tokens(dave, 99)
+    await limiter.check_tokens(dave)
+    await limiter.record_tokens(dave, 30)
+    assert await limiter.tokens_left(dave) == 0
+    with pytest.raises(errors.RateLimited, match="token budget") as refused:
+        await limiter.check_tokens(dave)
+    assert int(refused.value.headers["Retry-After"]) <= 24 * 3600
+    await limiter.check_tokens(user("erin"))
+
+
+async def test_zero_token_budget_means_unlimited() -> None:
+    limiter = build_limiter(tokens=0)
+    await limiter.record_tokens(user("frank"), 10**9)
+    await limiter.check_tokens(user("frank"))
