@@ -18,7 +18,7 @@ from pgvector.psycopg import register_vector_async
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from ragagent.core import errors, metrics
+from ragagent.core import errors
 
 if TYPE_CHECKING:
     from ragagent.core.config import Settings
@@ -86,7 +86,7 @@ class Database:
             await conn.execute("SELECT 1")
 
     def pool_stats(self) -> dict[str, int]:
-        """Pool size, connections in use and waiting clients (also exported as metrics)."""
+        """Pool size, connections in use and waiting clients (core.poolmetrics exports them)."""
         raw = self._pool.get_stats()
         size = int(raw.get("pool_size", 0))
         stats = {
@@ -94,8 +94,6 @@ class Database:
             "in_use": size - int(raw.get("pool_available", 0)),
             "waiting": int(raw.get("requests_waiting", 0)),
         }
-        for state, value in stats.items():
-            metrics.DB_POOL.labels(state).set(value)
         return stats
 
     async def close(self) -> None:

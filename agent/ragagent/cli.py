@@ -1,0 +1,171 @@
+"""The ``ragagent`` command: serve, migrate, ingest, reindex (and sub-apps of others).
+
+Every command uses ``DATABASE_URL`` when set, else the embedded PostgreSQL in
+``RAGAGENT_DATA_DIR`` (``.data`` by default). Exit codes: 0 done, 1 failed,
+2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ragagent import cli_apikey, cli_backup
+from ragagent.core.config import ConfigError, Settings, load_settings
+from ragagent.core.db import Database
+from ragagent.core.embedded_pg import start_embedded
+from ragagent.core.errors import AgentError
+from ragagent.db import migrate as migrations
+from ragagent.rag import embeddings, ingest
+from ragagent.rag import reindex as reindexing
+from ragagent.rag.sources import build_inputs, find_files
+
+app = typer.Typer(help="RagAgent: RAG chat over PostgreSQL + pgvector.", no_args_is_help=True)
+app.add_typer(cli_apikey.app, name="apikey")
+cli_backup.register(app)
+console = Console(stderr=True)
+T = TypeVar("T")
+INGEST_GROUP = 64  # documents per ingestion call: bounds memory, keeps batches full
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+@asynccontextmanager
+async def open_database(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Database]:
+    """The configured or embedded database, migrated to head unless ``migrate`` is False."""
+    if settings.database_url is not None:
+        url = settings.database_url.get_secret_value()
+    else:
+        url = (await asyncio.to_thread(start_embedded, settings.data_dir)).url
+    db = await Database.open(url, settings)
+    try:
+        if migrate:
+            await migrations.migrate(db)
+        yield db
+    finally:
+        await db.close()
+
+
+def _run(action: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine, turning agent errors into a message and exit code 1."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(action())  # type: ignore[arg-type]
+    except AgentError as exc:
+        console.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Run the API server (embedded PostgreSQL unless DATABASE_URL is set)."""
+    from ragagent.core import server
+
+    settings = _settings(host=host, port=port)
+    base = f"http://{settings.host}:{settings.port}"
+    console.print(f"[bold]RagAgent[/bold] chat page: {base}/")
+    console.print(f"  API docs: {base}/docs")
+    if settings.metrics_port:
+        console.print(f"  metrics:  http://{settings.host}:{settings.metrics_port}/metrics")
+    server.serve(settings)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending database migrations (safe while other replicas run)."""
+    settings = _settings()
+
+    async def action() -> list[str]:
+        async with open_database(settings, migrate=False) as db:
+            return await migrations.migrate(db)
+
+    applied = _run(action)
+    console.print(f"applied: {', '.join(applied)}" if applied else "nothing to apply")
+    console.print("database schema is at head")
+
+
+@app.command(name="ingest")
+def ingest_command(
+    paths: Annotated[list[str], typer.Argument(help="Files, directories, globs or .jsonl files.")],
+    source: Annotated[str, typer.Option(help="Source recorded for files.")] = "file",
+) -> None:
+    """Ingest documents with a progress bar; unchanged documents are skipped."""
+    settings = _settings()
+    files = find_files(paths)
+    if not files:
+        console.print("[red]no ingestible files found[/red] (.md, .markdown, .txt, .html, .jsonl)")
+        raise typer.Exit(1)
+    counts = _run(lambda: _ingest_files(settings, files, source))
+    summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+    console.print(f"ingested {sum(counts.values())} documents: {summary}")
+
+
+async def _ingest_files(settings: Settings, files: list[Path], source: str) -> dict[str, int]:
+    embedder = await asyncio.to_thread(embeddings.build_embedder, settings)
+    counts: dict[str, int] = {}
+    async with open_database(settings) as db:
+        with _progress() as progress:
+            task = progress.add_task("ingesting", total=None)
+            for group in build_inputs(files, source=source, group_size=INGEST_GROUP):
+                results = await ingest.ingest_documents(
+                    db=db, embedder=embedder, settings=settings, docs=group
+                )
+                for result in results:
+                    counts[result.outcome] = counts.get(result.outcome, 0) + 1
+                progress.advance(task, len(group))
+    return counts
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("documents"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+@app.command()
+def reindex() -> None:
+    """Re-embed every chunk with the configured embedding model."""
+    settings = _settings()
+
+    async def action() -> int:
+        embedder = await asyncio.to_thread(embeddings.build_embedder, settings)
+        async with open_database(settings) as db:
+            with _progress() as progress:
+                task = progress.add_task("re-embedding chunks", total=None)
+                return await reindexing.reindex(
+                    db=db,
+                    embedder=embedder,
+                    batch_size=settings.embedding_batch_size,
+                    on_progress=lambda done, total: progress.update(
+                        task, completed=done, total=total
+                    ),
+                )
+
+    count = _run(action)
+    console.print(f"re-embedded {count} chunks")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,113 @@
+"""App assembly: the FastAPI app, its routers, middleware, and the lifespan that
+creates the shared clients (database, embedder, answerer, limiter)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from ragagent import __version__
+from ragagent.api import middleware
+from ragagent.api.routes import (
+    chat,
+    conversations,
+    documents,
+    health,
+    openai,
+    retrieve,
+    web,
+    ws,
+)
+from ragagent.core import errors
+from ragagent.core.config import Settings, load_settings
+from ragagent.core.db import Database
+from ragagent.core.embedded_pg import start_embedded
+from ragagent.core.ratelimit import Limiter
+from ragagent.db import migrate
+from ragagent.rag import embeddings, llm, samples
+from ragagent.state import AppState
+
+log = logging.getLogger(__name__)
+
+
+async def open_database(settings: Settings, stack: AsyncExitStack) -> Database:
+    """The configured database, or the embedded one in ``data_dir`` when none is set.
+
+    The embedded server is left running at shutdown only if another process
+    still uses it; pgserver stops it when its last user exits.
+    """
+    if settings.database_url is not None:
+        url = settings.database_url.get_secret_value()
+    else:
+        server = await asyncio.to_thread(start_embedded, settings.data_dir)
+        url = server.url
+    db = await Database.open(url, settings)
+    stack.push_async_callback(db.close)
+    return db
+
+
+async def build_state(settings: Settings, stack: AsyncExitStack) -> AppState:
+    """Database -> migrations -> embedder -> answerer -> limiter, in that order."""
+    db = await open_database(settings, stack)
+    applied = await migrate.migrate(db)
+    if applied:
+        log.info("applied migrations: %s", ", ".join(applied))
+    embedder = await asyncio.to_thread(embeddings.build_embedder, settings)
+    answerer = llm.build_llm(settings)
+    closer = getattr(answerer, "aclose", None)
+    if closer is not None:
+        stack.push_async_callback(closer)
+    limiter = Limiter.from_settings(settings)
+    return AppState(settings=settings, db=db, embedder=embedder, llm=answerer, limiter=limiter)
+
+
+async def ingest_samples(state: AppState) -> None:
+    """Load the bundled RagAgent docs into an empty knowledge base; never fatal."""
+    if not state.settings.ingest_samples_on_start:
+        return
+    try:
+        count = await samples.ingest_samples_if_empty(state)
+    except errors.EmbeddingModelMismatch as exc:
+        log.warning("sample documents not loaded: %s", exc.detail)
+        return
+    if count:
+        log.info("ingested %d sample documents about RagAgent", count)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    async with AsyncExitStack() as stack:
+        state = await build_state(settings, stack)
+        await ingest_samples(state)
+        app.state.ragagent = state
+        log.info("RagAgent %s ready", __version__)
+        try:
+            yield
+        finally:
+            app.state.ragagent = None
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The agent's ASGI app; nothing connects until the lifespan starts."""
+    settings = settings or load_settings()
+    app = FastAPI(
+        title="RagAgent",
+        version=__version__,
+        description="RAG chat over PostgreSQL + pgvector.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.ragagent = None
+    middleware.install(app, settings)
+    for module in (health, documents, retrieve, chat, ws, openai, conversations, web):
+        router: Any = module.router
+        app.include_router(router)
+    return app
