@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import uvicorn
@@ -141,7 +141,7 @@ def free_port() -> int:
 class ServerThread:
     """Any ASGI app served by a real uvicorn on 127.0.0.1 in a daemon thread."""
 
-    def __init__(self, app: Any, *, lifespan: str = "off") -> None:
+    def __init__(self, app: Any, *, lifespan: Literal["auto", "on", "off"] = "off") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
@@ -150,7 +150,7 @@ class ServerThread:
             port=self.port,
             log_level="warning",
             lifespan=lifespan,
-            ws="websockets",
+            ws="websockets-sansio",
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
