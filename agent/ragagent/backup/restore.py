@@ -1,0 +1,134 @@
+"""``ragagent restore``: verify the backup, restore it, then prove the result.
+
+Order matters: the dump is checked against its manifest before any database is
+touched, a target that already holds tables is refused unless ``force``, and
+``pg_restore`` runs in a single transaction, so a failed restore leaves the
+target as it was. Afterwards every table's row count and content checksum must
+equal the manifest's, and any HNSW index left invalid is rebuilt.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from ragagent.backup import pg
+from ragagent.backup.errors import TargetNotEmptyError, VerificationError
+from ragagent.backup.manifest import DUMP_FILE, MANIFEST_FILE, Manifest, verify_backup
+
+log = logging.getLogger(__name__)
+
+_INVALID_HNSW = """
+SELECT format('%I.%I', n.nspname, c.relname)
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_am am ON am.oid = c.relam
+WHERE am.amname = 'hnsw' AND NOT (i.indisvalid AND i.indisready)
+"""
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    backup: Path
+    manifest: Manifest
+    database: str
+    duration_seconds: float
+    reindexed: list[str] = field(default_factory=list)
+
+    def report(self) -> dict[str, Any]:
+        """The fields of the final JSON line."""
+        return {
+            "backup": str(self.backup),
+            "database": self.database,
+            "rows": self.manifest.rows,
+            "schema_version": self.manifest.schema_version,
+            "reindexed": self.reindexed,
+            "duration_seconds": round(self.duration_seconds, 3),
+        }
+
+
+def backup_directory(path: Path) -> Path:
+    """Accept the backup directory or either file inside it."""
+    return path.parent if path.name in (DUMP_FILE, MANIFEST_FILE) else path
+
+
+def run_restore(*, backup: Path, url: str, force: bool = False) -> RestoreResult:
+    """Restore ``backup`` into the database at ``url`` (created when missing)."""
+    started = time.monotonic()
+    directory = backup_directory(backup)
+    manifest = verify_backup(directory)
+    target = pg.build_target(url)
+    _ensure_database(target)
+    _refuse_non_empty(target, force=force)
+    _pg_restore(target, directory / DUMP_FILE, force=force)
+    with pg.connect(target, autocommit=True) as conn:
+        reindexed = reindex_invalid_hnsw(conn)
+        conn.execute("ANALYZE")
+        verify_restored(conn, manifest)
+    log.info("restored backup %s into database %s", manifest.id, target.dbname)
+    return RestoreResult(directory, manifest, target.dbname, time.monotonic() - started, reindexed)
+
+
+def _ensure_database(target: pg.Target) -> None:
+    """Create the target database when it does not exist (restore into a named database)."""
+    with pg.connect(target.with_dbname("postgres"), autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target.dbname,))
+        if found.fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.dbname)))
+            log.info("created database %s", target.dbname)
+
+
+def _refuse_non_empty(target: pg.Target, *, force: bool) -> None:
+    with pg.connect(target) as conn:
+        tables = pg.list_tables(conn)
+    if tables and not force:
+        raise TargetNotEmptyError(
+            f"database {target.dbname} is not empty ({len(tables)} tables, e.g. "
+            f"{sorted(tables)[0]}); restore into an empty database or pass --force to replace it"
+        )
+
+
+def _pg_restore(target: pg.Target, dump: Path, *, force: bool) -> None:
+    # Owners and grants name roles of the source cluster, which may not exist here.
+    args = ["--exit-on-error", "--single-transaction", "--no-owner", "--no-acl"]
+    if force:
+        args += ["--clean", "--if-exists"]
+    args += [f"--dbname={target.conninfo}", str(dump)]
+    pg.run_tool(pg.find_pg_bin(), "pg_restore", args, target)
+
+
+def reindex_invalid_hnsw(conn: psycopg.Connection[Any]) -> list[str]:
+    """REINDEX every HNSW index that is not valid and ready; returns their names."""
+    names = [str(row[0]) for row in conn.execute(_INVALID_HNSW).fetchall()]
+    for name in names:
+        log.warning("rebuilding invalid HNSW index %s", name)
+        conn.execute(sql.SQL("REINDEX INDEX {}").format(sql.SQL(name)))
+    return names
+
+
+def verify_restored(conn: psycopg.Connection[Any], manifest: Manifest) -> None:
+    """Raise VerificationError unless every manifest table matches in count and content."""
+    tables = pg.list_tables(conn)
+    missing = sorted(set(manifest.rows) - set(tables))
+    if missing:
+        raise VerificationError(f"tables missing after restore: {', '.join(missing)}")
+    wanted = {key: tables[key] for key in manifest.rows}
+    counts = pg.count_rows(conn, wanted)
+    wrong = [
+        f"{key} has {counts[key]} rows, expected {n}"
+        for key, n in manifest.rows.items()
+        if counts[key] != n
+    ]
+    if wrong:
+        raise VerificationError("row counts differ after restore: " + "; ".join(wrong))
+    sums = pg.checksum_tables(conn, {key: wanted[key] for key in manifest.checksums})
+    differ = sorted(key for key, value in manifest.checksums.items() if sums[key] != value)
+    if differ:
+        raise VerificationError(f"content checksums differ after restore: {', '.join(differ)}")

@@ -1,0 +1,167 @@
+"""``ragagent backup``, ``ragagent restore`` and ``ragagent purge-conversations``.
+
+Each command ends with exactly one JSON line on stdout, ``{"result":
+"succeeded", ...}`` or ``{"result": "failed", "reason": ...}``, which the
+operator reads from the backup Job; logs go to stderr. Exit codes: 0 done,
+1 failed, 2 usage or configuration error.
+
+The database is ``--database-url``, else ``DATABASE_URL``, else the embedded
+server in ``RAGAGENT_DATA_DIR`` (development).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import psycopg
+import typer
+
+from ragagent.backup import dump, restore, retention
+from ragagent.backup.errors import BackupError
+from ragagent.core.config import ConfigError, Settings, load_settings
+from ragagent.core.errors import AgentError
+from ragagent.core.logging import configure_logging
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="PostgreSQL URL; default DATABASE_URL or embedded."),
+]
+
+
+def emit(result: str, **fields: Any) -> None:
+    """Print the final JSON line."""
+    typer.echo(json.dumps({"result": result, **fields}, sort_keys=True, default=str))
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        emit("failed", reason="invalid configuration")
+        raise typer.Exit(EXIT_USAGE) from None
+    configure_logging(settings)
+    return settings
+
+
+def resolve_url(settings: Settings, url: str | None) -> str:
+    """The explicit URL, the configured one, or the embedded server's."""
+    if url:
+        return url
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    from ragagent.core.embedded_pg import start_embedded
+
+    return start_embedded(settings.data_dir).url
+
+
+def _run(action: Callable[[], dict[str, Any]]) -> None:
+    """Run a command body, turning every expected failure into a failed JSON line."""
+    started = time.monotonic()
+    try:
+        fields = action()
+    except BackupError as exc:
+        reason = str(exc)
+    except AgentError as exc:
+        reason = exc.detail
+    except psycopg.Error as exc:
+        reason = "database error: " + (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    except OSError as exc:
+        reason = f"{exc.strerror or type(exc).__name__}: {exc.filename or ''}".strip(": ")
+    else:
+        emit("succeeded", **fields)
+        return
+    emit("failed", reason=reason, duration_seconds=round(time.monotonic() - started, 3))
+    raise typer.Exit(EXIT_FAILED)
+
+
+def backup(
+    directory: Annotated[Path, typer.Option("--dir", help="Directory that holds the backups.")],
+    database_url: DatabaseUrl = None,
+    keep: Annotated[int, typer.Option(min=1, help="Complete backups to keep.")] = 7,
+    min_age_days: Annotated[
+        float, typer.Option(min=0, help="Never delete a backup younger than this (days).")
+    ] = 0,
+) -> None:
+    """Back up the agent's database (consistent pg_dump + manifest), then apply retention."""
+    settings = _settings()
+
+    def action() -> dict[str, Any]:
+        result = dump.run_backup(url=resolve_url(settings, database_url), directory=directory)
+        min_age = timedelta(days=min_age_days)
+        deleted = retention.apply_retention(directory, keep=keep, min_age=min_age)
+        return {**result.report(), "deleted": deleted}
+
+    _run(action)
+
+
+def restore_backup(
+    backup_path: Annotated[Path, typer.Argument(metavar="BACKUP", help="A backup directory.")],
+    database_url: DatabaseUrl = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the contents of a non-empty database.")
+    ] = False,
+) -> None:
+    """Verify a backup, restore it, and check row counts and checksums afterwards."""
+    settings = _settings()
+
+    def action() -> dict[str, Any]:
+        url = resolve_url(settings, database_url)
+        return restore.run_restore(backup=backup_path, url=url, force=force).report()
+
+    _run(action)
+
+
+def purge_conversations(
+    database_url: DatabaseUrl = None,
+    days: Annotated[
+        int | None, typer.Option(min=1, help="Default: RAGAGENT_CONVERSATION_RETENTION_DAYS.")
+    ] = None,
+) -> None:
+    """Delete conversations idle for longer than the retention period (audited)."""
+    settings = _settings()
+    retention_days = days or settings.conversation_retention_days
+    if retention_days is None:
+        typer.echo(
+            "no retention: pass --days or set RAGAGENT_CONVERSATION_RETENTION_DAYS", err=True
+        )
+        emit("failed", reason="no retention configured")
+        raise typer.Exit(EXIT_USAGE)
+
+    def action() -> dict[str, Any]:
+        url = resolve_url(settings, database_url)
+        return asyncio.run(_purge(url, settings, retention_days))
+
+    _run(action)
+
+
+async def _purge(url: str, settings: Settings, days: int) -> dict[str, Any]:
+    from ragagent.core.db import Database
+    from ragagent.services.retention import purge_expired_conversations
+
+    db = await Database.open(url, settings)
+    try:
+        deleted = await purge_expired_conversations(db, retention_days=days)
+    finally:
+        await db.close()
+    return {
+        "retention_days": days,
+        "conversations": deleted.conversations,
+        "messages": deleted.messages,
+    }
+
+
+def register(app: typer.Typer) -> None:
+    """Add the three commands to the top-level CLI."""
+    app.command("backup")(backup)
+    app.command("restore")(restore_backup)
+    app.command("purge-conversations")(purge_conversations)
