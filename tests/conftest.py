@@ -2,4 +2,8 @@
 
 pytest_plugins = [
     "tests.support.fake_openai",
+    "tests.support.fixtures_cluster",
+    "tests.support.fixtures_pg",
+    # after fixtures_pg, which it imports
+    "tests.support.chat_app",
 ]

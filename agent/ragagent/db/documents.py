@@ -46,13 +46,14 @@ class DocumentValues:
     chunk_count: int
 
 
-async def find_hashes(conn: Connection, external_ids: Sequence[str]) -> dict[str, str]:
-    """external_id -> content_hash for those that exist."""
+async def find_hashes(conn: Connection, external_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """external_id -> (id, content_hash) for those that exist."""
     cursor = await conn.execute(
-        "SELECT external_id, content_hash FROM documents WHERE external_id = ANY(%s)",
+        "SELECT id, external_id, content_hash FROM documents WHERE external_id = ANY(%s)",
         (list(external_ids),),
     )
-    return {str(r["external_id"]): str(r["content_hash"]) for r in await cursor.fetchall()}
+    rows = await cursor.fetchall()
+    return {str(r["external_id"]): (int(r["id"]), str(r["content_hash"])) for r in rows}
 
 
 async def upsert_document(conn: Connection, doc: DocumentValues) -> tuple[int, bool] | None:

@@ -123,16 +123,22 @@ async def ingest_documents(
     async with db.connection() as conn:
         embedding_index.check_model(await embedding_index.read_index_model(conn), wanted)
         stored = await doc_sql.find_hashes(conn, [p.values.external_id for p in prepared])
-    todo = [p for p in prepared if stored.get(p.values.external_id) != p.values.content_hash]
+    hashes = {key: digest for key, (_, digest) in stored.items()}
+    todo = [p for p in prepared if hashes.get(p.values.external_id) != p.values.content_hash]
     written = await _embed_and_write(db, embedder, settings, todo, wanted, on_progress)
-    results = [written.get(p.values.external_id) or _unchanged(p) for p in prepared]
+    results = [
+        written.get(p.values.external_id) or _unchanged(p, stored.get(p.values.external_id))
+        for p in prepared
+    ]
     for result in results:
         metrics.DOCUMENTS_INGESTED.labels(result.outcome).inc()
     return results
 
 
-def _unchanged(prepared: PreparedDocument) -> IngestResult:
-    return IngestResult(prepared.values.external_id, "unchanged", prepared.values.chunk_count)
+def _unchanged(prepared: PreparedDocument, stored: tuple[int, str] | None) -> IngestResult:
+    values = prepared.values
+    document_id = stored[0] if stored else None
+    return IngestResult(values.external_id, "unchanged", values.chunk_count, document_id)
 
 
 async def _embed_and_write(

@@ -1,0 +1,161 @@
+"""Ingestion against the real embedded PostgreSQL and the real local embedder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from ragagent.core import errors
+from ragagent.core.config import Settings
+from ragagent.core.db import Database
+from ragagent.rag.ingest import DocumentInput, ingest_documents
+from ragagent.rag.types import Embedder
+
+pytestmark = pytest.mark.db
+
+HANDBOOK = "# Handbook\n\nThe office opens at nine.\n\n## Holidays\n\nStaff get 30 days of leave."
+
+
+async def _ingest(
+    db: Database, embedder: Embedder, settings: Settings, *docs: DocumentInput
+) -> Any:
+    return await ingest_documents(db=db, embedder=embedder, settings=settings, docs=list(docs))
+
+
+async def _snapshot(db: Database) -> list[tuple[Any, ...]]:
+    """Every chunk row with its physical location: any rewrite changes ctid or xmin."""
+    async with db.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT c.ctid::text AS ctid, c.xmin::text AS cx, d.xmin::text AS dx, c.text "
+            "FROM chunks c JOIN documents d ON d.id = c.document_id ORDER BY c.id"
+        )
+        return [tuple(row.values()) for row in await cursor.fetchall()]
+
+
+async def test_new_document_is_created_with_its_chunks(
+    db: Database, embedder: Embedder, pg_settings: Settings
+) -> None:
+    [result] = await _ingest(
+        db, embedder, pg_settings, DocumentInput(HANDBOOK, "text/markdown", "hb")
+    )
+    assert result.outcome == "created"
+    assert result.chunks >= 1
+    rows = await _snapshot(db)
+    assert len(rows) == result.chunks
+    assert any("30 days of leave" in row[3] for row in rows)
+
+
+async def test_reingesting_an_unchanged_document_writes_nothing(
+    db: Database, embedder: Embedder, pg_settings: Settings
+) -> None:
+    doc = DocumentInput(HANDBOOK, "text/markdown", "hb", metadata={"team": "hr"})
+    [first] = await _ingest(db, embedder, pg_settings, doc)
+    before = await _snapshot(db)
+    async with db.connection() as conn:
+        cursor = await conn.execute("SELECT pg_current_wal_insert_lsn()::text AS lsn")
+        lsn_before = (await cursor.fetchone() or {})["lsn"]
+    [second] = await _ingest(db, embedder, pg_settings, doc)
+    assert second.outcome == "unchanged"
+    assert second.document_id == first.document_id
+    assert await _snapshot(db) == before
+    async with db.connection() as conn:
+        cursor = await conn.execute("SELECT pg_current_wal_insert_lsn()::text AS lsn")
+        assert (await cursor.fetchone() or {})["lsn"] == lsn_before
+
+
+async def test_changed_document_replaces_all_its_chunks(
+    db: Database, embedder: Embedder, pg_settings: Settings
+) -> None:
+    await _ingest(db, embedder, pg_settings, DocumentInput(HANDBOOK, "text/markdown", "hb"))
+    changed = HANDBOOK.replace("30 days", "35 days")
+    [result] = await _ingest(
+        db, embedder, pg_settings, DocumentInput(changed, "text/markdown", "hb")
+    )
+    assert result.outcome == "updated"
+    texts = [row[3] for row in await _snapshot(db)]
+    assert len(texts) == result.chunks
+    assert any("35 days" in t for t in texts)
+    assert not any("30 days" in t for t in texts)
+
+
+async def test_changed_metadata_alone_counts_as_a_change(
+    db: Database, embedder: Embedder, pg_settings: Settings
+) -> None:
+    await _ingest(db, embedder, pg_settings, DocumentInput("Some text.", external_id="m"))
+    doc = DocumentInput("Some text.", external_id="m", metadata={"v": 2})
+    [result] = await _ingest(db, embedder, pg_settings, doc)
+    assert result.outcome == "updated"
+
+
+async def test_a_failure_mid_ingest_leaves_the_old_version_intact(
+    db: Database, embedder: Embedder, pg_settings: Settings
+) -> None:
+    await _ingest(db, embedder, pg_settings, DocumentInput(HANDBOOK, "text/markdown", "hb"))
+    before = await _snapshot(db)
+    async with db.connection() as conn:
+        # A real database failure after the old chunks were deleted, during the COPY.
+        await conn.execute(
+            """CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN
+                 IF NEW.text LIKE '%%POISON%%' THEN RAISE EXCEPTION 'poisoned chunk'; END IF;
+                 RETURN NEW;
+               END $$;
+               CREATE TRIGGER refuse_poison BEFORE INSERT ON chunks
+               FOR EACH ROW EXECUTE FUNCTION refuse_poison();"""
+        )
+    poisoned = HANDBOOK + "\n\n## Appendix\n\nPOISON here."
+    with pytest.raises(Exception, match="poisoned chunk"):
+        await _ingest(db, embedder, pg_settings, DocumentInput(poisoned, "text/markdown", "hb"))
+    assert await _snapshot(db) == before
+
+
+async def test_documents_without_external_id_are_identified_by_their_text(
+    db: Database, embedder: Embedder, pg_settings: Settings
+) -> None:
+    [a] = await _ingest(db, embedder, pg_settings, DocumentInput("Same words."))
+    [b] = await _ingest(db, embedder, pg_settings, DocumentInput("Same words."))
+    assert a.external_id == b.external_id
+    assert (a.outcome, b.outcome) == ("created", "unchanged")
+
+
+async def test_many_documents_in_one_call_are_batched_across_documents(
+    db: Database, embedder: Embedder, pg_settings: Settings
+) -> None:
+    docs = [
+        DocumentInput(f"Document {i} is about topic {i}.", external_id=f"d{i}") for i in range(40)
+    ]
+    progress: list[int] = []
+    results = await ingest_documents(
+        db=db, embedder=embedder, settings=pg_settings, docs=docs, on_progress=progress.append
+    )
+    assert [r.outcome for r in results] == ["created"] * 40
+    assert sum(progress) == 40
+    assert max(progress) == pg_settings.embedding_batch_size
+
+
+@pytest.mark.parametrize(
+    ("doc", "error"),
+    [
+        (DocumentInput("   \n\n  "), errors.ValidationFailed),
+        (DocumentInput("<p> </p>", "text/html"), errors.ValidationFailed),
+        (DocumentInput("x", "application/pdf"), errors.UnsupportedMediaType),
+    ],
+)
+async def test_bad_documents_are_refused_before_anything_is_written(
+    db: Database,
+    embedder: Embedder,
+    pg_settings: Settings,
+    doc: DocumentInput,
+    error: type[errors.AgentError],
+) -> None:
+    with pytest.raises(error):
+        await _ingest(db, embedder, pg_settings, DocumentInput("fine", external_id="ok"), doc)
+    assert await _snapshot(db) == []
+
+
+async def test_oversized_document_is_413(
+    db: Database, embedder: Embedder, pg_settings: Settings
+) -> None:
+    small = pg_settings.model_copy(update={"max_document_bytes": 100})
+    with pytest.raises(errors.PayloadTooLarge):
+        await _ingest(db, embedder, small, DocumentInput("x" * 101))
