@@ -1,0 +1,101 @@
+"""Helpers for chat integration tests: the real app on a fresh embedded-PostgreSQL database.
+
+``chat_app_factory`` builds ``create_app(Settings(...))`` against the function's
+fresh database (A-data's ``pg_url`` fixture) with test-friendly settings, wraps
+it in Starlette's TestClient (so the lifespan runs: migrations, MiniLM, limiter)
+and closes it at the end of the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from ragagent.core import security
+from ragagent.core.config import Settings
+from ragagent.db import apikeys
+from ragagent.main import create_app
+from ragagent.state import AppState
+
+from tests.support.fixtures_pg import build_test_settings
+
+ClientFactory = Callable[..., TestClient]
+
+
+def chat_settings(pg_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """A-data's test settings, with the offline extractive answerer unless overridden."""
+    return build_test_settings(pg_url, data_dir, **{"llm_provider": "extractive", **overrides})
+
+
+@pytest.fixture
+def chat_app_factory(pg_url: str, tmp_path: Path) -> Iterator[ClientFactory]:
+    """Call with Settings overrides; returns a started TestClient."""
+    clients: list[TestClient] = []
+
+    def factory(**overrides: Any) -> TestClient:
+        client = TestClient(create_app(chat_settings(pg_url, tmp_path, **overrides)))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def chat_client(chat_app_factory: ClientFactory) -> TestClient:
+    """The app with the extractive answerer and authentication disabled."""
+    return chat_app_factory()
+
+
+def app_state(client: TestClient) -> AppState:
+    state: AppState = client.app.state.ragagent  # type: ignore[attr-defined]
+    return state
+
+
+def create_key(
+    client: TestClient, user_id: str, scopes: tuple[str, ...] = ("chat", "ingest")
+) -> str:
+    """A real API key for ``user_id``, stored through the app's own database pool."""
+    state = app_state(client)
+    prefix, key = security.build_api_key()
+    key_hash = security.build_key_hash(security.signing_secret(state.settings), key)
+
+    async def insert() -> None:
+        await apikeys.insert_key(
+            state.db,
+            name=user_id,
+            prefix=prefix,
+            key_hash=key_hash,
+            user_id=user_id,
+            scopes=list(scopes),
+        )
+
+    assert client.portal is not None
+    client.portal.call(insert)
+    return key
+
+
+def ingest(
+    client: TestClient,
+    *,
+    external_id: str,
+    title: str,
+    text: str,
+    headers: dict[str, str] | None = None,
+) -> None:
+    response = client.post(
+        "/v1/documents",
+        json={
+            "external_id": external_id,
+            "title": title,
+            "text": text,
+            "content_type": "text/markdown",
+        },
+        headers=headers or {},
+    )
+    assert response.status_code in (200, 201), response.text
