@@ -1,0 +1,376 @@
+"""A real, local Kubernetes control plane for tests and demos, built from Go modules (no Docker).
+
+``ControlPlane().start()`` runs etcd, kube-apiserver (TLS + RBAC), kube-controller-manager,
+kube-scheduler, KWOK with one fake node, and the sealed-secrets controller with a key the tests
+know. ``stop()`` kills every process group and removes the temp directory; it also runs at exit
+and on SIGTERM/SIGHUP, and the children die with their parent even on SIGKILL.
+
+CLI (used by ``make cluster-up|cluster-down|kubeconfig``)::
+
+    python -m tests.support.controlplane up [--foreground] | down | kubeconfig
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import tempfile
+import threading
+import types
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.support import kubeconfig, pki, processes, sealed_secrets, tools
+
+STAGES_PATH = Path(__file__).resolve().parent / "kwok-stages.yaml"
+FAKE_NODE = "kwok-node-0"
+START_TIMEOUT = 60.0
+SERVICE_CIDR = "10.0.0.0/24"
+POD_CIDR = "10.244.0.1/16"
+
+
+class KubectlError(subprocess.CalledProcessError):
+    """kubectl failed; ``str()`` includes its stderr, which is what a test failure needs."""
+
+    def __str__(self) -> str:
+        return f"{' '.join(self.cmd)} exited {self.returncode}: {self.stderr}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Ports:
+    etcd: int
+    etcd_peer: int
+    apiserver: int
+    controller_manager: int
+    scheduler: int
+    kwok: int
+
+    @classmethod
+    def pick(cls) -> Ports:
+        return cls(*(processes.free_port() for _ in dataclasses.fields(cls)))
+
+
+class ControlPlane:
+    """One disposable cluster. Attributes are valid after ``start()``."""
+
+    def __init__(self, *, tools_bin: Path | None = None, workdir: Path | None = None) -> None:
+        self.tools_bin = tools.require_tools(tools_bin)
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="ragagent-cluster-"))
+        self.ports = Ports.pick()
+        self.server = f"https://127.0.0.1:{self.ports.apiserver}"
+        self.kubeconfig_path = self.workdir / "kubeconfig"
+        self._components: list[processes.Component] = []
+        self._stopped = False
+        self._pki: pki.Pki | None = None
+
+    # --- public helpers -------------------------------------------------------------------
+
+    @property
+    def ca_path(self) -> Path:
+        return self._material.ca_cert
+
+    @property
+    def sealing_cert_path(self) -> Path:
+        """Public certificate of the sealed-secrets controller (for ``kubeseal --cert``)."""
+        return self._material.sealing_cert
+
+    @property
+    def sealing_key_path(self) -> Path:
+        """PKCS#1 private key of the controller (for ``kubeseal --recovery-unseal``)."""
+        return self._material.sealing_key
+
+    @property
+    def _material(self) -> pki.Pki:
+        if self._pki is None:
+            raise RuntimeError("the control plane has not been started")
+        return self._pki
+
+    def tool(self, name: str) -> Path:
+        return self.tools_bin / name
+
+    def env(self) -> dict[str, str]:
+        """Variables for subprocesses: our KUBECONFIG, and our tools first on PATH."""
+        return {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig_path),
+            "PATH": f"{self.tools_bin}:{os.environ['PATH']}",
+        }
+
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Runs our kubectl as cluster admin; raises KubectlError (with stderr) when ``check``."""
+        argv = [str(self.tool("kubectl")), f"--kubeconfig={self.kubeconfig_path}", *args]
+        result = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=120)
+        if check and result.returncode != 0:
+            raise KubectlError(result.returncode, argv, result.stdout, result.stderr)
+        return result
+
+    def kubeconfig_for_token(self, token: str, *, name: str = "token-user") -> Path:
+        """A kubeconfig authenticating with a bearer token (e.g. a ServiceAccount's)."""
+        path = Path(tempfile.mkstemp(prefix=f"{name}-", suffix=".kubeconfig", dir=self.workdir)[1])
+        config = kubeconfig.build_kubeconfig(
+            server=self.server, ca_path=self.ca_path, user=kubeconfig.token_user(token), name=name
+        )
+        return kubeconfig.write_kubeconfig(path, config)
+
+    def token_for(self, service_account: str, namespace: str, *, duration: str = "1h") -> str:
+        """A fresh bound token for a ServiceAccount (TokenRequest API)."""
+        args = ("create", "token", service_account, "-n", namespace, f"--duration={duration}")
+        return self.kubectl(*args).stdout.strip()
+
+    def wait_for_service_account(self, name: str, namespace: str, *, timeout: float = 30.0) -> None:
+        """Waits until the controller-manager has made ServiceAccount ``name`` in ``namespace``."""
+        processes.wait_until(
+            f"ServiceAccount {namespace}/{name}",
+            lambda: self._exists(f"serviceaccount/{name}", namespace),
+            timeout=timeout,
+            watch=self._components,
+        )
+
+    def apiserver_get(self, path: str) -> bytes:
+        """GET ``path`` on the API server as admin; raises urllib.error.HTTPError on non-2xx."""
+        url = self.server + path  # always https://127.0.0.1:<port>, never a user-given scheme
+        with urllib.request.urlopen(url, context=self._admin_tls(), timeout=10) as response:  # noqa: S310
+            return bytes(response.read())
+
+    def apiserver_metrics(self) -> str:
+        """The API server's Prometheus text (e.g. to count writes via apiserver_request_total)."""
+        return self.apiserver_get("/metrics").decode()
+
+    def _admin_tls(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.ca_path))
+        context.load_cert_chain(str(self._material.admin_cert), str(self._material.admin_key))
+        return context
+
+    # --- life cycle -----------------------------------------------------------------------
+
+    def start(self) -> ControlPlane:
+        """Starts everything; on any failure stops what was started and re-raises."""
+        if self._pki is not None:
+            raise RuntimeError("a ControlPlane can only be started once")
+        _install_teardown(self)
+        try:
+            self._start_all()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_all(self) -> None:
+        self._pki = pki.write_pki(self.workdir / "pki")
+        self._write_admin_kubeconfig()
+        self._start_etcd()
+        self._start_apiserver()
+        self._start_controllers()
+        self._start_sealed_secrets()
+        self._wait_settled()
+
+    def stop(self) -> None:
+        """Stops every component (newest first) and deletes the work directory. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for component in reversed(self._components):
+            component.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> ControlPlane:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self, name: str, argv: list[str], **env: str) -> processes.Component:
+        component = processes.start(name, argv, log_dir=self.workdir, env=env)
+        self._components.append(component)
+        return component
+
+    def _wait(self, what: str, ready: Callable[[], bool]) -> None:
+        processes.wait_until(what, ready, timeout=START_TIMEOUT, watch=self._components)
+
+    def _write_admin_kubeconfig(self) -> None:
+        user = kubeconfig.cert_user(self._material.admin_cert, self._material.admin_key)
+        config = kubeconfig.build_kubeconfig(
+            server=self.server, ca_path=self.ca_path, user=user, name="admin"
+        )
+        kubeconfig.write_kubeconfig(self.kubeconfig_path, config)
+
+    # --- components -----------------------------------------------------------------------
+
+    def _start_etcd(self) -> None:
+        url = f"http://127.0.0.1:{self.ports.etcd}"
+        peer = f"http://127.0.0.1:{self.ports.etcd_peer}"
+        self._run("etcd", [
+            str(self.tool("etcd")), f"--data-dir={self.workdir / 'etcd'}",
+            f"--listen-client-urls={url}", f"--advertise-client-urls={url}",
+            f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=default={peer}",
+            # Durability is pointless for a throw-away cluster and fsync dominates its latency.
+            "--unsafe-no-fsync", "--log-level=warn",
+        ])  # fmt: skip
+        self._wait("etcd /health", lambda: _http_ok(f"{url}/health"))
+
+    def _start_apiserver(self) -> None:
+        m = self._material
+        self._run("kube-apiserver", [
+            str(self.tool("kube-apiserver")),
+            f"--etcd-servers=http://127.0.0.1:{self.ports.etcd}",
+            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+            f"--secure-port={self.ports.apiserver}",
+            f"--tls-cert-file={m.serving_cert}", f"--tls-private-key-file={m.serving_key}",
+            f"--client-ca-file={m.ca_cert}",
+            "--authorization-mode=RBAC",
+            f"--service-account-issuer={self.server}",
+            f"--service-account-key-file={m.sa_public}",
+            f"--service-account-signing-key-file={m.sa_private}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}", "--allow-privileged=true",
+            f"--cert-dir={self.workdir / 'apiserver-certs'}",
+        ])  # fmt: skip
+        self._wait("kube-apiserver /readyz", self._apiserver_ready)
+
+    def _apiserver_ready(self) -> bool:
+        try:
+            return self.apiserver_get("/readyz") == b"ok"
+        except (OSError, urllib.error.HTTPError):
+            return False
+
+    def _start_controllers(self) -> None:
+        kc = str(self.kubeconfig_path)
+        delegated = [
+            f"--kubeconfig={kc}",
+            f"--authentication-kubeconfig={kc}",
+            f"--authorization-kubeconfig={kc}",
+        ]
+        common = [*delegated, "--bind-address=127.0.0.1", "--leader-elect=false"]
+        self._run("kube-controller-manager", [
+            str(self.tool("kube-controller-manager")), *common,
+            f"--secure-port={self.ports.controller_manager}",
+            f"--root-ca-file={self.ca_path}",
+            f"--service-account-private-key-file={self._material.sa_private}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+        ])  # fmt: skip
+        self._run(
+            "kube-scheduler",
+            [str(self.tool("kube-scheduler")), *common, f"--secure-port={self.ports.scheduler}"],
+        )
+        self._create_fake_node()
+        self._start_kwok()
+
+    def _create_fake_node(self) -> None:
+        node = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": FAKE_NODE,
+                "annotations": {"kwok.x-k8s.io/node": "fake"},
+                "labels": {
+                    "type": "kwok",
+                    "kubernetes.io/hostname": FAKE_NODE,
+                    "kubernetes.io/os": "linux",
+                },
+            },
+        }
+        self.kubectl("apply", "-f", "-", input=json.dumps(node))
+
+    def _start_kwok(self) -> None:
+        self._run("kwok", [
+            str(self.tool("kwok")),
+            f"--kubeconfig={self.kubeconfig_path}", f"--config={STAGES_PATH}",
+            "--manage-all-nodes=false",
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+            # kwok renews the node Lease, which is the node controller's heartbeat.
+            "--node-lease-duration-seconds=40",
+            f"--cidr={POD_CIDR}", "--node-ip=10.200.0.1",
+            f"--server-address=127.0.0.1:{self.ports.kwok}",
+        ])  # fmt: skip
+
+    def _start_sealed_secrets(self) -> None:
+        m = self._material
+        key_secret = sealed_secrets.build_key_secret(
+            m.sealing_cert.read_bytes(), m.sealing_key.read_bytes()
+        )
+        self.kubectl(
+            "apply", "-f", str(sealed_secrets.CRD_PATH), "-f", str(sealed_secrets.RBAC_PATH)
+        )
+        self.kubectl("apply", "-f", "-", input=json.dumps(key_secret))
+        token = self.token_for(
+            sealed_secrets.SERVICE_ACCOUNT, sealed_secrets.NAMESPACE, duration="48h"
+        )
+        sa_dir = sealed_secrets.write_service_account_dir(
+            self.workdir / "sa", token=token, ca_pem=m.ca_cert.read_bytes()
+        )
+        self.kubectl(
+            "wait", "--for=condition=Established", "--timeout=30s", "crd/sealedsecrets.bitnami.com"
+        )
+        component, port = sealed_secrets.start_controller(
+            self.tool("sealed-secrets-controller"),
+            sa_dir=sa_dir,
+            api_port=self.ports.apiserver,
+            log_dir=self.workdir,
+        )
+        self._components.append(component)
+        expected = m.sealing_cert.read_bytes().strip()
+        self._wait(
+            "sealed-secrets controller with our key",
+            lambda: (sealed_secrets.served_cert(port) or b"").strip() == expected,
+        )
+
+    def _wait_settled(self) -> None:
+        self._wait(f"node {FAKE_NODE} Ready", self._node_ready)
+        self.wait_for_service_account("default", "default", timeout=START_TIMEOUT)
+
+    def _node_ready(self) -> bool:
+        jsonpath = '{.status.conditions[?(@.type=="Ready")].status}'
+        result = self.kubectl("get", "node", FAKE_NODE, "-o", f"jsonpath={jsonpath}", check=False)
+        return result.stdout.strip() == "True"
+
+    def _exists(self, resource: str, namespace: str) -> bool:
+        return (
+            self.kubectl(
+                "get", resource, "-n", namespace, "--ignore-not-found", "-o", "name", check=False
+            ).stdout.strip()
+            != ""
+        )
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our own http URL)
+            return int(response.status) == 200
+    except OSError:
+        return False
+
+
+def _install_teardown(cluster: ControlPlane) -> None:
+    """Stops the cluster at interpreter exit, and turns SIGTERM/SIGHUP into a clean exit."""
+    atexit.register(cluster.stop)
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) in (signal.SIG_DFL, None):
+            signal.signal(sig, _exit_on_signal)
+
+
+def _exit_on_signal(signum: int, _frame: types.FrameType | None) -> None:
+    # SystemExit unwinds through fixtures and context managers, then atexit runs.
+    raise SystemExit(128 + signum)
+
+
+def main() -> None:
+    from tests.support import cluster_cli
+
+    cluster_cli.main()
+
+
+if __name__ == "__main__":
+    main()

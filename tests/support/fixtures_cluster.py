@@ -1,0 +1,58 @@
+"""pytest fixtures for the real local control plane (``@pytest.mark.k8s`` tests).
+
+- ``cluster``: one ControlPlane for the whole session (skips loudly when the tools are missing).
+- ``namespace``: a fresh namespace per test, deleted afterwards without waiting.
+- ``k8s_client``: a ``kubernetes.client.ApiClient`` authenticated as cluster admin.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+
+import pytest
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+
+from tests.support import controlplane, tools
+
+NAMESPACE_WAIT_SECONDS = 30.0
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[controlplane.ControlPlane]:
+    """A running control plane; stopped at session end, interrupt or failure."""
+    try:
+        plane = controlplane.ControlPlane()
+    except tools.ToolsMissingError as exc:
+        pytest.skip(f"!!! LOCAL KUBERNETES TOOLS MISSING — k8s tests NOT RUN !!! {exc}")
+    with plane:
+        yield plane
+
+
+@pytest.fixture(scope="session")
+def k8s_client(cluster: controlplane.ControlPlane) -> Iterator[k8s.ApiClient]:
+    # The kubernetes package has no type hints for its config loaders.
+    api: k8s.ApiClient = k8s_config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=str(cluster.kubeconfig_path)
+    )
+    yield api
+    api.close()  # type: ignore[no-untyped-call]
+
+
+def namespace_name(test_name: str) -> str:
+    """A valid, unique namespace name derived from the test's name (at most 63 characters)."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", test_name.lower()).strip("-")[:48].strip("-")
+    return f"t-{slug}-{secrets.token_hex(3)}"
+
+
+@pytest.fixture
+def namespace(cluster: controlplane.ControlPlane, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new namespace whose ``default`` ServiceAccount exists, so pods can be created at once."""
+    name = namespace_name(request.node.name)
+    cluster.kubectl("create", "namespace", name)
+    cluster.wait_for_service_account("default", name, timeout=NAMESPACE_WAIT_SECONDS)
+    yield name
+    # Not waiting keeps tests fast; the namespace controller finishes the cleanup.
+    cluster.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")

@@ -1,0 +1,118 @@
+"""Child processes that cannot outlive the test run.
+
+Each child gets its own process group (so its own children die with it) and, on Linux, a
+parent-death signal, so that even a SIGKILLed pytest leaves no apiserver behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+STOP_GRACE_SECONDS = 5.0
+
+
+class ProcessDiedError(RuntimeError):
+    """A component exited while the control plane was starting or running."""
+
+
+def free_port() -> int:
+    """A port that was free a moment ago; the tiny race is acceptable for a test cluster."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec. Failure is harmless (non-Linux): the
+    # process-group kill on teardown still applies.
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+@dataclasses.dataclass
+class Component:
+    """One running program of the control plane, with its log file."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def check_alive(self) -> None:
+        code = self.process.poll()
+        if code is not None:
+            raise ProcessDiedError(
+                f"{self.name} exited with {code}; last log lines:\n{self.log_tail()}"
+            )
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        """SIGTERM to the whole group, then SIGKILL after a grace period. Idempotent."""
+        if self.process.poll() is None:
+            _signal_group(self.process.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(STOP_GRACE_SECONDS)
+        # The leader may be gone while group members linger, so always sweep the group.
+        _signal_group(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def start(
+    name: str,
+    argv: Sequence[str],
+    *,
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+) -> Component:
+    """Starts ``argv`` in a new session with stdout and stderr in ``log_dir/<name>.log``."""
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+    return Component(name=name, process=process, log_path=log_path)
+
+
+def wait_until(
+    what: str,
+    ready: Callable[[], bool],
+    *,
+    timeout: float,
+    watch: Sequence[Component] = (),
+    interval: float = 0.2,
+) -> None:
+    """Polls ``ready`` until it is true; fails early when a watched component dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for component in watch:
+            component.check_alive()
+        if ready():
+            return
+        time.sleep(interval)
+    tails = "\n".join(f"--- {c.name}:\n{c.log_tail()}" for c in watch)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}\n{tails}")
