@@ -1,0 +1,75 @@
+"""Pure helpers for Kubernetes-style conditions, the status object and Events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ragagent_operator import constants as c
+from ragagent_operator.render.common import Agent
+
+Condition = dict[str, Any]
+READY_INPUTS = ("DeploymentAvailable", "SecretsReady", "DatabaseReady")
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_condition(kind: str, status: bool | str, reason: str, message: str = "") -> Condition:
+    """A condition without times; ``merge_conditions`` adds them."""
+    text = status if isinstance(status, str) else ("True" if status else "False")
+    return {"type": kind, "status": text, "reason": reason, "message": message}
+
+
+def build_ready(conditions: dict[str, Condition]) -> Condition:
+    """Ready is True when the Deployment is available and its secrets and database are ready."""
+    waiting = [kind for kind in READY_INPUTS if conditions.get(kind, {}).get("status") != "True"]
+    if not waiting:
+        return build_condition("Ready", True, "AgentReady", "the agent serves traffic")
+    return build_condition("Ready", False, "Waiting", "waiting for " + ", ".join(waiting))
+
+
+def merge_conditions(
+    old: list[Condition], new: list[Condition], *, generation: int, now: str
+) -> list[Condition]:
+    """Stamp generation and times; keep lastTransitionTime while a status does not change."""
+    previous = {item.get("type"): item for item in old}
+    merged = []
+    for item in new:
+        before = previous.get(item["type"])
+        changed = before is None or before.get("status") != item["status"]
+        stamp = now if changed else before.get("lastTransitionTime", now)  # type: ignore[union-attr]
+        merged.append({**item, "lastTransitionTime": stamp, "observedGeneration": generation})
+    return merged
+
+
+def transitions(old: list[Condition], new: list[Condition]) -> list[Condition]:
+    """Conditions whose status differs from before (for Events)."""
+    previous = {item.get("type"): item.get("status") for item in old}
+    return [item for item in new if previous.get(item["type"]) != item["status"]]
+
+
+def build_event(
+    agent: Agent, *, reason: str, message: str, warning: bool = False
+) -> dict[str, Any]:
+    stamp = now_rfc3339()
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{agent.name}.", "namespace": agent.namespace},
+        "involvedObject": {
+            "apiVersion": c.API_VERSION,
+            "kind": c.KIND,
+            "name": agent.name,
+            "namespace": agent.namespace,
+            "uid": agent.uid,
+        },
+        "reason": reason,
+        "message": message[:1000],
+        "type": "Warning" if warning else "Normal",
+        "source": {"component": c.MANAGED_BY},
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "count": 1,
+    }

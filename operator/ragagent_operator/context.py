@@ -1,0 +1,39 @@
+"""The state one reconcile carries from step to step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ragagent_operator import k8s
+from ragagent_operator.conditions import Condition, build_condition
+from ragagent_operator.config import OperatorSettings
+from ragagent_operator.render.common import Agent, Manifest
+
+
+@dataclass
+class Context:
+    """Inputs (api, settings, the RagAgent) and what steps learned (facts, conditions)."""
+
+    api: k8s.Api
+    settings: OperatorSettings
+    agent: Agent
+    body: Manifest
+    conditions: dict[str, Condition] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def note(self, kind: str, status: bool | str, reason: str, message: str = "") -> None:
+        """Record a condition; a False already noted for this type wins over later notes."""
+        current = self.conditions.get(kind)
+        if current is not None and current["status"] == "False":
+            return
+        self.conditions[kind] = build_condition(kind, status, reason, message)
+
+    async def ensure(self, obj: Manifest) -> k8s.Outcome:
+        return await k8s.ensure(self.api, obj)
+
+    async def delete(self, obj: Manifest) -> bool:
+        meta = obj["metadata"]
+        return await k8s.delete(
+            self.api, obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"]
+        )

@@ -1,0 +1,291 @@
+"""The one module that talks to the API server (async httpx, credentials from kubeconfig).
+
+Writes are server-side apply with the single field manager ``ragagent-operator``
+and ``force=true``.  ``ensure`` first reads the live object and skips the write
+when it already matches (same spec-hash annotation and every desired field
+present with the same value), so a resync of an unchanged RagAgent sends no
+write request at all.  ``_call`` is the one place that maps HTTP errors: 404
+becomes ``None``, a 409 is retried once, anything else raises ``ApiError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+from kubernetes import client as kclient
+from kubernetes import config as kconfig
+from kubernetes.utils import parse_quantity
+
+from ragagent_operator import constants as c
+from ragagent_operator import metrics
+from ragagent_operator.render.common import Manifest, stable_hash
+
+log = logging.getLogger(__name__)
+Outcome = Literal["unchanged", "applied"]
+HANDOVER_MANAGER = "ragagent-operator-handover"
+
+# (apiVersion, kind) -> plural; every kind the operator reads or writes.
+PLURALS: dict[tuple[str, str], str] = {
+    ("v1", "ServiceAccount"): "serviceaccounts",
+    ("v1", "ConfigMap"): "configmaps",
+    ("v1", "Secret"): "secrets",
+    ("v1", "Service"): "services",
+    ("v1", "PersistentVolumeClaim"): "persistentvolumeclaims",
+    ("v1", "Event"): "events",
+    ("apps/v1", "Deployment"): "deployments",
+    ("apps/v1", "StatefulSet"): "statefulsets",
+    ("policy/v1", "PodDisruptionBudget"): "poddisruptionbudgets",
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): "horizontalpodautoscalers",
+    ("networking.k8s.io/v1", "NetworkPolicy"): "networkpolicies",
+    ("batch/v1", "Job"): "jobs",
+    ("batch/v1", "CronJob"): "cronjobs",
+    ("bitnami.com/v1alpha1", "SealedSecret"): "sealedsecrets",
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitors",
+    ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheusrules",
+    (c.API_VERSION, c.KIND): c.PLURAL,
+}
+
+
+class ApiError(RuntimeError):
+    """The API server refused a request; ``status`` is the HTTP code, the message its reason."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+
+
+@dataclass
+class Api:
+    """An authenticated async client; create one per process with ``connect``."""
+
+    http: httpx.AsyncClient
+
+
+def _load_configuration(kubeconfig: str | None) -> kclient.Configuration:
+    cfg = kclient.Configuration()
+    try:
+        kconfig.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+    except kconfig.ConfigException:
+        kconfig.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig, client_configuration=cfg
+        )
+    return cfg
+
+
+class _TokenAuth(httpx.Auth):
+    """Bearer token re-read through the client's refresh hook (projected tokens rotate)."""
+
+    def __init__(self, cfg: kclient.Configuration) -> None:
+        self.cfg = cfg
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        if self.cfg.refresh_api_key_hook is not None:
+            self.cfg.refresh_api_key_hook(self.cfg)
+        token = self.cfg.get_api_key_with_prefix(
+            "authorization"
+        ) or self.cfg.get_api_key_with_prefix("BearerToken")
+        if token:
+            request.headers["Authorization"] = token
+        yield request
+
+
+def connect(kubeconfig: str | None = None, *, timeout: float = 30.0) -> Api:
+    """In-cluster credentials when present, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
+    cfg = _load_configuration(kubeconfig)
+    cert = (str(cfg.cert_file), str(cfg.key_file)) if cfg.cert_file else None
+    http = httpx.AsyncClient(
+        base_url=cfg.host,
+        verify=cfg.ssl_ca_cert or cfg.verify_ssl,
+        cert=cert,
+        auth=_TokenAuth(cfg),
+        timeout=timeout,
+        limits=httpx.Limits(max_connections=32),
+    )
+    return Api(http=http)
+
+
+def path_for(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:
+    plural = PLURALS[(api_version, kind)]
+    root = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+    ns = f"/namespaces/{namespace}" if namespace else ""
+    return f"{root}{ns}/{plural}" + (f"/{name}" if name else "")
+
+
+async def _call(api: Api, method: str, url: str, **kwargs: Any) -> httpx.Response | None:
+    """The single error wrapper: None on 404, one retry on 409, ApiError otherwise."""
+    for attempt in range(2):
+        response = await api.http.request(method, url, **kwargs)
+        metrics.API_REQUESTS.labels(verb=method).inc()
+        if response.status_code == 404:
+            return None
+        if response.status_code == 409 and attempt == 0:
+            await asyncio.sleep(0.2)
+            continue
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, _reason(response))
+        return response
+    raise ApiError(409, "conflict persisted after a retry")
+
+
+def _reason(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("message", response.reason_phrase))
+    except ValueError:
+        return response.reason_phrase
+
+
+async def get(
+    api: Api, api_version: str, kind: str, namespace: str | None, name: str
+) -> Manifest | None:
+    """The live object, or None when it does not exist."""
+    response = await _call(api, "GET", path_for(api_version, kind, namespace, name))
+    return None if response is None else dict(response.json())
+
+
+async def list_objects(
+    api: Api, api_version: str, kind: str, namespace: str, selector: dict[str, str]
+) -> list[Manifest]:
+    label_selector = ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
+    url = path_for(api_version, kind, namespace)
+    response = await _call(api, "GET", url, params={"labelSelector": label_selector})
+    return [] if response is None else list(response.json().get("items", []))
+
+
+async def apply(api: Api, obj: Manifest, *, manager: str = c.FIELD_MANAGER) -> Manifest:
+    """Server-side apply, forcing ownership of the fields we set."""
+    meta = obj["metadata"]
+    url = path_for(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
+    params = {"fieldManager": manager, "force": "true"}
+    headers = {"Content-Type": "application/apply-patch+yaml"}
+    response = await _call(api, "PATCH", url, params=params, headers=headers, json=obj)
+    if response is None:
+        raise ApiError(404, f"{obj['kind']} {meta['name']}: namespace or type not found")
+    return dict(response.json())
+
+
+async def delete(api: Api, api_version: str, kind: str, namespace: str, name: str) -> bool:
+    """Deletes with background propagation; False when it was already gone (no request sent)."""
+    if await get(api, api_version, kind, namespace, name) is None:
+        return False
+    body = {"propagationPolicy": "Background"}
+    await _call(api, "DELETE", path_for(api_version, kind, namespace, name), json=body)
+    return True
+
+
+async def patch_status(api: Api, namespace: str, name: str, status: dict[str, Any]) -> None:
+    url = path_for(c.API_VERSION, c.KIND, namespace, name) + "/status"
+    headers = {"Content-Type": "application/merge-patch+json"}
+    await _call(api, "PATCH", url, headers=headers, json={"status": status})
+
+
+async def group_version_exists(api: Api, group_version: str) -> bool:
+    """Whether the API server serves ``group/version`` (i.e. its CRDs are installed)."""
+    return await _call(api, "GET", f"/apis/{group_version}") is not None
+
+
+async def get_text(api: Api, path: str) -> str | None:
+    response = await _call(api, "GET", path)
+    return None if response is None else response.text
+
+
+async def create_event(api: Api, event: Manifest) -> None:
+    await _call(api, "POST", path_for("v1", "Event", event["metadata"]["namespace"]), json=event)
+
+
+# --- idempotent apply ---------------------------------------------------------
+
+
+def with_spec_hash(obj: Manifest) -> Manifest:
+    """``obj`` annotated with the hash of itself, so removals in the spec are noticed too."""
+    annotations = dict(obj["metadata"].get("annotations") or {})
+    annotations.pop(c.ANNOTATION_SPEC_HASH, None)
+    digest = stable_hash({**obj, "metadata": {**obj["metadata"], "annotations": annotations}})
+    annotations[c.ANNOTATION_SPEC_HASH] = digest
+    return {**obj, "metadata": {**obj["metadata"], "annotations": annotations}}
+
+
+def is_subset(desired: Any, live: Any) -> bool:
+    """Every desired value is present in ``live`` (which may hold more: defaults, status)."""
+    if isinstance(desired, dict):
+        if not isinstance(live, dict):
+            return not desired
+        return all(
+            (_empty(v) and k not in live) or is_subset(v, live.get(k)) for k, v in desired.items()
+        )
+    if isinstance(desired, list):
+        if not isinstance(live, list):
+            return not desired and live is None
+        return len(desired) == len(live) and all(
+            is_subset(d, item) for d, item in zip(desired, live, strict=True)
+        )
+    return desired == live or _same_quantity(desired, live)
+
+
+def _empty(value: Any) -> bool:
+    return value in ({}, [], None)
+
+
+def _same_quantity(desired: Any, live: Any) -> bool:
+    """The API server canonicalizes quantities ("0.5" -> "500m"); compare their values."""
+    if not (isinstance(desired, str) and isinstance(live, str)):
+        return False
+    try:
+        return bool(parse_quantity(desired) == parse_quantity(live))  # type: ignore[no-untyped-call]
+    except ValueError:
+        return False
+
+
+def matches(desired: Manifest, live: Manifest | None) -> bool:
+    if live is None:
+        return False
+    live_hash = (live["metadata"].get("annotations") or {}).get(c.ANNOTATION_SPEC_HASH)
+    return bool(
+        live_hash == desired["metadata"]["annotations"][c.ANNOTATION_SPEC_HASH]
+        and is_subset(desired, live)
+    )
+
+
+async def ensure(
+    api: Api, obj: Manifest, live: Manifest | None = None, *, fetched: bool = False
+) -> Outcome:
+    """Apply ``obj`` unless the live object already matches it (then nothing is written)."""
+    desired = with_spec_hash(obj)
+    meta = desired["metadata"]
+    if not fetched:
+        live = await get(
+            api, desired["apiVersion"], desired["kind"], meta["namespace"], meta["name"]
+        )
+    if matches(desired, live):
+        return "unchanged"
+    await apply(api, desired)
+    return "applied"
+
+
+def owns_replicas(live: Manifest, manager: str = c.FIELD_MANAGER) -> bool:
+    """Whether ``manager`` holds ``spec.replicas`` of a live Deployment (per managedFields)."""
+    for entry in live["metadata"].get("managedFields") or []:
+        spec_fields = (entry.get("fieldsV1") or {}).get("f:spec") or {}
+        mine = entry.get("manager") == manager and entry.get("operation") == "Apply"
+        if mine and "f:replicas" in spec_fields:
+            return True
+    return False
+
+
+async def hand_over_replicas(api: Api, live: Manifest) -> None:
+    """Before we stop applying ``replicas`` (HPA takes over), let a handover manager co-own it.
+
+    Without this, server-side apply would delete the field we no longer send
+    and the Deployment would drop to 1 replica until the HPA reacts.
+    """
+    meta = live["metadata"]
+    patch = {
+        "apiVersion": live["apiVersion"],
+        "kind": live["kind"],
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+        "spec": {"replicas": live["spec"].get("replicas", 1)},
+    }
+    await apply(api, patch, manager=HANDOVER_MANAGER)

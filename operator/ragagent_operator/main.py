@@ -1,0 +1,117 @@
+"""kopf registrations and process startup: nothing else lives here.
+
+Handlers are thin: they build nothing and decide nothing, they call
+``reconcile.reconcile``.  HA uses kopf cluster peering: each replica picks a
+random priority at start (unless one is configured), so exactly one replica
+(the highest) is active and the others pause until its peering record expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+import kopf
+from prometheus_client import start_http_server
+
+from ragagent_operator import constants as c
+from ragagent_operator import k8s, logs, reconcile
+from ragagent_operator.config import OperatorSettings
+
+log = logging.getLogger(__name__)
+SETTINGS = OperatorSettings()
+OWNED = {c.LABEL_MANAGED_BY: c.MANAGED_BY}
+_state: dict[str, k8s.Api] = {}
+
+
+def _api() -> k8s.Api:
+    if "api" not in _state:
+        _state["api"] = k8s.connect()
+    return _state["api"]
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=c.GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=c.GROUP, key="last-handled-configuration"
+    )
+    settings.posting.enabled = False  # our own Events say more than "handler succeeded"
+    settings.peering.clusterwide = True
+    settings.peering.stealth = True
+    if SETTINGS.peering:
+        settings.peering.name = SETTINGS.peering
+        settings.peering.mandatory = True
+        settings.peering.priority = SETTINGS.priority or random.randint(1, 2**30)  # noqa: S311
+    else:
+        settings.peering.standalone = True
+    if SETTINGS.metrics_port:
+        start_http_server(SETTINGS.metrics_port)
+
+
+@kopf.on.cleanup()
+async def close(**_: Any) -> None:
+    if "api" in _state:
+        await _state.pop("api").http.aclose()
+
+
+async def _reconcile(body: kopf.Body, trigger: str) -> None:
+    failed = await reconcile.reconcile(_api(), SETTINGS, dict(body), trigger=trigger)
+    if failed and trigger != "timer":
+        raise kopf.TemporaryError(f"steps failed: {', '.join(failed)}", delay=15)
+
+
+@kopf.on.resume(c.GROUP, c.VERSION, c.PLURAL)
+@kopf.on.create(c.GROUP, c.VERSION, c.PLURAL)
+@kopf.on.update(c.GROUP, c.VERSION, c.PLURAL, field="spec")
+async def on_change(body: kopf.Body, reason: str, **_: Any) -> None:
+    await _reconcile(body, str(reason))
+
+
+@kopf.timer(c.GROUP, c.VERSION, c.PLURAL, interval=SETTINGS.resync_seconds, initial_delay=5)
+async def resync(body: kopf.Body, **_: Any) -> None:
+    await _reconcile(body, "timer")
+
+
+@kopf.on.delete(c.GROUP, c.VERSION, c.PLURAL, optional=True)
+async def on_delete(uid: str, **_: Any) -> None:
+    """No finalizer (optional=True): children go through ownerReference garbage collection."""
+    reconcile.forget(uid)
+
+
+@kopf.on.event("apps", "v1", "deployments", labels=OWNED)
+@kopf.on.event("apps", "v1", "statefulsets", labels=OWNED)
+@kopf.on.event("batch", "v1", "jobs", labels=OWNED)
+async def on_child(body: kopf.Body, **_: Any) -> None:
+    """A child's status changed: refresh the owner's status right away."""
+    for owner in body.metadata.get("ownerReferences") or []:
+        if owner.get("kind") == c.KIND and owner.get("controller"):
+            parent = await k8s.get(
+                _api(), c.API_VERSION, c.KIND, body.metadata.namespace, owner["name"]
+            )
+            if parent is not None:
+                await reconcile.reconcile(_api(), SETTINGS, parent, trigger="child")
+
+
+def run() -> None:
+    """Run kopf until terminated (liveness on settings.health_port)."""
+    logs.configure(SETTINGS.log_level, SETTINGS.log_format)
+    liveness = f"http://0.0.0.0:{SETTINGS.health_port}/healthz" if SETTINGS.health_port else None
+    asyncio.run(
+        kopf.operator(
+            clusterwide=not SETTINGS.namespaces,
+            namespaces=SETTINGS.namespaces,
+            liveness_endpoint=liveness,
+        )
+    )
+
+
+def main() -> None:
+    """Console entry point ``ragagent-operator``."""
+    run()
+
+
+if __name__ == "__main__":
+    main()

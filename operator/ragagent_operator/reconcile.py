@@ -1,0 +1,90 @@
+"""Reconcile one RagAgent: a short, ordered list of named, idempotent steps, then status.
+
+Each step renders its children (pure) and hands them to ``Context.ensure``,
+which writes only when the live object differs.  A failing step is recorded
+(metrics, Reconciled=False, a Warning Event) and the remaining steps still run,
+so one broken part never blocks the others; the caller retries later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from ragagent_operator import k8s, metrics, sealing, workload_steps
+from ragagent_operator.config import OperatorSettings
+from ragagent_operator.context import Context
+from ragagent_operator.render.common import Manifest, build_agent
+from ragagent_operator.secret_steps import ensure_secrets
+from ragagent_operator.status_step import ensure_status
+
+log = logging.getLogger(__name__)
+Step = Callable[[Context], Awaitable[None]]
+
+STEPS: list[tuple[str, Step]] = [
+    ("serviceaccount", workload_steps.ensure_service_account),
+    ("secrets", ensure_secrets),
+    ("configmap", workload_steps.ensure_config_map),
+    ("database", workload_steps.ensure_database),
+    ("deployment", workload_steps.ensure_deployment),
+    ("service", workload_steps.ensure_service),
+    ("pdb", workload_steps.ensure_pdb),
+    ("autoscaling", workload_steps.ensure_autoscaling),
+    ("networkpolicy", workload_steps.ensure_network_policies),
+    ("ingest", workload_steps.ensure_ingest),
+    ("backup", workload_steps.ensure_backup),
+    ("monitoring", workload_steps.ensure_monitoring),
+]
+_locks: dict[str, asyncio.Lock] = {}
+STEP_ERRORS = (k8s.ApiError, httpx.HTTPError, sealing.SealingError, OSError)
+
+
+def build_context(api: k8s.Api, settings: OperatorSettings, body: Manifest) -> Context:
+    agent = build_agent(
+        body,
+        default_image=settings.default_image,
+        monitoring_namespace=settings.monitoring_namespace,
+        secrets_provider=settings.secrets_provider,
+        cluster_domain=settings.cluster_domain,
+    )
+    return Context(api=api, settings=settings, agent=agent, body=body)
+
+
+async def reconcile(
+    api: k8s.Api, settings: OperatorSettings, body: Manifest, *, trigger: str
+) -> list[str]:
+    """Run every step and then the status step; returns the names of failed steps."""
+    key = body["metadata"]["uid"]
+    async with _locks.setdefault(key, asyncio.Lock()):
+        started = time.perf_counter()
+        ctx = build_context(api, settings, body)
+        failed = [name for name, step in STEPS if not await _run_step(ctx, name, step)]
+        if not await _run_step(ctx, "status", lambda c: ensure_status(c, failed)):
+            failed.append("status")
+        metrics.RECONCILE_DURATION.observe(time.perf_counter() - started)
+        metrics.RECONCILES.labels(trigger=trigger, result="error" if failed else "ok").inc()
+        metrics.WATCHED.set(len(_locks))
+        return failed
+
+
+async def _run_step(ctx: Context, name: str, step: Step) -> bool:
+    with metrics.STEP_DURATION.labels(step=name).time():
+        try:
+            await step(ctx)
+        except STEP_ERRORS as exc:
+            metrics.STEP_ERRORS.labels(step=name).inc()
+            ctx.facts.setdefault("errors", {})[name] = str(exc)
+            log.warning(
+                "step %s failed for %s/%s: %s", name, ctx.agent.namespace, ctx.agent.name, exc
+            )
+            return False
+    return True
+
+
+def forget(uid: str) -> None:
+    """Drop per-object state once a RagAgent is deleted."""
+    _locks.pop(uid, None)

@@ -1,0 +1,137 @@
+"""Reconcile steps for secrets: generated values (sealed or plain), the sealed LLM key,
+and the data hash of every referenced Secret (which rolls the pods when it changes)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from pathlib import Path
+
+from ragagent_operator import constants as c
+from ragagent_operator import k8s, sealing
+from ragagent_operator.context import Context
+from ragagent_operator.render import postgres, secrets
+from ragagent_operator.render.common import stable_hash
+
+log = logging.getLogger(__name__)
+SEALED_GV = "bitnami.com/v1alpha1"
+CERT_TTL_SECONDS = 600.0
+_cert_cache: dict[str, tuple[float, bytes]] = {}
+
+
+async def ensure_secrets(ctx: Context) -> None:
+    if ctx.agent.secrets_provider == "kubernetes":
+        await _ensure_plain(ctx)
+    elif not await k8s.group_version_exists(ctx.api, SEALED_GV):
+        ctx.note(
+            "SecretsReady",
+            False,
+            "SealedSecretsCRDMissing",
+            "install sealed-secrets, or set spec.secrets.provider: kubernetes",
+        )
+    else:
+        await _ensure_sealed(ctx)
+    await _hash_referenced(ctx)
+
+
+def _missing_keys(agent_keys: list[str], existing: set[str]) -> list[str]:
+    """Keys to generate. The DB password and URL travel together: one without the other is
+    unusable, and they are only ever missing together before the database first starts."""
+    missing = [key for key in agent_keys if key not in existing]
+    if c.KEY_DB_PASSWORD in missing or c.KEY_DATABASE_URL in missing:
+        missing = sorted({*missing, c.KEY_DB_PASSWORD, c.KEY_DATABASE_URL} & set(agent_keys))
+    return missing
+
+
+def _generate(ctx: Context, keys: list[str]) -> dict[str, bytes]:
+    values: dict[str, bytes] = {}
+    for key in keys:
+        values[key] = sealing.generate_token(48 if key == c.KEY_SECRET_KEY else 24)
+    if c.KEY_DB_PASSWORD in values:
+        url = postgres.build_database_url(ctx.agent, values[c.KEY_DB_PASSWORD].decode())
+        values[c.KEY_DATABASE_URL] = url.encode()
+    return values
+
+
+async def _ensure_plain(ctx: Context) -> None:
+    agent = ctx.agent
+    name = secrets.generated_secret_name(agent)
+    live = await k8s.get(ctx.api, "v1", "Secret", agent.namespace, name)
+    existing = {k: base64.b64decode(v) for k, v in ((live or {}).get("data") or {}).items()}
+    missing = _missing_keys(secrets.generated_keys(agent), set(existing))
+    values = {**existing, **_generate(ctx, missing)}
+    await ctx.ensure(secrets.build_plain_secret(agent, name, values))
+
+
+async def _ensure_sealed(ctx: Context) -> None:
+    agent = ctx.agent
+    name = secrets.generated_secret_name(agent)
+    live = await k8s.get(ctx.api, SEALED_GV, "SealedSecret", agent.namespace, name)
+    existing = dict(((live or {}).get("spec") or {}).get("encryptedData") or {})
+    missing = _missing_keys(secrets.generated_keys(agent), set(existing))
+    if missing:
+        cert = await _sealing_cert(ctx)
+        if cert is None:
+            ctx.note(
+                "SecretsReady",
+                False,
+                "SealedSecretsControllerUnavailable",
+                "cannot fetch the sealed-secrets certificate to seal generated values",
+            )
+            return
+        fresh = sealing.seal_values(
+            cert, namespace=agent.namespace, name=name, values=_generate(ctx, missing)
+        )
+        existing.update(fresh)
+    await ctx.ensure(secrets.build_sealed_secret(agent, name, existing))
+    api_key = agent.spec.model.api_key
+    if api_key is not None and api_key.sealed is not None:
+        encrypted = {c.KEY_LLM_API_KEY: api_key.sealed.encrypted_value}
+        await ctx.ensure(
+            secrets.build_sealed_secret(agent, secrets.llm_secret_name(agent), encrypted)
+        )
+
+
+async def _sealing_cert(ctx: Context) -> bytes | None:
+    """The controller's certificate: from the configured file, else via the service proxy."""
+    settings = ctx.settings
+    if settings.sealed_secrets_cert_file:
+        return await asyncio.to_thread(Path(settings.sealed_secrets_cert_file).read_bytes)
+    cached = _cert_cache.get("cert")
+    if cached and time.monotonic() - cached[0] < CERT_TTL_SECONDS:
+        return cached[1]
+    path = (
+        f"/api/v1/namespaces/{settings.sealed_secrets_namespace}/services/"
+        f"http:{settings.sealed_secrets_service}:/proxy/v1/cert.pem"
+    )
+    try:
+        text = await k8s.get_text(ctx.api, path)
+    except k8s.ApiError as exc:
+        log.warning("sealed-secrets certificate unavailable: %s", exc)
+        return None
+    if text is None:
+        return None
+    _cert_cache["cert"] = (time.monotonic(), text.encode())
+    return text.encode()
+
+
+async def _hash_referenced(ctx: Context) -> None:
+    """Hash the data of every Secret the pods read; note which are missing."""
+    agent = ctx.agent
+    data: dict[str, object] = {}
+    for ref in secrets.secret_refs(agent):
+        if ref.secret not in data:
+            live = await k8s.get(ctx.api, "v1", "Secret", agent.namespace, ref.secret)
+            data[ref.secret] = None if live is None else live.get("data") or {}
+    missing = sorted(name for name, value in data.items() if value is None)
+    ctx.facts["secrets_hash"] = stable_hash(data)
+    ctx.facts["missing_secrets"] = missing
+    if missing:
+        reason = (
+            "WaitingForUnseal" if agent.secrets_provider == "sealedSecrets" else "SecretNotFound"
+        )
+        ctx.note("SecretsReady", False, reason, "missing Secrets: " + ", ".join(missing))
+    else:
+        ctx.note("SecretsReady", True, "SecretsPresent", f"{len(data)} referenced Secrets present")

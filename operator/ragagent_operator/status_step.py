@@ -1,0 +1,143 @@
+"""The last step: observe children, compute status and conditions, patch only on change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ragagent_operator import backup_status, k8s
+from ragagent_operator import constants as c
+from ragagent_operator.conditions import (
+    build_event,
+    build_ready,
+    merge_conditions,
+    now_rfc3339,
+    transitions,
+)
+from ragagent_operator.context import Context
+from ragagent_operator.render import postgres, service
+from ragagent_operator.render.common import selector_labels
+
+ORDER = (
+    "Ready",
+    "Reconciled",
+    "DeploymentAvailable",
+    "SecretsReady",
+    "DatabaseReady",
+    "BackupReady",
+    "MonitoringReady",
+)
+
+
+async def ensure_status(ctx: Context, failed: list[str]) -> None:
+    agent = ctx.agent
+    live = await k8s.get(ctx.api, "apps/v1", "Deployment", agent.namespace, agent.name)
+    status: dict[str, Any] = _workload_status(ctx, live)
+    await _database_condition(ctx)
+    last_backup = await _backup_condition(ctx)
+    _reconciled_condition(ctx, failed)
+    ctx.conditions["Ready"] = build_ready(ctx.conditions)
+    old = dict(ctx.body.get("status") or {})
+    generation = int(ctx.body["metadata"].get("generation", 0))
+    ordered = [ctx.conditions[k] for k in ORDER if k in ctx.conditions]
+    status["conditions"] = merge_conditions(
+        old.get("conditions") or [], ordered, generation=generation, now=now_rfc3339()
+    )
+    status["observedGeneration"] = generation
+    if last_backup is not None:
+        status["lastBackup"] = last_backup
+    if ctx.facts.get("ingested"):
+        status["ingestedHash"] = ctx.facts["knowledge_hash"]
+    if {**old, **status} != old:
+        await k8s.patch_status(ctx.api, agent.namespace, agent.name, status)
+        await _emit_events(ctx, old.get("conditions") or [], status["conditions"])
+
+
+def _workload_status(ctx: Context, live: dict[str, Any] | None) -> dict[str, Any]:
+    agent = ctx.agent
+    observed = (live or {}).get("status") or {}
+    available = any(
+        cond.get("type") == "Available" and cond.get("status") == "True"
+        for cond in observed.get("conditions") or []
+    )
+    ready = int(observed.get("readyReplicas") or 0)
+    ctx.note(
+        "DeploymentAvailable",
+        available,
+        "MinimumReplicasAvailable" if available else "DeploymentUnavailable",
+        f"{ready} of {observed.get('replicas') or 0} pods ready",
+    )
+    job = ctx.facts.get("ingest_job") or {}
+    ctx.facts["ingested"] = int((job.get("status") or {}).get("succeeded") or 0) > 0
+    selector = ",".join(
+        f"{k}={v}" for k, v in sorted(selector_labels(agent, c.COMPONENT_AGENT).items())
+    )
+    return {
+        "replicas": int(observed.get("replicas") or 0),
+        "readyReplicas": ready,
+        "selector": selector,
+        "endpoints": service.build_endpoints(agent),
+    }
+
+
+async def _database_condition(ctx: Context) -> None:
+    agent = ctx.agent
+    if not agent.managed_db:
+        missing = ctx.facts.get("missing_secrets") or []
+        ok = (
+            agent.spec.database.external is not None
+            and agent.spec.database.external.secret_ref.name not in missing
+        )
+        ctx.note(
+            "DatabaseReady",
+            ok,
+            "ExternalDatabase" if ok else "DatabaseSecretMissing",
+            "external PostgreSQL URL from a Secret",
+        )
+        return
+    sts = await k8s.get(
+        ctx.api, "apps/v1", "StatefulSet", agent.namespace, postgres.postgres_name(agent)
+    )
+    ready = int(((sts or {}).get("status") or {}).get("readyReplicas") or 0)
+    ctx.note(
+        "DatabaseReady",
+        ready >= 1,
+        "PostgresReady" if ready else "PostgresNotReady",
+        f"{ready} of 1 PostgreSQL pods ready",
+    )
+
+
+async def _backup_condition(ctx: Context) -> dict[str, Any] | None:
+    agent = ctx.agent
+    if not agent.spec.backup.enabled:
+        ctx.note("BackupReady", True, "BackupDisabled", "spec.backup.enabled is false")
+        return None
+    jobs = await k8s.list_objects(
+        ctx.api, "batch/v1", "Job", agent.namespace, selector_labels(agent, c.COMPONENT_BACKUP)
+    )
+    created = backup_status.parse_time(ctx.body["metadata"].get("creationTimestamp"))
+    last, cond = backup_status.build_backup_status(
+        jobs, schedule=agent.spec.backup.schedule, since=created or datetime.now().astimezone()
+    )
+    ctx.note("BackupReady", cond["status"], cond["reason"], cond["message"])
+    return last
+
+
+def _reconciled_condition(ctx: Context, failed: list[str]) -> None:
+    if failed:
+        errors = ctx.facts.get("errors") or {}
+        message = "; ".join(f"{name}: {errors.get(name, 'failed')}" for name in failed)
+        ctx.note("Reconciled", False, "StepFailed", message[:1000])
+    else:
+        ctx.note("Reconciled", True, "ReconcileSucceeded", "all children match the spec")
+
+
+async def _emit_events(ctx: Context, old: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
+    for cond in transitions(old, new):
+        if cond["type"] in ("Ready", "Reconciled", "SecretsReady", "BackupReady"):
+            warning = cond["status"] == "False"
+            message = f"{cond['type']} is {cond['status']}: {cond['message']}"
+            await k8s.create_event(
+                ctx.api,
+                build_event(ctx.agent, reason=cond["reason"], message=message, warning=warning),
+            )
