@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.support.fake_openai",
+    "tests.support.fake_openai_embeddings",
     "tests.support.fixtures_cluster",
     "tests.support.fixtures_pg",
     # after fixtures_pg, which it imports
