@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -14,7 +15,7 @@ from tests.support.fixtures_pg import build_test_settings, start_client
 
 pytestmark = pytest.mark.db
 
-DOC = {
+DOC: dict[str, Any] = {
     "external_id": "kb-1",
     "title": "Llamas",
     "text": "# Llamas\n\nLlamas are domesticated South American camelids used as pack animals.",

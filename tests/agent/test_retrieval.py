@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from ragagent.core import errors
 from ragagent.core.config import Settings
@@ -9,7 +11,7 @@ from ragagent.core.db import Database
 from ragagent.db import embedding_index
 from ragagent.rag import reindex, retrieval
 from ragagent.rag.ingest import DocumentInput, ingest_documents
-from ragagent.rag.types import Embedder, RetrievedChunk
+from ragagent.rag.types import Embedder, RetrievedChunk, Vector
 
 pytestmark = pytest.mark.db
 
@@ -121,7 +123,7 @@ class _RenamedEmbedder:
     def dimension(self) -> int:
         return self._inner.dimension
 
-    def embed(self, texts: list[str]) -> retrieval.Vector:  # type: ignore[override]
+    def embed(self, texts: Sequence[str]) -> Vector:
         return self._inner.embed(texts)
 
 
