@@ -15,7 +15,6 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragagent.api import problems
-from ragagent.core.metrics import WEBSOCKETS_ACTIVE
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +33,9 @@ class WebSocketRegistry:
 
     def add(self, key: int, send: Send) -> None:
         self._open[key] = send
-        WEBSOCKETS_ACTIVE.inc()
 
     def discard(self, key: int) -> None:
-        if self._open.pop(key, None) is not None:
-            WEBSOCKETS_ACTIVE.dec()
+        self._open.pop(key, None)
 
     async def close_all(self, code: int = WS_GOING_AWAY) -> int:
         """Send a close frame to every open socket; returns how many were asked."""
