@@ -20,6 +20,7 @@ from ragagent.api.routes import (
     health,
     openai,
     retrieve,
+    users,
     web,
     ws,
 )
@@ -30,6 +31,7 @@ from ragagent.core.embedded_pg import start_embedded
 from ragagent.core.ratelimit import Limiter
 from ragagent.db import migrate
 from ragagent.rag import embeddings, llm, samples
+from ragagent.services import retention
 from ragagent.state import AppState
 
 log = logging.getLogger(__name__)
@@ -86,10 +88,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = await build_state(settings, stack)
         await ingest_samples(state)
         app.state.ragagent = state
+        purge = retention.start_retention(state)
         log.info("RagAgent %s ready", __version__)
         try:
             yield
         finally:
+            await retention.stop_retention(purge)
             app.state.ragagent = None
 
 
@@ -107,7 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.ragagent = None
     middleware.install(app, settings)
-    for module in (health, documents, retrieve, chat, ws, openai, conversations, web):
+    for module in (health, documents, retrieve, chat, ws, openai, conversations, users, web):
         router: Any = module.router
         app.include_router(router)
     return app

@@ -1,8 +1,7 @@
-"""Fixtures for the backup tests: a real embedded PostgreSQL and fresh databases.
+"""Fixtures for the backup tests, on the shared embedded PostgreSQL (fixtures_pg).
 
-One server for the whole session (starting one takes seconds); every test gets
-its own databases, created with a unique name, so tests never see each other's
-rows.
+Backup tests need several databases at once (a source and restore targets),
+so ``new_database`` creates as many as a test asks for; all are dropped after.
 """
 
 from __future__ import annotations
@@ -13,29 +12,32 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from ragagent.core.embedded_pg import EmbeddedPostgres, ensure_database, start_embedded
+from psycopg import sql
+from ragagent.core.embedded_pg import EmbeddedPostgres
 
 
-@pytest.fixture(scope="session")
-def backup_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    server = start_embedded(tmp_path_factory.mktemp("backup-pg"), delete_on_exit=True)
-    yield server
-    server.stop()
+def _admin(server: EmbeddedPostgres, statement: sql.Composable) -> None:
+    with psycopg.connect(server.url_for("postgres"), autocommit=True) as conn:
+        conn.execute(statement)
 
 
 @pytest.fixture
-def new_database(backup_pg: EmbeddedPostgres) -> Callable[[], str]:
+def new_database(pg_server: EmbeddedPostgres) -> Iterator[Callable[[], str]]:
     """Creates an empty database with pgvector on each call and returns its URL."""
+    names: list[str] = []
 
     def create() -> str:
-        name = f"bk_{uuid.uuid4().hex[:12]}"
-        ensure_database(backup_pg.url, name)
-        url = backup_pg.url_for(name)
+        names.append(f"bk_{uuid.uuid4().hex[:12]}")
+        _admin(pg_server, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(names[-1])))
+        url = pg_server.url_for(names[-1])
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         return url
 
-    return create
+    yield create
+    for name in names:
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        _admin(pg_server, drop)
 
 
 @pytest.fixture
