@@ -1,0 +1,85 @@
+{{/*
+The permissions the operator needs on RagAgents and their children. The same list becomes one
+ClusterRole (cluster mode) or one Role per watched namespace (namespaced mode). They mirror
+manifests/rbac/rbac.yaml (a test compares them). Children are written with server-side apply
+(patch, which also creates) and garbage-collected through ownerReferences; delete is granted only
+where the operator removes a child itself (HPA off, backup off, ...).
+*/}}
+{{- define "ragagent-operator.workloadRules" -}}
+# The RagAgent resource: watch it and record kopf's handler progress in its annotations.
+- apiGroups: ["ragagent.dev"]
+  resources: ["ragagents"]
+  verbs: ["get", "list", "watch", "patch"]
+# Write conditions, replicas, endpoints and the last backup to the status subresource.
+- apiGroups: ["ragagent.dev"]
+  resources: ["ragagents/status"]
+  verbs: ["get", "patch"]
+# Owner references with blockOwnerDeletion need "update" on the owner's finalizers.
+- apiGroups: ["ragagent.dev"]
+  resources: ["ragagents/finalizers"]
+  verbs: ["update"]
+# Events about RagAgents (condition transitions, step errors).
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create"]
+# Children written by server-side apply (a patch creates them too) and removed when disabled:
+# the agent's ServiceAccount, settings ConfigMap, Services, and backup/database volumes.
+- apiGroups: [""]
+  resources: ["serviceaccounts", "configmaps", "services", "persistentvolumeclaims"]
+  verbs: ["get", "list", "watch", "patch", "delete"]
+# Secrets: plain generated Secrets (opt-in kubernetes provider), and reading the Secrets a
+# RagAgent references to hash their data, so a rotation rolls the pods. No list or watch.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "patch"]
+# The agent Deployment and the managed PostgreSQL StatefulSet.
+- apiGroups: ["apps"]
+  resources: ["deployments", "statefulsets"]
+  verbs: ["get", "list", "watch", "patch", "delete"]
+# The agent's PodDisruptionBudget.
+- apiGroups: ["policy"]
+  resources: ["poddisruptionbudgets"]
+  verbs: ["get", "patch", "delete"]
+# The agent's HorizontalPodAutoscaler (deleted when autoscaling is turned off).
+- apiGroups: ["autoscaling"]
+  resources: ["horizontalpodautoscalers"]
+  verbs: ["get", "patch", "delete"]
+# Default-deny and allow NetworkPolicies around the agent and its database.
+- apiGroups: ["networking.k8s.io"]
+  resources: ["networkpolicies"]
+  verbs: ["get", "patch", "delete"]
+# Ingestion Jobs and backup CronJobs; Jobs are also watched to report backup results.
+- apiGroups: ["batch"]
+  resources: ["jobs", "cronjobs"]
+  verbs: ["get", "list", "watch", "patch", "delete"]
+# SealedSecrets the operator seals itself (strict scope).
+- apiGroups: ["bitnami.com"]
+  resources: ["sealedsecrets"]
+  verbs: ["get", "patch"]
+# The agent's ServiceMonitor and PrometheusRule, only used when those CRDs exist.
+- apiGroups: ["monitoring.coreos.com"]
+  resources: ["servicemonitors", "prometheusrules"]
+  verbs: ["get", "patch", "delete"]
+{{- end -}}
+
+{{/* kopf peering: the replicas see each other and only the highest priority one works. */}}
+{{- define "ragagent-operator.clusterPeeringRules" -}}
+# Framework (kopf): notice CRDs and namespaces appearing, to start or stop watching.
+- apiGroups: ["apiextensions.k8s.io"]
+  resources: ["customresourcedefinitions"]
+  verbs: ["list", "watch"]
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["list", "watch"]
+# Framework (kopf): peering between the operator replicas, so only one of them is active.
+- apiGroups: ["kopf.dev"]
+  resources: ["clusterkopfpeerings"]
+  verbs: ["list", "watch", "patch", "get"]
+{{- end -}}
+
+{{- define "ragagent-operator.namespacedPeeringRules" -}}
+# Framework (kopf): peering between the operator replicas in this namespace.
+- apiGroups: ["kopf.dev"]
+  resources: ["kopfpeerings"]
+  verbs: ["list", "watch", "patch", "get"]
+{{- end -}}

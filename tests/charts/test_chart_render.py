@@ -1,0 +1,292 @@
+"""Unit tests on the rendered ragagent-operator chart (real `helm template`, no cluster)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.charts.chart_helpers import (
+    CHART,
+    FULLNAME,
+    NAMESPACE,
+    PROMETHEUS_APIS,
+    REPO_ROOT,
+    HelmError,
+    find,
+    of_kind,
+    render,
+    run_helm,
+)
+
+LABEL_KEYS = (
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/managed-by",
+    "helm.sh/chart",
+)
+
+
+@pytest.fixture(scope="module")
+def default_render() -> list[dict[str, Any]]:
+    return render()
+
+
+def _container(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    pod = find(manifests, "Deployment")["spec"]["template"]["spec"]
+    assert len(pod["containers"]) == 1
+    container: dict[str, Any] = pod["containers"][0]
+    return container
+
+
+def _rules_text(rules: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    """(apiGroup, resource, verb) triples granted by a list of RBAC rules."""
+    return {
+        (group, resource, verb)
+        for rule in rules
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def test_helm_lint_is_clean() -> None:
+    out = run_helm("lint", "--strict", str(CHART))
+    assert "0 chart(s) failed" in out
+    assert "[WARNING]" not in out
+    assert "[ERROR]" not in out
+
+
+def test_deployment_runs_two_hardened_replicas(default_render: list[dict[str, Any]]) -> None:
+    deployment = find(default_render, "Deployment", FULLNAME)
+    assert deployment["spec"]["replicas"] == 2
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    security = _container(default_render)["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_container_has_probes_resources_and_ports(default_render: list[dict[str, Any]]) -> None:
+    container = _container(default_render)
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["resources"]["limits"]["memory"] == "256Mi"
+    assert container["resources"]["requests"]["cpu"] == "50m"
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"metrics": 8080, "health": 8081}
+
+
+def test_operator_settings_are_passed_as_env(default_render: list[dict[str, Any]]) -> None:
+    env = {e["name"]: e.get("value") for e in _container(default_render)["env"]}
+    assert env["RAGAGENT_OPERATOR_NAMESPACES"] == ""
+    assert env["RAGAGENT_OPERATOR_PEERING"] == "ragagent"
+    assert env["RAGAGENT_OPERATOR_METRICS_PORT"] == "8080"
+    assert env["RAGAGENT_OPERATOR_SEALED_SECRETS_SERVICE"] == "sealed-secrets-controller"
+
+
+def test_every_resource_carries_the_standard_labels(default_render: list[dict[str, Any]]) -> None:
+    for manifest in default_render:
+        labels = manifest["metadata"]["labels"]
+        missing = [key for key in LABEL_KEYS if key not in labels]
+        assert not missing, f"{manifest['kind']} {manifest['metadata']['name']} lacks {missing}"
+        assert labels["app.kubernetes.io/instance"] == "rel"
+
+
+def test_selector_labels_match_the_pod_template(default_render: list[dict[str, Any]]) -> None:
+    deployment = find(default_render, "Deployment")
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert selector.items() <= pod_labels.items()
+    assert (
+        find(default_render, "PodDisruptionBudget")["spec"]["selector"]["matchLabels"] == selector
+    )
+    assert find(default_render, "Service")["spec"]["selector"] == selector
+
+
+def test_cluster_mode_uses_one_cluster_role(default_render: list[dict[str, Any]]) -> None:
+    role = find(default_render, "ClusterRole", FULLNAME)
+    granted = _rules_text(role["rules"])
+    assert ("ragagent.dev", "ragagents/status", "patch") in granted
+    assert ("apps", "deployments", "patch") in granted
+    assert ("kopf.dev", "clusterkopfpeerings", "watch") in granted
+    binding = find(default_render, "ClusterRoleBinding")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": FULLNAME, "namespace": NAMESPACE}
+    ]
+    workload_roles = [
+        r for r in of_kind(default_render, "Role") if r["metadata"]["name"] == FULLNAME
+    ]
+    assert workload_roles == []
+
+
+def test_rbac_grants_no_wildcards_and_no_escalation(default_render: list[dict[str, Any]]) -> None:
+    roles = of_kind(default_render, "ClusterRole") + of_kind(default_render, "Role")
+    for role in roles:
+        for group, resource, verb in _rules_text(role["rules"]):
+            assert "*" not in (group, resource, verb), role["metadata"]["name"]
+            assert verb not in {"escalate", "bind", "impersonate"}
+            assert resource not in {"roles", "clusterroles", "rolebindings", "pods/exec"}
+
+
+def test_sealing_cert_access_is_limited_to_the_controller_service(
+    default_render: list[dict[str, Any]],
+) -> None:
+    role = find(default_render, "Role", f"{FULLNAME}-sealing-cert")
+    assert role["metadata"]["namespace"] == "kube-system"
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["services/proxy"],
+            "resourceNames": ["http:sealed-secrets-controller:"],
+            "verbs": ["get"],
+        }
+    ]
+
+
+def test_namespaced_mode_creates_roles_only_in_watched_namespaces() -> None:
+    manifests = render("watchNamespaces={team-a,team-b}")
+    assert of_kind(manifests, "ClusterRole") == []
+    assert of_kind(manifests, "ClusterRoleBinding") == []
+    roles = [r for r in of_kind(manifests, "Role") if r["metadata"]["name"] == FULLNAME]
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
+    assert ("kopf.dev", "kopfpeerings", "patch") in _rules_text(roles[0]["rules"])
+    bindings = [b for b in of_kind(manifests, "RoleBinding") if b["metadata"]["name"] == FULLNAME]
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == ["team-a", "team-b"]
+    env = {e["name"]: e.get("value") for e in _container(manifests)["env"]}
+    assert env["RAGAGENT_OPERATOR_NAMESPACES"] == "team-a,team-b"
+
+
+def _is_framework(rule: tuple[str, str, str]) -> bool:
+    return rule[0] in {"kopf.dev", "apiextensions.k8s.io"} or rule[1] == "namespaces"
+
+
+def test_namespaced_and_cluster_modes_grant_the_same_workload_rules(
+    default_render: list[dict[str, Any]],
+) -> None:
+    cluster_rules = _rules_text(find(default_render, "ClusterRole")["rules"])
+    role = find(render("watchNamespaces={team-a}"), "Role", FULLNAME)
+    namespaced_rules = _rules_text(role["rules"])
+    assert {r for r in namespaced_rules if not _is_framework(r)} == {
+        r for r in cluster_rules if not _is_framework(r)
+    }
+
+
+def test_cluster_mode_grants_exactly_what_manifests_rbac_grants(
+    default_render: list[dict[str, Any]],
+) -> None:
+    plain = yaml.safe_load_all((REPO_ROOT / "manifests" / "rbac" / "rbac.yaml").read_text())
+    expected = _rules_text(find([m for m in plain if m], "ClusterRole")["rules"])
+    # The chart narrows the certificate fetch to a Role in the controller's namespace.
+    sealing = find(default_render, "Role", f"{FULLNAME}-sealing-cert")["rules"]
+    granted = _rules_text(find(default_render, "ClusterRole")["rules"]) | _rules_text(sealing)
+    assert granted == expected
+
+
+def test_pdb_keeps_one_operator_available(default_render: list[dict[str, Any]]) -> None:
+    assert find(default_render, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
+    assert of_kind(render("replicaCount=1", "peering.name="), "PodDisruptionBudget") == []
+
+
+def test_metrics_service_exposes_the_metrics_port(default_render: list[dict[str, Any]]) -> None:
+    service = find(default_render, "Service", f"{FULLNAME}-metrics")
+    assert service["spec"]["ports"] == [
+        {"name": "metrics", "port": 8080, "targetPort": "metrics", "protocol": "TCP"}
+    ]
+
+
+def test_optional_monitoring_objects_are_off_by_default(
+    default_render: list[dict[str, Any]],
+) -> None:
+    kinds = {m["kind"] for m in default_render}
+    assert "ServiceMonitor" not in kinds
+    assert "PrometheusRule" not in kinds
+    assert "CustomResourceDefinition" not in kinds
+
+
+def test_service_monitor_selects_the_metrics_service() -> None:
+    manifests = render("serviceMonitor.enabled=true", api_versions=PROMETHEUS_APIS)
+    monitor = find(manifests, "ServiceMonitor")
+    service = find(manifests, "Service", f"{FULLNAME}-metrics")
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    assert monitor["spec"]["endpoints"][0]["honorLabels"] is True
+
+
+def test_prometheus_rule_embeds_the_alert_file_verbatim() -> None:
+    manifests = render("prometheusRule.enabled=true", api_versions=PROMETHEUS_APIS)
+    rule = find(manifests, "PrometheusRule")
+    source = yaml.safe_load((CHART / "alerts" / "ragagent.rules.yaml").read_text())
+    assert rule["spec"] == source
+    summaries = [r["annotations"]["summary"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert any("{{ $labels.namespace }}" in s for s in summaries)
+
+
+@pytest.mark.parametrize("toggle", ["serviceMonitor.enabled", "prometheusRule.enabled"])
+def test_preflight_fails_clearly_without_prometheus_operator_crds(toggle: str) -> None:
+    with pytest.raises(HelmError, match=r"PREFLIGHT: .*no (ServiceMonitor|PrometheusRule) CRD"):
+        render(f"{toggle}=true")
+
+
+def test_preflight_refuses_two_replicas_without_peering() -> None:
+    with pytest.raises(HelmError, match=r"PREFLIGHT: replicaCount > 1 needs peering\.name"):
+        render("peering.name=")
+
+
+def test_dashboards_are_configmaps_for_the_grafana_sidecar(
+    default_render: list[dict[str, Any]],
+) -> None:
+    maps = [
+        m
+        for m in of_kind(default_render, "ConfigMap")
+        if "grafana_dashboard" in m["metadata"]["labels"]
+    ]
+    assert len(maps) == 2
+    for config_map in maps:
+        assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+        ((name, content),) = config_map["data"].items()
+        assert json.loads(content) == json.loads((CHART / "dashboards" / name).read_text())
+    assert of_kind(render("grafana.dashboards.enabled=false"), "ConfigMap") == []
+
+
+def test_sealed_secret_crd_is_optional_and_kept_on_uninstall() -> None:
+    crd = find(render("sealedSecrets.installCRD=true"), "CustomResourceDefinition")
+    assert crd["metadata"]["name"] == "sealedsecrets.bitnami.com"
+    assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert crd["spec"]["versions"][0]["name"] == "v1alpha1"
+
+
+def test_chart_crds_ship_with_include_crds() -> None:
+    crds = of_kind(render(include_crds=True), "CustomResourceDefinition")
+    assert "ragagents.ragagent.dev" in {c["metadata"]["name"] for c in crds}
+
+
+def test_image_digest_wins_over_the_tag() -> None:
+    digest = "sha256:" + "a" * 64
+    image = _container(render(f"image.digest={digest}", "image.tag=9.9.9"))["image"]
+    assert image == f"ghcr.io/ragagent/ragagent-operator@{digest}"
+    assert _container(render())["image"] == "ghcr.io/ragagent/ragagent-operator:0.1.0"
+
+
+@pytest.mark.parametrize(
+    ("bad_value", "complaint"),
+    [
+        ("replicaCount=0", "replicaCount"),
+        ("image.pullPolicy=Sometimes", "pullPolicy"),
+        ("watchNamespaces={Bad_Namespace}", "watchNamespaces"),
+        ("logLevel=LOUD", "logLevel"),
+        ("serviceMonitor.interval=often", "interval"),
+        ("notAValue=1", "notAValue"),
+        ("metrics.port=70000", "port"),
+    ],
+)
+def test_schema_rejects_bad_values(bad_value: str, complaint: str) -> None:
+    with pytest.raises(HelmError, match=complaint):
+        render(bad_value)
