@@ -16,7 +16,7 @@ from psycopg import sql
 from ragagent.core.embedded_pg import EmbeddedPostgres
 
 
-def _admin(server: EmbeddedPostgres, statement: sql.Composable) -> None:
+def _admin(server: EmbeddedPostgres, statement: sql.Composed) -> None:
     with psycopg.connect(server.url_for("postgres"), autocommit=True) as conn:
         conn.execute(statement)
 
