@@ -153,7 +153,9 @@ def self_attention(x: Array, layer: LayerWeights, mask_bias: Array, heads: int) 
     q = np.ascontiguousarray(qkv[:, :, 0].transpose(0, 2, 1, 3))  # (batch, heads, len, d)
     k_t = np.ascontiguousarray(qkv[:, :, 1].transpose(0, 2, 3, 1))  # (batch, heads, d, len)
     v = np.ascontiguousarray(qkv[:, :, 2].transpose(0, 2, 1, 3))
-    probabilities = softmax(q @ k_t + mask_bias)
+    scores = q @ k_t
+    scores += mask_bias  # in place: the scores are the largest array of a layer
+    probabilities = softmax(scores)
     context = (probabilities @ v).transpose(0, 2, 1, 3).reshape(batch * length, hidden)
     out: Array = context @ layer.attn_out + layer.attn_out_bias
     return out

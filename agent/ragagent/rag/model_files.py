@@ -16,6 +16,7 @@ import importlib.util
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -115,3 +116,17 @@ def _publish(staging: Path, target: Path) -> None:
     except OSError as exc:
         if not is_complete(target):
             raise ModelFilesError(f"cannot place the model files in {target}: {exc}") from exc
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m ragagent.rag.model_files [DIR]``: extract and verify, e.g. in an image build.
+
+    Prints the directory; set ``RAGAGENT_MODEL_DIR`` to it where the agent runs.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    target = ensure_model_dir(Path(args[0]) if args else None)
+    sys.stdout.write(f"{target}\n")
+
+
+if __name__ == "__main__":
+    main()

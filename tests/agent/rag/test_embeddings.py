@@ -130,6 +130,17 @@ def test_extraction_is_atomic_under_a_race(tmp_path: Path) -> None:
     assert target.stat().st_mode & 0o755 == 0o755
 
 
+def test_the_module_entry_point_prepares_a_directory_for_images(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "baked"
+    model_files.main([str(target)])
+    assert capsys.readouterr().out == f"{target}\n"
+    assert model_files.is_complete(target)
+    embedder = embeddings.build_embedder(Settings(model_dir=target))
+    assert embedder.embed(["baked in"]).shape == (1, 384)
+
+
 def test_the_local_model_is_built_once_per_process() -> None:
     assert embeddings.build_embedder(Settings()) is embeddings.build_embedder(Settings())
 
