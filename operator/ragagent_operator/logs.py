@@ -27,3 +27,5 @@ def configure(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx logs every request at INFO; that is noise at our request rates.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

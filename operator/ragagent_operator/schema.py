@@ -72,14 +72,15 @@ def _merge(schema: Schema, key: str, value: Any) -> None:
 
 
 def _add_default(schema: Schema, field: FieldInfo) -> None:
-    """Scalars get their default; objects whose fields are all optional get ``{}``.
+    """Scalars get their default; sections get their fully defaulted value.
 
-    ``default: {}`` makes the API server fill nested defaults even when the user
+    A section default makes the API server fill nested defaults even when the user
     leaves the whole section out, so ``kubectl get -o yaml`` shows what runs.
     """
     if field.default_factory is not None:
-        if schema["type"] == "object" and not schema.get("required"):
-            schema["default"] = {}
+        value = field.default_factory()  # type: ignore[call-arg]
+        if isinstance(value, BaseModel):
+            schema["default"] = value.model_dump(mode="json", by_alias=True, exclude_none=True)
         elif schema["type"] == "array":
             schema["default"] = []
     elif field.default is not None and isinstance(field.default, str | int | bool | float):

@@ -31,7 +31,8 @@ class FreeFormMarker:
 FreeForm = Annotated[dict[str, Any], FreeFormMarker()]
 Cel = list[tuple[str, str]]
 
-CRON_RE = r"^\s*[0-9A-Za-z*/,?-]+(\s+[0-9A-Za-z*/,?-]+){4}\s*$"
+# Space-separated: CEL string literals have no \s escape, and cron fields never hold tabs.
+CRON_RE = r"^ *[0-9A-Za-z*/,?-]+( +[0-9A-Za-z*/,?-]+){4} *$"
 
 
 class ApiModel(BaseModel):
