@@ -151,11 +151,16 @@ def test_sealing_cert_access_is_limited_to_the_controller_service(
 
 def test_namespaced_mode_creates_roles_only_in_watched_namespaces() -> None:
     manifests = render("watchNamespaces={team-a,team-b}")
-    assert of_kind(manifests, "ClusterRole") == []
-    assert of_kind(manifests, "ClusterRoleBinding") == []
     roles = [r for r in of_kind(manifests, "Role") if r["metadata"]["name"] == FULLNAME]
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
-    assert ("kopf.dev", "kopfpeerings", "patch") in _rules_text(roles[0]["rules"])
+    # The one cluster-wide grant left is the kopf peering object: no workload, no secret.
+    cluster_role = find(manifests, "ClusterRole")
+    assert _rules_text(cluster_role["rules"]) == {
+        ("kopf.dev", "clusterkopfpeerings", verb) for verb in ("get", "list", "watch", "patch")
+    }
+    assert (
+        find(manifests, "ClusterRoleBinding")["roleRef"]["name"] == cluster_role["metadata"]["name"]
+    )
     bindings = [b for b in of_kind(manifests, "RoleBinding") if b["metadata"]["name"] == FULLNAME]
     assert sorted(b["metadata"]["namespace"] for b in bindings) == ["team-a", "team-b"]
     env = {e["name"]: e.get("value") for e in _container(manifests)["env"]}
@@ -186,6 +191,16 @@ def test_cluster_mode_grants_exactly_what_manifests_rbac_grants(
     sealing = find(default_render, "Role", f"{FULLNAME}-sealing-cert")["rules"]
     granted = _rules_text(find(default_render, "ClusterRole")["rules"]) | _rules_text(sealing)
     assert granted == expected
+
+
+def test_peering_object_is_created_for_the_replicas(default_render: list[dict[str, Any]]) -> None:
+    assert find(default_render, "ClusterKopfPeering")["metadata"]["name"] == "ragagent"
+    standalone = render("replicaCount=1", "peering.name=")
+    assert of_kind(standalone, "ClusterKopfPeering") == []
+    assert (
+        of_kind(render("peering.name=", "replicaCount=1", "watchNamespaces={a}"), "ClusterRole")
+        == []
+    )
 
 
 def test_pdb_keeps_one_operator_available(default_render: list[dict[str, Any]]) -> None:
