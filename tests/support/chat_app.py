@@ -8,7 +8,9 @@ and closes it at the end of the test.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +18,12 @@ import pytest
 from fastapi.testclient import TestClient
 from ragagent.core import security
 from ragagent.core.config import Settings
+from ragagent.core.db import Database
 from ragagent.db import apikeys
 from ragagent.main import create_app
 from ragagent.state import AppState
 
+from tests.support.fake_openai import ServerThread
 from tests.support.fixtures_pg import build_test_settings
 
 ClientFactory = Callable[..., TestClient]
@@ -99,3 +103,51 @@ def ingest(
         headers=headers or {},
     )
     assert response.status_code in (200, 201), response.text
+
+
+@dataclass(frozen=True)
+class LiveAgent:
+    """The app served by real uvicorn, with a real API key for user ``tester``."""
+
+    url: str
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+async def insert_key(settings: Settings, user_id: str) -> str:
+    """A real API key for ``user_id``, written straight to the (migrated) database."""
+    assert settings.database_url is not None
+    db = await Database.open(settings.database_url.get_secret_value(), settings)
+    prefix, key = security.build_api_key()
+    key_hash = security.build_key_hash(security.signing_secret(settings), key)
+    try:
+        await apikeys.insert_key(
+            db,
+            name=user_id,
+            prefix=prefix,
+            key_hash=key_hash,
+            user_id=user_id,
+            scopes=["chat", "ingest"],
+        )
+    finally:
+        await db.close()
+    return key
+
+
+@pytest.fixture
+def live_agent_factory(pg_url: str, tmp_path: Path) -> Iterator[Callable[..., LiveAgent]]:
+    """Call with Settings overrides; returns the app served by real uvicorn, auth enforced."""
+    servers: list[ServerThread] = []
+
+    def factory(**overrides: Any) -> LiveAgent:
+        settings = chat_settings(pg_url, tmp_path, **{"auth_disabled": False, **overrides})
+        server = ServerThread(create_app(settings), lifespan="on").__enter__()
+        servers.append(server)
+        return LiveAgent(server.url, asyncio.run(insert_key(settings, "tester")))
+
+    yield factory
+    for server in servers:
+        server.__exit__()
