@@ -9,7 +9,7 @@ runs are comparable; model loading and a warm-up batch are excluded from the tim
 from __future__ import annotations
 
 import argparse
-import logging
+import os
 import random
 import time
 from collections.abc import Sequence
@@ -17,8 +17,6 @@ from collections.abc import Sequence
 from ragagent.core.config import Settings
 from ragagent.rag import embeddings
 from ragagent.rag.types import Embedder
-
-logger = logging.getLogger(__name__)
 
 _CORPUS = (
     "the agent retrieves relevant chunks from postgresql with pgvector and full-text search "
@@ -61,7 +59,12 @@ def main() -> None:
     embedder = embeddings.build_embedder(Settings())
     sentences = raw_encode_throughput(make_texts(args.sentences, 80), embedder=embedder)
     chunks = raw_encode_throughput(make_texts(args.chunks, 800), embedder=embedder)
-    print(f"encode: {sentences:.1f} sentences/s (~80 chars), {chunks:.1f} chunks/s (~800 chars)")
+    # On a shared machine the load average explains most of the variation between runs.
+    load = os.getloadavg()[0]
+    print(
+        f"encode: {sentences:.1f} sentences/s (~80 chars), {chunks:.1f} chunks/s (~800 chars); "
+        f"load average {load:.1f} on {os.cpu_count()} CPUs"
+    )
 
 
 if __name__ == "__main__":

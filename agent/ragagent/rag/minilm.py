@@ -239,6 +239,7 @@ class MiniLM:
 
     def __init__(self, model_dir: Path) -> None:
         self.config = BertConfig.from_file(model_dir / "config.json")
+        check_pooling(model_dir / "1_Pooling" / "config.json")
         self.weights = load_weights(model_dir / "model.safetensors", self.config)
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         # tokenizer.json pads to a fixed 128; padding happens per batch in pad_batch instead.
@@ -263,6 +264,13 @@ class MiniLM:
         ids, mask = pad_batch(token_ids)
         hidden = forward(self.weights, self.config, ids, mask)
         return l2_normalise(mean_pool(hidden, mask))
+
+
+def check_pooling(path: Path) -> None:
+    """Refuse a sentence-transformers pooling other than the mean that mean_pool computes."""
+    modes = {k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items() if "mode" in k}
+    if {k for k, v in modes.items() if v} != {"pooling_mode_mean_tokens"}:
+        raise ValueError(f"unsupported pooling configuration {modes}")
 
 
 def pad_batch(token_ids: Sequence[Sequence[int]]) -> tuple[IntArray, Array]:
