@@ -14,6 +14,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
+from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -89,7 +90,9 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         except Exception:
-            log.exception("unhandled error", extra={"path": scope.get("path")})
+            log.exception(
+                "unhandled error", extra={"path": scope.get("path"), "request_id": request_id}
+            )
             if status[0]:
                 raise
             status[0] = 500
@@ -199,7 +202,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received[0] += len(message.get("body", b""))
                 if received[0] > self.max_bytes:
-                    raise _BodyTooLargeError
+                    raise _BodyTooLargeError(self.max_bytes)
             return message
 
         async def send_wrapper(message: Message) -> None:
@@ -225,8 +228,15 @@ class BodyLimitMiddleware:
         await response(scope, _no_receive, send)
 
 
-class _BodyTooLargeError(Exception):
-    """Raised from inside ``receive`` to abandon an oversized body."""
+class _BodyTooLargeError(HTTPException):
+    """Raised from inside ``receive`` to abandon an oversized body.
+
+    An HTTPException because FastAPI turns any other error raised while it
+    reads a body into a 400; this one it lets through to the 413 handler.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"The request body exceeds {max_bytes} bytes")
 
 
 async def _no_receive() -> Message:
