@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,10 @@ def live_agent_factory(pg_url: str, tmp_path: Path) -> Iterator[Callable[..., Li
         settings = chat_settings(pg_url, tmp_path, **{"auth_disabled": False, **overrides})
         server = ServerThread(create_app(settings), lifespan="on").__enter__()
         servers.append(server)
-        return LiveAgent(server.url, asyncio.run(insert_key(settings, "tester")))
+        # A thread of its own, since a caller (e.g. sync Playwright) may already run a loop.
+        with ThreadPoolExecutor(1) as pool:
+            key = pool.submit(asyncio.run, insert_key(settings, "tester")).result()
+        return LiveAgent(server.url, key)
 
     yield factory
     for server in servers:

@@ -19,6 +19,7 @@ STATIC = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
 }
 CACHE = {"Cache-Control": "no-cache"}
 
@@ -33,6 +34,11 @@ def read_static(name: str) -> bytes:
 @router.get("/")
 async def chat_page() -> Response:
     return Response(read_static("index.html"), media_type=STATIC["index.html"], headers=CACHE)
+
+
+@router.get("/favicon.ico")
+async def favicon() -> Response:
+    return Response(read_static("favicon.svg"), media_type=STATIC["favicon.svg"], headers=CACHE)
 
 
 @router.get("/static/{name}")
