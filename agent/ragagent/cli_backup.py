@@ -110,13 +110,20 @@ def restore_backup(
     force: Annotated[
         bool, typer.Option("--force", help="Replace the contents of a non-empty database.")
     ] = False,
+    maintenance_work_mem: Annotated[
+        str, typer.Option(help="PostgreSQL memory for rebuilding indexes during the restore.")
+    ] = restore.DEFAULT_MAINTENANCE_WORK_MEM,
 ) -> None:
     """Verify a backup, restore it, and check row counts and checksums afterwards."""
     settings = _settings()
 
     def action() -> dict[str, Any]:
         url = resolve_url(settings, database_url)
-        return restore.run_restore(backup=backup_path, url=url, force=force).report()
+        memory = maintenance_work_mem
+        result = restore.run_restore(
+            backup=backup_path, url=url, force=force, maintenance_work_mem=memory
+        )
+        return result.report()
 
     _run(action)
 

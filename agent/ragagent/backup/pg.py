@@ -82,20 +82,26 @@ def tool_path(bin_dir: Path, tool: str) -> Path:
     return path
 
 
-def tool_env(target: Target) -> dict[str, str]:
+def tool_env(target: Target, settings: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The tool's environment: the password, and server settings for its session."""
     env = dict(os.environ)
     if target.password:
         env["PGPASSWORD"] = target.password
+    if settings:
+        env["PGOPTIONS"] = " ".join(f"-c {name}={value}" for name, value in settings.items())
     return env
 
 
 def start_tool(
-    bin_dir: Path, tool: str, args: Sequence[str], target: Target
+    bin_dir: Path,
+    tool: str,
+    args: Sequence[str],
+    target: Target,
+    settings: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     command = [str(tool_path(bin_dir, tool)), *args]
-    return subprocess.Popen(
-        command, env=tool_env(target), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    env = tool_env(target, settings)
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def finish_tool(process: subprocess.Popen[bytes], tool: str) -> None:
@@ -106,8 +112,14 @@ def finish_tool(process: subprocess.Popen[bytes], tool: str) -> None:
         raise ToolError(f"{tool} exited with {process.returncode}: " + " | ".join(tail))
 
 
-def run_tool(bin_dir: Path, tool: str, args: Sequence[str], target: Target) -> None:
-    finish_tool(start_tool(bin_dir, tool, args, target), tool)
+def run_tool(
+    bin_dir: Path,
+    tool: str,
+    args: Sequence[str],
+    target: Target,
+    settings: Mapping[str, str] | None = None,
+) -> None:
+    finish_tool(start_tool(bin_dir, tool, args, target, settings), tool)
 
 
 def connect(target: Target, **kwargs: Any) -> psycopg.Connection[Any]:
