@@ -33,6 +33,7 @@ from tests.support import kubeconfig, pki, processes, sealed_secrets, tools
 STAGES_PATH = Path(__file__).resolve().parent / "kwok-stages.yaml"
 FAKE_NODE = "kwok-node-0"
 START_TIMEOUT = 60.0
+PORT_ATTEMPTS = 3
 SERVICE_CIDR = "10.0.0.0/24"
 POD_CIDR = "10.244.0.1/16"
 
@@ -55,7 +56,7 @@ class Ports:
 
     @classmethod
     def pick(cls) -> Ports:
-        return cls(*(processes.free_port() for _ in dataclasses.fields(cls)))
+        return cls(*processes.free_ports(len(dataclasses.fields(cls))))
 
 
 class ControlPlane:
@@ -64,10 +65,10 @@ class ControlPlane:
     def __init__(self, *, tools_bin: Path | None = None, workdir: Path | None = None) -> None:
         self.tools_bin = tools.require_tools(tools_bin)
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="ragagent-cluster-"))
-        self.ports = Ports.pick()
-        self.server = f"https://127.0.0.1:{self.ports.apiserver}"
+        self._use_ports(Ports.pick())
         self.kubeconfig_path = self.workdir / "kubeconfig"
         self._components: list[processes.Component] = []
+        self._started = False
         self._stopped = False
         self._pki: pki.Pki | None = None
 
@@ -155,18 +156,36 @@ class ControlPlane:
 
     def start(self) -> ControlPlane:
         """Starts everything; on any failure stops what was started and re-raises."""
-        if self._pki is not None:
+        if self._started:
             raise RuntimeError("a ControlPlane can only be started once")
+        self._started = True
         _install_teardown(self)
         try:
-            self._start_all()
+            self._pki = pki.write_pki(self.workdir / "pki")
+            self._start_with_retries()
         except BaseException:
             self.stop()
             raise
         return self
 
+    def _start_with_retries(self) -> None:
+        """Another program may take one of our free ports before we bind it: then re-pick them."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                self._start_all()
+                return
+            except processes.ProcessDiedError as exc:
+                if attempt == PORT_ATTEMPTS or "address already in use" not in str(exc):
+                    raise
+                self._stop_components()
+                shutil.rmtree(self.workdir / "etcd", ignore_errors=True)
+                self._use_ports(Ports.pick())
+
+    def _use_ports(self, ports: Ports) -> None:
+        self.ports = ports
+        self.server = f"https://127.0.0.1:{ports.apiserver}"
+
     def _start_all(self) -> None:
-        self._pki = pki.write_pki(self.workdir / "pki")
         self._write_admin_kubeconfig()
         self._start_etcd()
         self._start_apiserver()
@@ -179,9 +198,12 @@ class ControlPlane:
         if self._stopped:
             return
         self._stopped = True
-        for component in reversed(self._components):
-            component.stop()
+        self._stop_components()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _stop_components(self) -> None:
+        while self._components:
+            self._components.pop().stop()
 
     def __enter__(self) -> ControlPlane:
         return self.start()

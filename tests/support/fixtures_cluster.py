@@ -1,12 +1,14 @@
 """pytest fixtures for the real local control plane (``@pytest.mark.k8s`` tests).
 
-- ``cluster``: one ControlPlane for the whole session (skips loudly when the tools are missing).
+- ``cluster``: one ControlPlane for the whole session. When the tools are missing it skips
+  loudly, or fails when ``CI`` or ``RAGAGENT_REQUIRE_K8S`` is set.
 - ``namespace``: a fresh namespace per test, deleted afterwards without waiting.
 - ``k8s_client``: a ``kubernetes.client.ApiClient`` authenticated as cluster admin.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from collections.abc import Iterator
@@ -26,7 +28,11 @@ def cluster() -> Iterator[controlplane.ControlPlane]:
     try:
         plane = controlplane.ControlPlane()
     except tools.ToolsMissingError as exc:
-        pytest.skip(f"!!! LOCAL KUBERNETES TOOLS MISSING — k8s tests NOT RUN !!! {exc}")
+        reason = f"!!! LOCAL KUBERNETES TOOLS MISSING: k8s tests NOT RUN !!! {exc}"
+        # In CI a skipped proof is a silent hole, so there it is a failure.
+        if os.environ.get("CI") or os.environ.get("RAGAGENT_REQUIRE_K8S"):
+            pytest.fail(reason)
+        pytest.skip(reason)
     with plane:
         yield plane
 

@@ -26,10 +26,24 @@ class ProcessDiedError(RuntimeError):
 
 
 def free_port() -> int:
-    """A port that was free a moment ago; the tiny race is acceptable for a test cluster."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """One port that was free a moment ago on 127.0.0.1 (see ``free_ports``)."""
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports that were free a moment ago on 127.0.0.1.
+
+    The sockets stay open until all are chosen, so the ports differ from each other. Another
+    program may still take one before our component binds it; ControlPlane retries then.
+    """
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def _die_with_parent() -> None:

@@ -85,7 +85,7 @@ def start_controller(
     controller: Path, *, sa_dir: Path, api_port: int, log_dir: Path
 ) -> tuple[processes.Component, int]:
     """Starts the controller; returns it and its HTTP port (healthz, /v1/cert.pem)."""
-    port, metrics_port = processes.free_port(), processes.free_port()
+    port, metrics_port = processes.free_ports(2)
     env = {
         "KUBERNETES_SERVICE_HOST": "127.0.0.1",
         "KUBERNETES_SERVICE_PORT": str(api_port),
