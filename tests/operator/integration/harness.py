@@ -1,0 +1,93 @@
+"""Helpers to run the real operator as a subprocess under its own ServiceAccount token.
+
+The ServiceAccount, ClusterRole and binding come from ``manifests/rbac`` and
+nothing else, so every passing test also proves that RBAC is sufficient.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import controlplane, processes
+
+REPO = Path(__file__).resolve().parents[3]
+RESYNC_SECONDS = 3.0
+
+
+@dataclass
+class Operator:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    metrics_port: int
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_operator(cluster: controlplane.ControlPlane, kubeconfig: Path, tag: str) -> Operator:
+    metrics_port, health_port = processes.free_port(), processes.free_port()
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig),
+        "RAGAGENT_OPERATOR_SEALED_SECRETS_CERT_FILE": str(cluster.sealing_cert_path),
+        "RAGAGENT_OPERATOR_RESYNC_SECONDS": str(RESYNC_SECONDS),
+        "RAGAGENT_OPERATOR_METRICS_PORT": str(metrics_port),
+        "RAGAGENT_OPERATOR_HEALTH_PORT": str(health_port),
+        "RAGAGENT_OPERATOR_DEFAULT_IMAGE": "ragagent:test",
+    }
+    log_path = cluster.workdir / f"operator-{tag}.log"
+    argv = [sys.executable, "-m", "ragagent_operator.main"]
+    with log_path.open("wb") as sink:
+        process = subprocess.Popen(argv, env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=REPO)
+    operator = Operator(process, log_path, metrics_port)
+    wait_for(lambda: _healthy(health_port), f"operator {tag} liveness", operator=operator)
+    return operator
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for(
+    check: Callable[[], Any], what: str, *, timeout: float = 60.0, operator: Operator | None = None
+) -> Any:
+    """Polls ``check`` until it returns something truthy; fails with the operator log tail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        if operator is not None and operator.process.poll() is not None:
+            break
+        time.sleep(0.5)
+    tail = operator.log()[-3000:] if operator else ""
+    pytest.fail(f"timed out waiting for {what}\n{tail}")
+
+
+def stop(operator: Operator) -> None:
+    operator.process.terminate()
+    try:
+        operator.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        operator.process.kill()
+        operator.process.wait()
+
+
+def get_json(cluster: controlplane.ControlPlane, *args: str) -> Any:
+    result = cluster.kubectl("get", *args, "-o", "json", check=False)
+    return json.loads(result.stdout) if result.returncode == 0 else None

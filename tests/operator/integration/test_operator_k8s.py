@@ -1,0 +1,395 @@
+"""The operator on the real control plane, under exactly the RBAC in manifests/rbac."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import time
+import urllib.request
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.operator.integration.harness import (
+    RESYNC_SECONDS,
+    Operator,
+    get_json,
+    start_operator,
+    stop,
+    wait_for,
+)
+from tests.support import controlplane
+
+pytestmark = pytest.mark.k8s
+OUR_RESOURCES = {
+    "ragagents",
+    "deployments",
+    "services",
+    "configmaps",
+    "serviceaccounts",
+    "secrets",
+    "sealedsecrets",
+    "networkpolicies",
+    "poddisruptionbudgets",
+    "horizontalpodautoscalers",
+    "statefulsets",
+    "jobs",
+    "cronjobs",
+    "persistentvolumeclaims",
+}
+WRITE_VERBS = {"POST", "PUT", "PATCH", "DELETE", "APPLY", "CREATE", "UPDATE"}
+
+
+def rag(name: str, **spec: Any) -> str:
+    spec.setdefault("database", {"external": {"secretRef": {"name": f"{name}-pg", "key": "url"}}})
+    body = {
+        "apiVersion": "ragagent.dev/v1alpha1",
+        "kind": "RagAgent",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+    return yaml.safe_dump(body)
+
+
+def apply(
+    cluster: controlplane.ControlPlane, ns: str, text: str
+) -> subprocess.CompletedProcess[str]:
+    return cluster.kubectl("apply", "-n", ns, "-f", "-", input=text, check=False)
+
+
+def db_secret(cluster: controlplane.ControlPlane, ns: str, name: str, url: str) -> None:
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name},
+        "stringData": {"url": url},
+    }
+    cluster.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(manifest))
+
+
+def condition(cluster: controlplane.ControlPlane, ns: str, name: str, kind: str) -> str | None:
+    obj = get_json(cluster, "ragagent", name, "-n", ns) or {}
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond["type"] == kind:
+            return str(cond["status"])
+    return None
+
+
+def deployment(cluster: controlplane.ControlPlane, ns: str, name: str) -> dict[str, Any] | None:
+    return get_json(cluster, "deployment", name, "-n", ns)  # type: ignore[no-any-return]
+
+
+def ready_agent(
+    cluster: controlplane.ControlPlane, ns: str, operator: Operator, name: str = "docs", **spec: Any
+) -> None:
+    db_secret(cluster, ns, f"{name}-pg", "postgresql://u:p@db.example:5432/rag")
+    assert apply(cluster, ns, rag(name, **spec)).returncode == 0
+    wait_for(
+        lambda: condition(cluster, ns, name, "Ready") == "True",
+        "Ready",
+        operator=operator,
+        timeout=90,
+    )
+
+
+def test_create_gives_every_child_and_turns_ready(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+) -> None:
+    ready_agent(cluster, namespace, operator, backup={"enabled": True})
+    for kind, name in [
+        ("serviceaccount", "docs"),
+        ("configmap", "docs-config"),
+        ("sealedsecret", "docs-generated"),
+        ("secret", "docs-generated"),
+        ("deployment", "docs"),
+        ("service", "docs"),
+        ("poddisruptionbudget", "docs"),
+        ("networkpolicy", "docs-default-deny"),
+        ("networkpolicy", "docs-agent"),
+        ("cronjob", "docs-backup"),
+        ("pvc", "docs-backups"),
+    ]:
+        child = get_json(cluster, kind, name, "-n", namespace)
+        assert child is not None, f"{kind}/{name} missing"
+        owners = child["metadata"].get("ownerReferences") or []
+        if kind != "secret":  # the unsealed Secret is owned by its SealedSecret
+            assert owners[0]["kind"] == "RagAgent", f"{kind}/{name} not owned"
+    status = get_json(cluster, "ragagent", "docs", "-n", namespace)["status"]
+    assert status["readyReplicas"] == 2
+    assert status["selector"].startswith("app.kubernetes.io/component=agent")
+    assert status["endpoints"]["rest"].startswith("http://docs.")
+    assert all(cond["observedGeneration"] == 1 for cond in status["conditions"])
+
+
+def test_bad_resources_are_rejected_with_cel_messages(
+    cluster: controlplane.ControlPlane, namespace: str, installed: object
+) -> None:
+    cases = {
+        "autoscaling.minReplicas must be <= autoscaling.maxReplicas": {
+            "autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}
+        },
+        "backup.schedule must be a 5-field cron expression": {
+            "backup": {"enabled": True, "schedule": "every day"}
+        },
+        "model.apiKey needs exactly one of secretRef or sealed": {
+            "model": {
+                "provider": "openai",
+                "apiKey": {
+                    "secretRef": {"name": "a", "key": "b"},
+                    "sealed": {"encryptedValue": "x"},
+                },
+            }
+        },
+        "database needs exactly one of external or managed": {
+            "database": {"managed": {}, "external": {"secretRef": {"name": "a", "key": "b"}}}
+        },
+        "cors.allowedOrigins must not contain wildcards": {
+            "cors": {"allowedOrigins": ["https://*.example"]}
+        },
+    }
+    for message, spec in cases.items():
+        result = apply(cluster, namespace, rag("bad", **spec))
+        assert result.returncode != 0
+        assert message in result.stderr
+
+
+def test_update_patches_and_hand_made_drift_is_restored(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+) -> None:
+    ready_agent(cluster, namespace, operator)
+    cluster.kubectl(
+        "patch",
+        "ragagent",
+        "docs",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"spec":{"replicas":3,"observability":{"logLevel":"DEBUG"}}}',
+    )
+    wait_for(
+        lambda: (deployment(cluster, namespace, "docs") or {}).get("spec", {}).get("replicas") == 3,
+        "replicas 3",
+        operator=operator,
+    )
+    config = get_json(cluster, "configmap", "docs-config", "-n", namespace)
+    assert config["data"]["RAGAGENT_LOG_LEVEL"] == "DEBUG"
+    cluster.kubectl("set", "image", "deployment/docs", "agent=evil:latest", "-n", namespace)
+    cluster.kubectl("delete", "service", "docs", "-n", namespace)
+    wait_for(
+        lambda: get_json(cluster, "service", "docs", "-n", namespace),
+        "Service restored",
+        operator=operator,
+    )
+
+    def image():
+        return deployment(cluster, namespace, "docs")["spec"]["template"]["spec"]["containers"][0][
+            "image"
+        ]
+
+    wait_for(lambda: image() == "ragagent:test", "image restored", operator=operator)
+
+
+def test_autoscaling_leaves_replicas_to_the_hpa(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+) -> None:
+    ready_agent(cluster, namespace, operator, replicas=2)
+    cluster.kubectl(
+        "patch",
+        "ragagent",
+        "docs",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"spec":{"autoscaling":{"enabled":true,"minReplicas":2,"maxReplicas":6}}}',
+    )
+    wait_for(lambda: get_json(cluster, "hpa", "docs", "-n", namespace), "HPA", operator=operator)
+    time.sleep(RESYNC_SECONDS)
+    cluster.kubectl(
+        "scale", "deployment/docs", "--replicas=5", "-n", namespace
+    )  # what the HPA does
+    time.sleep(3 * RESYNC_SECONDS)
+    assert deployment(cluster, namespace, "docs")["spec"]["replicas"] == 5
+    cluster.kubectl(
+        "patch",
+        "ragagent",
+        "docs",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"spec":{"autoscaling":{"enabled":false}}}',
+    )
+    wait_for(
+        lambda: get_json(cluster, "hpa", "docs", "-n", namespace) is None,
+        "HPA deleted",
+        operator=operator,
+    )
+    wait_for(
+        lambda: deployment(cluster, namespace, "docs")["spec"]["replicas"] == 2,
+        "replicas back to spec",
+        operator=operator,
+    )
+
+
+def test_deletion_garbage_collects_children(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+) -> None:
+    ready_agent(cluster, namespace, operator)
+    cluster.kubectl("delete", "ragagent", "docs", "-n", namespace, "--wait=true", "--timeout=60s")
+    for kind, name in [
+        ("deployment", "docs"),
+        ("service", "docs"),
+        ("configmap", "docs-config"),
+        ("sealedsecret", "docs-generated"),
+    ]:
+        wait_for(
+            lambda k=kind, n=name: get_json(cluster, k, n, "-n", namespace) is None,
+            f"{kind} collected",
+            operator=operator,
+        )
+
+
+def test_sealed_secrets_controller_unseals_generated_and_user_sealed_values(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+) -> None:
+    sealed = subprocess.run(
+        [
+            str(cluster.tool("kubeseal")),
+            "--raw",
+            "--scope",
+            "strict",
+            "--namespace",
+            namespace,
+            "--name",
+            "docs-llm",
+            "--cert",
+            str(cluster.sealing_cert_path),
+        ],
+        input="sk-test-123",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    ready_agent(
+        cluster,
+        namespace,
+        operator,
+        model={"provider": "openai", "apiKey": {"sealed": {"encryptedValue": sealed}}},
+    )
+    generated = get_json(cluster, "secret", "docs-generated", "-n", namespace)
+    assert len(base64.b64decode(generated["data"]["secret-key"])) >= 48
+    llm = wait_for(
+        lambda: get_json(cluster, "secret", "docs-llm", "-n", namespace),
+        "docs-llm unsealed",
+        operator=operator,
+    )
+    assert base64.b64decode(llm["data"]["api-key"]) == b"sk-test-123"
+    live = get_json(cluster, "sealedsecret", "docs-llm", "-n", namespace)
+    assert live["spec"]["encryptedData"]["api-key"] == sealed  # passed through untouched
+
+
+def test_rotating_a_referenced_secret_rolls_the_pods(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+) -> None:
+    ready_agent(cluster, namespace, operator)
+    key = "ragagent.dev/secrets-hash"
+    before = deployment(cluster, namespace, "docs")["spec"]["template"]["metadata"]["annotations"][
+        key
+    ]
+    db_secret(cluster, namespace, "docs-pg", "postgresql://u:rotated@db.example:5432/rag")
+
+    def after():
+        return deployment(cluster, namespace, "docs")["spec"]["template"]["metadata"][
+            "annotations"
+        ][key]
+
+    wait_for(lambda: after() != before, "secrets hash changed", operator=operator)
+    wait_for(
+        lambda: condition(cluster, namespace, "docs", "Ready") == "True",
+        "Ready after roll",
+        operator=operator,
+    )
+
+
+def _writes(cluster: controlplane.ControlPlane) -> dict[tuple[str, str, str], float]:
+    counts: dict[tuple[str, str, str], float] = {}
+    for line in cluster.apiserver_metrics().splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+        if labels["verb"] in WRITE_VERBS and labels["resource"] in OUR_RESOURCES:
+            key = (labels["verb"], labels["resource"], labels.get("subresource", ""))
+            counts[key] = counts.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def test_noop_resync_makes_zero_writes(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+) -> None:
+    ready_agent(cluster, namespace, operator, backup={"enabled": True})
+    time.sleep(2 * RESYNC_SECONDS)  # let rollouts and status settle
+    before, ours_before = _writes(cluster), operator_metric(operator, "api_requests_total", "")
+    resyncs = operator_metric(operator, "reconciles_total", 'trigger="timer"')
+    time.sleep(4 * RESYNC_SECONDS)
+    after, ours_after = _writes(cluster), operator_metric(operator, "api_requests_total", "")
+    assert operator_metric(operator, "reconciles_total", 'trigger="timer"') > resyncs
+    # Apply, create and update requests on our kinds (main resource, not a controller's status
+    # write). DELETEs are left out here because the namespace controller is still cleaning up
+    # earlier tests; the operator's own counter below covers its deletes.
+    delta = {
+        key: after[key] - before.get(key, 0.0)
+        for key in after
+        if after[key] != before.get(key, 0.0) and key[2] == "" and key[0] != "DELETE"
+    }
+    assert delta == {}
+    writes = {verb: ours_after.get(verb, 0.0) - ours_before.get(verb, 0.0) for verb in ours_after}
+    assert {verb: n for verb, n in writes.items() if verb != "GET" and n} == {}
+    assert writes.get("GET", 0.0) > 0
+
+
+def operator_metric(operator: Operator, name: str, match: str) -> Any:
+    """``ragagent_operator_<name>`` from the operator's /metrics: summed, or by verb."""
+    url = f"http://127.0.0.1:{operator.metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    prefix = f"ragagent_operator_{name}{{"
+    lines = [line for line in text.splitlines() if line.startswith(prefix) and match in line]
+    if name == "api_requests_total":
+        by_verb: dict[str, float] = {}
+        for line in lines:
+            verb = re.findall(r'verb="([^"]*)"', line)[0]
+            by_verb[verb] = by_verb.get(verb, 0.0) + float(line.rsplit(" ", 1)[1])
+        return by_verb
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines)
+
+
+def test_two_operator_replicas_do_not_conflict(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator, installed: Any
+) -> None:
+    second = start_operator(cluster, installed, "second")
+    try:
+        wait_for(
+            lambda: (
+                "Pausing operations in favour of" in second.log()
+                or "Pausing operations in favour of" in operator.log()
+            ),
+            "one replica pauses",
+            operator=second,
+        )
+        ready_agent(cluster, namespace, operator, name="twin")
+        assert second.process.poll() is None
+        assert operator.process.poll() is None
+        managers = {
+            e["manager"]
+            for e in get_json(
+                cluster, "deployment", "twin", "-n", namespace, "--show-managed-fields"
+            )["metadata"]["managedFields"]
+        }
+        assert "ragagent-operator" in managers
+    finally:
+        stop(second)
