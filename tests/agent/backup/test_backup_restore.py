@@ -9,6 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
+from ragagent import cli_backup
 from ragagent.backup import restore
 from ragagent.backup.manifest import DUMP_FILE, MANIFEST_FILE
 from ragagent.db.embedding_index import HNSW_INDEX
@@ -133,13 +134,20 @@ async def test_restore_refuses_a_non_empty_database_unless_forced(
     assert agentdata.table_digest(target) == agentdata.table_digest(db_url)
 
 
-def test_failed_backup_leaves_nothing_that_looks_complete(backups: Path) -> None:
-    unreachable = "postgresql://postgres@/ragagent?host=/nonexistent-socket-dir"
+def test_failed_backup_leaves_nothing_that_looks_complete(
+    backups: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    termination_log = tmp_path / "termination-log"
+    termination_log.touch()
+    monkeypatch.setattr(cli_backup, "TERMINATION_LOG", termination_log)
+    unreachable = "postgresql://postgres:s3cr3t-pw@/ragagent?host=/nonexistent-socket-dir"
     failed = run("backup", "--dir", str(backups), "--database-url", unreachable)
     assert failed.exit_code == 1
     assert failed.report["result"] == "failed"
     assert "cannot connect" in failed.report["reason"]
+    assert "s3cr3t" not in failed.stdout
     assert names_in(backups) == []
+    assert json.loads(termination_log.read_text()) == failed.report
 
 
 async def test_backup_keeps_the_newest_n(db_url: str, backups: Path) -> None:
