@@ -15,6 +15,7 @@ import logging
 import socket
 from types import FrameType
 from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIServer
 
 import uvicorn
 from prometheus_client import start_http_server
@@ -28,14 +29,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def start_metrics_server(settings: Settings) -> int | None:
-    """Serve REGISTRY on its own port (0 disables); returns the bound port."""
+def start_metrics_server(settings: Settings) -> WSGIServer | None:
+    """Serve REGISTRY on its own port in a thread (0 disables); call shutdown() to stop."""
     if settings.metrics_port == 0:
         return None
     server, _thread = start_http_server(settings.metrics_port, settings.host, registry=REGISTRY)
-    port = int(server.server_address[1])
-    log.info("metrics on http://%s:%d/metrics", settings.host, port)
-    return port
+    log.info("metrics on http://%s:%d/metrics", settings.host, server.server_address[1])
+    return server
 
 
 def build_config(app: Any, settings: Settings) -> uvicorn.Config:

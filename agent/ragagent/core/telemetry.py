@@ -102,3 +102,24 @@ def span(name: str, **attributes: Any) -> Iterator[trace.Span]:
     clean = {key: value for key, value in attributes.items() if value is not None}
     with tracer.start_as_current_span(name, attributes=clean) as current:
         yield current
+
+
+@contextmanager
+def detached_span(name: str, **attributes: Any) -> Iterator[trace.Span]:
+    """Like ``span`` but never made current: safe across ``yield`` in async generators.
+
+    A current span is bound to a context token that must be reset in the same
+    context; an async generator may resume elsewhere (e.g. a streaming
+    response), so its spans are parented explicitly and ended by hand.
+    """
+    tracer = trace.get_tracer(TRACER_NAME, __version__)
+    clean = {key: value for key, value in attributes.items() if value is not None}
+    current = tracer.start_span(name, attributes=clean)
+    try:
+        yield current
+    except Exception as exc:
+        current.record_exception(exc)
+        current.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
+        raise
+    finally:
+        current.end()

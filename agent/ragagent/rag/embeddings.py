@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import openai
 
-from ragagent.core import errors
+from ragagent.core import errors, telemetry
 from ragagent.core.config import ConfigError, Settings
 from ragagent.rag import minilm, model_files
 from ragagent.rag.types import Embedder, Vector
@@ -63,7 +63,10 @@ class LocalMiniLMEmbedder:
     def embed(self, texts: Sequence[str]) -> Vector:
         if not texts:
             return np.empty((0, LOCAL_DIMENSION), dtype=np.float32)
-        return self.load().encode(texts, batch_size=self._batch_size)
+        with telemetry.span(
+            "embed", **{"embedding.model": LOCAL_MODEL_NAME, "embedding.texts": len(texts)}
+        ):
+            return self.load().encode(texts, batch_size=self._batch_size)
 
 
 class OpenAIEmbedder:
@@ -91,6 +94,12 @@ class OpenAIEmbedder:
         return self._dimension
 
     def embed(self, texts: Sequence[str]) -> Vector:
+        with telemetry.span(
+            "embed", **{"embedding.model": self._model, "embedding.texts": len(texts)}
+        ):
+            return self._embed_all(texts)
+
+    def _embed_all(self, texts: Sequence[str]) -> Vector:
         batches = [
             self._embed_batch(texts[start : start + self._batch_size])
             for start in range(0, len(texts), self._batch_size)

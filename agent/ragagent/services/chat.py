@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from ragagent.core import errors
+from ragagent.core import errors, telemetry
 from ragagent.core.metrics import CHAT_LATENCY, LLM_LATENCY, LLM_TOKENS
 from ragagent.db import conversations
 from ragagent.rag import retrieval
@@ -113,14 +113,16 @@ async def prepare_turn(
     question = validate_message(message, settings)
     await state.limiter.check_tokens(principal)
     stored = await _stored_history(state, principal, conversation_id)
-    chunks = await retrieval.retrieve(
-        db=state.db,
-        embedder=state.embedder,
-        query=question,
-        top_k=settings.retrieval_top_k,
-        candidates=settings.retrieval_candidates,
-        rrf_k=settings.rrf_k,
-    )
+    with telemetry.span("retrieve", **{"retrieval.top_k": settings.retrieval_top_k}) as span:
+        chunks = await retrieval.retrieve(
+            db=state.db,
+            embedder=state.embedder,
+            query=question,
+            top_k=settings.retrieval_top_k,
+            candidates=settings.retrieval_candidates,
+            rrf_k=settings.rrf_k,
+        )
+        span.set_attribute("retrieval.chunks", len(chunks))
     conversation_id = await _store_question(state, principal, conversation_id, question)
     turns = list(history) if history is not None else stored
     return PreparedTurn(conversation_id, question, turns, chunks, interface, started)
@@ -181,12 +183,17 @@ async def stream_turn(
     llm_started = time.perf_counter()
     parts: list[str] = []
     usage = Usage()
-    async for delta in llm.stream(question=turn.question, history=turn.history, chunks=turn.chunks):
-        if delta.usage is not None:
-            usage = delta.usage
-        if delta.text:
-            parts.append(delta.text)
-            yield AnswerDelta(text=delta.text)
+    attributes = {"llm.provider": llm.provider, "llm.model": llm.model}
+    with telemetry.detached_span("llm", **attributes) as span:
+        stream = llm.stream(question=turn.question, history=turn.history, chunks=turn.chunks)
+        async for delta in stream:
+            if delta.usage is not None:
+                usage = delta.usage
+            if delta.text:
+                parts.append(delta.text)
+                yield AnswerDelta(text=delta.text)
+        span.set_attribute("llm.tokens_in", usage.prompt_tokens)
+        span.set_attribute("llm.tokens_out", usage.completion_tokens)
     LLM_LATENCY.labels(llm.provider, llm.model).observe(time.perf_counter() - llm_started)
     answer = "".join(parts)
     await _store_answer(state, principal, turn, answer, usage)

@@ -1,0 +1,68 @@
+"""The span tree of one chat request, captured with the SDK's in-memory exporter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from tests.agent.hardening.harness import bearer, build_settings, build_token, running_app
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Record spans in memory; the app instruments itself when an SDK provider is set."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.shutdown()  # later exports are dropped, so memory stays flat
+
+
+def only(found: list[ReadableSpan], name: str) -> ReadableSpan:
+    matching = [span for span in found if span.name == name]
+    assert len(matching) == 1, f"{name}: {[s.name for s in found]}"
+    return matching[0]
+
+
+def parent_of(span: ReadableSpan) -> int | None:
+    return span.parent.span_id if span.parent is not None else None
+
+
+async def test_chat_request_has_retrieve_embed_and_llm_spans(
+    spans: InMemorySpanExporter, db_url: str, data_dir: str
+) -> None:
+    async with running_app(build_settings(db_url, data_dir)) as running:
+        spans.clear()
+        response = await running.client.post(
+            "/v1/chat", json={"message": "what is RagAgent?"}, headers=bearer(build_token())
+        )
+        assert response.status_code == 200
+    found = list(spans.get_finished_spans())
+    server = only(found, "POST /v1/chat")
+    assert server.kind == SpanKind.SERVER
+    assert server.attributes is not None
+    assert server.attributes.get("http.route") == "/v1/chat"
+    retrieve, embed, llm = only(found, "retrieve"), only(found, "embed"), only(found, "llm")
+    assert parent_of(retrieve) == server.context.span_id
+    assert parent_of(embed) == retrieve.context.span_id
+    assert parent_of(llm) == server.context.span_id
+    assert {s.context.trace_id for s in (server, retrieve, embed, llm)} == {server.context.trace_id}
+    assert retrieve.attributes is not None
+    assert retrieve.attributes["retrieval.top_k"] == 5
+    assert "retrieval.chunks" in retrieve.attributes
+    assert embed.attributes is not None
+    assert embed.attributes["embedding.texts"] == 1
+    assert llm.attributes is not None
+    assert llm.attributes["llm.provider"] == "extractive"
+    assert "llm.tokens_out" in llm.attributes
+    database = [s for s in found if s.attributes and s.attributes.get("db.system") == "postgresql"]
+    assert any(parent_of(s) == retrieve.context.span_id for s in database)
