@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID
 
@@ -12,6 +13,8 @@ from ragagent.core.db import Database
 from ragagent.db import conversations
 from ragagent.services import retention
 
+from tests.agent.backup import agentdata
+from tests.agent.backup.cli import run
 from tests.agent.hardening.harness import bearer, create_key
 from tests.support.fixtures_pg import build_test_settings, start_client
 
@@ -129,3 +132,26 @@ async def test_erasure_needs_admin_and_erases_only_that_user(
     subjects = [(r.__dict__["actor"], r.__dict__["subject"]) for r in records]
     assert subjects == [("ops", "alice"), ("ops", "alice")]
     assert SECRET_BODY not in caplog.text
+
+
+def test_purge_command_reports_what_it_deleted(new_database: Callable[[], str]) -> None:
+    url = new_database()
+
+    async def prepare() -> None:
+        db = await agentdata.open_migrated(url)
+        try:
+            await age(db, await chat(db, "u1", replies=1), 40)
+            await chat(db, "u2")
+        finally:
+            await db.close()
+
+    asyncio.run(prepare())
+    outcome = run("purge-conversations", "--database-url", url, "--days", "30")
+    assert outcome.exit_code == 0, outcome.stdout
+    assert outcome.report == {
+        "result": "succeeded",
+        "retention_days": 30,
+        "conversations": 1,
+        "messages": 2,
+    }
+    assert run("purge-conversations", "--database-url", url).exit_code == 2
