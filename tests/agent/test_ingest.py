@@ -8,7 +8,7 @@ import pytest
 from ragagent.core import errors
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
-from ragagent.rag.ingest import DocumentInput, ingest_documents
+from ragagent.rag.ingest import EMBED_CALL_BATCHES, DocumentInput, ingest_documents
 from ragagent.rag.types import Embedder
 
 pytestmark = pytest.mark.db
@@ -122,15 +122,15 @@ async def test_many_documents_in_one_call_are_batched_across_documents(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
     docs = [
-        DocumentInput(f"Document {i} is about topic {i}.", external_id=f"d{i}") for i in range(40)
+        DocumentInput(f"Document {i} is about topic {i}.", external_id=f"d{i}") for i in range(300)
     ]
     progress: list[int] = []
     results = await ingest_documents(
         db=db, embedder=embedder, settings=pg_settings, docs=docs, on_progress=progress.append
     )
-    assert [r.outcome for r in results] == ["created"] * 40
-    assert sum(progress) == 40
-    assert max(progress) == pg_settings.embedding_batch_size
+    assert [r.outcome for r in results] == ["created"] * 300
+    assert sum(progress) == 300
+    assert len(progress) == 300 // (pg_settings.embedding_batch_size * EMBED_CALL_BATCHES) + 1
 
 
 @pytest.mark.parametrize(

@@ -56,7 +56,9 @@ class Database:
             timeout=settings.db_pool_timeout_seconds,
             kwargs={"row_factory": dict_row},
             configure=register_vector_async,
-            check=AsyncConnectionPool.check_connection,
+            # No per-checkout health check: it would add a round trip to every
+            # query. A connection broken by a server restart fails its next query
+            # (DatabaseUnavailable, 503) and the pool then discards it.
             open=False,
             name="ragagent",
         )

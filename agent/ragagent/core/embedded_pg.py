@@ -74,3 +74,12 @@ def ensure_database(admin_url: str, name: str) -> None:
                 conn.execute(create.format(psycopg.sql.Identifier(name)))
             except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
                 log.debug("database %s was created concurrently", name)
+
+
+def stop_embedded(data_dir: Path) -> None:
+    """Stop the server this process started under ``data_dir``, if any (before deleting it)."""
+    pgserver = _import_pgserver()
+    pgdata = (data_dir.expanduser().resolve()) / "pg"
+    server = pgserver.PostgresServer._instances.get(pgdata)
+    if server is not None:
+        server.cleanup()

@@ -10,6 +10,7 @@ vectors from two models are never mixed or compared.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from psycopg import sql
 
@@ -27,10 +28,16 @@ class IndexModel:
     dimension: int
 
 
+READ_MODEL_SQL = "SELECT model, dimension FROM embedding_index"
+
+
 async def read_index_model(conn: Connection) -> IndexModel | None:
     """The recorded model, or None when no model has claimed the database yet."""
-    cursor = await conn.execute("SELECT model, dimension FROM embedding_index")
-    row = await cursor.fetchone()
+    cursor = await conn.execute(READ_MODEL_SQL)
+    return build_model(await cursor.fetchone())
+
+
+def build_model(row: dict[str, Any] | None) -> IndexModel | None:
     return None if row is None else IndexModel(str(row["model"]), int(row["dimension"]))
 
 

@@ -28,6 +28,7 @@ from ragagent.db import embedding_index
 from ragagent.rag import chunking, parsing
 from ragagent.rag.types import Embedder, Vector
 
+EMBED_CALL_BATCHES = 4
 Outcome = Literal["created", "updated", "unchanged"]
 Progress = Callable[[int], None]
 
@@ -154,7 +155,9 @@ async def _embed_and_write(
     The next batch is embedded in a worker thread while finished documents are
     written, so the database and the model work at the same time.
     """
-    step = settings.embedding_batch_size
+    # Several embedder batches per call let the model sort texts by length across
+    # more of them (less padding) while the previous call's documents are written.
+    step = settings.embedding_batch_size * EMBED_CALL_BATCHES
     texts = [chunk for p in todo for chunk in p.chunks]
     batches = [texts[i : i + step] for i in range(0, len(texts), step)]
     queue = deque(todo)

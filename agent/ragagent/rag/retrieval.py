@@ -101,16 +101,23 @@ async def search(
     rrf_k: int,
     filter: RetrievalFilter | None = None,
 ) -> list[RetrievedChunk]:
-    """Retrieval with the query already embedded (what the latency benchmark times)."""
+    """Retrieval with the query already embedded (what the latency benchmark times).
+
+    Everything goes to the server in one pipelined round trip (plus the commit):
+    the recorded model, the HNSW setting and both candidate lists with their rows.
+    """
     started = time.perf_counter()
     active = filter if filter is not None and not filter.is_empty else None
+    params = _params(vector, query, candidates, active, wanted)
     async with db.connection() as conn:
-        recorded = await embedding_index.read_index_model(conn)
-        embedding_index.check_model(recorded, wanted)
-        if recorded is None:
-            chunks: list[RetrievedChunk] = []
-        else:
-            chunks = await _search(conn, vector, query, top_k, candidates, rrf_k, active)
+        async with conn.pipeline():
+            model_cursor = await conn.execute(embedding_index.READ_MODEL_SQL)
+            await _tune(conn, candidates, filtered=active is not None)
+            cursor = await conn.execute(build_candidates_sql(filtered=active is not None), params)
+        embedding_index.check_model(
+            embedding_index.build_model(await model_cursor.fetchone()), wanted
+        )
+        chunks = build_ranked(await cursor.fetchall(), top_k=top_k, rrf_k=rrf_k)
     metrics.RETRIEVAL_LATENCY.observe(time.perf_counter() - started)
     metrics.RETRIEVALS.inc()
     if not chunks:
@@ -118,31 +125,32 @@ async def search(
     return chunks
 
 
-async def _search(
-    conn: Connection,
-    vector: Vector,
-    query: str,
-    top_k: int,
-    candidates: int,
-    rrf_k: int,
-    active: RetrievalFilter | None,
-) -> list[RetrievedChunk]:
-    ef_search = min(max(MIN_EF_SEARCH, 2 * candidates), MAX_EF_SEARCH)
+async def _tune(conn: Connection, candidates: int, *, filtered: bool) -> None:
+    # ef_search below the LIMIT would return fewer neighbours than asked for; far
+    # above it only costs latency, so it tracks the candidate count.
+    ef_search = min(max(MIN_EF_SEARCH, candidates), MAX_EF_SEARCH)
     await conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(ef_search),))
-    if active is not None:
+    if filtered:
         # Filters discard neighbours after the index scan; keep scanning until enough pass.
         await conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
-    params = _params(vector, query, candidates, active)
-    cursor = await conn.execute(build_candidates_sql(filtered=active is not None), params)
-    rows = await cursor.fetchall()
-    by_vector = [int(r["id"]) for r in rows if r["method"] == "vector"]
-    by_text = [int(r["id"]) for r in rows if r["method"] == "text"]
+
+
+def build_ranked(rows: Sequence[dict[str, Any]], *, top_k: int, rrf_k: int) -> list[RetrievedChunk]:
+    """Fuse the (method, rank, chunk row) candidates into the final ranked chunks."""
+    ordered = sorted(rows, key=lambda r: int(r["rank"]))
+    by_vector = [int(r["id"]) for r in ordered if r["method"] == "vector"]
+    by_text = [int(r["id"]) for r in ordered if r["method"] == "text"]
+    by_id = {int(r["id"]): r for r in rows}
     fused = build_fused([by_vector, by_text], k=rrf_k, limit=top_k)
-    return await _load(conn, fused)
+    return [_chunk(by_id[chunk_id], score) for chunk_id, score in fused]
 
 
 def _params(
-    vector: Vector, query: str, candidates: int, active: RetrievalFilter | None
+    vector: Vector,
+    query: str,
+    candidates: int,
+    active: RetrievalFilter | None,
+    wanted: embedding_index.IndexModel,
 ) -> dict[str, Any]:
     return {
         "vector": vector,
@@ -150,40 +158,43 @@ def _params(
         "n": candidates,
         "source": active.source if active else None,
         "metadata": Jsonb(active.metadata or {}) if active else None,
+        "model": wanted.model,
+        "dimension": wanted.dimension,
     }
 
 
 _FILTER_JOIN = "JOIN documents d ON d.id = c.document_id"
 _FILTER_WHERE = "(%(source)s::text IS NULL OR d.source = %(source)s) AND d.metadata @> %(metadata)s"
+# Evaluated once before any distance: with another model recorded, nothing is
+# compared (the dimensions could differ) and the caller raises the mismatch.
+_MODEL_GATE = """EXISTS (SELECT 1 FROM embedding_index
+    WHERE model = %(model)s AND dimension = %(dimension)s)"""
 
 
 def build_candidates_sql(*, filtered: bool) -> str:
-    """Both ranked candidate lists in one statement: (method, id) rows in rank order."""
+    """Both ranked candidate lists with their chunk and document columns, in one statement."""
     join = _FILTER_JOIN if filtered else ""
-    vector_where = f"WHERE {_FILTER_WHERE}" if filtered else ""
-    text_where = f"AND {_FILTER_WHERE}" if filtered else ""
+    also = f"AND {_FILTER_WHERE}" if filtered else ""
     return f"""
-        (SELECT 'vector' AS method, c.id FROM chunks c {join} {vector_where}
-         ORDER BY c.embedding <=> %(vector)s LIMIT %(n)s)
-        UNION ALL
-        (SELECT 'text' AS method, c.id
-         FROM chunks c {join}, websearch_to_tsquery('english', %(query)s) AS q
-         WHERE c.tsv @@ q {text_where}
-         ORDER BY ts_rank_cd(c.tsv, q) DESC, c.id LIMIT %(n)s)
+        WITH vector_hits AS (
+            SELECT id, row_number() OVER (ORDER BY distance) AS rank FROM (
+                SELECT c.id, c.embedding <=> %(vector)s AS distance FROM chunks c {join}
+                WHERE {_MODEL_GATE} {also}
+                ORDER BY distance LIMIT %(n)s) AS nearest
+        ), text_hits AS (
+            SELECT id, row_number() OVER (ORDER BY relevance DESC, id) AS rank FROM (
+                SELECT c.id, ts_rank_cd(c.tsv, q) AS relevance
+                FROM chunks c {join}, websearch_to_tsquery('english', %(query)s) AS q
+                WHERE c.tsv @@ q {also}
+                ORDER BY relevance DESC, c.id LIMIT %(n)s) AS matching
+        ), hits AS (
+            SELECT 'vector' AS method, id, rank FROM vector_hits
+            UNION ALL SELECT 'text' AS method, id, rank FROM text_hits
+        )
+        SELECT h.method, h.rank, c.id, c.document_id, c.ordinal, c.text,
+               d.external_id, d.title, d.source, d.metadata
+        FROM hits h JOIN chunks c ON c.id = h.id JOIN documents d ON d.id = c.document_id
     """
-
-
-async def _load(conn: Connection, fused: list[tuple[int, float]]) -> list[RetrievedChunk]:
-    if not fused:
-        return []
-    cursor = await conn.execute(
-        """SELECT c.id, c.document_id, c.ordinal, c.text, d.external_id, d.title, d.source,
-                  d.metadata
-           FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ANY(%s)""",
-        ([chunk_id for chunk_id, _ in fused],),
-    )
-    rows = {int(r["id"]): r for r in await cursor.fetchall()}
-    return [_chunk(rows[cid], score) for cid, score in fused if cid in rows]
 
 
 def _chunk(row: dict[str, Any], score: float) -> RetrievedChunk:
