@@ -87,12 +87,13 @@ def read_qrels(path: Path) -> Qrels:
 def build_corpus(dataset: Path) -> Iterator[ingest.DocumentInput]:
     for record in read_jsonl(dataset / "corpus.jsonl"):
         title = str(record.get("title") or "")
+        metadata = record.get("metadata")
         text = str(record.get("text") or "")
         yield ingest.DocumentInput(
             text=f"{title}\n\n{text}" if title else text,
             external_id=str(record["_id"]),
             title=title or None,
-            metadata=record.get("metadata") if isinstance(record.get("metadata"), dict) else {},
+            metadata=metadata if isinstance(metadata, dict) else {},
         )
 
 

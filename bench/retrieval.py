@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 from ragagent.core.config import Settings
-from ragagent.core.db import Database
+from ragagent.core.db import Connection, Database
 from ragagent.db import embedding_index
 from ragagent.rag import retrieval
 
@@ -44,7 +44,8 @@ def build_texts(count: int, words: list[str], rng: np.random.Generator) -> list[
 
 def build_vectors(count: int, rng: np.random.Generator) -> np.ndarray:
     vectors = rng.standard_normal((count, DIMENSION), dtype=np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit: np.ndarray = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return unit
 
 
 async def load_corpus(db: Database, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -69,7 +70,7 @@ async def load_corpus(db: Database, count: int, rng: np.random.Generator) -> np.
     return vectors
 
 
-async def _copy(conn: retrieval.Connection, texts: list[str], vectors: np.ndarray) -> None:
+async def _copy(conn: Connection, texts: list[str], vectors: np.ndarray) -> None:
     cursor = await conn.execute(
         "INSERT INTO documents (external_id, title, content_type, content_hash) "
         "VALUES ('bench', 'bench', 'text/plain', 'x') RETURNING id"
