@@ -36,7 +36,8 @@ def build_agent(body: Manifest, *, default_image: str, **defaults: Any) -> Agent
     """Parse a RagAgent object; ``spec.image`` and ``spec.secrets.provider`` win over defaults."""
     meta = body["metadata"]
     spec = RagAgentSpec.model_validate(body.get("spec") or {})
-    provider = spec.secrets.provider or defaults.pop("secrets_provider", "sealedSecrets")
+    default_provider = defaults.pop("secrets_provider", "sealedSecrets")
+    provider = spec.secrets.provider or default_provider
     return Agent(
         name=meta["name"],
         namespace=meta["namespace"],

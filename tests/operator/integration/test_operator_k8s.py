@@ -122,6 +122,26 @@ def test_create_gives_every_child_and_turns_ready(
     assert status["selector"].startswith("app.kubernetes.io/component=agent")
     assert status["endpoints"]["rest"].startswith("http://docs.")
     assert all(cond["observedGeneration"] == 1 for cond in status["conditions"])
+    monitoring = next(c for c in status["conditions"] if c["type"] == "MonitoringReady")
+    assert monitoring["reason"] == "PrometheusOperatorMissing"  # no crash loop, a clear reason
+
+
+def test_plain_secrets_provider_is_opt_in_and_generated_values_are_kept(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+) -> None:
+    spec = {"database": {"managed": {}}, "secrets": {"provider": "kubernetes"}}
+    assert apply(cluster, namespace, rag("plain", **spec)).returncode == 0
+    secret = wait_for(
+        lambda: get_json(cluster, "secret", "plain-generated", "-n", namespace),
+        "generated Secret",
+        operator=operator,
+    )
+    assert set(secret["data"]) == {"secret-key", "db-password", "database-url"}
+    assert get_json(cluster, "sealedsecret", "plain-generated", "-n", namespace) is None
+    assert get_json(cluster, "statefulset", "plain-postgres", "-n", namespace) is not None
+    time.sleep(2 * RESYNC_SECONDS)
+    again = get_json(cluster, "secret", "plain-generated", "-n", namespace)
+    assert again["data"] == secret["data"]
 
 
 def test_bad_resources_are_rejected_with_cel_messages(

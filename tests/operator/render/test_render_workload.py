@@ -135,3 +135,18 @@ def test_service_account_does_not_mount_a_token() -> None:
     assert (
         serviceaccount.build_service_account(make_agent())["automountServiceAccountToken"] is False
     )
+
+
+def test_spec_secrets_provider_wins_over_the_operator_default() -> None:
+    body = {
+        "metadata": {"name": "docs", "namespace": "team"},
+        "spec": {"database": {"managed": {}}, "secrets": {"provider": "kubernetes"}},
+    }
+    agent = build_agent(body, default_image="img", secrets_provider="sealedSecrets")
+    assert agent.secrets_provider == "kubernetes"
+    assert (
+        build_agent(
+            {**body, "spec": {"database": {"managed": {}}}}, default_image="img"
+        ).secrets_provider
+        == "sealedSecrets"
+    )
