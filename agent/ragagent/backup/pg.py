@@ -131,10 +131,13 @@ def connect(target: Target, **kwargs: Any) -> psycopg.Connection[Any]:
     try:
         return psycopg.connect(target.conninfo, password=target.password, **kwargs)
     except psycopg.OperationalError as exc:
-        first = str(exc).strip().splitlines()[:1]
-        raise BackupError(
-            f"cannot connect to database {target.dbname}: {' '.join(first)}"
-        ) from None
+        raise connect_error(target, exc) from None
+
+
+def connect_error(target: Target, exc: psycopg.OperationalError) -> BackupError:
+    """libpq's first line says why (host, user, database) and never holds the password."""
+    first = " ".join(str(exc).strip().splitlines()[:1])
+    return BackupError(f"cannot connect to database {target.dbname}: {first}")
 
 
 def table_key(schema: str, table: str) -> str:

@@ -95,12 +95,20 @@ def run_restore(
 
 
 def _ensure_database(target: pg.Target) -> None:
-    """Create the target database when it does not exist (restore into a named database)."""
+    """Create the target database when it does not exist (restore into a named database).
+
+    Only a missing database needs the maintenance database ``postgres``; a user
+    without access to it can still restore into an existing database.
+    """
+    try:
+        psycopg.connect(target.conninfo, password=target.password).close()
+        return
+    except psycopg.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            raise pg.connect_error(target, exc) from None
     with pg.connect(target.with_dbname("postgres"), autocommit=True) as conn:
-        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target.dbname,))
-        if found.fetchone() is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.dbname)))
-            log.info("created database %s", target.dbname)
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.dbname)))
+    log.info("created database %s", target.dbname)
 
 
 def _refuse_non_empty(target: pg.Target, *, force: bool) -> None:

@@ -20,6 +20,8 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import psycopg
+
 from ragagent.core import errors
 
 if TYPE_CHECKING:
@@ -113,6 +115,8 @@ async def run_retention_loop(
             await purge_expired_conversations(db, retention_days=retention_days)
         except errors.AgentError as exc:
             log.warning("conversation purge failed, retrying later: %s", exc.detail)
+        except psycopg.Error as exc:
+            log.error("conversation purge failed, retrying later: %s", type(exc).__name__)
         await asyncio.sleep(interval)
 
 
