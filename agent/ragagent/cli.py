@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -60,11 +60,11 @@ async def open_database(settings: Settings, *, migrate: bool = True) -> AsyncIte
         await db.close()
 
 
-def _run(action: Callable[[], Awaitable[T]]) -> T:
+def _run(action: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine, turning agent errors into a message and exit code 1."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return asyncio.run(action())  # type: ignore[arg-type]
+        return asyncio.run(action())
     except AgentError as exc:
         console.print(f"[red]error:[/red] {exc.detail}")
         raise typer.Exit(1) from None

@@ -48,7 +48,7 @@ async def test_document_lifecycle_create_unchanged_list_get_delete(
 
 async def test_raw_markdown_and_html_uploads_are_accepted(app_client: httpx.AsyncClient) -> None:
     md = await app_client.post(
-        "/v1/documents?external_id=notes&source=upload",
+        "/v1/documents?external_id=docs/notes.md&source=upload",
         content=b"# Notes\n\nThe meeting is on Tuesday.",
         headers={"content-type": "text/markdown; charset=utf-8"},
     )
@@ -62,6 +62,9 @@ async def test_raw_markdown_and_html_uploads_are_accepted(app_client: httpx.Asyn
     found = await app_client.post("/v1/retrieve", json={"query": "visible words", "top_k": 1})
     assert found.json()["results"][0]["external_id"] == "page"
     assert "bad()" not in found.json()["results"][0]["text"]
+    notes = await app_client.get("/v1/documents/docs/notes.md")
+    assert notes.json()["source"] == "upload"
+    assert (await app_client.delete("/v1/documents/docs/notes.md")).status_code == 204
 
 
 async def test_retrieve_finds_the_posted_document_and_honours_the_filter(

@@ -3,8 +3,9 @@
 ``POST /v1/documents`` takes either a JSON ``DocumentCreate`` or a raw body
 whose Content-Type is text/plain, text/markdown or text/html (then
 ``external_id``, ``title`` and ``source`` come from the query string).
-``{id}`` is the document's external_id, or its numeric id when no document
-has that external_id.
+``{id}`` is the document's external_id (it may contain slashes, as file paths
+from ``ragagent ingest`` do), or its numeric id when no document has that
+external_id.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ async def list_documents(
     return DocumentList(items=items, total=total, limit=limit, offset=offset)
 
 
-@router.get("/{document_id}", response_model=DocumentPublic, responses={404: {}})
+@router.get("/{document_id:path}", response_model=DocumentPublic, responses={404: {}})
 async def get_document(document_id: str, state: StateDep, _: ChatUser) -> DocumentPublic:
     async with state.db.connection() as conn:
         row = await doc_sql.get_document(conn, document_id)
@@ -118,7 +119,7 @@ async def get_document(document_id: str, state: StateDep, _: ChatUser) -> Docume
     return DocumentPublic.of(row)
 
 
-@router.delete("/{document_id}", status_code=204, responses={404: {}})
+@router.delete("/{document_id:path}", status_code=204, responses={404: {}})
 async def delete_document(document_id: str, state: StateDep, _: IngestUser) -> Response:
     """Delete a document and its chunks."""
     async with state.db.connection() as conn:
