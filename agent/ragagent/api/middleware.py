@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragagent.api import problems
 from ragagent.api.lifecycle import DrainMiddleware, WebSocketRegistry
+from ragagent.api.openapi import install_openapi
 from ragagent.core import poolmetrics, telemetry
 from ragagent.core.logging import REQUEST_ID
 from ragagent.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -246,6 +247,7 @@ async def _no_receive() -> Message:
 def install(app: FastAPI, settings: Settings) -> None:
     """Add the whole stack and the problem+json handlers to ``app`` (call once)."""
     problems.install_handlers(app)
+    install_openapi(app)
     registry = WebSocketRegistry()
     app.state.ragagent_websockets = registry
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)

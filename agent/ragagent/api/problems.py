@@ -12,6 +12,7 @@ import logging
 import re
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -137,6 +138,18 @@ def _reason(status: int) -> str:
         return "Error"
 
 
+async def on_data_error(conn: HTTPConnection, exc: Exception) -> JSONResponse | None:
+    """PostgreSQL refused a value (NUL byte, number out of range): the client's input.
+
+    Routes validate what they can; this is the backstop that keeps such input a
+    422 instead of a 500. The database's message is not echoed.
+    """
+    log.info("database rejected a value: %s", type(exc).__name__)
+    return await on_agent_error(
+        conn, errors.ValidationFailed("A value in the request is not acceptable")
+    )
+
+
 def internal_error_body(path: str) -> dict[str, Any]:
     return build_problem(
         status=500,
@@ -152,6 +165,7 @@ def install_handlers(app: FastAPI) -> None:
         errors.AgentError: on_agent_error,
         RequestValidationError: on_validation_error,
         HTTPException: on_http_error,
+        psycopg.DataError: on_data_error,
     }
     for kind, handler in handlers.items():
         app.add_exception_handler(kind, handler)
