@@ -40,13 +40,15 @@ log = logging.getLogger(__name__)
 async def open_database(settings: Settings, stack: AsyncExitStack) -> Database:
     """The configured database, or the embedded one in ``data_dir`` when none is set.
 
-    The embedded server is left running at shutdown only if another process
-    still uses it; pgserver stops it when its last user exits.
+    The embedded server is stopped at shutdown unless another process still
+    uses it. pgserver would also stop it at exit, but uvicorn re-raises SIGTERM
+    after its shutdown, which ends the process without running exit handlers.
     """
     if settings.database_url is not None:
         url = settings.database_url.get_secret_value()
     else:
         server = await asyncio.to_thread(start_embedded, settings.data_dir)
+        stack.push_async_callback(asyncio.to_thread, server.stop)
         url = server.url
     db = await Database.open(url, settings)
     stack.push_async_callback(db.close)

@@ -10,6 +10,7 @@ the directories above ``pg`` so that user can reach them.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +35,29 @@ class EmbeddedPostgres:
         return str(self.server.get_uri(database=database))
 
     def stop(self) -> None:
-        """Stop the server now (it also stops by itself when the process exits)."""
+        """Stop the server unless another live process still uses it (blocking)."""
+        forget_dead_users(self.server)
         self.server.cleanup()
+
+
+def forget_dead_users(server: Any) -> None:
+    """Drop exited processes from pgserver's list of the server's users.
+
+    pgserver stops the server when its last registered user leaves, but a
+    process killed by a signal never deregisters, and would keep it running.
+    """
+    users = server.global_process_id_list
+    users.put([pid for pid in users._get() if is_alive(int(pid))])
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0 only checks that the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists but belongs to another user
+    return True
 
 
 def _import_pgserver() -> Any:
