@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -184,3 +187,20 @@ async def test_invalid_hnsw_index_is_rebuilt(db_url: str) -> None:
         ).fetchone()
         assert valid == (True,)
         assert restore.reindex_invalid_hnsw(conn) == []
+
+
+@pytest.mark.slow
+async def test_ragagent_command_prints_only_the_json_line_on_stdout(
+    db_url: str, backups: Path
+) -> None:
+    await migrated(db_url)
+    entry = "from ragagent.cli import main; main()"
+    args = [sys.executable, "-c", entry, "backup", "--dir", str(backups), "--database-url", db_url]
+    done = await asyncio.to_thread(
+        subprocess.run, args, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stdout.strip().splitlines()
+    report = json.loads(line)
+    assert report["result"] == "succeeded"
+    assert report["rows"]["messages"] == 3
