@@ -162,3 +162,19 @@ def test_open_breaker_answers_503_without_calling_the_provider(
     for _ in range(3):
         assert client.post("/v1/chat", json={"message": "anyone there?"}).status_code == 503
     assert len(fake_openai.behaviour.requests) == 2
+
+
+def test_provider_outage_mid_stream_becomes_error_events(
+    chat_app_factory: ClientFactory, fake_openai: FakeOpenAI
+) -> None:
+    client = chat_app_factory(**provider_settings(fake_openai, llm_max_retries=0))
+    fake_openai.behaviour.fail_with = [500, 500]
+    question = {"message": QUESTION, "stream": True}
+    with client.stream("POST", "/v1/chat", json=question) as response:
+        body = "".join(response.iter_text())
+    assert body.startswith("event: error\n")
+    assert '"status": 503' in body
+    with client.websocket_connect("/v1/ws/chat") as ws:
+        ws.send_json({"message": QUESTION})
+        frame = ws.receive_json()
+    assert (frame["type"], frame["status"]) == ("error", 503)
