@@ -28,14 +28,13 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.support import kubeconfig, pki, processes, sealed_secrets, tools
+from tests.support import components, kubeconfig, pki, processes, sealed_secrets, tools
 
-STAGES_PATH = Path(__file__).resolve().parent / "kwok-stages.yaml"
-FAKE_NODE = "kwok-node-0"
+FAKE_NODE = components.FAKE_NODE
 START_TIMEOUT = 60.0
 PORT_ATTEMPTS = 3
-SERVICE_CIDR = "10.0.0.0/24"
-POD_CIDR = "10.244.0.1/16"
+WORKDIR_PREFIX = "ragagent-cluster-"
+OWNER_FILE = "owner.pid"
 
 
 class KubectlError(subprocess.CalledProcessError):
@@ -45,18 +44,9 @@ class KubectlError(subprocess.CalledProcessError):
         return f"{' '.join(self.cmd)} exited {self.returncode}: {self.stderr}"
 
 
-@dataclasses.dataclass(frozen=True)
-class Ports:
-    etcd: int
-    etcd_peer: int
-    apiserver: int
-    controller_manager: int
-    scheduler: int
-    kwok: int
-
-    @classmethod
-    def pick(cls) -> Ports:
-        return cls(*processes.free_ports(len(dataclasses.fields(cls))))
+def pick_ports() -> components.Ports:
+    fields = dataclasses.fields(components.Ports)
+    return components.Ports(*processes.free_ports(len(fields)))
 
 
 class ControlPlane:
@@ -64,8 +54,8 @@ class ControlPlane:
 
     def __init__(self, *, tools_bin: Path | None = None, workdir: Path | None = None) -> None:
         self.tools_bin = tools.require_tools(tools_bin)
-        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="ragagent-cluster-"))
-        self._use_ports(Ports.pick())
+        self.workdir = workdir or _new_workdir()
+        self._use_ports(pick_ports())
         self.kubeconfig_path = self.workdir / "kubeconfig"
         self._components: list[processes.Component] = []
         self._started = False
@@ -179,9 +169,9 @@ class ControlPlane:
                     raise
                 self._stop_components()
                 shutil.rmtree(self.workdir / "etcd", ignore_errors=True)
-                self._use_ports(Ports.pick())
+                self._use_ports(pick_ports())
 
-    def _use_ports(self, ports: Ports) -> None:
+    def _use_ports(self, ports: components.Ports) -> None:
         self.ports = ports
         self.server = f"https://127.0.0.1:{ports.apiserver}"
 
@@ -229,34 +219,20 @@ class ControlPlane:
     # --- components -----------------------------------------------------------------------
 
     def _start_etcd(self) -> None:
-        url = f"http://127.0.0.1:{self.ports.etcd}"
-        peer = f"http://127.0.0.1:{self.ports.etcd_peer}"
-        self._run("etcd", [
-            str(self.tool("etcd")), f"--data-dir={self.workdir / 'etcd'}",
-            f"--listen-client-urls={url}", f"--advertise-client-urls={url}",
-            f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
-            f"--initial-cluster=default={peer}",
-            # Durability is pointless for a throw-away cluster and fsync dominates its latency.
-            "--unsafe-no-fsync", "--log-level=warn",
-        ])  # fmt: skip
-        self._wait("etcd /health", lambda: _http_ok(f"{url}/health"))
+        argv = components.build_etcd_argv(
+            self.tool("etcd"), data_dir=self.workdir / "etcd", ports=self.ports
+        )
+        self._run("etcd", argv)
+        self._wait("etcd /health", lambda: _http_ok(f"http://127.0.0.1:{self.ports.etcd}/health"))
 
     def _start_apiserver(self) -> None:
-        m = self._material
-        self._run("kube-apiserver", [
-            str(self.tool("kube-apiserver")),
-            f"--etcd-servers=http://127.0.0.1:{self.ports.etcd}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-            f"--secure-port={self.ports.apiserver}",
-            f"--tls-cert-file={m.serving_cert}", f"--tls-private-key-file={m.serving_key}",
-            f"--client-ca-file={m.ca_cert}",
-            "--authorization-mode=RBAC",
-            f"--service-account-issuer={self.server}",
-            f"--service-account-key-file={m.sa_public}",
-            f"--service-account-signing-key-file={m.sa_private}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}", "--allow-privileged=true",
-            f"--cert-dir={self.workdir / 'apiserver-certs'}",
-        ])  # fmt: skip
+        argv = components.build_apiserver_argv(
+            self.tool("kube-apiserver"),
+            material=self._material,
+            ports=self.ports,
+            cert_dir=self.workdir / "apiserver-certs",
+        )
+        self._run("kube-apiserver", argv)
         self._wait("kube-apiserver /readyz", self._apiserver_ready)
 
     def _apiserver_ready(self) -> bool:
@@ -266,55 +242,24 @@ class ControlPlane:
             return False
 
     def _start_controllers(self) -> None:
-        kc = str(self.kubeconfig_path)
-        delegated = [
-            f"--kubeconfig={kc}",
-            f"--authentication-kubeconfig={kc}",
-            f"--authorization-kubeconfig={kc}",
-        ]
-        common = [*delegated, "--bind-address=127.0.0.1", "--leader-elect=false"]
-        self._run("kube-controller-manager", [
-            str(self.tool("kube-controller-manager")), *common,
-            f"--secure-port={self.ports.controller_manager}",
-            f"--root-ca-file={self.ca_path}",
-            f"--service-account-private-key-file={self._material.sa_private}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
-        ])  # fmt: skip
+        kc, tool = self.kubeconfig_path, self.tool
+        self._run(
+            "kube-controller-manager",
+            components.build_controller_manager_argv(
+                tool("kube-controller-manager"),
+                kubeconfig=kc,
+                material=self._material,
+                ports=self.ports,
+            ),
+        )
         self._run(
             "kube-scheduler",
-            [str(self.tool("kube-scheduler")), *common, f"--secure-port={self.ports.scheduler}"],
+            components.build_scheduler_argv(
+                tool("kube-scheduler"), kubeconfig=kc, ports=self.ports
+            ),
         )
-        self._create_fake_node()
-        self._start_kwok()
-
-    def _create_fake_node(self) -> None:
-        node = {
-            "apiVersion": "v1",
-            "kind": "Node",
-            "metadata": {
-                "name": FAKE_NODE,
-                "annotations": {"kwok.x-k8s.io/node": "fake"},
-                "labels": {
-                    "type": "kwok",
-                    "kubernetes.io/hostname": FAKE_NODE,
-                    "kubernetes.io/os": "linux",
-                },
-            },
-        }
-        self.kubectl("apply", "-f", "-", input=json.dumps(node))
-
-    def _start_kwok(self) -> None:
-        self._run("kwok", [
-            str(self.tool("kwok")),
-            f"--kubeconfig={self.kubeconfig_path}", f"--config={STAGES_PATH}",
-            "--manage-all-nodes=false",
-            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-            # kwok renews the node Lease, which is the node controller's heartbeat.
-            "--node-lease-duration-seconds=40",
-            f"--cidr={POD_CIDR}", "--node-ip=10.200.0.1",
-            f"--server-address=127.0.0.1:{self.ports.kwok}",
-        ])  # fmt: skip
+        self.kubectl("apply", "-f", "-", input=json.dumps(components.build_fake_node()))
+        self._run("kwok", components.build_kwok_argv(tool("kwok"), kubeconfig=kc, ports=self.ports))
 
     def _start_sealed_secrets(self) -> None:
         m = self._material
@@ -363,6 +308,34 @@ class ControlPlane:
             ).stdout.strip()
             != ""
         )
+
+
+def _new_workdir() -> Path:
+    """A fresh temp dir stamped with our pid, after removing those of dead owners.
+
+    Only a SIGKILLed owner leaves its dir behind (its processes die with it), so this sweep
+    keeps /tmp from filling up across interrupted runs.
+    """
+    for stale in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*"):
+        if _owner_is_dead(stale):
+            shutil.rmtree(stale, ignore_errors=True)
+    workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
+    (workdir / OWNER_FILE).write_text(str(os.getpid()))
+    return workdir
+
+
+def _owner_is_dead(workdir: Path) -> bool:
+    try:
+        pid = int((workdir / OWNER_FILE).read_text())
+    except (OSError, ValueError):
+        return False  # still being created, or not ours to judge
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _http_ok(url: str) -> bool:

@@ -1,0 +1,110 @@
+"""Pure builders of the control plane's command lines and objects: no processes, no I/O."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from tests.support import pki
+
+STAGES_PATH = Path(__file__).resolve().parent / "kwok-stages.yaml"
+FAKE_NODE = "kwok-node-0"
+FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+SERVICE_CIDR = "10.0.0.0/24"
+POD_CIDR = "10.244.0.1/16"
+FAKE_NODE_IP = "10.200.0.1"
+
+
+@dataclasses.dataclass(frozen=True)
+class Ports:
+    etcd: int
+    etcd_peer: int
+    apiserver: int
+    controller_manager: int
+    scheduler: int
+    kwok: int
+
+
+def build_etcd_argv(binary: Path, *, data_dir: Path, ports: Ports) -> list[str]:
+    url = f"http://127.0.0.1:{ports.etcd}"
+    peer = f"http://127.0.0.1:{ports.etcd_peer}"
+    return [
+        str(binary), f"--data-dir={data_dir}",
+        f"--listen-client-urls={url}", f"--advertise-client-urls={url}",
+        f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
+        f"--initial-cluster=default={peer}",
+        # Durability is pointless for a throw-away cluster and fsync dominates its latency.
+        "--unsafe-no-fsync", "--log-level=warn",
+    ]  # fmt: skip
+
+
+def build_apiserver_argv(
+    binary: Path, *, material: pki.Pki, ports: Ports, cert_dir: Path
+) -> list[str]:
+    """TLS with client certificates, RBAC only (system:masters bypasses it, nobody else does)."""
+    return [
+        str(binary),
+        f"--etcd-servers=http://127.0.0.1:{ports.etcd}",
+        "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+        f"--secure-port={ports.apiserver}",
+        f"--tls-cert-file={material.serving_cert}",
+        f"--tls-private-key-file={material.serving_key}",
+        f"--client-ca-file={material.ca_cert}",
+        "--authorization-mode=RBAC",
+        f"--service-account-issuer=https://127.0.0.1:{ports.apiserver}",
+        f"--service-account-key-file={material.sa_public}",
+        f"--service-account-signing-key-file={material.sa_private}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}", "--allow-privileged=true",
+        f"--cert-dir={cert_dir}",
+    ]  # fmt: skip
+
+
+def _common_flags(kubeconfig: Path, port: int) -> list[str]:
+    # The delegated kubeconfigs let their /metrics and /healthz check callers like real ones.
+    return [
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        "--bind-address=127.0.0.1", f"--secure-port={port}", "--leader-elect=false",
+    ]  # fmt: skip
+
+
+def build_controller_manager_argv(
+    binary: Path, *, kubeconfig: Path, material: pki.Pki, ports: Ports
+) -> list[str]:
+    """All default controllers: Deployments, GC, namespaces, ServiceAccount tokens, HPA, CronJob."""
+    return [
+        str(binary), *_common_flags(kubeconfig, ports.controller_manager),
+        f"--root-ca-file={material.ca_cert}",
+        f"--service-account-private-key-file={material.sa_private}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+    ]  # fmt: skip
+
+
+def build_scheduler_argv(binary: Path, *, kubeconfig: Path, ports: Ports) -> list[str]:
+    return [str(binary), *_common_flags(kubeconfig, ports.scheduler)]
+
+
+def build_kwok_argv(binary: Path, *, kubeconfig: Path, ports: Ports) -> list[str]:
+    """KWOK manages only nodes annotated as fake, with our own stages (it ships none)."""
+    return [
+        str(binary), f"--kubeconfig={kubeconfig}", f"--config={STAGES_PATH}",
+        "--manage-all-nodes=false",
+        f"--manage-nodes-with-annotation-selector={FAKE_NODE_ANNOTATION}=fake",
+        # kwok renews the node Lease, which is the node controller's heartbeat.
+        "--node-lease-duration-seconds=40",
+        f"--cidr={POD_CIDR}", f"--node-ip={FAKE_NODE_IP}",
+        f"--server-address=127.0.0.1:{ports.kwok}",
+    ]  # fmt: skip
+
+
+def build_fake_node(name: str = FAKE_NODE) -> dict[str, Any]:
+    """No taint: every test pod should land on it, unlike KWOK's usual advice."""
+    labels = {"type": "kwok", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "annotations": {FAKE_NODE_ANNOTATION: "fake"}, "labels": labels},
+    }
