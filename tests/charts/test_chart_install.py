@@ -1,8 +1,8 @@
 """The chart on the real local control plane: install, the operator at work, upgrade, uninstall.
 
 The operator runs as a local process (the fake KWOK pods run no containers) with the settings
-the chart put in its Deployment and a token of the chart's ServiceAccount, so a Ready sample
-proves the chart's RBAC is enough for a real reconcile.
+the chart put in its Deployment and a token of the chart's ServiceAccount, so a Reconciled
+sample proves the chart's RBAC is enough for a real reconcile.
 """
 
 from __future__ import annotations

@@ -203,6 +203,22 @@ def test_peering_object_is_created_for_the_replicas(default_render: list[dict[st
     )
 
 
+def test_network_policy_admits_only_scrapers_and_reaches_only_dns_and_the_api_server(
+    default_render: list[dict[str, Any]],
+) -> None:
+    policy = find(default_render, "NetworkPolicy")["spec"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    (ingress,) = policy["ingress"]
+    assert ingress["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    assert ingress["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+    egress_ports = {(p["port"], p["protocol"]) for rule in policy["egress"] for p in rule["ports"]}
+    assert egress_ports == {(53, "UDP"), (53, "TCP"), (443, "TCP"), (6443, "TCP")}
+    assert all("to" not in rule for rule in policy["egress"])
+    assert of_kind(render("networkPolicy.enabled=false"), "NetworkPolicy") == []
+
+
 def test_pdb_keeps_one_operator_available(default_render: list[dict[str, Any]]) -> None:
     assert find(default_render, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
     assert of_kind(render("replicaCount=1", "peering.name="), "PodDisruptionBudget") == []
