@@ -23,6 +23,7 @@ import jwt
 
 from ragagent.core import errors
 from ragagent.core.metrics import AUTH_FAILURES
+from ragagent.core.retry import retry_read
 from ragagent.db import apikeys
 
 if TYPE_CHECKING:
@@ -155,7 +156,7 @@ class Authenticator:
     async def is_configured(self) -> bool:
         """True once any auth exists; latched, so a later revocation never reopens the door."""
         if not self._configured:
-            self._configured = await apikeys.any_active(self.db)
+            self._configured = await retry_read(lambda: apikeys.any_active(self.db))
         return self._configured
 
     async def allows_anonymous(self) -> bool:
@@ -193,7 +194,7 @@ class Authenticator:
         prefix = parse_prefix(key)
         if prefix is None:
             raise fail("malformed")
-        record = await apikeys.find_by_prefix(self.db, prefix)
+        record = await retry_read(lambda: apikeys.find_by_prefix(self.db, prefix))
         expected = build_key_hash(signing_secret(self.settings), key)
         if record is None or not hmac.compare_digest(record.key_hash, expected):
             raise fail("unknown_key")

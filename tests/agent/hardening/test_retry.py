@@ -1,0 +1,63 @@
+"""retry_read against a real PostgreSQL whose backend is killed mid-read."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from psycopg import errors as pg_errors
+from ragagent.core.db import Database
+from ragagent.core.retry import build_delay, retry_read
+
+
+async def test_a_read_survives_its_backend_being_terminated(db: Database) -> None:
+    calls = 0
+
+    async def read() -> int:
+        nonlocal calls
+        calls += 1
+        async with db.connection() as conn:
+            if calls == 1:
+                await conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+            cur = await conn.execute("SELECT 41 + 1 AS answer")
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row["answer"])
+
+    assert await retry_read(read, base_delay=0.01) == 42
+    assert calls == 2
+
+
+async def test_non_transient_errors_are_not_retried(db: Database) -> None:
+    calls = 0
+
+    async def read() -> None:
+        nonlocal calls
+        calls += 1
+        async with db.connection() as conn:
+            await conn.execute("SELECT * FROM no_such_table")
+
+    with pytest.raises(pg_errors.UndefinedTable):
+        await retry_read(read)
+    assert calls == 1
+
+
+async def test_attempts_are_bounded() -> None:
+    calls = 0
+
+    async def read() -> None:
+        nonlocal calls
+        calls += 1
+        async with await psycopg.AsyncConnection.connect(
+            "postgresql://nobody@127.0.0.1:1/none", connect_timeout=1
+        ):
+            pass
+
+    with pytest.raises(psycopg.OperationalError):
+        await retry_read(read, attempts=3, base_delay=0.001)
+    assert calls == 3
+
+
+def test_backoff_is_jittered_and_capped() -> None:
+    delays = [build_delay(attempt, base=0.1, cap=0.5) for attempt in range(10) for _ in range(20)]
+    assert all(0 <= d <= 0.5 for d in delays)
+    assert len(set(delays)) > 100
