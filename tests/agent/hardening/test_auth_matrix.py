@@ -36,6 +36,7 @@ PUBLIC_ROUTES = {
     "/healthz",
     "/",
     "/static/{name}",
+    "/favicon.ico",
     "/openapi.json",
     "/docs",
     "/docs/oauth2-redirect",
