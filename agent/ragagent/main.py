@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from ragagent import __version__
-from ragagent.api import middleware
+from ragagent.api import deps, middleware
 from ragagent.api.routes import (
     chat,
     conversations,
@@ -90,6 +90,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = await build_state(settings, stack)
         await ingest_samples(state)
         app.state.ragagent = state
+        await deps.announce_auth_mode(app)
         purge = retention.start_retention(state)
         log.info("RagAgent %s ready", __version__)
         try:

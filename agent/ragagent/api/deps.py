@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, WebSocket
 from starlette.requests import HTTPConnection
@@ -45,14 +45,25 @@ def get_state(request: HTTPConnection) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_authenticator(conn: HTTPConnection) -> Authenticator:
+def authenticator_for(app: Any) -> Authenticator:
     """One Authenticator per app, created on first use (it caches JWKS keys)."""
-    auth: Authenticator | None = getattr(conn.app.state, "ragagent_auth", None)
-    state = get_state(conn)
+    state: AppState | None = getattr(app.state, "ragagent", None)
+    if state is None:
+        raise errors.ServiceUnavailable("The agent is starting up")
+    auth: Authenticator | None = getattr(app.state, "ragagent_auth", None)
     if auth is None or auth.db is not state.db:
         auth = Authenticator(state.settings, state.db)
-        conn.app.state.ragagent_auth = auth
+        app.state.ragagent_auth = auth
     return auth
+
+
+def get_authenticator(conn: HTTPConnection) -> Authenticator:
+    return authenticator_for(conn.app)
+
+
+async def announce_auth_mode(app: Any) -> None:
+    """At start-up: say how callers authenticate; a loud warning when anyone may call."""
+    await authenticator_for(app).log_mode()
 
 
 def credential(conn: HTTPConnection) -> str | None:

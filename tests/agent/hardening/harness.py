@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import jwt
 from fastapi import FastAPI
+
 from ragagent.core import security
 from ragagent.core.config import Settings
 from ragagent.db import apikeys

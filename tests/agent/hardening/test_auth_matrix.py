@@ -7,6 +7,7 @@ A route is protected when its dependencies include a scope check
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,10 +17,10 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from fastapi.testclient import TestClient
-from ragagent.core.metrics import AUTH_FAILURES
 from starlette.routing import BaseRoute
 from starlette.websockets import WebSocketDisconnect
 
+from ragagent.core.metrics import AUTH_FAILURES
 from tests.agent.hardening.harness import (
     SECRET,
     RunningApp,
@@ -259,3 +260,19 @@ def test_websocket_authenticates_before_accepting(db_url: str, data_dir: str) ->
             while frames[-1]["type"] != "done":
                 frames.append(ws.receive_json())
         assert SECRET not in str(frames)
+
+
+async def test_startup_warns_loudly_only_when_anyone_may_call(
+    db_url: str, data_dir: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    open_settings = build_settings(db_url, data_dir, jwt_issuer=None, jwt_audience=None)
+    with caplog.at_level(logging.INFO, logger="ragagent.core.security"):
+        async with running_app(open_settings):
+            pass
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert any("AUTHENTICATION IS OFF" in r.getMessage() for r in warnings)
+        caplog.clear()
+        async with running_app(build_settings(db_url, data_dir)):
+            pass
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("authentication enforced" in r.getMessage() for r in caplog.records)

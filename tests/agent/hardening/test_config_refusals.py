@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import pytest
+
 from ragagent.core.config import ConfigError, Settings, load_settings
 
 STRONG = "s" * 32

@@ -16,14 +16,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi.testclient import TestClient
-from ragagent.cli import app as cli_app
-from ragagent.main import create_app
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from typer.testing import CliRunner
 
+from ragagent.cli import app as cli_app
+from ragagent.main import create_app
 from tests.agent.hardening.harness import (
     AUDIENCE,
     ISSUER,

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
+
 from ragagent.core.config import Settings
 from ragagent.core.logging import REQUEST_ID, configure_logging, redact
 

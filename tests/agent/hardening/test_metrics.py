@@ -7,10 +7,10 @@ import socket
 import httpx
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+
 from ragagent.core.config import Settings
 from ragagent.core.metrics import REGISTRY
 from ragagent.core.server import start_metrics_server
-
 from tests.agent.hardening.harness import bearer, build_settings, build_token, running_app
 
 

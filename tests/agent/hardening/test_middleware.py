@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from ragagent.api.middleware import CHAT_PAGE_CSP
 
+from ragagent.api.middleware import CHAT_PAGE_CSP
 from tests.agent.hardening.harness import (
     bearer,
     build_settings,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from ragagent.main import create_app
 
+from ragagent.main import create_app
 from tests.agent.hardening.harness import bearer, build_settings, build_token, running_app
 
 LIMITED = {"rate_limit_scopes": "chat=2/1"}  # 2 per minute + burst 1 = 3 per window

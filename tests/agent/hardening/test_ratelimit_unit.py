@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ragagent.core import errors
 from ragagent.core.metrics import RATE_LIMITED
 from ragagent.core.ratelimit import Limiter, ScopeLimit

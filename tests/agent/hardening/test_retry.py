@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 from psycopg import errors as pg_errors
+
 from ragagent.core.db import Database
 from ragagent.core.retry import build_delay, retry_read
 

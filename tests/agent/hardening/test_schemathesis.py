@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from ragagent.main import create_app
 
+from ragagent.main import create_app
 from tests.agent.hardening.harness import build_settings, build_token
 from tests.support.fake_openai import ServerThread
 
