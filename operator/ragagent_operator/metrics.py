@@ -16,9 +16,6 @@ STEP_DURATION = Histogram(
 STEP_ERRORS = Counter(
     "ragagent_operator_step_errors_total", "Reconcile steps that raised, by step.", ["step"]
 )
-STEP_WRITES = Counter(
-    "ragagent_operator_step_writes_total", "Objects applied or deleted, by step.", ["step"]
-)
 API_REQUESTS = Counter(
     "ragagent_operator_api_requests_total", "Requests sent to the API server, by verb.", ["verb"]
 )

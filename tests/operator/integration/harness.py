@@ -35,13 +35,19 @@ class Operator:
         return self.log_path.read_text(errors="replace")
 
 
-def start_operator(cluster: controlplane.ControlPlane, kubeconfig: Path, tag: str) -> Operator:
+def start_operator(
+    cluster: controlplane.ControlPlane,
+    kubeconfig: Path,
+    tag: str,
+    *,
+    resync_seconds: float = RESYNC_SECONDS,
+) -> Operator:
     metrics_port, health_port = processes.free_port(), processes.free_port()
     env = {
         **os.environ,
         "KUBECONFIG": str(kubeconfig),
         "RAGAGENT_OPERATOR_SEALED_SECRETS_CERT_FILE": str(cluster.sealing_cert_path),
-        "RAGAGENT_OPERATOR_RESYNC_SECONDS": str(RESYNC_SECONDS),
+        "RAGAGENT_OPERATOR_RESYNC_SECONDS": str(resync_seconds),
         "RAGAGENT_OPERATOR_METRICS_PORT": str(metrics_port),
         "RAGAGENT_OPERATOR_HEALTH_PORT": str(health_port),
         "RAGAGENT_OPERATOR_DEFAULT_IMAGE": "ragagent:test",

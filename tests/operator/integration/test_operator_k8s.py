@@ -413,3 +413,31 @@ def test_two_operator_replicas_do_not_conflict(
         assert "ragagent-operator" in managers
     finally:
         stop(second)
+
+
+def _ingest_jobs(cluster: controlplane.ControlPlane, namespace: str) -> list[str]:
+    selector = "app.kubernetes.io/component=ingest,app.kubernetes.io/instance=docs"
+    listed = get_json(cluster, "jobs", "-n", namespace, "-l", selector) or {"items": []}
+    return sorted(job["metadata"]["name"] for job in listed["items"])
+
+
+def test_knowledge_change_starts_a_new_ingest_job_keyed_by_content(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+) -> None:
+    cluster.kubectl("create", "configmap", "faq", "-n", namespace, "--from-literal=a.md=# One")
+    ready_agent(
+        cluster, namespace, operator, knowledge={"sources": [{"configMap": {"name": "faq"}}]}
+    )
+    first = wait_for(
+        lambda: _ingest_jobs(cluster, namespace), "first ingest Job", operator=operator
+    )
+    time.sleep(2 * RESYNC_SECONDS)
+    assert _ingest_jobs(cluster, namespace) == first  # unchanged content, no new Job
+    patch = '{"data":{"a.md":"# Two"}}'
+    cluster.kubectl("patch", "configmap", "faq", "-n", namespace, "--type=merge", "-p", patch)
+    wait_for(
+        lambda: (jobs := _ingest_jobs(cluster, namespace)) and first[0] not in jobs,
+        "a new ingest Job replacing the old one",
+        operator=operator,
+    )
+    assert len(_ingest_jobs(cluster, namespace)) == 1

@@ -1,0 +1,226 @@
+"""Operator benchmark on the real local control plane (issue 5 goals).
+
+1. 200 RagAgents applied at once: seconds until every one reports Reconciled=True,
+   against ``kubectl apply --server-side`` of the same rendered children (goal <= 1.5x).
+2. Write requests the API server receives during one no-op resync of all 200 (goal 0).
+3. The operator's resident memory (goal <= 150 MiB).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ragagent_operator import k8s
+from ragagent_operator.render import (
+    configmap,
+    deployment,
+    networkpolicy,
+    pdb,
+    secrets,
+    service,
+    serviceaccount,
+)
+from ragagent_operator.render.common import build_agent, stable_hash
+from tests.operator.integration import harness
+from tests.support import controlplane
+
+COUNT = 200
+RESYNC_SECONDS = 30.0
+WRITE_VERBS = {"POST", "PUT", "PATCH", "DELETE", "APPLY", "CREATE", "UPDATE"}
+
+
+def ragagent(index: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "ragagent.dev/v1alpha1",
+        "kind": "RagAgent",
+        "metadata": {"name": f"agent-{index:03d}"},
+        "spec": {"database": {"external": {"secretRef": {"name": "pg", "key": "url"}}}},
+    }
+
+
+def rendered_children(namespace: str, index: int) -> list[dict[str, Any]]:
+    """What the operator applies for one agent (no ownerReferences: there is no owner)."""
+    agent = build_agent(
+        {**ragagent(index), "metadata": {"name": f"agent-{index:03d}", "namespace": namespace}},
+        default_image="ragagent:test",
+    )
+    sealed = {"secret-key": "AgA" + stable_hash(index) * 20}
+    children = [
+        serviceaccount.build_service_account(agent),
+        secrets.build_sealed_secret(agent, secrets.generated_secret_name(agent), sealed),
+        configmap.build_config_map(agent),
+        deployment.build_deployment(agent, config_hash="c", secrets_hash="s"),
+        service.build_service(agent),
+        pdb.build_pdb(agent),
+        *networkpolicy.build_network_policies(agent),
+    ]
+    for child in children:
+        child["metadata"].pop("ownerReferences", None)
+    return [k8s.with_spec_hash(child) for child in children]
+
+
+def all_reconciled(cluster: controlplane.ControlPlane, namespace: str) -> int:
+    items = json.loads(cluster.kubectl("get", "ragagents", "-n", namespace, "-o", "json").stdout)[
+        "items"
+    ]
+    return sum(
+        1
+        for item in items
+        for cond in (item.get("status") or {}).get("conditions") or []
+        if cond["type"] == "Reconciled" and cond["status"] == "True"
+    )
+
+
+def time_operator(cluster: controlplane.ControlPlane) -> float:
+    cluster.kubectl("create", "namespace", "bench-op")
+    cluster.kubectl(
+        "create",
+        "secret",
+        "generic",
+        "pg",
+        "-n",
+        "bench-op",
+        "--from-literal=url=postgresql://u:p@db:5432/r",
+    )
+    manifest = yaml.safe_dump(
+        {"apiVersion": "v1", "kind": "List", "items": [ragagent(i) for i in range(COUNT)]}
+    )
+    started = time.perf_counter()
+    cluster.kubectl("apply", "--server-side", "-n", "bench-op", "-f", "-", input=manifest)
+    while all_reconciled(cluster, "bench-op") < COUNT:
+        time.sleep(1.0)
+    return time.perf_counter() - started
+
+
+def time_kubectl(cluster: controlplane.ControlPlane) -> float:
+    cluster.kubectl("create", "namespace", "bench-kubectl")
+    items = [child for i in range(COUNT) for child in rendered_children("bench-kubectl", i)]
+    path = Path(tempfile.mkstemp(suffix=".yaml")[1])
+    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
+    started = time.perf_counter()
+    argv = [str(cluster.tool("kubectl")), "apply", "--server-side", "--field-manager=bench"]
+    subprocess.run(
+        [*argv, "-f", str(path)], env=cluster.env(), check=True, capture_output=True, timeout=1800
+    )
+    return time.perf_counter() - started
+
+
+def write_counts(cluster: controlplane.ControlPlane) -> dict[str, float]:
+    counts: dict[str, float] = {}
+    for line in cluster.apiserver_metrics().splitlines():
+        if line.startswith("apiserver_request_total{"):
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+            if labels["verb"] in WRITE_VERBS and not labels.get("subresource"):
+                key = f"{labels['verb']} {labels['resource']}"
+                counts[key] = counts.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def noop_writes(
+    cluster: controlplane.ControlPlane, operator: harness.Operator
+) -> tuple[dict[str, float], float]:
+    """Writes on the operator's kinds during 1.5 resync intervals (every agent resyncs)."""
+    ours = {
+        "ragagents",
+        "deployments",
+        "services",
+        "configmaps",
+        "serviceaccounts",
+        "secrets",
+        "sealedsecrets",
+        "networkpolicies",
+        "poddisruptionbudgets",
+    }
+    before, timer_before = write_counts(cluster), _timer_reconciles(operator)
+    time.sleep(1.5 * RESYNC_SECONDS)
+    after = write_counts(cluster)
+    delta = {
+        k: after[k] - before.get(k, 0.0)
+        for k in after
+        if after[k] != before.get(k, 0.0) and k.split(" ")[1] in ours
+    }
+    return delta, _timer_reconciles(operator) - timer_before
+
+
+def _timer_reconciles(operator: harness.Operator) -> float:
+    import urllib.request
+
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=5
+    ) as response:
+        text = response.read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("ragagent_operator_reconciles_total{") and 'trigger="timer"' in line
+    )
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main() -> None:
+    with controlplane.ControlPlane() as cluster:
+        for path in ("crd", "rbac"):
+            cluster.kubectl("apply", "-k", str(harness.REPO / "manifests" / path))
+        cluster.kubectl(
+            "wait",
+            "--for=condition=Established",
+            "crd/ragagents.ragagent.dev",
+            "crd/clusterkopfpeerings.kopf.dev",
+        )
+        cluster.kubectl(
+            "apply", "-f", str(harness.REPO / "manifests" / "operator" / "peering.yaml")
+        )
+        token = cluster.token_for("ragagent-operator", "ragagent-system", duration="2h")
+        kubeconfig = cluster.kubeconfig_for_token(token, name="bench-operator")
+        operator = harness.start_operator(
+            cluster, kubeconfig, "bench", resync_seconds=RESYNC_SECONDS
+        )
+        try:
+            baseline = time_kubectl(cluster)
+            # The test cluster's Service range (10.0.0.0/24) holds 254 addresses: free the
+            # baseline's 200 before the operator needs its own 200.
+            cluster.kubectl("delete", "namespace", "bench-kubectl", "--wait=true", "--timeout=600s")
+            reconciled = time_operator(cluster)
+            time.sleep(RESYNC_SECONDS)  # rollouts triggered by unsealed Secrets settle
+            writes, resyncs = noop_writes(cluster, operator)
+            memory = rss_mib(operator.process.pid)
+        finally:
+            harness.stop(operator)
+    result = {
+        "agents": COUNT,
+        "operator_all_reconciled_s": round(reconciled, 1),
+        "kubectl_server_side_apply_s": round(baseline, 1),
+        "ratio": round(reconciled / baseline, 2),
+        "noop_resync_reconciles": resyncs,
+        "noop_resync_writes": sum(writes.values()),
+        "noop_resync_writes_by_kind": writes,
+        "operator_rss_mib": round(memory, 1),
+    }
+    print(
+        f"operator: {COUNT} RagAgents reconciled in {reconciled:.1f} s vs kubectl apply "
+        f"--server-side {baseline:.1f} s (ratio {result['ratio']}, goal <= 1.5)"
+    )
+    print(
+        f"operator: no-op resync of {resyncs:.0f} reconciles made "
+        f"{result['noop_resync_writes']:.0f} writes (goal 0)"
+    )
+    print(f"operator: RSS {memory:.1f} MiB (goal <= 150)")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
