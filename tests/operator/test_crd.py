@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from ragagent_operator import crd
 from ragagent_operator.spec import RagAgentSpec
 

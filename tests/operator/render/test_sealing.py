@@ -12,10 +12,10 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from ragagent_operator import sealing
 from ragagent_operator.render import secrets
 from ragagent_operator.render.common import build_agent
-
 from tests.support import pki, tools
 
 
