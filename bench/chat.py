@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import logging
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -132,7 +133,7 @@ def start_agent(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("the agent did not become healthy")
 
 
-async def run(total: int, clients: int) -> tuple[float, float]:
+async def run(total: int, clients: int, rounds: int) -> tuple[float, float]:
     settings = Settings(ingest_samples_on_start=False, llm_provider="extractive")
     embedder = embeddings.build_embedder(settings)
     fake = FakeOpenAI()
@@ -142,35 +143,49 @@ async def run(total: int, clients: int) -> tuple[float, float]:
             docs = samples.build_sample_documents()
             await ingest.ingest_documents(db=db, embedder=embedder, settings=settings, docs=docs)
             llm = openai.AsyncOpenAI(base_url=llm_url, api_key="bench", max_retries=0)
-            raw = raw_worker(db, embedder, llm, settings)
-            await measure(raw, clients * 2, clients)  # warm-up
-            raw_rps = await measure(raw, total, clients)
-            await llm.close()
-            agent_rps = await run_agent(db.url, llm_url, total, clients)
-    return raw_rps, agent_rps
+            try:
+                raw = raw_worker(db, embedder, llm, settings)
+                return await compare(raw, db.url, llm_url, total, clients, rounds)
+            finally:
+                await llm.close()
 
 
-async def run_agent(db_url: str, llm_url: str, total: int, clients: int) -> float:
+async def compare(
+    raw: Callable[[str], Awaitable[None]],
+    db_url: str,
+    llm_url: str,
+    total: int,
+    clients: int,
+    rounds: int,
+) -> tuple[float, float]:
+    """Alternate raw and agent rounds, so drifting load on a shared machine hits both alike."""
     with tempfile.TemporaryDirectory(prefix="ragagent-bench-chat-") as data_dir:
         process, url = start_agent(agent_env(db_url, llm_url, data_dir))
         try:
             limits = httpx.Limits(max_connections=clients)
-            async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
-                worker = agent_worker(http)
-                await measure(worker, clients * 2, clients)  # warm-up
-                return await measure(worker, total, clients)
+            async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
+                agent = agent_worker(http)
+                await measure(raw, clients, clients)  # warm-up
+                await measure(agent, clients, clients)
+                per_round = max(clients, total // rounds)
+                raw_rates, agent_rates = [], []
+                for _ in range(rounds):
+                    raw_rates.append(await measure(raw, per_round, clients))
+                    agent_rates.append(await measure(agent, per_round, clients))
         finally:
             process.terminate()
             process.wait(timeout=30)
+    return statistics.fmean(raw_rates), statistics.fmean(agent_rates)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    raw_rps, agent_rps = asyncio.run(run(args.requests, args.clients))
+    raw_rps, agent_rps = asyncio.run(run(args.requests, args.clients, args.rounds))
     ratio = raw_rps / agent_rps
     verdict = "ok" if ratio <= GOAL else "ABOVE GOAL"
     print(
