@@ -115,7 +115,10 @@ class Settings(BaseSettings):
         Path(".data"), description="Embedded PostgreSQL data and local state (directory)."
     )
     log_level: str = Field(
-        "INFO", validation_alias=_env("RAGAGENT_LOG_LEVEL", "LOG_LEVEL"), description="Log level."
+        "INFO",
+        validation_alias=_env("RAGAGENT_LOG_LEVEL", "LOG_LEVEL"),
+        pattern=r"(?i)^(debug|info|warning|error|critical)$",
+        description="Log level: debug, info, warning, error or critical.",
     )
     log_format: Literal["json", "pretty", "auto"] = Field(
         "auto", description="auto means JSON in production and pretty in development."

@@ -214,6 +214,10 @@ class Authenticator:
     async def _from_jwt(self, token: str) -> Principal:
         try:
             claims = await self._decode(token)
+        except jwt.PyJWKClientConnectionError:
+            # The identity provider's key set is unreachable: an outage, not bad credentials.
+            log.warning("JWKS endpoint unreachable")
+            raise errors.ServiceUnavailable("Token keys are unavailable; retry later") from None
         except jwt.PyJWTError as exc:
             raise fail(_jwt_reason(exc)) from None
         return Principal(id=str(claims["sub"]), kind="jwt", scopes=_claimed_scopes(claims))

@@ -138,3 +138,9 @@ def test_scope_overrides_are_validated() -> None:
     ]
     with pytest.raises(ConfigError, match="rate_limit_scopes"):
         load_settings(rate_limit_scopes="chat=fast")
+
+
+def test_log_level_is_validated_and_case_insensitive() -> None:
+    assert load_settings(log_level="debug").log_level == "debug"
+    with pytest.raises(ConfigError, match="log_level"):
+        load_settings(log_level="chatty")

@@ -31,7 +31,7 @@ from tests.agent.hardening.harness import (
     build_settings,
     running_app,
 )
-from tests.support.fake_openai import ServerThread
+from tests.support.fake_openai import ServerThread, free_port
 
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 EC_KEY = ec.generate_private_key(ec.SECP256R1())
@@ -81,8 +81,9 @@ async def test_rs256_and_es256_tokens_verify_through_a_cached_jwks(
     db_url: str, data_dir: str
 ) -> None:
     jwks = Jwks()
-    with ServerThread(jwks.app) as server:
-        settings = build_settings(db_url, data_dir, jwt_jwks_url=f"{server.url}/jwks.json")
+    server = ServerThread(jwks.app).__enter__()
+    settings = build_settings(db_url, data_dir, jwt_jwks_url=f"{server.url}/jwks.json")
+    try:
         async with running_app(settings) as running:
             client = running.client
 
@@ -106,6 +107,21 @@ async def test_rs256_and_es256_tokens_verify_through_a_cached_jwks(
             unsigned = b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
             none_alg = f"{unsigned}.{b64(json.dumps(claims).encode())}."
             assert await status(none_alg) == 401
+            # Key-set refreshes are rate limited: a flood of unknown kids costs no fetches.
+            for index in range(5):
+                assert await status(sign(OTHER_RSA_KEY, "RS256", f"flood-{index}")) == 401
+            assert jwks.fetches == 1
+    finally:
+        server.__exit__(None, None, None)
+
+
+async def test_unreachable_jwks_is_503_not_401(db_url: str, data_dir: str) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/jwks.json"
+    async with running_app(build_settings(db_url, data_dir, jwt_jwks_url=dead)) as running:
+        token = sign(RSA_KEY, "RS256", "rsa-1")
+        response = await running.client.get("/v1/conversations", headers=bearer(token))
+    assert response.status_code == 503
+    assert response.headers["retry-after"]
 
 
 @pytest.fixture
