@@ -9,17 +9,23 @@ or the client IP for anonymous callers. Storage is in-process by default;
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 
 from ragagent.core import errors
 from ragagent.core.metrics import RATE_LIMITED
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from ragagent.core.config import Settings
@@ -41,6 +47,26 @@ class ScopeLimit:
 def build_storage_url(url: str) -> str:
     """``limits`` names its asyncio storages ``async+<scheme>``."""
     return url if url.startswith("async+") else f"async+{url}"
+
+
+def storage_options(url: str) -> dict[str, str | bool]:
+    """Redis goes through redis-py (a declared dependency), not limits' coredis default.
+
+    Storage errors are wrapped so an unreachable Redis surfaces as one error type.
+    """
+    if url.removeprefix("async+").startswith("redis"):
+        return {"implementation": "redispy", "wrap_exceptions": True}
+    return {}
+
+
+@contextmanager
+def storage_guard() -> Iterator[None]:
+    """A shared limiter store that is down refuses work (503) rather than waving it through."""
+    try:
+        yield
+    except StorageError as exc:
+        log.warning("rate-limit storage unavailable: %s", type(exc.storage_error).__name__)
+        raise errors.ServiceUnavailable("Rate limiting is unavailable; retry later") from None
 
 
 def identity(principal: Principal) -> str:
@@ -73,7 +99,9 @@ class Limiter:
         self.default = default
         self.scopes = scopes or {}
         self.tokens_per_day = tokens_per_day
-        storage = storage_from_string(build_storage_url(storage_url))
+        storage = storage_from_string(
+            build_storage_url(storage_url), **storage_options(storage_url)
+        )
         self._requests = MovingWindowRateLimiter(storage)
         self._tokens = FixedWindowRateLimiter(storage)
         self._token_item = RateLimitItemPerDay(max(1, tokens_per_day), namespace="tokens")
@@ -93,6 +121,10 @@ class Limiter:
 
     async def hit(self, principal: Principal, scope: str) -> dict[str, str]:
         """Count one request; returns RateLimit-* headers for the response."""
+        with storage_guard():
+            return await self._hit(principal, scope)
+
+    async def _hit(self, principal: Principal, scope: str) -> dict[str, str]:
         who = identity(principal)
         short, long = self.limit_for(scope).items()
         for item in (short, long):
@@ -119,6 +151,10 @@ class Limiter:
         """Refuse before an LLM call once today's token budget is spent (0 = no budget)."""
         if self.tokens_per_day == 0:
             return
+        with storage_guard():
+            await self._check_tokens(principal)
+
+    async def _check_tokens(self, principal: Principal) -> None:
         if not await self._tokens.test(self._token_item, identity(principal)):
             RATE_LIMITED.labels(scope="chat", kind="tokens").inc()
             stats = await self._tokens.get_window_stats(self._token_item, identity(principal))
@@ -130,7 +166,8 @@ class Limiter:
     async def record_tokens(self, principal: Principal, n: int) -> None:
         """Charge ``n`` tokens to today's budget (always recorded, even past the limit)."""
         if self.tokens_per_day and n > 0:
-            await self._tokens.hit(self._token_item, identity(principal), cost=n)
+            with storage_guard():
+                await self._tokens.hit(self._token_item, identity(principal), cost=n)
 
     async def tokens_left(self, principal: Principal) -> int:
         stats = await self._tokens.get_window_stats(self._token_item, identity(principal))
