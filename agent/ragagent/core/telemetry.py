@@ -91,6 +91,19 @@ def _instrument_libraries() -> None:
     _instrumented_libraries = True
 
 
+def uninstrument_libraries() -> None:
+    """Undo ``_instrument_libraries`` (tests that turned tracing on clean up with it)."""
+    global _instrumented_libraries
+    if not _instrumented_libraries:
+        return
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+
+    PsycopgInstrumentor().uninstrument()
+    HTTPXClientInstrumentor().uninstrument()
+    _instrumented_libraries = False
+
+
 @contextmanager
 def span(name: str, **attributes: Any) -> Iterator[trace.Span]:
     """A child span of the current one; None-valued attributes are dropped.

@@ -10,21 +10,33 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from opentelemetry.util._once import Once
 
+from ragagent.core import telemetry
 from tests.agent.hardening.harness import bearer, build_settings, build_token, running_app
 
 
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
-    """Record spans in memory; the app instruments itself when an SDK provider is set."""
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
+    """Record spans in memory; the app instruments itself when an SDK provider is set.
+
+    Afterwards the process is put back as it was (no provider, libraries not
+    instrumented), so later tests run untraced. OpenTelemetry allows setting
+    the global provider once; resetting that guard is what its own test
+    utilities do.
+    """
+    previous = trace.get_tracer_provider()
+    provider = previous if isinstance(previous, TracerProvider) else TracerProvider()
+    if provider is not previous:
         trace.set_tracer_provider(provider)
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     yield exporter
     exporter.shutdown()  # later exports are dropped, so memory stays flat
+    if provider is not previous:
+        telemetry.uninstrument_libraries()
+        trace._TRACER_PROVIDER_SET_ONCE = Once()
+        trace._TRACER_PROVIDER = None
 
 
 def only(found: list[ReadableSpan], name: str) -> ReadableSpan:
