@@ -68,6 +68,15 @@ def ratio_or_zero(numerator: str, denominator: str) -> str:
     return f"(sum({numerator}) or sum({denominator}) * 0) / sum({denominator})"
 
 
+def or_zero(expr: str, activity: str) -> str:
+    """``expr``, or a single 0 series while ``activity`` (a rate) shows the service is working.
+
+    Error and refusal counters have no series until their first increment; a healthy service
+    should show "0", not "No data" (which looks like a broken scrape).
+    """
+    return f"{expr} or sum({activity}) * 0"
+
+
 def _http(selector: str) -> str:
     return f"rate(ragagent_http_requests_total{{{selector}}}[{RATE}])"
 
@@ -132,7 +141,10 @@ OVERVIEW = (
                 "short",
                 (
                     (
-                        f"sum by (kind) (rate(ragagent_llm_errors_total{{{AGENT}}}[{RATE}]))",
+                        or_zero(
+                            f"sum by (kind) (rate(ragagent_llm_errors_total{{{AGENT}}}[{RATE}]))",
+                            f"rate(ragagent_llm_duration_seconds_count{{{AGENT}}}[{RATE}])",
+                        ),
                         "{{kind}}",
                     ),
                 ),
@@ -177,8 +189,11 @@ OVERVIEW = (
                 "reqps",
                 (
                     (
-                        f"sum by (scope, kind) "
-                        f"(rate(ragagent_rate_limited_total{{{AGENT}}}[{RATE}]))",
+                        or_zero(
+                            f"sum by (scope, kind) "
+                            f"(rate(ragagent_rate_limited_total{{{AGENT}}}[{RATE}]))",
+                            _http(AGENT),
+                        ),
                         "{{scope}} {{kind}}",
                     ),
                 ),
@@ -271,19 +286,21 @@ OPERATOR = (
                 "Step errors by step",
                 "Failed reconcile steps per second; the RagAgent's conditions name the cause.",
                 "ops",
-                ((_op_rate("ragagent_operator_step_errors_total", "step"), "{{step}}"),),
+                (
+                    (
+                        _op_rate("ragagent_operator_step_errors_total", "step")
+                        + " or "
+                        + _op_rate("ragagent_operator_step_duration_seconds_count", "step")
+                        + " * 0",
+                        "{{step}}",
+                    ),
+                ),
             ),
             Panel(
                 "Step duration by step",
                 "p95 duration of each reconcile step.",
                 "s",
                 quantiles("ragagent_operator_step_duration_seconds", "", "step")[1:2],
-            ),
-            Panel(
-                "Writes by step",
-                "Objects applied or deleted per second, by step (0 when nothing drifted).",
-                "ops",
-                ((_op_rate("ragagent_operator_step_writes_total", "step"), "{{step}}"),),
             ),
         ),
     ),

@@ -15,8 +15,8 @@ from typing import Any
 import prometheus_client
 import pytest
 from prometheus_client import CollectorRegistry
-from ragagent.core import metrics as agent_metrics
 
+from ragagent.core import metrics as agent_metrics
 from tests.charts.chart_helpers import CHART, REPO_ROOT
 
 CRD_SOURCE = REPO_ROOT / "manifests" / "crd"
@@ -32,7 +32,6 @@ OPERATOR_METRICS = {
     "ragagent_operator_reconcile_duration_seconds": "histogram",
     "ragagent_operator_step_duration_seconds": "histogram",
     "ragagent_operator_step_errors_total": "counter",
-    "ragagent_operator_step_writes_total": "counter",
     "ragagent_operator_api_requests_total": "counter",
     "ragagent_operator_watched_ragagents": "gauge",
 }

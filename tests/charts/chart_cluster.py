@@ -1,0 +1,109 @@
+"""Helpers for chart tests on the real control plane: helm, and the operator run with the
+settings and ServiceAccount the chart installed (the fake KWOK pods run no containers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.charts.chart_helpers import CHART
+from tests.operator.integration.harness import Operator, get_json, wait_for
+from tests.support import controlplane, processes
+
+REPO = CHART.parents[1]
+SAMPLE = REPO / "manifests" / "samples" / "minimal.yaml"
+
+
+def helm(cluster: controlplane.ControlPlane, home: Path, *args: str) -> str:
+    """Our helm against the test cluster, with its cache and config under ``home``."""
+    env = cluster.env() | {
+        "HELM_CACHE_HOME": str(home / "cache"),
+        "HELM_CONFIG_HOME": str(home / "config"),
+        "HELM_DATA_HOME": str(home / "data"),
+    }
+    argv = [str(cluster.tool("helm")), *args]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240, check=False)
+    assert done.returncode == 0, f"helm {' '.join(args)} failed: {done.stderr}"
+    return done.stdout
+
+
+def release_env(
+    cluster: controlplane.ControlPlane, home: Path, release: str, ns: str
+) -> dict[str, str]:
+    """The operator's RAGAGENT_OPERATOR_* settings exactly as the installed chart set them."""
+    manifests = [
+        m for m in _load_all(helm(cluster, home, "get", "manifest", release, "-n", ns)) if m
+    ]
+    deployment = next(m for m in manifests if m["kind"] == "Deployment")
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    return {e["name"]: e["value"] for e in env if e["name"].startswith("RAGAGENT_OPERATOR_")}
+
+
+def _load_all(text: str) -> list[Any]:
+    return list(yaml.safe_load_all(text))
+
+
+def start_chart_operator(
+    cluster: controlplane.ControlPlane, chart_env: dict[str, str], kubeconfig: Path
+) -> Operator:
+    """Runs ragagent_operator.main with the chart's settings; only ports and test wiring differ."""
+    metrics_port, health_port = processes.free_port(), processes.free_port()
+    env = (
+        os.environ
+        | chart_env
+        | {
+            "KUBECONFIG": str(kubeconfig),
+            "RAGAGENT_OPERATOR_METRICS_PORT": str(metrics_port),
+            "RAGAGENT_OPERATOR_HEALTH_PORT": str(health_port),
+            # The test cluster runs the sealed-secrets controller as a process, not a Service.
+            "RAGAGENT_OPERATOR_SEALED_SECRETS_CERT_FILE": str(cluster.sealing_cert_path),
+            "RAGAGENT_OPERATOR_RESYNC_SECONDS": "3",
+        }
+    )
+    log_path = cluster.workdir / f"chart-operator-{health_port}.log"
+    with log_path.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ragagent_operator.main"],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+    operator = Operator(process, log_path, metrics_port)
+    wait_for(lambda: _healthy(health_port), "chart operator liveness", operator=operator)
+    return operator
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def condition(cluster: controlplane.ControlPlane, ns: str, name: str, kind: str) -> str | None:
+    status = (get_json(cluster, "ragagent", name, "-n", ns) or {}).get("status") or {}
+    return next((c["status"] for c in status.get("conditions") or [] if c["type"] == kind), None)
+
+
+def wait_reconciled(cluster: controlplane.ControlPlane, ns: str) -> None:
+    """Waits for Reconciled and DeploymentAvailable; fails showing the RagAgent's status."""
+    wanted = ("Reconciled", "DeploymentAvailable")
+    deadline = time.monotonic() + 120.0
+    while time.monotonic() < deadline:
+        if all(condition(cluster, ns, "docs", kind) == "True" for kind in wanted):
+            return
+        time.sleep(1.0)
+    else:
+        status = (get_json(cluster, "ragagent", "docs", "-n", ns) or {}).get("status")
+        pytest.fail(f"sample not reconciled under the chart's RBAC: {json.dumps(status)}")
