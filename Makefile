@@ -60,6 +60,7 @@ eval: $(STAMP) ## Retrieval quality on a BEIR dataset: make eval DATASET=path/to
 .PHONY: lock
 lock: ## Re-resolve requirements.lock from pyproject.toml.
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python $(BIN)/python -o requirements.lock -q
+	$(BIN)/uv pip compile pyproject.toml --python $(BIN)/python -c requirements.lock -o requirements-runtime.lock -q
 
 ##@ Local Kubernetes (no Docker needed)
 

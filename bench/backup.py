@@ -24,6 +24,7 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 from psycopg import sql
+
 from ragagent.backup import dump, restore
 from ragagent.core.config import Settings
 from ragagent.core.db import Database

@@ -27,12 +27,12 @@ from typing import Any
 
 import httpx
 import openai
+
+from bench._pg import bench_database
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
 from ragagent.rag import embeddings, ingest, prompts, retrieval, samples
 from ragagent.rag.types import Embedder
-
-from bench._pg import bench_database
 from tests.support.fake_openai import FakeOpenAI, ServerThread, free_port
 
 log = logging.getLogger(__name__)

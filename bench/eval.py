@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from ragagent.core.config import Settings
 from ragagent.core.embedded_pg import stop_embedded
 from ragagent.main import create_app

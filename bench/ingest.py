@@ -16,11 +16,10 @@ import asyncio
 import logging
 import time
 
-from ragagent.core.config import Settings
-from ragagent.rag import chunking, embeddings, ingest
-
 from bench._pg import bench_database
 from bench.encode import make_texts, raw_encode_throughput
+from ragagent.core.config import Settings
+from ragagent.rag import chunking, embeddings, ingest
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ import statistics
 import time
 
 import numpy as np
+
+from bench._pg import bench_database
 from ragagent.core.config import Settings
 from ragagent.core.db import Connection, Database
 from ragagent.db import embedding_index
 from ragagent.rag import retrieval
-
-from bench._pg import bench_database
 
 log = logging.getLogger(__name__)
 

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+
 from ragagent.core import errors
 from ragagent.core.config import Settings
 from ragagent.core.metrics import REGISTRY
 from ragagent.rag.llm import OpenAIChatLLM, backoff_delay, build_llm
 from ragagent.rag.types import AnswerDelta, RetrievedChunk
-
 from tests.support.fake_openai import FakeOpenAI
 
 CHUNKS = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+
 from ragagent.rag.chunking import build_chunks, build_sections, normalise
 
 

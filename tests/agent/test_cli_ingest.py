@@ -7,8 +7,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from ragagent.cli import app
 from typer.testing import CliRunner
+
+from ragagent.cli import app
 
 pytestmark = pytest.mark.db
 

@@ -9,8 +9,8 @@ import httpx
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
-from ragagent.core.embedded_pg import EmbeddedPostgres
 
+from ragagent.core.embedded_pg import EmbeddedPostgres
 from tests.support.fixtures_pg import build_test_settings, start_client
 
 pytestmark = pytest.mark.db

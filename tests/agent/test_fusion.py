@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ragagent.rag.retrieval import build_fused
 
 

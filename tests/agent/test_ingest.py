@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from ragagent.core import errors
 from ragagent.core.config import Settings
 from ragagent.core.db import Database

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
 from ragagent.db import migrate

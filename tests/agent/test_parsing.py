@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ragagent.core import errors
 from ragagent.rag.parsing import build_parsed, normalise_content_type
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+
 from ragagent.core import errors
 from ragagent.core.config import Settings
 from ragagent.core.db import Database

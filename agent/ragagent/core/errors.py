@@ -76,7 +76,9 @@ class RateLimited(AgentError):
     status_code = 429
     title = "Too many requests"
 
-    def __init__(self, detail: str | None = None, *, retry_after: int, headers: dict[str, str] | None = None):
+    def __init__(
+        self, detail: str | None = None, *, retry_after: int, headers: dict[str, str] | None = None
+    ):
         merged = {"Retry-After": str(max(1, retry_after)), **(headers or {})}
         super().__init__(detail, headers=merged)
         self.retry_after = max(1, retry_after)

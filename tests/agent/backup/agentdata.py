@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
 from ragagent.db import apikeys, conversations

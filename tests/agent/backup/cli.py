@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import typer
-from ragagent import cli_backup
 from typer.testing import CliRunner
+
+from ragagent import cli_backup
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
+
 from ragagent.core.embedded_pg import EmbeddedPostgres
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from ragagent.backup import dump, restore
 
+from ragagent.backup import dump, restore
 from tests.agent.backup import agentdata
 
 pytestmark = pytest.mark.db

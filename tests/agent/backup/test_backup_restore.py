@@ -12,11 +12,11 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
+
 from ragagent import cli_backup
 from ragagent.backup import restore
 from ragagent.backup.manifest import DUMP_FILE, MANIFEST_FILE
 from ragagent.db.embedding_index import HNSW_INDEX
-
 from tests.agent.backup import agentdata
 from tests.agent.backup.cli import run
 

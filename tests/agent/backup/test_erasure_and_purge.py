@@ -9,10 +9,10 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
+
 from ragagent.core.db import Database
 from ragagent.db import conversations
 from ragagent.services import retention
-
 from tests.agent.backup import agentdata
 from tests.agent.backup.cli import run
 from tests.agent.hardening.harness import bearer, create_key

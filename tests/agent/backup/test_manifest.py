@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from ragagent.backup.errors import CorruptBackupError
 from ragagent.backup.manifest import (
     DUMP_FILE,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from ragagent.backup import pg
 from ragagent.backup.errors import BackupError
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ragagent.core.config import ConfigError, Settings
 from ragagent.rag import embeddings, minilm, model_files
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from ragagent.core import errors
 from ragagent.core.config import ConfigError, Settings
 from ragagent.rag import embeddings
-
 from tests.support.fake_openai_embeddings import API_KEY, FakeEmbeddings, vector_for
 
 
