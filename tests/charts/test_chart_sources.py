@@ -14,6 +14,7 @@ from typing import Any
 
 import prometheus_client
 import pytest
+import yaml
 from prometheus_client import CollectorRegistry
 
 from ragagent.core import metrics as agent_metrics
@@ -194,6 +195,23 @@ def _promtool() -> str:
     return promtool
 
 
+def test_dashboard_queries_parse_as_promql(tmp_path: Path) -> None:
+    """promtool parses each query (variables substituted) as a recording rule's expression."""
+    exprs = [e for path in DASHBOARDS for e in dashboard_exprs(json.loads(path.read_text()))]
+    concrete = [
+        e.replace("$__rate_interval", "1m").replace("$namespace", "ns").replace("$agent", "a")
+        for e in exprs
+    ]
+    rules = [{"record": f"dashboard:query_{i}", "expr": e} for i, e in enumerate(concrete)]
+    path = tmp_path / "dashboards.rules.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
+    done = subprocess.run(
+        [_promtool(), "check", "rules", str(path)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{len(exprs)} rules found" in done.stdout
+
+
 def test_alert_rules_pass_promtool_check() -> None:
     done = subprocess.run(
         [_promtool(), "check", "rules", str(ALERT_RULES)],
@@ -211,8 +229,6 @@ def test_alert_rules_pass_their_promtool_unit_tests() -> None:
 
 
 def _alerts() -> list[dict[str, Any]]:
-    import yaml
-
     groups = yaml.safe_load(ALERT_RULES.read_text())["groups"]
     return [rule for group in groups for rule in group["rules"] if "alert" in rule]
 
