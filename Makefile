@@ -35,7 +35,7 @@ run: $(STAMP) ## Start the agent on http://127.0.0.1:8000 with embedded PostgreS
 	$(BIN)/ragagent serve --host $(HOST) --port $(PORT)
 
 .PHONY: test
-test: $(STAMP) system-deps tools lint ## Install everything, then run every test.
+test: $(STAMP) system-deps tools lint scan ## Install everything, then run every test.
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 .PHONY: lint
@@ -61,6 +61,19 @@ eval: $(STAMP) ## Retrieval quality on a BEIR dataset: make eval DATASET=path/to
 lock: ## Re-resolve requirements.lock from pyproject.toml.
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python $(BIN)/python -o requirements.lock -q
 	$(BIN)/uv pip compile pyproject.toml --python $(BIN)/python -c requirements.lock -o requirements-runtime.lock -q
+
+.PHONY: scan
+scan: $(STAMP) tools ## hadolint, checkov and kubernetes-validate on the Dockerfiles, chart and rendered children.
+	hack/scan
+
+.PHONY: chart-docs
+chart-docs: $(STAMP) ## Regenerate the chart's values schema, README and dashboards.
+	$(BIN)/python hack/gen-chart-docs.py
+	$(BIN)/python hack/gen-dashboards.py
+
+.PHONY: kind-e2e
+kind-e2e: ## End-to-end on kind (needs Docker and kind; cannot run on the dev machine).
+	hack/kind-e2e
 
 ##@ Local Kubernetes (no Docker needed)
 
