@@ -19,6 +19,7 @@ class Context:
     settings: OperatorSettings
     agent: Agent
     body: Manifest
+    fresh: bool = False  # just created: no child can exist yet, so skip the reads
     conditions: dict[str, Condition] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
 
@@ -30,9 +31,13 @@ class Context:
         self.conditions[kind] = build_condition(kind, status, reason, message)
 
     async def ensure(self, obj: Manifest) -> k8s.Outcome:
-        return await k8s.ensure(self.api, obj)
+        """Apply unless unchanged; a fresh RagAgent's children are applied without a read."""
+        return await k8s.ensure(self.api, obj, None, fetched=self.fresh)
 
     async def delete(self, obj: Manifest) -> bool:
+        """Delete if present; nothing to delete for a fresh RagAgent."""
+        if self.fresh:
+            return False
         meta = obj["metadata"]
         return await k8s.delete(
             self.api, obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"]

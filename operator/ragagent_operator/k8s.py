@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
@@ -27,6 +28,7 @@ from ragagent_operator.render.common import Manifest, stable_hash
 log = logging.getLogger(__name__)
 Outcome = Literal["unchanged", "applied"]
 HANDOVER_MANAGER = "ragagent-operator-handover"
+DISCOVERY_TTL_SECONDS = 60.0
 
 # (apiVersion, kind) -> plural; every kind the operator reads or writes.
 PLURALS: dict[tuple[str, str], str] = {
@@ -63,6 +65,7 @@ class Api:
     """An authenticated async client; create one per process with ``connect``."""
 
     http: httpx.AsyncClient
+    discovery: dict[str, tuple[float, bool]] = field(default_factory=dict)
 
 
 def _load_configuration(kubeconfig: str | None) -> kclient.Configuration:
@@ -183,8 +186,17 @@ async def patch_status(api: Api, namespace: str, name: str, status: dict[str, An
 
 
 async def group_version_exists(api: Api, group_version: str) -> bool:
-    """Whether the API server serves ``group/version`` (i.e. its CRDs are installed)."""
-    return await _call(api, "GET", f"/apis/{group_version}") is not None
+    """Whether the API server serves ``group/version`` (its CRDs are installed).
+
+    Cached for DISCOVERY_TTL_SECONDS: installing a CRD is rare, and asking on
+    every reconcile of every RagAgent would double-count the same answer.
+    """
+    cached = api.discovery.get(group_version)
+    if cached is not None and time.monotonic() - cached[0] < DISCOVERY_TTL_SECONDS:
+        return cached[1]
+    found = await _call(api, "GET", f"/apis/{group_version}") is not None
+    api.discovery[group_version] = (time.monotonic(), found)
+    return found
 
 
 async def get_text(api: Api, path: str) -> str | None:

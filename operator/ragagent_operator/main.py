@@ -23,7 +23,9 @@ from ragagent_operator.config import OperatorSettings
 log = logging.getLogger(__name__)
 SETTINGS = OperatorSettings()
 OWNED = {c.LABEL_MANAGED_BY: c.MANAGED_BY}
+CHILD_DEBOUNCE_SECONDS = 1.0
 _state: dict[str, k8s.Api] = {}
+_pending: set[str] = set()
 
 
 def _api() -> k8s.Api:
@@ -70,29 +72,42 @@ async def on_change(body: kopf.Body, reason: str, **_: Any) -> None:
     await _reconcile(body, str(reason))
 
 
-@kopf.timer(c.GROUP, c.VERSION, c.PLURAL, interval=SETTINGS.resync_seconds, initial_delay=5)
+@kopf.timer(
+    c.GROUP,
+    c.VERSION,
+    c.PLURAL,
+    interval=SETTINGS.resync_seconds,
+    initial_delay=SETTINGS.resync_seconds,
+)
 async def resync(body: kopf.Body, **_: Any) -> None:
     await _reconcile(body, "timer")
 
 
 @kopf.on.delete(c.GROUP, c.VERSION, c.PLURAL, optional=True)
-async def on_delete(uid: str, **_: Any) -> None:
+async def on_delete(namespace: str | None, name: str, **_: Any) -> None:
     """No finalizer (optional=True): children go through ownerReference garbage collection."""
-    reconcile.forget(uid)
+    reconcile.forget(namespace or "", name)
 
 
 @kopf.on.event("apps", "v1", "deployments", labels=OWNED)
 @kopf.on.event("apps", "v1", "statefulsets", labels=OWNED)
 @kopf.on.event("batch", "v1", "jobs", labels=OWNED)
 async def on_child(body: kopf.Body, **_: Any) -> None:
-    """A child's status changed: refresh the owner's status right away."""
+    """A child changed: refresh its owner's status, coalescing bursts of events."""
     for owner in body.metadata.get("ownerReferences") or []:
         if owner.get("kind") == c.KIND and owner.get("controller"):
-            parent = await k8s.get(
-                _api(), c.API_VERSION, c.KIND, body.metadata.namespace, owner["name"]
-            )
-            if parent is not None:
-                await reconcile.reconcile(_api(), SETTINGS, parent, trigger="child")
+            await _refresh_owner(body.metadata.namespace or "", owner["name"])
+
+
+async def _refresh_owner(namespace: str, name: str) -> None:
+    """One refresh per owner per CHILD_DEBOUNCE_SECONDS; events in between join it."""
+    key = f"{namespace}/{name}"
+    if key in _pending:
+        return
+    _pending.add(key)
+    await asyncio.sleep(CHILD_DEBOUNCE_SECONDS)
+    _pending.discard(key)  # later events schedule a new refresh that sees their state
+    await reconcile.refresh_status(_api(), SETTINGS, namespace, name)
 
 
 def run() -> None:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
+from ragagent_operator import constants as c
 from ragagent_operator import k8s, metrics, sealing, workload_steps
 from ragagent_operator.config import OperatorSettings
 from ragagent_operator.context import Context
@@ -57,11 +58,13 @@ def build_context(api: k8s.Api, settings: OperatorSettings, body: Manifest) -> C
 async def reconcile(
     api: k8s.Api, settings: OperatorSettings, body: Manifest, *, trigger: str
 ) -> list[str]:
+    """``trigger`` "create" marks the RagAgent fresh: its children are applied without
+    reading them first (a retry after a failure runs as "update"/"timer" and reads)."""
     """Run every step and then the status step; returns the names of failed steps."""
-    key = body["metadata"]["uid"]
-    async with _locks.setdefault(key, asyncio.Lock()):
+    async with _lock_for(body["metadata"]["namespace"], body["metadata"]["name"]):
         started = time.perf_counter()
         ctx = build_context(api, settings, body)
+        ctx.fresh = trigger == "create" and not (body.get("status") or {}).get("conditions")
         failed = [name for name, step in STEPS if not await _run_step(ctx, name, step)]
         if not await _run_step(ctx, "status", lambda c: ensure_status(c, failed)):
             failed.append("status")
@@ -69,6 +72,37 @@ async def reconcile(
         metrics.RECONCILES.labels(trigger=trigger, result="error" if failed else "ok").inc()
         metrics.WATCHED.set(len(_locks))
         return failed
+
+
+def _lock_for(namespace: str, name: str) -> asyncio.Lock:
+    return _locks.setdefault(f"{namespace}/{name}", asyncio.Lock())
+
+
+async def refresh_status(
+    api: k8s.Api, settings: OperatorSettings, namespace: str, name: str
+) -> None:
+    """A child's status changed: recompute the status only, without touching any child.
+
+    Conditions that only the full steps can compute (Reconciled, SecretsReady,
+    MonitoringReady, DatabaseReady of an external database) are carried over.
+    """
+    async with _lock_for(namespace, name):
+        # Read under the lock: a body read before it could predate the status a full
+        # reconcile just wrote, and patching from it would flip conditions back.
+        body = await k8s.get(api, c.API_VERSION, c.KIND, namespace, name)
+        if body is None:
+            return
+        ctx = build_context(api, settings, body)
+        carried = {"Reconciled", "SecretsReady", "MonitoringReady"}
+        if not ctx.agent.managed_db:
+            carried.add("DatabaseReady")
+        for cond in (body.get("status") or {}).get("conditions") or []:
+            if cond.get("type") in carried:
+                ctx.conditions[cond["type"]] = {
+                    key: cond.get(key, "") for key in ("type", "status", "reason", "message")
+                }
+        await _run_step(ctx, "status", lambda c: ensure_status(c, None))
+        metrics.RECONCILES.labels(trigger="child", result="status").inc()
 
 
 async def _run_step(ctx: Context, name: str, step: Step) -> bool:
@@ -85,6 +119,6 @@ async def _run_step(ctx: Context, name: str, step: Step) -> bool:
     return True
 
 
-def forget(uid: str) -> None:
+def forget(namespace: str, name: str) -> None:
     """Drop per-object state once a RagAgent is deleted."""
-    _locks.pop(uid, None)
+    _locks.pop(f"{namespace}/{name}", None)

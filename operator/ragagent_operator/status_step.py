@@ -29,7 +29,8 @@ ORDER = (
 )
 
 
-async def ensure_status(ctx: Context, failed: list[str]) -> None:
+async def ensure_status(ctx: Context, failed: list[str] | None) -> None:
+    """``failed`` None means a status-only refresh: Reconciled is carried over, not recomputed."""
     agent = ctx.agent
     live = await k8s.get(ctx.api, "apps/v1", "Deployment", agent.namespace, agent.name)
     status: dict[str, Any] = _workload_status(ctx, live)
@@ -83,7 +84,9 @@ def _workload_status(ctx: Context, live: dict[str, Any] | None) -> dict[str, Any
 async def _database_condition(ctx: Context) -> None:
     agent = ctx.agent
     if not agent.managed_db:
-        missing = ctx.facts.get("missing_secrets") or []
+        if "missing_secrets" not in ctx.facts:
+            return  # status-only refresh: the secrets step did not run, keep the old condition
+        missing = ctx.facts["missing_secrets"]
         ok = (
             agent.spec.database.external is not None
             and agent.spec.database.external.secret_ref.name not in missing
@@ -123,7 +126,9 @@ async def _backup_condition(ctx: Context) -> dict[str, Any] | None:
     return last
 
 
-def _reconciled_condition(ctx: Context, failed: list[str]) -> None:
+def _reconciled_condition(ctx: Context, failed: list[str] | None) -> None:
+    if failed is None:
+        return
     if failed:
         errors = ctx.facts.get("errors") or {}
         message = "; ".join(f"{name}: {errors.get(name, 'failed')}" for name in failed)

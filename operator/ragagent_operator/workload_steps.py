@@ -117,8 +117,8 @@ async def ensure_ingest(ctx: Context) -> None:
     for job in jobs:
         if job["metadata"]["name"] == wanted:
             ctx.facts["ingest_job"] = job
-        else:
-            await ctx.delete(job)
+        else:  # list items carry no apiVersion/kind, so name them here
+            await ctx.delete({"apiVersion": "batch/v1", "kind": "Job", "metadata": job["metadata"]})
 
 
 async def _knowledge_hash(ctx: Context) -> str:
