@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+
 from ragagent.core import security
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
 from ragagent.db import apikeys
 from ragagent.main import create_app
 from ragagent.state import AppState
-
 from tests.support.fake_openai import ServerThread
 from tests.support.fixtures_pg import build_test_settings
 

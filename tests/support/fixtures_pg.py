@@ -17,6 +17,7 @@ import httpx
 import psycopg
 import pytest
 from psycopg import sql
+
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
 from ragagent.core.embedded_pg import EmbeddedPostgres, start_embedded
