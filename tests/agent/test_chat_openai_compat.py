@@ -7,15 +7,18 @@ the whole chain client → agent → provider speaks the real protocol.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from tests.support.chat_app import ClientFactory, LiveAgent, ingest
-from tests.support.fake_openai import FakeOpenAI
+from ragagent.main import create_app
+from tests.support.chat_app import ClientFactory, LiveAgent, chat_settings, ingest, insert_key
+from tests.support.fake_openai import FakeOpenAI, ServerThread
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -178,3 +181,19 @@ def test_provider_outage_mid_stream_becomes_error_events(
         ws.send_json({"message": QUESTION})
         frame = ws.receive_json()
     assert (frame["type"], frame["status"]) == ("error", 503)
+
+
+def test_openai_client_works_out_of_the_box_until_auth_is_configured(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The SDK always sends some api_key: with no auth configured (development,
+    `make run`) it is ignored; once a real key exists, the same client gets 401."""
+    settings = chat_settings(pg_url, tmp_path, auth_disabled=False)
+    with ServerThread(create_app(settings), lifespan="on") as server:
+        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="anything", max_retries=0)
+        messages: Any = [{"role": "user", "content": QUESTION}]
+        completion = client.chat.completions.create(model="ragagent", messages=messages)
+        assert completion.choices[0].message.content
+        asyncio.run(insert_key(settings, "owner"))
+        with pytest.raises(openai.AuthenticationError):
+            client.chat.completions.create(model="ragagent", messages=messages)

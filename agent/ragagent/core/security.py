@@ -167,13 +167,24 @@ class Authenticator:
     async def authenticate(self, token: str | None, *, client_ip: str | None) -> Principal:
         """The caller behind ``token`` (a bearer value or API key); anonymous if allowed."""
         if token:
-            if is_api_key(token):
-                return await self._from_api_key(token)
-            return await self._from_jwt(token)
+            try:
+                return await self._from_token(token)
+            except errors.Unauthorized:
+                # With no auth configured, anonymous callers already hold every
+                # scope, so an unrecognised credential grants nothing more. The
+                # openai SDK always sends some api_key; this lets it work with
+                # `make run` out of the box. Never reached once auth exists.
+                if not await self.allows_anonymous():
+                    raise
         if await self.allows_anonymous():
             self._warn_once()
             return anonymous(client_ip)
         raise fail("missing", "Credentials required: send 'Authorization: Bearer <token>'")
+
+    async def _from_token(self, token: str) -> Principal:
+        if is_api_key(token):
+            return await self._from_api_key(token)
+        return await self._from_jwt(token)
 
     async def log_mode(self) -> None:
         """Say at start-up how callers are authenticated; loudly if they are not."""
