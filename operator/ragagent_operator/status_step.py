@@ -138,7 +138,12 @@ def _reconciled_condition(ctx: Context, failed: list[str] | None) -> None:
 
 
 async def _emit_events(ctx: Context, old: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
+    """Events for real transitions, plus first-seen failures; not for initial states."""
+    seen = {item.get("type") for item in old}
     for cond in transitions(old, new):
+        first_failure = cond["status"] == "False" and cond["type"] in ("Reconciled", "SecretsReady")
+        if cond["type"] not in seen and not first_failure:
+            continue
         if cond["type"] in ("Ready", "Reconciled", "SecretsReady", "BackupReady"):
             warning = cond["status"] == "False"
             message = f"{cond['type']} is {cond['status']}: {cond['message']}"
