@@ -353,6 +353,13 @@ def test_noop_resync_makes_zero_writes(
 ) -> None:
     ready_agent(cluster, namespace, operator, backup={"enabled": True})
     time.sleep(2 * RESYNC_SECONDS)  # let rollouts and status settle
+    # Earlier tests' namespaces must be gone: their cleanup writes are not a resync.
+    wait_for(
+        lambda: not _terminating(cluster),
+        "other namespaces to finish terminating",
+        operator=operator,
+        timeout=180,
+    )
     before, ours_before = _writes(cluster), operator_metric(operator, "api_requests_total", "")
     resyncs = operator_metric(operator, "reconciles_total", 'trigger="timer"')
     time.sleep(4 * RESYNC_SECONDS)
@@ -372,6 +379,15 @@ def test_noop_resync_makes_zero_writes(
     # and Events are not ours to count here; deletes are (the apiserver check skips them).
     assert writes.get("DELETE", 0.0) == 0
     assert writes.get("GET", 0.0) > 0
+
+
+def _terminating(cluster: controlplane.ControlPlane) -> list[str]:
+    listed = get_json(cluster, "namespaces") or {"items": []}
+    return [
+        ns["metadata"]["name"]
+        for ns in listed["items"]
+        if ns.get("status", {}).get("phase") == "Terminating"
+    ]
 
 
 def operator_metric(operator: Operator, name: str, match: str) -> Any:
