@@ -32,13 +32,20 @@ def build_prometheus_rule(agent: Agent) -> Manifest:
             f'sum(rate(ragagent_http_requests_total{{{job},status=~"5.."}}[5m]))'
             f" / sum(rate(ragagent_http_requests_total{{{job}}}[5m])) > 0.05",
             "More than 5% of requests fail with 5xx.",
+            "high-error-rate",
         ),
         _alert(
             "RagAgentLLMErrors",
             f"sum(rate(ragagent_llm_errors_total{{{job}}}[5m])) > 0.1",
             "The LLM endpoint keeps failing.",
+            "llm-errors",
         ),
-        _alert("RagAgentDown", f"absent(up{{{job}}} == 1)", "No agent pod is being scraped."),
+        _alert(
+            "RagAgentDown",
+            f"absent(up{{{job}}} == 1)",
+            "No agent pod is being scraped.",
+            "no-ready-replicas",
+        ),
     ]
     return {
         "apiVersion": "monitoring.coreos.com/v1",
@@ -48,7 +55,11 @@ def build_prometheus_rule(agent: Agent) -> Manifest:
     }
 
 
-def _alert(name: str, expr: str, summary: str) -> dict[str, Any]:
+RUNBOOKS = "https://github.com/ragagent/ragagent/blob/main/docs/runbooks"
+
+
+def _alert(name: str, expr: str, summary: str, runbook: str) -> dict[str, Any]:
+    """``runbook`` names a file in docs/runbooks/, the same ones the chart's alerts link."""
     return {
         "alert": name,
         "expr": expr,
@@ -56,6 +67,6 @@ def _alert(name: str, expr: str, summary: str) -> dict[str, Any]:
         "labels": {"severity": "warning"},
         "annotations": {
             "summary": summary,
-            "runbook_url": f"https://github.com/ragagent/ragagent/blob/main/docs/runbooks.md#{name.lower()}",
+            "runbook_url": f"{RUNBOOKS}/{runbook}.md",
         },
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ragagent_operator import constants as c
@@ -131,3 +132,14 @@ def test_monitoring_objects_select_the_metrics_port() -> None:
     alerts = [r["alert"] for r in rule["spec"]["groups"][0]["rules"]]
     assert "RagAgentHighErrorRate" in alerts
     assert all("runbook_url" in r["annotations"] for r in rule["spec"]["groups"][0]["rules"])
+
+
+def test_every_rendered_alert_links_a_runbook_that_exists_in_the_repo() -> None:
+    root = Path(__file__).resolve().parents[3]
+    rule = monitoring.build_prometheus_rule(make_agent())
+    alerts = [r for group in rule["spec"]["groups"] for r in group["rules"]]
+    assert alerts
+    for alert in alerts:
+        url = alert["annotations"]["runbook_url"]
+        assert url.startswith(monitoring.RUNBOOKS + "/"), url
+        assert (root / "docs" / "runbooks" / url.removeprefix(monitoring.RUNBOOKS + "/")).is_file()
