@@ -11,7 +11,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -26,7 +25,7 @@ from ragagent.core.errors import AgentError
 from ragagent.db import migrate as migrations
 from ragagent.rag import embeddings, ingest
 from ragagent.rag import reindex as reindexing
-from ragagent.rag.sources import build_inputs, find_files
+from ragagent.rag.sources import Source, build_inputs, find_sources
 
 app = typer.Typer(help="RagAgent: RAG chat over PostgreSQL + pgvector.", no_args_is_help=True)
 app.add_typer(cli_apikey.app, name="apikey")
@@ -103,12 +102,14 @@ def migrate() -> None:
 
 @app.command(name="ingest")
 def ingest_command(
-    paths: Annotated[list[str], typer.Argument(help="Files, directories, globs or .jsonl files.")],
+    paths: Annotated[
+        list[str], typer.Argument(help="Files, directories, globs, .jsonl files or http(s) URLs.")
+    ],
     source: Annotated[str, typer.Option(help="Source recorded for files.")] = "file",
 ) -> None:
     """Ingest documents with a progress bar; unchanged documents are skipped."""
     settings = _settings()
-    files = find_files(paths)
+    files = find_sources(paths)
     if not files:
         console.print("[red]no ingestible files found[/red] (.md, .markdown, .txt, .html, .jsonl)")
         raise typer.Exit(1)
@@ -117,13 +118,16 @@ def ingest_command(
     console.print(f"ingested {sum(counts.values())} documents: {summary}")
 
 
-async def _ingest_files(settings: Settings, files: list[Path], source: str) -> dict[str, int]:
+async def _ingest_files(settings: Settings, files: list[Source], source: str) -> dict[str, int]:
     embedder = await asyncio.to_thread(embeddings.build_embedder, settings)
     counts: dict[str, int] = {}
     async with open_database(settings) as db:
         with _progress() as progress:
             task = progress.add_task("ingesting", total=None)
-            for group in build_inputs(files, source=source, group_size=INGEST_GROUP):
+            groups = build_inputs(
+                files, source=source, group_size=INGEST_GROUP, max_bytes=settings.max_document_bytes
+            )
+            for group in groups:
                 results = await ingest.ingest_documents(
                     db=db, embedder=embedder, settings=settings, docs=group
                 )

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import psycopg
 import pytest
@@ -68,3 +72,57 @@ def test_bad_jsonl_line_is_reported_with_its_line_number(pg_url: str, tmp_path: 
     result = CliRunner().invoke(app, ["ingest", str(bad)], env={"DATABASE_URL": pg_url})
     assert result.exit_code == 1
     assert "bad.jsonl:2" in result.output
+
+
+class _KnowledgeSite(BaseHTTPRequestHandler):
+    """A real HTTP server for URL sources: a Markdown page, an HTML page, a binary."""
+
+    PAGES: ClassVar[dict[str, tuple[str, bytes]]] = {
+        "/guide.md": ("text/plain", b"# Guide\n\nThe guide explains URL ingestion."),
+        "/page": ("text/html; charset=utf-8", b"<h1>Page</h1><p>An HTML page.</p>"),
+        "/blob": ("application/octet-stream", b"\x00\x01"),
+    }
+
+    def do_GET(self) -> None:
+        content_type, body = self.PAGES.get(self.path, ("text/plain", b""))
+        self.send_response(200 if self.path in self.PAGES else 404)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def site() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _KnowledgeSite)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_ingest_fetches_url_sources_by_media_type_or_suffix(
+    pg_url: str, tmp_path: Path, site: str
+) -> None:
+    urls = [f"{site}/guide.md", f"{site}/page"]
+    assert "2 created" in _invoke(pg_url, tmp_path, "ingest", *urls)
+    assert _external_ids(pg_url) == set(urls)
+    assert "2 unchanged" in _invoke(pg_url, tmp_path, "ingest", *urls)
+
+
+@pytest.mark.parametrize(
+    ("path", "message"), [("/blob", "application/octet-stream"), ("/gone", "404")]
+)
+def test_ingest_reports_a_bad_url_clearly_and_writes_nothing(
+    pg_url: str, tmp_path: Path, site: str, path: str, message: str
+) -> None:
+    env = {"DATABASE_URL": pg_url, "RAGAGENT_DATA_DIR": str(tmp_path / "data")}
+    result = CliRunner().invoke(app, ["ingest", f"{site}{path}"], env=env)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert _external_ids(pg_url) == set()

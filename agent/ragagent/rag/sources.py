@@ -1,4 +1,4 @@
-"""Turn command-line paths (files, directories, globs, JSONL) into DocumentInputs."""
+"""Turn command-line sources (files, directories, globs, JSONL, URLs) into DocumentInputs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from ragagent.core import errors
 from ragagent.rag.ingest import DocumentInput
@@ -20,6 +22,19 @@ CONTENT_TYPE_BY_SUFFIX = {
     ".htm": "text/html",
 }
 JSONL = ".jsonl"
+URL_SCHEMES = ("https://", "http://")
+URL_TIMEOUT_SECONDS = 30.0
+Source = Path | str  # a local file, or a URL kept as given
+
+
+def is_url(pattern: str) -> bool:
+    return pattern.startswith(URL_SCHEMES)
+
+
+def find_sources(patterns: list[str]) -> list[Source]:
+    """Local files from ``find_files`` followed by URLs, which are fetched at ingest time."""
+    urls: list[Source] = [p for p in patterns if is_url(p)]
+    return [*find_files([p for p in patterns if not is_url(p)]), *dict.fromkeys(urls)]
 
 
 def is_ingestible(path: Path) -> bool:
@@ -40,18 +55,29 @@ def find_files(patterns: list[str]) -> list[Path]:
 
 
 def build_inputs(
-    files: list[Path], *, source: str, group_size: int
+    files: list[Source], *, source: str, group_size: int, max_bytes: int = 5 * 1024 * 1024
 ) -> Iterator[list[DocumentInput]]:
-    """DocumentInputs in groups of ``group_size``; JSONL files yield one per line."""
+    """DocumentInputs in groups of ``group_size``; JSONL files yield one per line.
+
+    URLs are fetched here, one at a time, so a large knowledge base never sits
+    in memory whole; ``max_bytes`` caps each fetched body.
+    """
     group: list[DocumentInput] = []
     for path in files:
-        for doc in _documents(path, source):
+        for doc in _documents_of(path, source, max_bytes):
             group.append(doc)
             if len(group) >= group_size:
                 yield group
                 group = []
     if group:
         yield group
+
+
+def _documents_of(item: Source, source: str, max_bytes: int) -> Iterator[DocumentInput]:
+    if isinstance(item, str):
+        yield fetch_url(item, max_bytes=max_bytes)
+    else:
+        yield from _documents(item, source)
 
 
 def _documents(path: Path, source: str) -> Iterator[DocumentInput]:
@@ -95,3 +121,40 @@ def _from_record(record: dict[str, Any], source: str) -> DocumentInput:
         source=str(record.get("source") or source),
         metadata=metadata if isinstance(metadata, dict) else {},
     )
+
+
+def fetch_url(url: str, *, max_bytes: int) -> DocumentInput:
+    """One document from a URL; any failure is a BadRequest naming the URL, not a traceback."""
+    try:
+        with httpx.stream("GET", url, follow_redirects=True, timeout=URL_TIMEOUT_SECONDS) as reply:
+            reply.raise_for_status()
+            body = _read_capped(reply, url, max_bytes)
+            media_type = reply.headers.get("content-type", "").split(";")[0].strip().lower()
+    except httpx.HTTPError as exc:
+        raise errors.BadRequest(f"could not fetch {url}: {exc}") from None
+    return DocumentInput(
+        text=body.decode("utf-8", errors="replace"),
+        content_type=_url_content_type(media_type, url),
+        external_id=url,
+        source="url",
+        metadata={"url": url},
+    )
+
+
+def _read_capped(reply: httpx.Response, url: str, max_bytes: int) -> bytes:
+    body = bytearray()
+    for piece in reply.iter_bytes():
+        body.extend(piece)
+        if len(body) > max_bytes:
+            raise errors.PayloadTooLarge(f"{url} is larger than {max_bytes} bytes")
+    return bytes(body)
+
+
+def _url_content_type(media_type: str, url: str) -> str:
+    """The server's media type when we support it, else a guess from the URL's suffix."""
+    if media_type in CONTENT_TYPE_BY_SUFFIX.values():
+        return media_type
+    suffix = Path(httpx.URL(url).path).suffix.lower()
+    if suffix in CONTENT_TYPE_BY_SUFFIX:
+        return CONTENT_TYPE_BY_SUFFIX[suffix]
+    raise errors.UnsupportedMediaType(f"{url} is {media_type or 'of unknown type'}")
