@@ -94,9 +94,20 @@ async def on_delete(namespace: str | None, name: str, **_: Any) -> None:
 @kopf.on.event("batch", "v1", "jobs", labels=OWNED)
 async def on_child(body: kopf.Body, **_: Any) -> None:
     """A child changed: refresh its owner's status, coalescing bursts of events."""
-    for owner in body.metadata.get("ownerReferences") or []:
+    owner = _owner_name(body.metadata.get("ownerReferences") or [], dict(body.metadata.labels))
+    if owner:
+        await _refresh_owner(body.metadata.namespace or "", owner)
+
+
+def _owner_name(owners: list[Any], labels: dict[str, str]) -> str | None:
+    """The RagAgent a child belongs to. The CronJob controller owns the Jobs it starts,
+    so a scheduled backup Job names its RagAgent only through the instance label."""
+    for owner in owners:
         if owner.get("kind") == c.KIND and owner.get("controller"):
-            await _refresh_owner(body.metadata.namespace or "", owner["name"])
+            return str(owner["name"])
+    if labels.get(c.LABEL_COMPONENT) == c.COMPONENT_BACKUP:
+        return labels.get(c.LABEL_INSTANCE)
+    return None
 
 
 async def _refresh_owner(namespace: str, name: str) -> None:

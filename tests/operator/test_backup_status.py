@@ -137,3 +137,7 @@ def test_result_line_is_the_last_json_object_line() -> None:
 def test_weekday_schedule_interval_spans_the_weekend() -> None:
     monday_morning = datetime(2025, 3, 10, 1, 0, tzinfo=UTC)
     assert bs.schedule_interval("0 2 * * 1-5", monday_morning) == timedelta(days=3)
+
+
+def test_result_annotation_lives_under_our_api_group() -> None:
+    assert bs.RESULT_ANNOTATION == "ragagent.dev/backup-result"

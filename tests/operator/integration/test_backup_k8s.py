@@ -1,0 +1,112 @@
+"""Backup status on the real control plane: a backup Job's outcome reaches the RagAgent."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from ragagent_operator import backup_status
+from tests.operator.integration.harness import Operator, get_json, wait_for
+from tests.operator.integration.test_operator_k8s import ready_agent
+from tests.support import controlplane
+
+pytestmark = pytest.mark.k8s
+NOW = datetime.now(UTC)
+STARTED = backup_status.format_time(NOW - timedelta(minutes=5))
+FINISHED = backup_status.format_time(NOW - timedelta(minutes=1))
+
+
+def scheduled_job(cronjob: dict[str, Any], name: str, report: dict[str, Any]) -> dict[str, Any]:
+    """A Job as the CronJob controller starts it: the template's labels, owned by the CronJob.
+
+    Suspended, so the Job controller starts no pods and the test alone decides the outcome.
+    """
+    template = cronjob["spec"]["jobTemplate"]
+    meta = cronjob["metadata"]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "labels": template["metadata"]["labels"],
+            "annotations": {
+                "batch.kubernetes.io/cronjob-scheduled-timestamp": STARTED,
+                backup_status.RESULT_ANNOTATION: json.dumps(report),
+            },
+            "ownerReferences": [
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "CronJob",
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": {**template["spec"], "suspend": True},
+    }
+
+
+def finished_status(succeeded: bool) -> dict[str, Any]:
+    """A terminal Job status that passes the API server's status validation."""
+    kinds = ("SuccessCriteriaMet", "Complete") if succeeded else ("FailureTarget", "Failed")
+    conditions = [
+        {"type": kind, "status": "True", "reason": "Test", "lastTransitionTime": FINISHED}
+        for kind in kinds
+    ]
+    status: dict[str, Any] = {"startTime": STARTED, "conditions": conditions}
+    if succeeded:
+        status.update(succeeded=1, completionTime=FINISHED)
+    else:
+        status.update(failed=1)
+    return status
+
+
+def set_job_status(cluster: controlplane.ControlPlane, ns: str, name: str, status: Any) -> None:
+    cluster.kubectl(
+        "patch", "job", name, "-n", ns, "--subresource=status", "--type=merge",
+        "-p", json.dumps({"status": status}),
+    )  # fmt: skip
+
+
+def backup_state(cluster: controlplane.ControlPlane, ns: str) -> tuple[Any, Any]:
+    status = (get_json(cluster, "ragagent", "docs", "-n", ns) or {}).get("status") or {}
+    cond = next((c for c in status.get("conditions") or [] if c["type"] == "BackupReady"), None)
+    return status.get("lastBackup"), cond
+
+
+@pytest.mark.parametrize("succeeded", [True, False], ids=["succeeded", "failed"])
+def test_backup_job_outcome_reaches_last_backup_and_condition(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator, succeeded: bool
+) -> None:
+    ready_agent(cluster, namespace, operator, backup={"enabled": True, "schedule": "0 3 * * *"})
+    assert get_json(cluster, "pvc", "docs-backups", "-n", namespace) is not None
+    cronjob = get_json(cluster, "cronjob", "docs-backup", "-n", namespace)
+    assert cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["volumes"][0] == {
+        "name": "backups",
+        "persistentVolumeClaim": {"claimName": "docs-backups"},
+    }
+    report = {"result": "succeeded", "size": 123456} if succeeded else {"reason": "pg_dump: gone"}
+    job = scheduled_job(cronjob, "docs-backup-29000000", report)
+    cluster.kubectl("create", "-n", namespace, "-f", "-", input=json.dumps(job))
+    assert backup_state(cluster, namespace)[0] is None  # unfinished Jobs are not a backup
+    set_job_status(cluster, namespace, job["metadata"]["name"], finished_status(succeeded))
+    expected = "Succeeded" if succeeded else "Failed"
+    last, cond = wait_for(
+        lambda: (state := backup_state(cluster, namespace))[0] and state,
+        "status.lastBackup",
+        operator=operator,
+    )
+    assert last["result"] == expected
+    assert last["time"] == FINISHED
+    assert last.get("size") == (123456 if succeeded else None)
+    if succeeded:
+        assert (cond["status"], cond["reason"]) == ("True", "BackupSucceeded")
+        assert cond["message"] == f"last backup at {FINISHED}"
+    else:
+        assert (cond["status"], cond["reason"]) == ("False", "BackupFailed")
+        assert cond["message"] == f"last backup at {FINISHED}: pg_dump: gone"
