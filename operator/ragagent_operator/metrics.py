@@ -20,3 +20,40 @@ API_REQUESTS = Counter(
     "ragagent_operator_api_requests_total", "Requests sent to the API server, by verb.", ["verb"]
 )
 WATCHED = Gauge("ragagent_operator_watched_ragagents", "RagAgents this replica has reconciled.")
+
+# Per-RagAgent gauges for the replica and backup panels and alerts; status_step sets them.
+_AGENT = ["namespace", "ragagent"]
+AGENT_READY_REPLICAS = Gauge(
+    "ragagent_operator_agent_ready_replicas", "Ready pods of the agent Deployment.", _AGENT
+)
+AGENT_DESIRED_REPLICAS = Gauge(
+    "ragagent_operator_agent_desired_replicas", "Replicas the agent Deployment asks for.", _AGENT
+)
+LAST_BACKUP_TIMESTAMP = Gauge(
+    "ragagent_operator_last_backup_timestamp_seconds",
+    "Unix time the newest successful backup Job finished.",
+    _AGENT,
+)
+BACKUP_SUCCESS = Gauge(
+    "ragagent_operator_backup_success", "1 if the newest finished backup succeeded, else 0.", _AGENT
+)
+BACKUP_GAUGES = (LAST_BACKUP_TIMESTAMP, BACKUP_SUCCESS)
+# Labelled with the controller's namespace and service, as the expiry alert expects.
+SEALING_CERT_EXPIRY = Gauge(
+    "ragagent_operator_sealing_cert_expiry_timestamp_seconds",
+    "Unix time the sealed-secrets certificate the operator seals with expires.",
+    ["namespace", "service"],
+)
+
+
+def forget_backup(namespace: str, name: str) -> None:
+    """Drop one RagAgent's backup series (backups disabled, or the RagAgent deleted)."""
+    for gauge in BACKUP_GAUGES:
+        gauge.remove(namespace, name)  # a no-op when never set
+
+
+def forget_agent(namespace: str, name: str) -> None:
+    """Drop every per-RagAgent series once the RagAgent is deleted."""
+    for gauge in (AGENT_READY_REPLICAS, AGENT_DESIRED_REPLICAS):
+        gauge.remove(namespace, name)  # a no-op when never set
+    forget_backup(namespace, name)

@@ -120,5 +120,6 @@ async def _run_step(ctx: Context, name: str, step: Step) -> bool:
 
 
 def forget(namespace: str, name: str) -> None:
-    """Drop per-object state once a RagAgent is deleted."""
+    """Drop per-object state (lock, per-RagAgent metric series) once a RagAgent is deleted."""
     _locks.pop(f"{namespace}/{name}", None)
+    metrics.forget_agent(namespace, name)

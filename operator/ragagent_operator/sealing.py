@@ -20,6 +20,7 @@ import base64
 import os
 import secrets
 import struct
+from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -47,6 +48,14 @@ def load_public_key(cert_pem: bytes) -> rsa.RSAPublicKey:
     if not isinstance(key, rsa.RSAPublicKey):
         raise SealingError("the sealing certificate does not hold an RSA key")
     return key
+
+
+def cert_expiry(cert_pem: bytes) -> datetime:
+    """When the controller's PEM certificate stops being valid (UTC)."""
+    try:
+        return x509.load_pem_x509_certificate(cert_pem).not_valid_after_utc
+    except ValueError as exc:
+        raise SealingError("the sealing certificate is not a PEM X.509 certificate") from exc
 
 
 def oaep(label: bytes) -> padding.OAEP:

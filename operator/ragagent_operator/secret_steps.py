@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from ragagent_operator import constants as c
-from ragagent_operator import k8s, sealing
+from ragagent_operator import k8s, metrics, sealing
 from ragagent_operator.context import Context
 from ragagent_operator.render import postgres, secrets
 from ragagent_operator.render.common import stable_hash
@@ -95,7 +95,19 @@ async def _ensure_sealed(ctx: Context) -> None:
 
 
 async def _sealing_cert(ctx: Context) -> bytes | None:
-    """The controller's certificate: from the configured file, else via the service proxy."""
+    """The controller's certificate (its expiry exported as a gauge for the alert)."""
+    cert = await _fetch_sealing_cert(ctx)
+    if cert is not None:
+        settings = ctx.settings
+        gauge = metrics.SEALING_CERT_EXPIRY.labels(
+            settings.sealed_secrets_namespace, settings.sealed_secrets_service
+        )
+        gauge.set(sealing.cert_expiry(cert).timestamp())
+    return cert
+
+
+async def _fetch_sealing_cert(ctx: Context) -> bytes | None:
+    """From the configured file, else via the service proxy (cached for CERT_TTL_SECONDS)."""
     settings = ctx.settings
     if settings.sealed_secrets_cert_file:
         return await asyncio.to_thread(Path(settings.sealed_secrets_cert_file).read_bytes)

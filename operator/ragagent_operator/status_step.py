@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ragagent_operator import backup_status, k8s
+from ragagent_operator import backup_status, k8s, metrics
 from ragagent_operator import constants as c
 from ragagent_operator.conditions import (
     build_event,
@@ -62,6 +62,9 @@ def _workload_status(ctx: Context, live: dict[str, Any] | None) -> dict[str, Any
         for cond in observed.get("conditions") or []
     )
     ready = int(observed.get("readyReplicas") or 0)
+    desired = int(((live or {}).get("spec") or {}).get("replicas") or 0)
+    metrics.AGENT_READY_REPLICAS.labels(agent.namespace, agent.name).set(ready)
+    metrics.AGENT_DESIRED_REPLICAS.labels(agent.namespace, agent.name).set(desired)
     ctx.note(
         "DeploymentAvailable",
         available,
@@ -114,6 +117,7 @@ async def _backup_condition(ctx: Context) -> dict[str, Any] | None:
     agent = ctx.agent
     if not agent.spec.backup.enabled:
         ctx.note("BackupReady", True, "BackupDisabled", "spec.backup.enabled is false")
+        metrics.forget_backup(agent.namespace, agent.name)
         return None
     jobs = await k8s.list_objects(
         ctx.api, "batch/v1", "Job", agent.namespace, selector_labels(agent, c.COMPONENT_BACKUP)
@@ -123,7 +127,19 @@ async def _backup_condition(ctx: Context) -> dict[str, Any] | None:
         jobs, schedule=agent.spec.backup.schedule, since=created or datetime.now().astimezone()
     )
     ctx.note("BackupReady", cond["status"], cond["reason"], cond["message"])
+    _export_backup(ctx, backup_status.build_finished_jobs(jobs))
     return last
+
+
+def _export_backup(ctx: Context, finished: list[backup_status.FinishedJob]) -> None:
+    """Backup gauges: absent until a backup Job finished, so a new RagAgent is not stale."""
+    labels = (ctx.agent.namespace, ctx.agent.name)
+    if not finished:
+        return
+    metrics.BACKUP_SUCCESS.labels(*labels).set(1 if finished[-1].succeeded else 0)
+    succeeded = [job.time for job in finished if job.succeeded]
+    if succeeded:
+        metrics.LAST_BACKUP_TIMESTAMP.labels(*labels).set(max(succeeded).timestamp())
 
 
 def _reconciled_condition(ctx: Context, failed: list[str] | None) -> None:
