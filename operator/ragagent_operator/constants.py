@@ -28,6 +28,7 @@ ANNOTATION_SPEC_HASH: Final = f"{GROUP}/spec-hash"
 ANNOTATION_CONFIG_HASH: Final = f"{GROUP}/config-hash"
 ANNOTATION_SECRETS_HASH: Final = f"{GROUP}/secrets-hash"
 ANNOTATION_KNOWLEDGE_HASH: Final = f"{GROUP}/knowledge-hash"
+ANNOTATION_INDEX_HASH: Final = f"{GROUP}/index-settings-hash"
 
 SEALED_MANAGED_ANNOTATION: Final = "sealedsecrets.bitnami.com/managed"
 
@@ -46,3 +47,4 @@ COMPONENT_AGENT: Final = "agent"
 COMPONENT_DATABASE: Final = "database"
 COMPONENT_INGEST: Final = "ingest"
 COMPONENT_BACKUP: Final = "backup"
+COMPONENT_REINDEX: Final = "reindex"

@@ -19,6 +19,7 @@ from ragagent_operator import constants as c
 from ragagent_operator import k8s, metrics, sealing, workload_steps
 from ragagent_operator.config import OperatorSettings
 from ragagent_operator.context import Context
+from ragagent_operator.reindex_step import ensure_reindex
 from ragagent_operator.render.common import Manifest, build_agent
 from ragagent_operator.secret_steps import ensure_secrets
 from ragagent_operator.status_step import ensure_status
@@ -36,6 +37,7 @@ STEPS: list[tuple[str, Step]] = [
     ("pdb", workload_steps.ensure_pdb),
     ("autoscaling", workload_steps.ensure_autoscaling),
     ("networkpolicy", workload_steps.ensure_network_policies),
+    ("reindex", ensure_reindex),  # before ingest: new index settings wait for a backup
     ("ingest", workload_steps.ensure_ingest),
     ("backup", workload_steps.ensure_backup),
     ("monitoring", workload_steps.ensure_monitoring),

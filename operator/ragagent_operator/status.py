@@ -50,3 +50,7 @@ class RagAgentStatus(ApiModel):
     ingested_hash: str | None = Field(
         None, description="Content hash of the knowledge sources last ingested."
     )
+    index_settings_hash: str | None = Field(
+        None,
+        description="Hash of the embedding model and chunking the index is (being) built with.",
+    )

@@ -49,6 +49,8 @@ async def ensure_status(ctx: Context, failed: list[str] | None) -> None:
         status["lastBackup"] = last_backup
     if ctx.facts.get("ingested"):
         status["ingestedHash"] = ctx.facts["knowledge_hash"]
+    if ctx.facts.get("index_settings_hash"):
+        status["indexSettingsHash"] = ctx.facts["index_settings_hash"]
     if {**old, **status} != old:
         await k8s.patch_status(ctx.api, agent.namespace, agent.name, status)
         await _emit_events(ctx, old.get("conditions") or [], status["conditions"])

@@ -99,7 +99,13 @@ async def ensure_network_policies(ctx: Context) -> None:
 
 
 async def ensure_ingest(ctx: Context) -> None:
-    """One Job per knowledge content hash; Jobs of older hashes are removed."""
+    """One Job per knowledge content hash; Jobs of older hashes are removed.
+
+    While new index settings wait for their backup, nothing changes: the content hash
+    covers those settings, and ingesting with them before the backup would defeat it.
+    """
+    if ctx.facts.get("reindex_waiting"):
+        return
     agent = ctx.agent
     jobs = await k8s.list_objects(
         ctx.api, "batch/v1", "Job", agent.namespace, selector_labels(agent, c.COMPONENT_INGEST)

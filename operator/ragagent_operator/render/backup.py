@@ -75,6 +75,22 @@ def build_backup_cronjob(agent: Agent, *, image: str) -> Manifest:
     }
 
 
+def pre_reindex_backup_name(agent: Agent, settings_hash: str) -> str:
+    return name_of(agent, f"backup-pre-{settings_hash[:10]}")
+
+
+def build_pre_reindex_backup_job(agent: Agent, *, settings_hash: str, image: str) -> Manifest:
+    """A one-off backup before a re-index, from the CronJob's own template.
+
+    Named by the hash of the new index settings, so each change takes exactly one backup;
+    it carries the backup labels, so its outcome also counts as the last backup.
+    """
+    job = build_backup_cronjob(agent, image=image)["spec"]["jobTemplate"]
+    meta = metadata(agent, pre_reindex_backup_name(agent, settings_hash), c.COMPONENT_BACKUP)
+    meta["annotations"] = {c.ANNOTATION_INDEX_HASH: settings_hash}
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": job["spec"]}
+
+
 def _pod(agent: Agent, image: str) -> dict[str, Any]:
     db = secrets.database_ref(agent)
     container = {

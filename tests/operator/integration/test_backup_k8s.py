@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from ragagent_operator import backup_status
-from tests.operator.integration.harness import Operator, get_json, wait_for
+from tests.operator.integration.harness import RESYNC_SECONDS, Operator, get_json, wait_for
 from tests.operator.integration.test_operator_k8s import ready_agent
 from tests.support import controlplane
 
@@ -51,16 +52,24 @@ def scheduled_job(cronjob: dict[str, Any], name: str, report: dict[str, Any]) ->
     }
 
 
-def finished_status(succeeded: bool) -> dict[str, Any]:
-    """A terminal Job status that passes the API server's status validation."""
+def finished_status(
+    succeeded: bool, *, started: str | None = STARTED, finished: str = FINISHED
+) -> dict[str, Any]:
+    """A terminal Job status that passes the API server's status validation.
+
+    ``started`` None keeps the startTime the Job controller set on a running Job
+    (immutable once set), whose pending pod no longer counts as active.
+    """
     kinds = ("SuccessCriteriaMet", "Complete") if succeeded else ("FailureTarget", "Failed")
     conditions = [
-        {"type": kind, "status": "True", "reason": "Test", "lastTransitionTime": FINISHED}
+        {"type": kind, "status": "True", "reason": "Test", "lastTransitionTime": finished}
         for kind in kinds
     ]
-    status: dict[str, Any] = {"startTime": STARTED, "conditions": conditions}
+    status: dict[str, Any] = {"conditions": conditions, "active": 0}
+    if started is not None:
+        status["startTime"] = started
     if succeeded:
-        status.update(succeeded=1, completionTime=FINISHED)
+        status.update(succeeded=1, completionTime=finished)
     else:
         status.update(failed=1)
     return status
@@ -110,3 +119,80 @@ def test_backup_job_outcome_reaches_last_backup_and_condition(
     else:
         assert (cond["status"], cond["reason"]) == ("False", "BackupFailed")
         assert cond["message"] == f"last backup at {FINISHED}: pg_dump: gone"
+
+
+def jobs_named(cluster: controlplane.ControlPlane, ns: str, prefix: str) -> list[str]:
+    listed = get_json(cluster, "jobs", "-n", ns) or {"items": []}
+    names = (job["metadata"]["name"] for job in listed["items"])
+    return sorted(name for name in names if name.startswith(prefix))
+
+
+def reconciled(cluster: controlplane.ControlPlane, ns: str) -> dict[str, Any]:
+    status = (get_json(cluster, "ragagent", "docs", "-n", ns) or {}).get("status") or {}
+    return next((c for c in status.get("conditions") or [] if c["type"] == "Reconciled"), {})
+
+
+@pytest.mark.parametrize("succeeded", [True, False], ids=["backup-succeeds", "backup-fails"])
+def test_embedding_model_change_backs_up_before_the_reindex(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator, succeeded: bool
+) -> None:
+    ready_agent(cluster, namespace, operator, backup={"enabled": True})
+    first = wait_for(
+        lambda: get_json(cluster, "ragagent", "docs", "-n", namespace)["status"].get(
+            "indexSettingsHash"
+        ),
+        "the first index settings recorded",
+        operator=operator,
+    )
+    assert jobs_named(cluster, namespace, "docs-") == []  # a new agent needs no re-index
+    patch = {"spec": {"model": {"embeddingModel": "BAAI/bge-small-en-v1.5"}}}
+    cluster.kubectl(
+        "patch", "ragagent", "docs", "-n", namespace, "--type=merge", "-p", json.dumps(patch)
+    )
+    backups = wait_for(
+        lambda: jobs_named(cluster, namespace, "docs-backup-pre-"),
+        "the pre-reindex backup Job",
+        operator=operator,
+    )
+    waiting = wait_for(
+        lambda: (
+            (cond := reconciled(cluster, namespace)).get("reason") == "WaitingForBackup" and cond
+        ),
+        "Reconciled saying the re-index waits",
+        operator=operator,
+    )
+    assert backups[0] in waiting["message"]
+    time.sleep(2 * RESYNC_SECONDS)  # several resyncs: still no re-index without a backup
+    assert jobs_named(cluster, namespace, "docs-reindex-") == []
+    now = backup_status.format_time(datetime.now(UTC))
+    set_job_status(
+        cluster, namespace, backups[0], finished_status(succeeded, started=None, finished=now)
+    )
+    if succeeded:
+        reindexes = wait_for(
+            lambda: jobs_named(cluster, namespace, "docs-reindex-"),
+            "the re-index Job after the backup succeeded",
+            operator=operator,
+        )
+        assert reindexes[0].removeprefix("docs-reindex-") == backups[0].split("-")[-1]
+        wait_for(
+            lambda: reconciled(cluster, namespace).get("status") == "True",
+            "Reconciled True again",
+            operator=operator,
+        )
+        status = get_json(cluster, "ragagent", "docs", "-n", namespace)["status"]
+        assert status["indexSettingsHash"] != first
+        return
+    failed = wait_for(
+        lambda: (
+            (cond := reconciled(cluster, namespace)).get("reason") == "PreReindexBackupFailed"
+            and cond
+        ),
+        "Reconciled saying the backup failed",
+        operator=operator,
+    )
+    assert "re-index not started" in failed["message"]
+    time.sleep(2 * RESYNC_SECONDS)
+    assert jobs_named(cluster, namespace, "docs-reindex-") == []
+    status = get_json(cluster, "ragagent", "docs", "-n", namespace)["status"]
+    assert status["indexSettingsHash"] == first

@@ -1,0 +1,82 @@
+"""The re-index Job (``ragagent reindex``), named by the hash of the index settings.
+
+The index settings are what makes stored vectors and chunks obsolete when they
+change: the embedding model (provider, name, dimension) and the chunking.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ragagent_operator import constants as c
+from ragagent_operator.render import configmap, deployment
+from ragagent_operator.render.common import (
+    Agent,
+    Manifest,
+    labels,
+    metadata,
+    name_of,
+    restricted_container_security,
+    restricted_pod_security,
+    stable_hash,
+)
+
+
+def index_settings_hash(agent: Agent) -> str:
+    model = agent.spec.model
+    return stable_hash(
+        {
+            "embedding": [
+                model.embedding_provider,
+                model.embedding_model,
+                model.embedding_dimension,
+            ],
+            "chunking": agent.spec.knowledge.chunking.model_dump(),
+        }
+    )
+
+
+def reindex_job_name(agent: Agent, settings_hash: str) -> str:
+    return name_of(agent, f"reindex-{settings_hash[:10]}")
+
+
+def build_reindex_job(agent: Agent, *, settings_hash: str, image: str) -> Manifest:
+    """backoffLimit 1: re-embedding is costly, a second failure needs a human."""
+    meta = metadata(agent, reindex_job_name(agent, settings_hash), c.COMPONENT_REINDEX)
+    meta["annotations"] = {c.ANNOTATION_INDEX_HASH: settings_hash}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta,
+        "spec": {
+            "backoffLimit": 1,
+            "activeDeadlineSeconds": 6 * 3600,
+            "template": {
+                "metadata": {"labels": labels(agent, c.COMPONENT_REINDEX)},
+                "spec": _pod(agent, image),
+            },
+        },
+    }
+
+
+def _pod(agent: Agent, image: str) -> dict[str, Any]:
+    container = {
+        "name": "reindex",
+        "image": image,
+        "command": ["ragagent"],
+        "args": ["reindex"],
+        "envFrom": [{"configMapRef": {"name": configmap.config_map_name(agent)}}],
+        "env": deployment.agent_env(agent),
+        "resources": deployment.DEFAULT_RESOURCES,
+        "securityContext": restricted_container_security(),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
+    }
+    return {
+        "restartPolicy": "Never",
+        "serviceAccountName": name_of(agent),
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": restricted_pod_security(),
+        "containers": [container],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+    }
