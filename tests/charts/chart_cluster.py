@@ -56,7 +56,7 @@ def start_chart_operator(
     cluster: controlplane.ControlPlane, chart_env: dict[str, str], kubeconfig: Path
 ) -> Operator:
     """Runs ragagent_operator.main with the chart's settings; only ports and test wiring differ."""
-    metrics_port, health_port = processes.free_port(), processes.free_port()
+    metrics_port, health_port = processes.free_ports(2)  # two calls may repeat a port
     env = (
         os.environ
         | chart_env

@@ -42,7 +42,8 @@ def start_operator(
     *,
     resync_seconds: float = RESYNC_SECONDS,
 ) -> Operator:
-    metrics_port, health_port = processes.free_port(), processes.free_port()
+    # Distinct ports: two separate free_port() calls may hand back the same one.
+    metrics_port, health_port = processes.free_ports(2)
     env = {
         **os.environ,
         "KUBECONFIG": str(kubeconfig),
