@@ -50,17 +50,30 @@ def build_ingest_job(agent: Agent, *, knowledge_hash: str, image: str) -> Manife
             "activeDeadlineSeconds": 3600,
             "template": {
                 "metadata": {"labels": labels(agent, c.COMPONENT_INGEST)},
-                "spec": _pod(agent, image, args, mounts, volumes),
+                "spec": build_command_pod(
+                    agent, name="ingest", image=image, args=args, mounts=mounts, volumes=volumes
+                ),
             },
         },
     }
 
 
-def _pod(
-    agent: Agent, image: str, args: list[str], mounts: list[Any], volumes: list[Any]
+def build_command_pod(
+    agent: Agent,
+    *,
+    name: str,
+    image: str,
+    args: list[str],
+    mounts: list[Any],
+    volumes: list[Any],
 ) -> dict[str, Any]:
+    """A one-shot ``ragagent <args>`` pod with the agent's settings, hardened like the agent's.
+
+    Shared by the ingest and re-index Jobs so both run with the same identity,
+    environment and security context.
+    """
     container = {
-        "name": "ingest",
+        "name": name,
         "image": image,
         "command": ["ragagent"],
         "args": args,

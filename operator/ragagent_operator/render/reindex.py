@@ -6,18 +6,14 @@ change: the embedding model (provider, name, dimension) and the chunking.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ragagent_operator import constants as c
-from ragagent_operator.render import configmap, deployment
+from ragagent_operator.render import ingest_job
 from ragagent_operator.render.common import (
     Agent,
     Manifest,
     labels,
     metadata,
     name_of,
-    restricted_container_security,
-    restricted_pod_security,
     stable_hash,
 )
 
@@ -53,30 +49,14 @@ def build_reindex_job(agent: Agent, *, settings_hash: str, image: str) -> Manife
             "activeDeadlineSeconds": 6 * 3600,
             "template": {
                 "metadata": {"labels": labels(agent, c.COMPONENT_REINDEX)},
-                "spec": _pod(agent, image),
+                "spec": ingest_job.build_command_pod(
+                    agent,
+                    name="reindex",
+                    image=image,
+                    args=["reindex"],
+                    mounts=[{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
+                    volumes=[{"name": "tmp", "emptyDir": {}}],
+                ),
             },
         },
-    }
-
-
-def _pod(agent: Agent, image: str) -> dict[str, Any]:
-    container = {
-        "name": "reindex",
-        "image": image,
-        "command": ["ragagent"],
-        "args": ["reindex"],
-        "envFrom": [{"configMapRef": {"name": configmap.config_map_name(agent)}}],
-        "env": deployment.agent_env(agent),
-        "resources": deployment.DEFAULT_RESOURCES,
-        "securityContext": restricted_container_security(),
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
-    }
-    return {
-        "restartPolicy": "Never",
-        "serviceAccountName": name_of(agent),
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "securityContext": restricted_pod_security(),
-        "containers": [container],
-        "volumes": [{"name": "tmp", "emptyDir": {}}],
     }
