@@ -33,6 +33,8 @@ Cel = list[tuple[str, str]]
 
 # Space-separated: CEL string literals have no \s escape, and cron fields never hold tabs.
 CRON_RE = r"^ *[0-9A-Za-z*/,?-]+( +[0-9A-Za-z*/,?-]+){4} *$"
+# A single directory name on the backup volume: no slash, so never a path outside it.
+BACKUP_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 
 class ApiModel(BaseModel):
@@ -281,6 +283,42 @@ class Backup(ApiModel):
     )
 
 
+class Restore(ApiModel):
+    from_: str = Field(
+        alias="from",
+        description=(
+            "Backup to restore: the name of a backup directory on the backup volume, e.g. "
+            "20250310T020000.123Z-1a2b3c4d (the last part of 'backup' in a backup Job's report). "
+            "The agent is scaled to 0 while the restore Job runs, and comes back when it succeeds."
+        ),
+        min_length=1,
+        max_length=253,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"self.matches('{BACKUP_NAME_RE}')",
+                    "message": "restore.from must be the name of a backup directory, not a path",
+                }
+            ]
+        },
+    )
+    force: bool = Field(
+        False,
+        description=(
+            "Replace the contents of a database that already holds tables. Without it the "
+            "restore refuses a non-empty database and fails (the agent stays stopped)."
+        ),
+    )
+    request_id: str | None = Field(
+        None,
+        description=(
+            "Free text; change it to run the same restore again. Each distinct "
+            "(from, force, requestId) runs exactly once."
+        ),
+        max_length=63,
+    )
+
+
 class Tracing(ApiModel):
     otlp_endpoint: str | None = Field(
         None, description="OTLP/HTTP endpoint for traces, e.g. http://otel:4318.", max_length=2048
@@ -320,6 +358,11 @@ class RagAgentSpec(ApiModel):
             "!has(self.model.apiKey.sealed)",
             "model.apiKey.sealed needs the sealedSecrets provider; use secretRef with kubernetes",
         ),
+        (
+            "!has(self.restore) || (has(self.backup) && (self.backup.enabled || "
+            "(has(self.backup.storage) && has(self.backup.storage.existingClaim))))",
+            "restore needs backup storage: set backup.enabled or backup.storage.existingClaim",
+        ),
     ]
     image: str | None = Field(
         None, description="Agent image; unset uses the operator's default.", max_length=512
@@ -347,6 +390,13 @@ class RagAgentSpec(ApiModel):
         default_factory=NetworkPolicySettings, description="Pod network isolation."
     )
     backup: Backup = Field(default_factory=Backup, description="Scheduled database backups.")
+    restore: Restore | None = Field(
+        None,
+        description=(
+            "Restore a backup from the backup volume, once per distinct request; progress in "
+            "the Restored condition and status.lastRestore."
+        ),
+    )
     observability: Observability = Field(
         default_factory=Observability, description="Metrics, alerts, tracing and logs."
     )

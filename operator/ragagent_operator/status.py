@@ -32,6 +32,18 @@ class LastBackup(ApiModel):
     size: int | None = Field(None, description="Backup size in bytes, when the Job reported it.")
 
 
+class LastRestore(ApiModel):
+    from_: str = Field(alias="from", description="The backup restored (spec.restore.from).")
+    request_hash: str = Field(
+        description="Hash of the spec.restore request; each distinct request runs once."
+    )
+    job: str = Field(description="Name of the restore Job.")
+    result: Literal["Running", "Succeeded", "Failed"] = Field(
+        description="Running, Succeeded or Failed."
+    )
+    time: str | None = Field(None, description="When the restore Job finished (RFC 3339).")
+
+
 class RagAgentStatus(ApiModel):
     observed_generation: int = Field(0, description="Latest metadata.generation reconciled.")
     conditions: list[Condition] = Field(
@@ -47,6 +59,9 @@ class RagAgentStatus(ApiModel):
     selector: str = Field("", description="Label selector of the pods (scale subresource).")
     endpoints: Endpoints | None = Field(None, description="Where to reach the agent.")
     last_backup: LastBackup | None = Field(None, description="The newest finished backup.")
+    last_restore: LastRestore | None = Field(
+        None, description="The latest spec.restore request and its outcome."
+    )
     ingested_hash: str | None = Field(
         None, description="Content hash of the knowledge sources last ingested."
     )
