@@ -71,8 +71,10 @@ async def _ensure_sealed(ctx: Context) -> None:
     live = await k8s.get(ctx.api, SEALED_GV, "SealedSecret", agent.namespace, name)
     existing = dict(((live or {}).get("spec") or {}).get("encryptedData") or {})
     missing = _missing_keys(secrets.generated_keys(agent), set(existing))
+    # Fetched (cached) even when nothing needs sealing, so that the expiry gauge exists after
+    # a restart and follows a rotated certificate.
+    cert = await _sealing_cert(ctx)
     if missing:
-        cert = await _sealing_cert(ctx)
         if cert is None:
             ctx.note(
                 "SecretsReady",

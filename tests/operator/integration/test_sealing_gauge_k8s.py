@@ -1,0 +1,99 @@
+"""The sealing certificate's expiry gauge survives an operator restart on the real control plane.
+
+After a restart every generated value is already sealed, so nothing is sealed again; the gauge
+behind the certificate expiry alert must still be exported by the new process.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ragagent_operator import sealing
+from tests.operator.integration.harness import (
+    MAIN_PRIORITY,
+    Operator,
+    get_json,
+    start_operator,
+    stop,
+    wait_for,
+)
+from tests.support import controlplane
+
+pytestmark = pytest.mark.k8s
+GAUGE = "ragagent_operator_sealing_cert_expiry_timestamp_seconds"
+# Above the session operator's priority, so this test's replica is the active one.
+PRIORITY = MAIN_PRIORITY + 50
+
+
+def sealed_agent(name: str) -> str:
+    """A RagAgent on an external database whose generated values are sealed."""
+    body = {
+        "apiVersion": "ragagent.dev/v1alpha1",
+        "kind": "RagAgent",
+        "metadata": {"name": name},
+        "spec": {
+            "database": {"external": {"secretRef": {"name": f"{name}-pg", "key": "url"}}},
+            "secrets": {"provider": "sealedSecrets"},
+        },
+    }
+    return yaml.safe_dump(body)
+
+
+def database_secret(name: str) -> str:
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": f"{name}-pg"},
+        "stringData": {"url": "postgresql://u:p@db.example:5432/rag"},
+    }
+    return json.dumps(body)
+
+
+def gauge_value(operator: Operator) -> float | None:
+    """The gauge's value in this operator's own /metrics, or None while it is absent."""
+    url = f"http://127.0.0.1:{operator.metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        lines = response.read().decode().splitlines()
+    values = [float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(GAUGE + "{")]
+    return values[0] if values else None
+
+
+def encrypted_data(cluster: controlplane.ControlPlane, ns: str, name: str) -> dict[str, Any]:
+    sealed = get_json(cluster, "sealedsecret", f"{name}-generated", "-n", ns) or {}
+    return dict((sealed.get("spec") or {}).get("encryptedData") or {})
+
+
+def start_for(cluster: controlplane.ControlPlane, kubeconfig: Path, ns: str, tag: str) -> Operator:
+    """An operator watching only ``ns``, so every reconcile it makes is of this test's agent."""
+    env = {"RAGAGENT_OPERATOR_NAMESPACES": ns}
+    return start_operator(cluster, kubeconfig, tag, priority=PRIORITY, extra_env=env)
+
+
+def test_sealing_cert_gauge_is_exported_after_a_restart_without_sealing_again(
+    cluster: controlplane.ControlPlane, namespace: str, installed: Path
+) -> None:
+    expiry = sealing.cert_expiry(cluster.sealing_cert_path.read_bytes()).timestamp()
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=database_secret("docs"))
+    first = start_for(cluster, installed, namespace, "sealing-first")
+    try:
+        cluster.kubectl("apply", "-n", namespace, "-f", "-", input=sealed_agent("docs"))
+        sealed = wait_for(
+            lambda: encrypted_data(cluster, namespace, "docs"), "sealed values", operator=first
+        )
+        assert gauge_value(first) == expiry
+    finally:
+        stop(first)
+    second = start_for(cluster, installed, namespace, "sealing-second")
+    try:
+        found = wait_for(lambda: gauge_value(second), "gauge after restart", operator=second)
+    finally:
+        stop(second)
+    assert found == expiry
+    # Sealing anew would have produced other ciphertexts (a fresh session key each time).
+    assert encrypted_data(cluster, namespace, "docs") == sealed
