@@ -6,10 +6,11 @@ reconcile code lists the CronJob's Jobs and calls these functions; nothing here
 talks to the API server.
 
 A backup Job's result line is the final JSON line ``ragagent backup`` prints
-(``{"result": "succeeded", "size": ..., ...}``). It is optional: the operator
-may copy it into the Job annotation :data:`RESULT_ANNOTATION`, or pass the
-pod's termination message in ``messages``. Without it, the Job status alone
-decides success or failure and ``size`` is left out.
+(``{"result": "succeeded", "size": ..., ...}``) and also leaves as its
+container's termination message. The operator reads that message from the
+Job's pod (``build_termination_message``) and passes it in ``messages``; the
+Job annotation :data:`RESULT_ANNOTATION`, when present, wins. Without either,
+the Job status alone decides success or failure and ``size`` is left out.
 """
 
 from __future__ import annotations
@@ -67,11 +68,36 @@ def parse_result_line(text: str | None) -> dict[str, Any]:
     return {}
 
 
+def build_termination_message(pods: Iterable[Mapping[str, Any]]) -> str | None:
+    """The termination message of the newest pod's terminated container, or None.
+
+    A Job may have run several pods (retries); the newest one decides its outcome.
+    """
+    newest = sorted(pods, key=lambda pod: str(pod.get("metadata", {}).get("creationTimestamp")))
+    for pod in reversed(newest):
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            message = ((status.get("state") or {}).get("terminated") or {}).get("message")
+            if message:
+                return str(message)
+    return None
+
+
 def _condition(job: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
     for cond in job.get("status", {}).get("conditions") or []:
         if cond.get("type") == kind and cond.get("status") == "True":
             return dict(cond)
     return None
+
+
+def build_finished_job(
+    job: Mapping[str, Any] | None, message: str | None = None
+) -> FinishedJob | None:
+    """One Job as a FinishedJob; None while it runs (or when there is no Job)."""
+    if job is None:
+        return None
+    name = str(job.get("metadata", {}).get("name", ""))
+    found = build_finished_jobs([job], {name: message} if message else None)
+    return found[0] if found else None
 
 
 def _outcome(job: Mapping[str, Any]) -> tuple[bool, datetime | None] | None:

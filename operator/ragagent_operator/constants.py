@@ -29,6 +29,7 @@ ANNOTATION_CONFIG_HASH: Final = f"{GROUP}/config-hash"
 ANNOTATION_SECRETS_HASH: Final = f"{GROUP}/secrets-hash"
 ANNOTATION_KNOWLEDGE_HASH: Final = f"{GROUP}/knowledge-hash"
 ANNOTATION_INDEX_HASH: Final = f"{GROUP}/index-settings-hash"
+ANNOTATION_RESTORE_REQUEST: Final = f"{GROUP}/restore-request-hash"
 
 SEALED_MANAGED_ANNOTATION: Final = "sealedsecrets.bitnami.com/managed"
 
@@ -48,3 +49,7 @@ COMPONENT_DATABASE: Final = "database"
 COMPONENT_INGEST: Final = "ingest"
 COMPONENT_BACKUP: Final = "backup"
 COMPONENT_REINDEX: Final = "reindex"
+COMPONENT_RESTORE: Final = "restore"
+
+# The Job controller labels a Job's pods with the Job's name.
+LABEL_JOB_NAME: Final = "batch.kubernetes.io/job-name"

@@ -17,7 +17,7 @@ import kopf
 from prometheus_client import start_http_server
 
 from ragagent_operator import constants as c
-from ragagent_operator import k8s, logs, reconcile
+from ragagent_operator import job_events, k8s, logs, reconcile
 from ragagent_operator.config import OperatorSettings
 
 log = logging.getLogger(__name__)
@@ -93,10 +93,14 @@ async def on_delete(namespace: str | None, name: str, **_: Any) -> None:
 @kopf.on.event("apps", "v1", "statefulsets", labels=OWNED)
 @kopf.on.event("batch", "v1", "jobs", labels=OWNED)
 async def on_child(body: kopf.Body, **_: Any) -> None:
-    """A child changed: refresh its owner's status, coalescing bursts of events."""
+    """A child changed: refresh its owner's status, coalescing bursts of events.
+
+    A finished re-index, restore or pre-reindex backup Job runs the full reconcile instead,
+    so the next step starts now rather than at the next resync."""
     owner = _owner_name(body.metadata.get("ownerReferences") or [], dict(body.metadata.labels))
     if owner:
-        await _refresh_owner(body.metadata.namespace or "", owner)
+        full = job_events.is_step_job_finished(body)
+        await _refresh_owner(body.metadata.namespace or "", owner, full=full)
 
 
 def _owner_name(owners: list[Any], labels: dict[str, str]) -> str | None:
@@ -110,15 +114,18 @@ def _owner_name(owners: list[Any], labels: dict[str, str]) -> str | None:
     return None
 
 
-async def _refresh_owner(namespace: str, name: str) -> None:
+async def _refresh_owner(namespace: str, name: str, *, full: bool = False) -> None:
     """One refresh per owner per CHILD_DEBOUNCE_SECONDS; events in between join it."""
-    key = f"{namespace}/{name}"
+    key = f"{namespace}/{name}/{full}"
     if key in _pending:
         return
     _pending.add(key)
     await asyncio.sleep(CHILD_DEBOUNCE_SECONDS)
     _pending.discard(key)  # later events schedule a new refresh that sees their state
-    await reconcile.refresh_status(_api(), SETTINGS, namespace, name)
+    if full:
+        await job_events.reconcile_owner(_api(), SETTINGS, namespace, name)
+    else:
+        await reconcile.refresh_status(_api(), SETTINGS, namespace, name)
 
 
 def run() -> None:

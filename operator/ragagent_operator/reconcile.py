@@ -21,6 +21,7 @@ from ragagent_operator.config import OperatorSettings
 from ragagent_operator.context import Context
 from ragagent_operator.reindex_step import ensure_reindex
 from ragagent_operator.render.common import Manifest, build_agent
+from ragagent_operator.restore_step import ensure_restore
 from ragagent_operator.secret_steps import ensure_secrets
 from ragagent_operator.status_step import ensure_status
 
@@ -32,6 +33,7 @@ STEPS: list[tuple[str, Step]] = [
     ("secrets", ensure_secrets),
     ("configmap", workload_steps.ensure_config_map),
     ("database", workload_steps.ensure_database),
+    ("restore", ensure_restore),  # before the workload: a restore holds the agent at 0
     ("deployment", workload_steps.ensure_deployment),
     ("service", workload_steps.ensure_service),
     ("pdb", workload_steps.ensure_pdb),
@@ -95,7 +97,7 @@ async def refresh_status(
         if body is None:
             return
         ctx = build_context(api, settings, body)
-        carried = {"Reconciled", "SecretsReady", "MonitoringReady"}
+        carried = {"Reconciled", "SecretsReady", "MonitoringReady", "Restored", "Reindexed"}
         if not ctx.agent.managed_db:
             carried.add("DatabaseReady")
         for cond in (body.get("status") or {}).get("conditions") or []:

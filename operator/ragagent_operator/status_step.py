@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ragagent_operator import backup_status, k8s, metrics
+from ragagent_operator import backup_status, job_reports, k8s, metrics
 from ragagent_operator import constants as c
 from ragagent_operator.conditions import (
     build_event,
@@ -25,6 +25,8 @@ ORDER = (
     "SecretsReady",
     "DatabaseReady",
     "BackupReady",
+    "Restored",
+    "Reindexed",
     "MonitoringReady",
 )
 
@@ -47,6 +49,8 @@ async def ensure_status(ctx: Context, failed: list[str] | None) -> None:
     status["observedGeneration"] = generation
     if last_backup is not None:
         status["lastBackup"] = last_backup
+    if ctx.facts.get("last_restore"):
+        status["lastRestore"] = ctx.facts["last_restore"]
     if ctx.facts.get("ingested"):
         status["ingestedHash"] = ctx.facts["knowledge_hash"]
     if ctx.facts.get("index_settings_hash"):
@@ -125,8 +129,12 @@ async def _backup_condition(ctx: Context) -> dict[str, Any] | None:
         ctx.api, "batch/v1", "Job", agent.namespace, selector_labels(agent, c.COMPONENT_BACKUP)
     )
     created = backup_status.parse_time(ctx.body["metadata"].get("creationTimestamp"))
+    messages = await job_reports.newest_finished_messages(ctx.api, agent.namespace, jobs)
     last, cond = backup_status.build_backup_status(
-        jobs, schedule=agent.spec.backup.schedule, since=created or datetime.now().astimezone()
+        jobs,
+        schedule=agent.spec.backup.schedule,
+        since=created or datetime.now().astimezone(),
+        messages=messages,
     )
     ctx.note("BackupReady", cond["status"], cond["reason"], cond["message"])
     _export_backup(ctx, backup_status.build_finished_jobs(jobs))
@@ -162,7 +170,7 @@ async def _emit_events(ctx: Context, old: list[dict[str, Any]], new: list[dict[s
         first_failure = cond["status"] == "False" and cond["type"] in ("Reconciled", "SecretsReady")
         if cond["type"] not in seen and not first_failure:
             continue
-        if cond["type"] in ("Ready", "Reconciled", "SecretsReady", "BackupReady"):
+        if cond["type"] in ("Ready", "Reconciled", "SecretsReady", "BackupReady", "Restored"):
             warning = cond["status"] == "False"
             message = f"{cond['type']} is {cond['status']}: {cond['message']}"
             await k8s.create_event(

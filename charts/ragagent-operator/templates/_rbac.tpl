@@ -49,10 +49,16 @@ is granted only where the operator removes a child itself (HPA off, backup off, 
 - apiGroups: ["networking.k8s.io"]
   resources: ["networkpolicies"]
   verbs: ["get", "create", "patch", "delete"]
-# Ingestion Jobs and backup CronJobs; Jobs are also watched to report backup results.
+# Ingestion, re-index and restore Jobs and backup CronJobs; Jobs are also watched to
+# report backup, re-index and restore results.
 - apiGroups: ["batch"]
   resources: ["jobs", "cronjobs"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# Read only: a finished backup or restore Job's pod holds its result line (size, reason)
+# as the container's termination message.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list"]
 # SealedSecrets the operator seals itself (strict scope).
 - apiGroups: ["bitnami.com"]
   resources: ["sealedsecrets"]

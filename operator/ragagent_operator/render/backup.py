@@ -18,6 +18,8 @@ from ragagent_operator.render.common import (
 )
 
 BACKUP_DIR = "/backups"
+# The kubelet's default path, set explicitly: ``ragagent backup`` writes its result line there.
+TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 BACKUP_RESOURCES: dict[str, Any] = {
     "requests": {"cpu": "100m", "memory": "256Mi"},
     "limits": {"memory": "1Gi"},
@@ -92,20 +94,36 @@ def build_pre_reindex_backup_job(agent: Agent, *, settings_hash: str, image: str
 
 
 def _pod(agent: Agent, image: str) -> dict[str, Any]:
+    args = ["backup", "--dir", BACKUP_DIR, "--keep", str(agent.spec.backup.retention)]
+    return build_backup_volume_pod(agent, image=image, name="backup", args=args)
+
+
+def build_backup_volume_pod(
+    agent: Agent, *, image: str, name: str, args: list[str], read_only: bool = False
+) -> dict[str, Any]:
+    """A one-shot ``ragagent <args>`` pod with the database URL and the backup volume.
+
+    Shared by backups (writing) and restores (``read_only``: a restore must never
+    change the backups it reads). The final JSON line is also the container's
+    termination message, so the operator reads the result from the pod status.
+    """
     db = secrets.database_ref(agent)
+    mount: dict[str, Any] = {"name": "backups", "mountPath": BACKUP_DIR}
+    claim: dict[str, Any] = {"claimName": backup_claim_name(agent)}
+    if read_only:
+        mount["readOnly"] = claim["readOnly"] = True
     container = {
-        "name": "backup",
+        "name": name,
         "image": image,
         "command": ["ragagent"],
-        "args": ["backup", "--dir", BACKUP_DIR, "--keep", str(agent.spec.backup.retention)],
+        "args": args,
         "envFrom": [{"configMapRef": {"name": configmap.config_map_name(agent)}}],
         "env": [secret_env(db.env, db.secret, db.key)],
         "resources": BACKUP_RESOURCES,
         "securityContext": restricted_container_security(),
-        "volumeMounts": [
-            {"name": "backups", "mountPath": BACKUP_DIR},
-            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108
-        ],
+        "terminationMessagePath": TERMINATION_MESSAGE_PATH,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [mount, {"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
     }
     return {
         "restartPolicy": "Never",
@@ -115,7 +133,7 @@ def _pod(agent: Agent, image: str) -> dict[str, Any]:
         "securityContext": restricted_pod_security(),
         "containers": [container],
         "volumes": [
-            {"name": "backups", "persistentVolumeClaim": {"claimName": backup_claim_name(agent)}},
+            {"name": "backups", "persistentVolumeClaim": claim},
             {"name": "tmp", "emptyDir": {}},
         ],
     }

@@ -1,0 +1,228 @@
+"""Operator-side restore and Job reports on the real control plane.
+
+Job pods never run here: the backup volume's claim stays unbound (no storage
+provisioner), so the Job controller's pod waits unscheduled. The tests write
+that pod's status through the API, as a kubelet would (terminated container,
+termination message), and the real Job controller then finishes the Job.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from tests.operator.integration.harness import RESYNC_SECONDS, Operator, get_json, wait_for
+from tests.operator.integration.test_operator_k8s import apply, db_secret, rag, ready_agent
+from tests.support import controlplane
+
+pytestmark = pytest.mark.k8s
+BACKUP = "20250310T020000.123Z-1a2b3c4d"
+NOW = "2025-03-10T02:05:00Z"
+
+
+def restore_jobs(cluster: controlplane.ControlPlane, ns: str) -> list[dict[str, Any]]:
+    selector = "app.kubernetes.io/component=restore,app.kubernetes.io/instance=docs"
+    listed = get_json(cluster, "jobs", "-n", ns, "-l", selector) or {"items": []}
+    return list(listed["items"])
+
+
+def job_pod(cluster: controlplane.ControlPlane, ns: str, job: str) -> dict[str, Any] | None:
+    listed = get_json(cluster, "pods", "-n", ns, "-l", f"batch.kubernetes.io/job-name={job}")
+    items = (listed or {}).get("items") or []
+    return items[0] if items else None
+
+
+def finish_pod(
+    cluster: controlplane.ControlPlane, ns: str, pod: dict[str, Any], *, report: dict[str, Any]
+) -> None:
+    """What a kubelet reports for a finished container that left a termination message."""
+    succeeded = report.get("result") == "succeeded"
+    container = pod["spec"]["containers"][0]
+    terminated = {
+        "exitCode": 0 if succeeded else 1,
+        "reason": "Completed" if succeeded else "Error",
+        "message": json.dumps(report) + "\n",
+        "startedAt": NOW,
+        "finishedAt": NOW,
+    }
+    status = {
+        "phase": "Succeeded" if succeeded else "Failed",
+        "containerStatuses": [
+            {
+                "name": container["name"],
+                "image": container["image"],
+                "imageID": "",
+                "ready": False,
+                "restartCount": 0,
+                "started": False,
+                "state": {"terminated": terminated},
+            }
+        ],
+    }
+    cluster.kubectl(
+        "patch", "pod", pod["metadata"]["name"], "-n", ns, "--subresource=status",
+        "--type=merge", "-p", json.dumps({"status": status}),
+    )  # fmt: skip
+
+
+def agent_status(cluster: controlplane.ControlPlane, ns: str) -> dict[str, Any]:
+    return dict((get_json(cluster, "ragagent", "docs", "-n", ns) or {}).get("status") or {})
+
+
+def condition(cluster: controlplane.ControlPlane, ns: str, kind: str) -> dict[str, Any]:
+    conditions = agent_status(cluster, ns).get("conditions") or []
+    return next((cond for cond in conditions if cond["type"] == kind), {})
+
+
+def replicas(cluster: controlplane.ControlPlane, ns: str) -> int | None:
+    live = get_json(cluster, "deployment", "docs", "-n", ns)
+    return None if live is None else int(live["spec"].get("replicas", 1))
+
+
+def test_restore_needs_backup_storage_and_a_plain_backup_name(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+) -> None:
+    db_secret(cluster, namespace, "docs-pg", "postgresql://u:p@db.example:5432/rag")
+    refused = apply(cluster, namespace, rag("docs", restore={"from": BACKUP}))
+    assert refused.returncode != 0
+    assert "restore needs backup storage" in refused.stderr
+    path = apply(
+        cluster, namespace, rag("docs", backup={"enabled": True}, restore={"from": "../etc"})
+    )
+    assert path.returncode != 0
+    assert "restore.from must be the name of a backup directory" in path.stderr
+    claim = {"storage": {"existingClaim": "old-backups"}}
+    accepted = apply(cluster, namespace, rag("docs", backup=claim, restore={"from": BACKUP}))
+    assert accepted.returncode == 0, accepted.stderr
+
+
+def start_restore(
+    cluster: controlplane.ControlPlane, ns: str, operator: Operator, **restore: Any
+) -> dict[str, Any]:
+    patch = {"spec": {"restore": {"from": BACKUP, **restore}}}
+    cluster.kubectl("patch", "ragagent", "docs", "-n", ns, "--type=merge", "-p", json.dumps(patch))
+    jobs = wait_for(lambda: restore_jobs(cluster, ns), "the restore Job", operator=operator)
+    return dict(jobs[0])
+
+
+def assert_restore_job_shape(job: dict[str, Any], *, force: bool) -> None:
+    pod = job["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    expected = ["restore", f"/backups/{BACKUP}"] + (["--force"] if force else [])
+    assert (container["command"], container["args"]) == (["ragagent"], expected)
+    assert container["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "docs-pg", "key": "url"}
+    mounts = {mount["name"]: mount for mount in container["volumeMounts"]}
+    assert mounts["backups"] == {"name": "backups", "mountPath": "/backups", "readOnly": True}
+    assert mounts["tmp"]["mountPath"] == "/tmp"
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert volumes["backups"]["persistentVolumeClaim"] == {
+        "claimName": "docs-backups",
+        "readOnly": True,
+    }
+    assert "emptyDir" in volumes["tmp"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["resources"]["limits"]["memory"]
+    assert job["spec"]["backoffLimit"] == 0
+
+
+@pytest.mark.parametrize(
+    ("succeeded", "autoscaling"),
+    [(True, False), (False, False), (True, True)],
+    ids=["succeeded", "failed", "succeeded-under-hpa"],
+)
+def test_restore_holds_the_agent_at_zero_runs_once_and_reports(
+    cluster: controlplane.ControlPlane,
+    namespace: str,
+    operator: Operator,
+    succeeded: bool,
+    autoscaling: bool,
+) -> None:
+    scaling = {"enabled": autoscaling, "minReplicas": 3, "maxReplicas": 5}
+    ready_agent(cluster, namespace, operator, backup={"enabled": True}, autoscaling=scaling)
+    job = start_restore(cluster, namespace, operator, force=True)
+    assert_restore_job_shape(job, force=True)
+    wait_for(lambda: replicas(cluster, namespace) == 0, "the agent held at 0", operator=operator)
+    restoring = condition(cluster, namespace, "Restored")
+    assert (restoring["status"], restoring["reason"]) == ("False", "Restoring")
+    last = agent_status(cluster, namespace)["lastRestore"]
+    assert last["from"] == BACKUP
+    assert last["result"] == "Running"
+    assert last["job"] == job["metadata"]["name"]
+    assert get_json(cluster, "hpa", "docs", "-n", namespace) is None
+    time.sleep(2 * RESYNC_SECONDS)  # resyncs keep holding and start no second Job
+    assert replicas(cluster, namespace) == 0
+    assert len(restore_jobs(cluster, namespace)) == 1
+
+    pod = wait_for(lambda: job_pod(cluster, namespace, job["metadata"]["name"]), "the Job's pod")
+    report = (
+        {"result": "succeeded"}
+        if succeeded
+        else {"result": "failed", "reason": "dump.pgc fails its sha256 checksum"}
+    )
+    finish_pod(cluster, namespace, pod, report=report)
+    final = wait_for(
+        lambda: (
+            (cond := condition(cluster, namespace, "Restored")).get("reason")
+            in ("RestoreSucceeded", "RestoreFailed")
+            and cond
+        ),
+        "Restored to reach its final state",
+        operator=operator,
+    )
+    last = agent_status(cluster, namespace)["lastRestore"]
+    if succeeded:
+        assert (final["status"], last["result"]) == ("True", "Succeeded")
+        assert last["time"]
+        back = 3 if autoscaling else 2
+        wait_for(lambda: replicas(cluster, namespace) == back, "the agent back", operator=operator)
+        if autoscaling:
+            wait_for(
+                lambda: get_json(cluster, "hpa", "docs", "-n", namespace),
+                "the HPA re-created",
+                operator=operator,
+            )
+    else:
+        assert (final["status"], last["result"]) == ("False", "Failed")
+        assert "dump.pgc fails its sha256 checksum" in final["message"]
+        time.sleep(2 * RESYNC_SECONDS)  # a failed restore does not bring writers back
+        assert replicas(cluster, namespace) == 0
+    time.sleep(2 * RESYNC_SECONDS)
+    assert [j["metadata"]["name"] for j in restore_jobs(cluster, namespace)] == [
+        job["metadata"]["name"]
+    ]
+    assert condition(cluster, namespace, "Restored")["reason"] == final["reason"]
+
+
+def test_a_new_request_id_runs_the_same_restore_again(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+) -> None:
+    ready_agent(cluster, namespace, operator, backup={"enabled": True})
+    first = start_restore(cluster, namespace, operator)
+    pod = wait_for(lambda: job_pod(cluster, namespace, first["metadata"]["name"]), "first pod")
+    finish_pod(cluster, namespace, pod, report={"result": "failed", "reason": "not empty"})
+    wait_for(
+        lambda: condition(cluster, namespace, "Restored").get("reason") == "RestoreFailed",
+        "the first restore failing",
+        operator=operator,
+    )
+    patch = {"spec": {"restore": {"from": BACKUP, "force": True, "requestId": "2"}}}
+    cluster.kubectl(
+        "patch", "ragagent", "docs", "-n", namespace, "--type=merge", "-p", json.dumps(patch)
+    )
+    jobs = wait_for(
+        lambda: len(found := restore_jobs(cluster, namespace)) == 2 and found,
+        "a second restore Job for the new request",
+        operator=operator,
+    )
+    second = next(j for j in jobs if j["metadata"]["name"] != first["metadata"]["name"])
+    assert second["spec"]["template"]["spec"]["containers"][0]["args"][-1] == "--force"
+    wait_for(
+        lambda: condition(cluster, namespace, "Restored").get("reason") == "Restoring",
+        "Restored back to Restoring",
+        operator=operator,
+    )
+    assert replicas(cluster, namespace) == 0
