@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -32,6 +33,10 @@ from ragagent.core.logging import configure_logging
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 TERMINATION_LOG = Path("/dev/termination-log")
+TERMINATION_LOG_ENV = "RAGAGENT_TERMINATION_MESSAGE_PATH"
+# The kubelet keeps at most 4096 bytes of a termination message.
+TERMINATION_MESSAGE_LIMIT = 4096
+SUMMARY_FIELDS = ("result", "reason", "backup", "size", "database", "duration_seconds")
 log = logging.getLogger(__name__)
 
 DatabaseUrl = Annotated[
@@ -44,15 +49,29 @@ def emit(result: str, **fields: Any) -> None:
     """Print the final JSON line, and leave it as the pod's termination message.
 
     In a Kubernetes Job the operator then reads the result from the pod status
-    without fetching logs; elsewhere the termination-log file does not exist.
+    without fetching logs. The file is ``RAGAGENT_TERMINATION_MESSAGE_PATH``, else
+    ``/dev/termination-log`` when it exists (outside a pod it does not).
     """
-    line = json.dumps({"result": result, **fields}, sort_keys=True, default=str)
+    report = {"result": result, **fields}
+    line = json.dumps(report, sort_keys=True, default=str)
     typer.echo(line)
-    if TERMINATION_LOG.exists():
-        try:
-            TERMINATION_LOG.write_text(line + "\n", encoding="utf-8")
-        except OSError as exc:
-            log.debug("termination log not written: %s", exc)
+    target = termination_log_path()
+    if target is None:
+        return
+    if len(line.encode()) >= TERMINATION_MESSAGE_LIMIT:  # row counts of many tables
+        line = json.dumps({k: report[k] for k in SUMMARY_FIELDS if k in report}, default=str)
+    try:
+        target.write_text(line + "\n", encoding="utf-8")
+    except OSError as exc:
+        log.warning("termination message not written to %s: %s", target, exc)
+
+
+def termination_log_path() -> Path | None:
+    """Where the result line goes for the kubelet; None outside a container."""
+    configured = os.environ.get(TERMINATION_LOG_ENV)
+    if configured:
+        return Path(configured)
+    return TERMINATION_LOG if TERMINATION_LOG.exists() else None
 
 
 def _settings() -> Settings:

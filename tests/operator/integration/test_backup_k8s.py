@@ -11,7 +11,8 @@ import pytest
 
 from ragagent_operator import backup_status
 from tests.operator.integration.harness import RESYNC_SECONDS, Operator, get_json, wait_for
-from tests.operator.integration.test_operator_k8s import ready_agent
+from tests.operator.integration.test_operator_k8s import operator_metric, ready_agent
+from tests.operator.integration.test_restore_k8s import condition, finish_pod, job_pod
 from tests.support import controlplane
 
 pytestmark = pytest.mark.k8s
@@ -121,6 +122,48 @@ def test_backup_job_outcome_reaches_last_backup_and_condition(
         assert cond["message"] == f"last backup at {FINISHED}: pg_dump: gone"
 
 
+@pytest.mark.parametrize("succeeded", [True, False], ids=["succeeded", "failed"])
+def test_backup_size_and_reason_come_from_the_pod_termination_message(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator, succeeded: bool
+) -> None:
+    """The real Job controller runs the Job; its pod's status says what a kubelet would."""
+    ready_agent(cluster, namespace, operator, backup={"enabled": True})
+    cronjob = get_json(cluster, "cronjob", "docs-backup", "-n", namespace)
+    job = scheduled_job(cronjob, "docs-backup-29000001", {})
+    del job["metadata"]["annotations"][backup_status.RESULT_ANNOTATION]
+    job["spec"]["suspend"] = False
+    cluster.kubectl("create", "-n", namespace, "-f", "-", input=json.dumps(job))
+    name = "docs-backup-29000001"
+    pod = wait_for(lambda: job_pod(cluster, namespace, name), "the Job's pod")
+    if succeeded:
+        finish_pod(cluster, namespace, pod, report={"result": "succeeded", "size": 987654})
+    else:  # backoffLimit 1: the Job controller retries once, and the newest pod tells why
+        finish_pod(cluster, namespace, pod, report={"result": "failed", "reason": "first try"})
+        retry = wait_for(
+            lambda: (
+                (newer := job_pod(cluster, namespace, name, phase="Pending"))
+                and newer["metadata"]["name"] != pod["metadata"]["name"]
+                and newer
+            ),
+            "the Job controller's retry pod",
+            timeout=90,
+        )
+        report = {"result": "failed", "reason": "database error: connection refused"}
+        finish_pod(cluster, namespace, retry, report=report)
+    last, cond = wait_for(
+        lambda: (state := backup_state(cluster, namespace))[0] and state,
+        "status.lastBackup from the finished Job",
+        operator=operator,
+    )
+    if succeeded:
+        assert (last["result"], last["size"]) == ("Succeeded", 987654)
+        assert cond["reason"] == "BackupSucceeded"
+    else:
+        assert last["result"] == "Failed"
+        assert "size" not in last
+        assert cond["message"].endswith("database error: connection refused")
+
+
 def jobs_named(cluster: controlplane.ControlPlane, ns: str, prefix: str) -> list[str]:
     listed = get_json(cluster, "jobs", "-n", ns) or {"items": []}
     names = (job["metadata"]["name"] for job in listed["items"])
@@ -168,6 +211,7 @@ def test_embedding_model_change_backs_up_before_the_reindex(
     set_job_status(
         cluster, namespace, backups[0], finished_status(succeeded, started=None, finished=now)
     )
+    job_reconciles = operator_metric(operator, "reconciles_total", 'trigger="job"')
     if succeeded:
         reindexes = wait_for(
             lambda: jobs_named(cluster, namespace, "docs-reindex-"),
@@ -175,6 +219,20 @@ def test_embedding_model_change_backs_up_before_the_reindex(
             operator=operator,
         )
         assert reindexes[0].removeprefix("docs-reindex-") == backups[0].split("-")[-1]
+        # Started by the reconcile the finished backup Job triggered, not by a resync.
+        assert operator_metric(operator, "reconciles_total", 'trigger="job"') > job_reconciles
+        assert f"a step Job finished: reconciling {namespace}/docs now" in operator.log()
+        # KWOK runs the re-index pod (it mounts no claim) and it succeeds.
+        done = wait_for(
+            lambda: (
+                (cond := condition(cluster, namespace, "Reindexed")).get("status") == "True"
+                and cond
+            ),
+            "Reindexed True once the re-index Job finished",
+            operator=operator,
+        )
+        assert done["reason"] == "Reindexed"
+        assert reindexes[0] in done["message"]
         wait_for(
             lambda: reconciled(cluster, namespace).get("status") == "True",
             "Reconciled True again",
@@ -192,6 +250,8 @@ def test_embedding_model_change_backs_up_before_the_reindex(
         operator=operator,
     )
     assert "re-index not started" in failed["message"]
+    reindexed = condition(cluster, namespace, "Reindexed")
+    assert (reindexed["status"], reindexed["reason"]) == ("False", "PreReindexBackupFailed")
     time.sleep(2 * RESYNC_SECONDS)
     assert jobs_named(cluster, namespace, "docs-reindex-") == []
     status = get_json(cluster, "ragagent", "docs", "-n", namespace)["status"]

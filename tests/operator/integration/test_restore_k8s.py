@@ -29,9 +29,13 @@ def restore_jobs(cluster: controlplane.ControlPlane, ns: str) -> list[dict[str, 
     return list(listed["items"])
 
 
-def job_pod(cluster: controlplane.ControlPlane, ns: str, job: str) -> dict[str, Any] | None:
+def job_pod(
+    cluster: controlplane.ControlPlane, ns: str, job: str, *, phase: str | None = None
+) -> dict[str, Any] | None:
+    """A pod of ``job`` (in ``phase``, when given); None while there is none."""
     listed = get_json(cluster, "pods", "-n", ns, "-l", f"batch.kubernetes.io/job-name={job}")
     items = (listed or {}).get("items") or []
+    items = [pod for pod in items if phase is None or pod["status"].get("phase") == phase]
     return items[0] if items else None
 
 
