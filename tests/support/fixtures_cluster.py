@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
+from typing import NoReturn
 
 import pytest
 from kubernetes import client as k8s
@@ -28,13 +29,17 @@ def cluster() -> Iterator[controlplane.ControlPlane]:
     try:
         plane = controlplane.ControlPlane()
     except tools.ToolsMissingError as exc:
-        reason = f"!!! LOCAL KUBERNETES TOOLS MISSING: k8s tests NOT RUN !!! {exc}"
-        # In CI a skipped proof is a silent hole, so there it is a failure.
-        if os.environ.get("CI") or os.environ.get("RAGAGENT_REQUIRE_K8S"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+        skip_loudly_or_fail(f"!!! LOCAL KUBERNETES TOOLS MISSING: k8s tests NOT RUN !!! {exc}")
     with plane:
         yield plane
+
+
+def skip_loudly_or_fail(reason: str) -> NoReturn:
+    """Skips with ``reason``; in CI (or with RAGAGENT_REQUIRE_K8S) a skipped proof would be a
+    silent hole, so there it fails instead."""
+    if os.environ.get("CI") or os.environ.get("RAGAGENT_REQUIRE_K8S"):
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

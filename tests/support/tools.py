@@ -22,6 +22,15 @@ REQUIRED = (
 )
 
 
+# Built by the same script but needed by one test only (the dashboards data test), which
+# checks for it itself: every other k8s test runs without it.
+KUBE_STATE_METRICS = "kube-state-metrics"
+BUILD_HINT = (
+    f"`make tools` (runs {BUILD_SCRIPT.relative_to(REPO_ROOT)}, "
+    "needs Go 1.26 and the Go module proxy)"
+)
+
+
 class ToolsMissingError(RuntimeError):
     """Some binaries are not built yet; the message names them and the command that builds them."""
 
@@ -45,7 +54,14 @@ def require_tools(bin_dir: Path | None = None) -> Path:
     missing = missing_tools(directory)
     if missing:
         raise ToolsMissingError(
-            f"missing {', '.join(missing)} in {directory}; build them with `make tools` "
-            f"(runs {BUILD_SCRIPT.relative_to(REPO_ROOT)}, needs Go 1.26 and the Go module proxy)"
+            f"missing {', '.join(missing)} in {directory}; build them with {BUILD_HINT}"
         )
     return directory
+
+
+def require_tool(bin_dir: Path, name: str) -> Path:
+    """The path of one binary in ``bin_dir``, or ToolsMissingError saying how to build it."""
+    path = bin_dir / name
+    if not os.access(path, os.X_OK):
+        raise ToolsMissingError(f"missing {name} in {bin_dir}; build it with {BUILD_HINT}")
+    return path

@@ -15,20 +15,14 @@ import pytest
 import yaml
 
 from ragagent_operator import sealing
-from tests.operator.integration.harness import (
-    MAIN_PRIORITY,
-    Operator,
-    get_json,
-    start_operator,
-    stop,
-    wait_for,
-)
+from tests.charts.chart_cluster import start_chart_operator
+from tests.operator.integration.harness import Operator, get_json, stop, wait_for
 from tests.support import controlplane
 
 pytestmark = pytest.mark.k8s
 GAUGE = "ragagent_operator_sealing_cert_expiry_timestamp_seconds"
-# Above the session operator's priority, so this test's replica is the active one.
-PRIORITY = MAIN_PRIORITY + 50
+# Above any other replica's (random ones stay below 2**30), so this test's is the active one.
+PRIORITY = 2**31 - 1
 
 
 def sealed_agent(name: str) -> str:
@@ -69,10 +63,10 @@ def encrypted_data(cluster: controlplane.ControlPlane, ns: str, name: str) -> di
     return dict((sealed.get("spec") or {}).get("encryptedData") or {})
 
 
-def start_for(cluster: controlplane.ControlPlane, kubeconfig: Path, ns: str, tag: str) -> Operator:
+def start_for(cluster: controlplane.ControlPlane, kubeconfig: Path, ns: str) -> Operator:
     """An operator watching only ``ns``, so every reconcile it makes is of this test's agent."""
-    env = {"RAGAGENT_OPERATOR_NAMESPACES": ns}
-    return start_operator(cluster, kubeconfig, tag, priority=PRIORITY, extra_env=env)
+    env = {"RAGAGENT_OPERATOR_NAMESPACES": ns, "RAGAGENT_OPERATOR_PRIORITY": str(PRIORITY)}
+    return start_chart_operator(cluster, env, kubeconfig)
 
 
 def test_sealing_cert_gauge_is_exported_after_a_restart_without_sealing_again(
@@ -80,7 +74,7 @@ def test_sealing_cert_gauge_is_exported_after_a_restart_without_sealing_again(
 ) -> None:
     expiry = sealing.cert_expiry(cluster.sealing_cert_path.read_bytes()).timestamp()
     cluster.kubectl("apply", "-n", namespace, "-f", "-", input=database_secret("docs"))
-    first = start_for(cluster, installed, namespace, "sealing-first")
+    first = start_for(cluster, installed, namespace)
     try:
         cluster.kubectl("apply", "-n", namespace, "-f", "-", input=sealed_agent("docs"))
         sealed = wait_for(
@@ -89,7 +83,7 @@ def test_sealing_cert_gauge_is_exported_after_a_restart_without_sealing_again(
         assert gauge_value(first) == expiry
     finally:
         stop(first)
-    second = start_for(cluster, installed, namespace, "sealing-second")
+    second = start_for(cluster, installed, namespace)
     try:
         found = wait_for(lambda: gauge_value(second), "gauge after restart", operator=second)
     finally:
