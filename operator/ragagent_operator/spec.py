@@ -177,11 +177,27 @@ class Jwt(ApiModel):
 
 
 class Auth(ApiModel):
-    __cel__ = [("self.mode != 'jwt' || has(self.jwt)", "auth.mode jwt needs auth.jwt")]
+    # An unauthenticated agent answers (and spends LLM tokens for) anyone who reaches it, so
+    # it is never the result of a typo or a copied sample: it takes a second, loud field.
+    __cel__ = [
+        ("self.mode != 'jwt' || has(self.jwt)", "auth.mode jwt needs auth.jwt"),
+        (
+            "self.mode != 'none' || (has(self.allowUnauthenticated) && self.allowUnauthenticated)",
+            "auth.mode none serves the API to anyone who can reach it: "
+            "set auth.allowUnauthenticated: true to confirm",
+        ),
+    ]
     mode: Literal["apiKey", "jwt", "none"] = Field(
-        "apiKey", description="apiKey: keys made with 'ragagent apikey'; jwt: bearer tokens."
+        "apiKey",
+        description="apiKey: keys made with 'ragagent apikey'; jwt: bearer tokens; none: "
+        "anonymous (demos only; needs allowUnauthenticated).",
     )
     jwt: Jwt | None = Field(None, description="Token checks for mode jwt.")
+    allow_unauthenticated: bool = Field(
+        False,
+        description="DANGER: confirms mode none. The agent then runs in development mode "
+        "and serves anyone who can reach it; the NetworkPolicy is the only gate.",
+    )
 
 
 class RateLimit(ApiModel):
