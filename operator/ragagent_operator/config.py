@@ -40,6 +40,12 @@ class OperatorSettings(BaseSettings):
         "ragagent", description="kopf cluster peering name for HA; None runs standalone."
     )
     priority: int = Field(0, description="kopf peering priority of this replica.")
+    peering_lifetime_seconds: int = Field(
+        60,
+        ge=10,
+        description="Seconds a replica's peering record stays valid without a keep-alive: how "
+        "long a standby waits before taking over from a replica that died without saying so.",
+    )
     resync_seconds: float = Field(
         60.0, gt=0, description="Interval of the periodic reconcile (drift, status) in seconds."
     )

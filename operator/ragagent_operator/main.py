@@ -46,6 +46,7 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     if SETTINGS.peering:
         settings.peering.name = SETTINGS.peering
         settings.peering.mandatory = True
+        settings.peering.lifetime = SETTINGS.peering_lifetime_seconds
         settings.peering.priority = SETTINGS.priority or random.randint(1, 2**30)  # noqa: S311
     else:
         settings.peering.standalone = True

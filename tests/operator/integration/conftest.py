@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.operator.integration.harness import REPO, Operator, start_operator, stop
+from tests.operator.integration.harness import (
+    MAIN_PRIORITY,
+    REPO,
+    Operator,
+    start_operator,
+    stop,
+)
 from tests.support import controlplane
 
 
@@ -29,6 +35,6 @@ def installed(cluster: controlplane.ControlPlane) -> Path:
 
 @pytest.fixture(scope="session")
 def operator(cluster: controlplane.ControlPlane, installed: Path) -> Iterator[Operator]:
-    running = start_operator(cluster, installed, "main")
+    running = start_operator(cluster, installed, "main", priority=MAIN_PRIORITY)
     yield running
     stop(running)

@@ -23,6 +23,13 @@ from tests.support import controlplane, processes
 
 REPO = Path(__file__).resolve().parents[3]
 RESYNC_SECONDS = 3.0
+# A short peering record lifetime: a replica killed without a goodbye is presumed dead after
+# this, so a standby takes over within seconds (production keeps the default of 60 s).
+PEERING_LIFETIME_SECONDS = 15
+# Every test operator has an explicit peering priority. A random one makes the active replica
+# a coin toss; the session's operator has the lowest, so any replica a test starts for itself
+# (priority above it) takes over, and it resumes once those are gone.
+MAIN_PRIORITY = 100
 
 
 @dataclass
@@ -40,7 +47,9 @@ def start_operator(
     kubeconfig: Path,
     tag: str,
     *,
+    priority: int = MAIN_PRIORITY,
     resync_seconds: float = RESYNC_SECONDS,
+    extra_env: dict[str, str] | None = None,
 ) -> Operator:
     # Distinct ports: two separate free_port() calls may hand back the same one.
     metrics_port, health_port = processes.free_ports(2)
@@ -52,6 +61,9 @@ def start_operator(
         "RAGAGENT_OPERATOR_METRICS_PORT": str(metrics_port),
         "RAGAGENT_OPERATOR_HEALTH_PORT": str(health_port),
         "RAGAGENT_OPERATOR_DEFAULT_IMAGE": "ragagent:test",
+        "RAGAGENT_OPERATOR_PRIORITY": str(priority),
+        "RAGAGENT_OPERATOR_PEERING_LIFETIME_SECONDS": str(PEERING_LIFETIME_SECONDS),
+        **(extra_env or {}),
     }
     log_path = cluster.workdir / f"operator-{tag}.log"
     argv = [sys.executable, "-m", "ragagent_operator.main"]
@@ -86,7 +98,14 @@ def wait_for(
     pytest.fail(f"timed out waiting for {what}\n{tail}")
 
 
+def kill(operator: Operator) -> None:
+    """SIGKILL: no cleanup, so the replica's peering record stays until its lifetime runs out."""
+    operator.process.kill()
+    operator.process.wait()
+
+
 def stop(operator: Operator) -> None:
+    """SIGTERM: kopf removes this replica's peering record on the way out."""
     operator.process.terminate()
     try:
         operator.process.wait(timeout=15)

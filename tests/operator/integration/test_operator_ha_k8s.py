@@ -1,0 +1,300 @@
+"""HA, restarts and missing prerequisites, with several real operator processes.
+
+Replicas meet in the one ClusterKopfPeering ``ragagent``; the highest priority is active and
+every other replica pauses. The session's operator has the lowest priority (MAIN_PRIORITY),
+so the replicas a test starts above it take over, and it must stay silent while they run.
+Who reconciled is read from each replica's own ``ragagent_operator_reconciles_total``.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client as k8s
+from kubernetes import watch
+
+from ragagent_operator import constants as c
+from tests.operator.integration.harness import (
+    MAIN_PRIORITY,
+    PEERING_LIFETIME_SECONDS,
+    RESYNC_SECONDS,
+    Operator,
+    get_json,
+    kill,
+    start_operator,
+    stop,
+    wait_for,
+)
+from tests.operator.integration.test_operator_k8s import (
+    apply,
+    assert_noop_resync,
+    condition,
+    db_secret,
+    deployment,
+    operator_metric,
+    rag,
+    ready_agent,
+)
+from tests.support import controlplane
+
+pytestmark = pytest.mark.k8s
+PEERING = "ragagent"
+PAUSED = "Pausing operations in favour of"
+RESUMED = "Resuming operations after the pause"
+# A replica killed without a goodbye blocks the others until its record expires; then the
+# survivor needs one reconcile. The margin covers a slow, shared test machine.
+TAKEOVER_BOUND_SECONDS = PEERING_LIFETIME_SECONDS + 45
+Replicas = Callable[..., Operator]
+
+
+@pytest.fixture
+def replicas(
+    cluster: controlplane.ControlPlane, installed: Path, operator: Operator
+) -> Iterator[Replicas]:
+    """Starts extra replicas; afterwards stops them and waits until the session's one is active."""
+    started: list[Operator] = []
+    suffix = secrets.token_hex(3)
+
+    def start(tag: str, priority: int, **options: Any) -> Operator:
+        replica = start_operator(
+            cluster, installed, f"{tag}-{suffix}", priority=priority, **options
+        )
+        started.append(replica)
+        return replica
+
+    yield start
+    for replica in started:
+        if replica.process.poll() is None:
+            stop(replica)
+    wait_for(
+        lambda: is_active(operator),
+        "the session's operator to resume",
+        operator=operator,
+        timeout=4 * PEERING_LIFETIME_SECONDS,
+    )
+
+
+def is_active(replica: Operator) -> bool:
+    """Whether the replica's last peering transition was a resume (a replica starts paused)."""
+    lines = [line for line in replica.log().splitlines() if PAUSED in line or RESUMED in line]
+    return bool(lines) and RESUMED in lines[-1]
+
+
+def live_priorities(cluster: controlplane.ControlPlane) -> list[int]:
+    """The priorities of the peering records that have not expired, sorted."""
+    peering = get_json(cluster, "clusterkopfpeering", PEERING) or {}
+    now = datetime.now(UTC)
+    return sorted(
+        int(record["priority"])
+        for record in (peering.get("status") or {}).values()
+        if datetime.fromisoformat(record["lastseen"]) + timedelta(seconds=record["lifetime"]) > now
+    )
+
+
+def reconciles(replica: Operator) -> float:
+    """Every reconcile and status refresh this replica has run."""
+    return float(operator_metric(replica, "reconciles_total", ""))
+
+
+@pytest.mark.parametrize("newcomer", ["lower", "higher"])
+def test_two_operator_replicas_do_not_conflict(
+    cluster: controlplane.ControlPlane,
+    namespace: str,
+    operator: Operator,
+    replicas: Replicas,
+    newcomer: str,
+) -> None:
+    """Whichever replica starts second, exactly one of the two reconciles.
+
+    A replica starts paused (peering is mandatory) and logs nothing when it stays paused, so
+    a lower-priority newcomer is silent: the proof is who reconciles, not a log line.
+    """
+    priority = MAIN_PRIORITY + (100 if newcomer == "higher" else -50)
+    second = replicas("second", priority)
+    active, standby = (second, operator) if newcomer == "higher" else (operator, second)
+    wait_for(
+        lambda: live_priorities(cluster) == sorted([MAIN_PRIORITY, priority]),
+        "both peering records",
+        operator=second,
+    )
+    wait_for(lambda: is_active(active), "the higher replica active", operator=active)
+    wait_for(lambda: not is_active(standby), "the lower replica paused", operator=standby)
+    standby_before, active_before = reconciles(standby), reconciles(active)
+    ready_agent(cluster, namespace, active, name="twin")
+    time.sleep(3 * RESYNC_SECONDS)  # an active replica's timer would resync twin meanwhile
+    assert reconciles(standby) == standby_before
+    assert reconciles(active) > active_before
+    assert standby.process.poll() is None
+    assert active.process.poll() is None
+
+
+def test_standby_takes_over_when_the_active_replica_is_killed(
+    cluster: controlplane.ControlPlane,
+    namespace: str,
+    operator: Operator,
+    replicas: Replicas,
+    record_property: Callable[[str, object], None],
+) -> None:
+    active = replicas("active", MAIN_PRIORITY + 200)
+    standby = replicas("standby", MAIN_PRIORITY + 100)
+    wait_for(lambda: is_active(active), "the highest replica active", operator=active)
+    wait_for(lambda: not is_active(operator), "the session's operator paused", operator=operator)
+    ready_agent(cluster, namespace, active, name="one")
+    paused_before = reconciles(operator)
+    assert reconciles(standby) == 0
+    kill(active)
+    killed = time.monotonic()
+    patch = '{"spec":{"replicas":3}}'
+    cluster.kubectl("patch", "ragagent", "one", "-n", namespace, "--type=merge", "-p", patch)
+    db_secret(cluster, namespace, "two-pg", "postgresql://u:p@db.example:5432/rag")
+    assert apply(cluster, namespace, rag("two")).returncode == 0
+    wait_for(
+        lambda: (deployment(cluster, namespace, "one") or {}).get("spec", {}).get("replicas") == 3,
+        "the changed RagAgent reconciled by the survivor",
+        operator=standby,
+        timeout=TAKEOVER_BOUND_SECONDS,
+    )
+    wait_for(
+        lambda: condition(cluster, namespace, "two", "Reconciled") == "True",
+        "the new RagAgent reconciled by the survivor",
+        operator=standby,
+        timeout=TAKEOVER_BOUND_SECONDS - (time.monotonic() - killed),
+    )
+    record_property("takeover_seconds", round(time.monotonic() - killed, 1))
+    assert reconciles(standby) > 0
+    assert reconciles(operator) == paused_before  # the lowest replica stayed paused throughout
+
+
+AGENTS = [f"agent-{index}" for index in range(6)]
+
+
+def children(name: str) -> list[tuple[str, str]]:
+    """Every child a default RagAgent (external database, sealed secrets) has when done."""
+    return [
+        ("serviceaccount", name),
+        ("configmap", f"{name}-config"),
+        ("sealedsecret", f"{name}-generated"),
+        ("secret", f"{name}-generated"),
+        ("deployment", name),
+        ("service", name),
+        ("poddisruptionbudget", name),
+        ("networkpolicy", f"{name}-default-deny"),
+        ("networkpolicy", f"{name}-agent"),
+    ]
+
+
+def condition_is(
+    cluster: controlplane.ControlPlane, namespace: str, name: str, kind: str, status: str
+) -> bool:
+    return condition(cluster, namespace, name, kind) == status
+
+
+def present(cluster: controlplane.ControlPlane, namespace: str) -> set[tuple[str, str]]:
+    expected = [child for name in AGENTS for child in children(name)]
+    return {child for child in expected if get_json(cluster, *child, "-n", namespace) is not None}
+
+
+def kill_at_first_child(api: k8s.ApiClient, namespace: str, replica: Operator) -> threading.Thread:
+    """SIGKILLs the replica the moment its first child (the first step's ServiceAccount) shows.
+
+    A watch rather than polling: the whole reconcile of a few RagAgents takes well under a
+    second, and a poll would only see it finished.
+    """
+    selector = f"{c.LABEL_MANAGED_BY}={c.MANAGED_BY}"
+    accounts = k8s.CoreV1Api(api).list_namespaced_service_account
+
+    def watch_and_kill() -> None:
+        # The kubernetes package has no type hints for its watch helper.
+        stream = watch.Watch()  # type: ignore[no-untyped-call]
+        for _event in stream.stream(  # type: ignore[no-untyped-call]
+            accounts, namespace, label_selector=selector, timeout_seconds=60
+        ):
+            kill(replica)
+            stream.stop()  # type: ignore[no-untyped-call]
+            return
+
+    watcher = threading.Thread(target=watch_and_kill, daemon=True)
+    watcher.start()
+    time.sleep(1.0)  # the watch request reaches the API server before anything is created
+    return watcher
+
+
+def test_operator_killed_mid_reconcile_converges_after_restart(
+    cluster: controlplane.ControlPlane,
+    namespace: str,
+    operator: Operator,
+    replicas: Replicas,
+    k8s_client: k8s.ApiClient,
+    record_property: Callable[[str, object], None],
+) -> None:
+    # The same POD_ID, as when the kubelet restarts the container in its pod: the new process
+    # takes over the old one's peering record instead of waiting for it to expire.
+    pod = {"POD_ID": f"restart-{namespace[-6:]}"}
+    crashing = replicas("crashing", MAIN_PRIORITY + 100, extra_env=pod)
+    wait_for(lambda: is_active(crashing), "the replica active", operator=crashing)
+    for name in AGENTS:
+        db_secret(cluster, namespace, f"{name}-pg", "postgresql://u:p@db.example:5432/rag")
+    watcher = kill_at_first_child(k8s_client, namespace, crashing)
+    documents = [yaml.safe_load(rag(name)) for name in AGENTS]
+    assert apply(cluster, namespace, yaml.safe_dump_all(documents)).returncode == 0
+    watcher.join(timeout=60)
+    assert crashing.process.poll() is not None, "no child appeared within 60 s"
+    expected = {child for name in AGENTS for child in children(name)}
+    partial = present(cluster, namespace)
+    assert partial, "the kill came before the first child"
+    assert partial < expected, "the kill came after the last child: nothing was interrupted"
+    record_property("children_at_kill", f"{len(partial)} of {len(expected)}")
+
+    restarted = replicas("restarted", MAIN_PRIORITY + 100, extra_env=pod)
+    for name, kind in itertools.product(AGENTS, ("Reconciled", "Ready")):
+        met = functools.partial(condition_is, cluster, namespace, name, kind, "True")
+        wait_for(met, f"{name} {kind}", operator=restarted, timeout=120)
+    assert present(cluster, namespace) == expected
+    time.sleep(2 * RESYNC_SECONDS)  # let rollouts and status settle
+    assert_noop_resync(cluster, restarted)
+
+
+def test_missing_sealed_secrets_controller_is_a_condition_not_a_crash(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator, replicas: Replicas
+) -> None:
+    """No certificate file and a controller Service that does not exist: the operator must say
+    so on the RagAgent, keep reconciling the other children and keep running."""
+    absent = {
+        "RAGAGENT_OPERATOR_SEALED_SECRETS_CERT_FILE": "",
+        "RAGAGENT_OPERATOR_SEALED_SECRETS_SERVICE": "no-such-controller",
+    }
+    lonely = replicas("no-controller", MAIN_PRIORITY + 100, extra_env=absent)
+    wait_for(lambda: is_active(lonely), "the replica active", operator=lonely)
+    db_secret(cluster, namespace, "docs-pg", "postgresql://u:p@db.example:5432/rag")
+    assert apply(cluster, namespace, rag("docs")).returncode == 0
+    wait_for(
+        lambda: condition(cluster, namespace, "docs", "SecretsReady") == "False",
+        "SecretsReady=False",
+        operator=lonely,
+    )
+    status = get_json(cluster, "ragagent", "docs", "-n", namespace)["status"]
+    secrets_ready = next(cond for cond in status["conditions"] if cond["type"] == "SecretsReady")
+    assert secrets_ready["reason"] == "SealedSecretsControllerUnavailable"
+    assert "sealed-secrets certificate" in secrets_ready["message"]
+    for kind, name in [
+        ("serviceaccount", "docs"),
+        ("configmap", "docs-config"),
+        ("deployment", "docs"),
+        ("service", "docs"),
+        ("networkpolicy", "docs-agent"),
+    ]:
+        assert get_json(cluster, kind, name, "-n", namespace) is not None, f"{kind}/{name}"
+    assert get_json(cluster, "sealedsecret", "docs-generated", "-n", namespace) is None
+    time.sleep(3 * RESYNC_SECONDS)  # several resyncs later: still running, still saying why
+    assert lonely.process.poll() is None
+    assert condition(cluster, namespace, "docs", "SecretsReady") == "False"
