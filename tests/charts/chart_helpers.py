@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.support import tools
+from tests.support.fixtures_cluster import skip_loudly_or_fail
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "charts" / "ragagent-operator"
@@ -30,10 +30,13 @@ class HelmError(RuntimeError):
 
 
 def helm_binary() -> Path:
-    """The helm built by hack/build-k8s-tools; skips (with the command to run) when absent."""
+    """The helm built by hack/build-k8s-tools; skips (with the command to run) when absent,
+    and fails instead in CI."""
     helm = tools.tools_bin() / "helm"
     if not os.access(helm, os.X_OK):
-        pytest.skip(f"SKIPPED LOUDLY: helm is not built at {helm}; run `make tools`")
+        skip_loudly_or_fail(
+            f"!!! helm is not built at {helm}: chart tests NOT RUN !!! run `make tools`"
+        )
     return helm
 
 

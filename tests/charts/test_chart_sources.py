@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from ragagent.core import metrics as agent_metrics
 from tests.charts.chart_helpers import CHART, REPO_ROOT
+from tests.support.fixtures_cluster import skip_loudly_or_fail
 
 CRD_SOURCE = REPO_ROOT / "manifests" / "crd"
 DASHBOARDS = sorted((CHART / "dashboards").glob("*.json"))
@@ -205,8 +206,9 @@ def test_operator_gauges_carry_the_labels_the_alert_tests_use() -> None:
 def _promtool() -> str:
     promtool = shutil.which("promtool")
     if promtool is None:
-        pytest.skip(
-            "SKIPPED LOUDLY: promtool missing; `make system-deps` installs Debian prometheus"
+        skip_loudly_or_fail(
+            "!!! promtool missing: alert and query checks NOT RUN !!! "
+            "`make system-deps` installs Debian prometheus"
         )
     return promtool
 
