@@ -78,7 +78,7 @@ kind-e2e: ## End-to-end on kind (needs Docker and kind; cannot run on the dev ma
 ##@ Local Kubernetes (no Docker needed)
 
 .PHONY: tools
-tools: ## Build (or reuse from ~/.cache/ragagent) kube-apiserver, etcd, kwok, helm, sealed-secrets.
+tools: ## Build (or reuse from ~/.cache/ragagent) kube-apiserver, etcd, kwok, helm, sealed-secrets, kube-state-metrics.
 	hack/build-k8s-tools
 
 .PHONY: cluster-up
