@@ -1,4 +1,4 @@
-"""The one module that talks to the API server (async httpx, credentials from kubeconfig).
+"""The one module that talks to the API server (async httpx, credentials found by kopf).
 
 Writes are server-side apply with the single field manager ``ragagent-operator``
 and ``force=true``.  ``ensure`` first reads the live object and skips the write
@@ -11,18 +11,21 @@ becomes ``None``, a 409 is retried once, anything else raises ``ApiError``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import os
+import ssl
+import tempfile
 import time
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
-from kubernetes import client as kclient
-from kubernetes import config as kconfig
-from kubernetes.utils import parse_quantity
+import kopf
 
 from ragagent_operator import constants as c
-from ragagent_operator import metrics
+from ragagent_operator import metrics, quantity
 from ragagent_operator.render.common import Manifest, stable_hash
 
 log = logging.getLogger(__name__)
@@ -61,53 +64,91 @@ class ApiError(RuntimeError):
         self.status = status
 
 
+# In-flight requests per process. httpx's pool scans every waiting request on each
+# hand-out, so letting hundreds queue inside it burns more CPU than the requests do;
+# they wait on this semaphore instead, and the pool never has more than it can serve.
+MAX_IN_FLIGHT = 32
+
+
 @dataclass
 class Api:
     """An authenticated async client; create one per process with ``connect``."""
 
     http: httpx.AsyncClient
     discovery: dict[str, tuple[float, bool]] = field(default_factory=dict)
+    in_flight: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_IN_FLIGHT))
 
 
-def _load_configuration(kubeconfig: str | None) -> kclient.Configuration:
-    cfg = kclient.Configuration()
-    try:
-        kconfig.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-    except kconfig.ConfigException:
-        kconfig.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=kubeconfig, client_configuration=cfg
-        )
-    return cfg
+def login() -> kopf.ConnectionInfo:
+    """kopf's own credential loaders: the in-cluster ServiceAccount, else the kubeconfig
+    (KUBECONFIG or ~/.kube/config). Raises ApiError when there are neither."""
+    settings = kopf.OperatorSettings()
+    info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
+        settings=settings
+    )
+    if info is None:
+        raise ApiError(401, "no credentials: neither a ServiceAccount token nor a kubeconfig")
+    return info
 
 
 class _TokenAuth(httpx.Auth):
-    """Bearer token re-read through the client's refresh hook (projected tokens rotate)."""
+    """Bearer token; on a 401 it logs in again once and retries (ServiceAccount tokens rotate)."""
 
-    def __init__(self, cfg: kclient.Configuration) -> None:
-        self.cfg = cfg
+    def __init__(self, info: kopf.ConnectionInfo) -> None:
+        self.info = info
 
-    def auth_flow(self, request: httpx.Request) -> Any:
-        if self.cfg.refresh_api_key_hook is not None:
-            self.cfg.refresh_api_key_hook(self.cfg)
-        token = self.cfg.get_api_key_with_prefix(
-            "authorization"
-        ) or self.cfg.get_api_key_with_prefix("BearerToken")
-        if token:
-            request.headers["Authorization"] = token
-        yield request
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        response = yield self._sign(request)
+        if response.status_code == 401:
+            self.info = login()
+            yield self._sign(request)
+
+    def _sign(self, request: httpx.Request) -> httpx.Request:
+        request.headers.update(self.info.as_http_headers())
+        return request
 
 
-def connect(kubeconfig: str | None = None, *, timeout: float = 30.0) -> Api:
-    """In-cluster credentials when present, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
-    cfg = _load_configuration(kubeconfig)
-    cert = (str(cfg.cert_file), str(cfg.key_file)) if cfg.cert_file else None
+def _tls_context(info: kopf.ConnectionInfo) -> ssl.SSLContext | bool:
+    """Verification and client certificate from the connection info (inline data or files)."""
+    if info.insecure:
+        return False
+    context = ssl.create_default_context(cafile=_path(info.ca_path), cadata=_text(info.ca_data))
+    cert = _path(info.certificate_path) or _materialize(info.certificate_data)
+    key = _path(info.private_key_path) or _materialize(info.private_key_data)
+    if cert:
+        context.load_cert_chain(cert, key)
+    return context
+
+
+def _path(value: str | bytes | os.PathLike[str] | os.PathLike[bytes] | None) -> str | None:
+    return os.fsdecode(value) if value else None
+
+
+def _text(data: str | bytes | None) -> str | None:
+    """kubeconfig ``*-data`` fields are base64 of PEM text."""
+    return base64.b64decode(data).decode() if data else None
+
+
+def _materialize(data: str | bytes | None) -> str | None:
+    """ssl reads client certificates and keys only from files: write inline data to one."""
+    if not data:
+        return None
+    with tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False) as sink:
+        sink.write(_text(data) or "")
+    os.chmod(sink.name, 0o600)
+    return sink.name
+
+
+def connect(*, timeout: float = 30.0) -> Api:
+    """A client for the API server that ``login`` finds."""
+    info = login()
     http = httpx.AsyncClient(
-        base_url=cfg.host,
-        verify=cfg.ssl_ca_cert or cfg.verify_ssl,
-        cert=cert,
-        auth=_TokenAuth(cfg),
+        base_url=info.server,
+        verify=_tls_context(info),
+        auth=_TokenAuth(info),
         timeout=timeout,
-        limits=httpx.Limits(max_connections=32),
+        limits=httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT),
+        trust_env=info.trust_env,
     )
     return Api(http=http)
 
@@ -122,7 +163,8 @@ def path_for(api_version: str, kind: str, namespace: str | None, name: str | Non
 async def _call(api: Api, method: str, url: str, **kwargs: Any) -> httpx.Response | None:
     """The single error wrapper: None on 404, one retry on 409, ApiError otherwise."""
     for attempt in range(2):
-        response = await api.http.request(method, url, **kwargs)
+        async with api.in_flight:
+            response = await api.http.request(method, url, **kwargs)
         metrics.API_REQUESTS.labels(verb=method).inc()
         if response.status_code == 404:
             return None
@@ -244,12 +286,9 @@ def _empty(value: Any) -> bool:
 
 def _same_quantity(desired: Any, live: Any) -> bool:
     """The API server canonicalizes quantities ("0.5" -> "500m"); compare their values."""
-    if not (isinstance(desired, str) and isinstance(live, str)):
-        return False
-    try:
-        return bool(parse_quantity(desired) == parse_quantity(live))  # type: ignore[no-untyped-call]
-    except ValueError:
-        return False
+    return (
+        isinstance(desired, str) and isinstance(live, str) and quantity.same_quantity(desired, live)
+    )
 
 
 def matches(desired: Manifest, live: Manifest | None) -> bool:
@@ -266,16 +305,25 @@ async def ensure(
     api: Api, obj: Manifest, live: Manifest | None = None, *, fetched: bool = False
 ) -> Outcome:
     """Apply ``obj`` unless the live object already matches it (then nothing is written)."""
+    return (await ensure_object(api, obj, live, fetched=fetched))[0]
+
+
+async def ensure_object(
+    api: Api, obj: Manifest, live: Manifest | None = None, *, fetched: bool = False
+) -> tuple[Outcome, Manifest]:
+    """``ensure`` that also returns the object as the API server now holds it.
+
+    ``fetched`` says ``live`` is already known (None: absent), so no read is sent.
+    """
     desired = with_spec_hash(obj)
     meta = desired["metadata"]
     if not fetched:
         live = await get(
             api, desired["apiVersion"], desired["kind"], meta["namespace"], meta["name"]
         )
-    if matches(desired, live):
-        return "unchanged"
-    await apply(api, desired)
-    return "applied"
+    if live is not None and matches(desired, live):
+        return "unchanged", live
+    return "applied", await apply(api, desired)
 
 
 def owns_replicas(live: Manifest, manager: str = c.FIELD_MANAGER) -> bool:
