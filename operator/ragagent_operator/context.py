@@ -34,6 +34,12 @@ class Context:
         """Apply unless unchanged; a fresh RagAgent's children are applied without a read."""
         return await k8s.ensure(self.api, obj, None, fetched=self.fresh)
 
+    async def get(self, api_version: str, kind: str, name: str) -> Manifest | None:
+        """A child in the RagAgent's namespace; None when absent or the RagAgent is fresh."""
+        if self.fresh:
+            return None
+        return await k8s.get(self.api, api_version, kind, self.agent.namespace, name)
+
     async def delete(self, obj: Manifest) -> bool:
         """Delete if present; nothing to delete for a fresh RagAgent."""
         if self.fresh:

@@ -1,5 +1,8 @@
 """Reconcile one RagAgent: a short, ordered list of named, idempotent steps, then status.
 
+Steps run concurrently except where one reads what another produces (NEEDS, BARRIERS),
+so a RagAgent's independent children are sent together rather than one after another.
+
 Each step renders its children (pure) and hands them to ``Context.ensure``,
 which writes only when the live object differs.  A failing step is recorded
 (metrics, Reconciled=False, a Warning Event) and the remaining steps still run,
@@ -44,6 +47,14 @@ STEPS: list[tuple[str, Step]] = [
     ("backup", workload_steps.ensure_backup),
     ("monitoring", workload_steps.ensure_monitoring),
 ]
+# What a step reads from earlier ones; steps wait only for these, the rest run at once.
+NEEDS: dict[str, tuple[str, ...]] = {
+    "deployment": ("secrets", "configmap"),  # the pod template hashes both
+    "ingest": ("reindex",),  # new index settings hold the ingest until their backup
+}
+# A barrier runs after every step listed before it and before every step listed after it
+# (a restore swaps in an agent held at 0 replicas for the steps that follow).
+BARRIERS = frozenset({"restore"})
 _locks: dict[str, asyncio.Lock] = {}
 STEP_ERRORS = (k8s.ApiError, httpx.HTTPError, sealing.SealingError, OSError)
 
@@ -69,13 +80,44 @@ async def reconcile(
         started = time.perf_counter()
         ctx = build_context(api, settings, body)
         ctx.fresh = trigger == "create" and not (body.get("status") or {}).get("conditions")
-        failed = [name for name, step in STEPS if not await _run_step(ctx, name, step)]
+        failed = await _run_steps(ctx)
         if not await _run_step(ctx, "status", lambda c: ensure_status(c, failed)):
             failed.append("status")
         metrics.RECONCILE_DURATION.observe(time.perf_counter() - started)
         metrics.RECONCILES.labels(trigger=trigger, result="error" if failed else "ok").inc()
         metrics.WATCHED.set(len(_locks))
         return failed
+
+
+def build_waits(names: list[str]) -> dict[str, set[str]]:
+    """For each step, the steps it waits for (NEEDS and BARRIERS; unknown names ignored)."""
+    waits = {name: set(NEEDS.get(name, ())) & set(names) for name in names}
+    for index, name in enumerate(names):
+        if name in BARRIERS:
+            waits[name] |= set(names[:index])
+            for later in names[index + 1 :]:
+                waits[later].add(name)
+    return waits
+
+
+async def _run_steps(ctx: Context) -> list[str]:
+    """Every step, each as soon as the steps it waits for finished; returns the failed ones."""
+    waits = build_waits([name for name, _ in STEPS])
+    finished = {name: asyncio.Event() for name, _ in STEPS}
+    ok: dict[str, bool] = {}
+
+    async def run(name: str, step: Step) -> None:
+        try:
+            for other in waits[name]:
+                await finished[other].wait()
+            ok[name] = await _run_step(ctx, name, step)
+        finally:
+            finished[name].set()
+
+    async with asyncio.TaskGroup() as group:
+        for name, step in STEPS:
+            group.create_task(run(name, step))
+    return [name for name, _ in STEPS if not ok[name]]
 
 
 def _lock_for(namespace: str, name: str) -> asyncio.Lock:

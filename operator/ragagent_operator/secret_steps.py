@@ -131,13 +131,23 @@ async def _fetch_sealing_cert(ctx: Context) -> bytes | None:
     return text.encode()
 
 
+async def _referenced(ctx: Context, name: str) -> dict[str, object] | None:
+    """A referenced Secret. A fresh RagAgent's unsealed Secrets are not asked for: their
+    SealedSecrets were applied a moment ago, and the next resync hashes them once they exist."""
+    agent = ctx.agent
+    unsealed = {secrets.generated_secret_name(agent), secrets.llm_secret_name(agent)}
+    if agent.secrets_provider == "sealedSecrets" and name in unsealed:
+        return await ctx.get("v1", "Secret", name)
+    return await k8s.get(ctx.api, "v1", "Secret", agent.namespace, name)
+
+
 async def _hash_referenced(ctx: Context) -> None:
     """Hash the data of every Secret the pods read; note which are missing."""
     agent = ctx.agent
     data: dict[str, object] = {}
     for ref in secrets.secret_refs(agent):
         if ref.secret not in data:
-            live = await k8s.get(ctx.api, "v1", "Secret", agent.namespace, ref.secret)
+            live = await _referenced(ctx, ref.secret)
             data[ref.secret] = None if live is None else live.get("data") or {}
     missing = sorted(name for name, value in data.items() if value is None)
     ctx.facts["secrets_hash"] = stable_hash(data)

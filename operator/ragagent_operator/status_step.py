@@ -34,7 +34,9 @@ ORDER = (
 async def ensure_status(ctx: Context, failed: list[str] | None) -> None:
     """``failed`` None means a status-only refresh: Reconciled is carried over, not recomputed."""
     agent = ctx.agent
-    live = await k8s.get(ctx.api, "apps/v1", "Deployment", agent.namespace, agent.name)
+    live = ctx.facts.get("deployment") or await k8s.get(
+        ctx.api, "apps/v1", "Deployment", agent.namespace, agent.name
+    )
     status: dict[str, Any] = _workload_status(ctx, live)
     await _database_condition(ctx)
     last_backup = await _backup_condition(ctx)

@@ -18,7 +18,7 @@ from ragagent_operator.render import (
     service,
     serviceaccount,
 )
-from ragagent_operator.render.common import selector_labels, stable_hash
+from ragagent_operator.render.common import Manifest, selector_labels, stable_hash
 
 MONITORING_GV = "monitoring.coreos.com/v1"
 
@@ -60,11 +60,12 @@ async def ensure_deployment(ctx: Context) -> None:
         config_hash=ctx.facts.get("config_hash", ""),
         secrets_hash=ctx.facts.get("secrets_hash", ""),
     )
-    live = await k8s.get(ctx.api, "apps/v1", "Deployment", agent.namespace, agent.name)
+    live = await ctx.get("apps/v1", "Deployment", agent.name)
     if live is not None and agent.spec.autoscaling.enabled and k8s.owns_replicas(live):
         await k8s.hand_over_replicas(ctx.api, live)
-        live = None
-    await k8s.ensure(ctx.api, desired, live, fetched=live is not None)
+        live = None  # its managed fields changed: apply without comparing
+    # The status step reads the Deployment's status from here instead of asking again.
+    _, ctx.facts["deployment"] = await k8s.ensure_object(ctx.api, desired, live, fetched=True)
 
 
 async def ensure_service(ctx: Context) -> None:
@@ -107,9 +108,7 @@ async def ensure_ingest(ctx: Context) -> None:
     if ctx.facts.get("reindex_waiting"):
         return
     agent = ctx.agent
-    jobs = await k8s.list_objects(
-        ctx.api, "batch/v1", "Job", agent.namespace, selector_labels(agent, c.COMPONENT_INGEST)
-    )
+    jobs = [] if ctx.fresh else await _ingest_jobs(ctx)
     wanted = None
     if agent.spec.knowledge.sources:
         knowledge_hash = await _knowledge_hash(ctx)
@@ -125,6 +124,12 @@ async def ensure_ingest(ctx: Context) -> None:
             ctx.facts["ingest_job"] = job
         else:  # list items carry no apiVersion/kind, so name them here
             await ctx.delete({"apiVersion": "batch/v1", "kind": "Job", "metadata": job["metadata"]})
+
+
+async def _ingest_jobs(ctx: Context) -> list[Manifest]:
+    agent = ctx.agent
+    selector = selector_labels(agent, c.COMPONENT_INGEST)
+    return await k8s.list_objects(ctx.api, "batch/v1", "Job", agent.namespace, selector)
 
 
 async def _knowledge_hash(ctx: Context) -> str:
