@@ -11,14 +11,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sys
 from typing import Any
 
-import kopf
-from prometheus_client import start_http_server
+# kopf imports the kubernetes client library whenever it is installed, only to recognise
+# its model objects, which this operator never hands to kopf. Its hundreds of modules
+# cost about 20 MiB of resident memory, so the operator process keeps it out: kopf
+# expects the ImportError this gives. Only the operator process imports this module.
+sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
 
-from ragagent_operator import constants as c
-from ragagent_operator import job_events, k8s, logs, reconcile
-from ragagent_operator.config import OperatorSettings
+import kopf  # noqa: E402
+from prometheus_client import start_http_server  # noqa: E402
+
+from ragagent_operator import constants as c  # noqa: E402
+from ragagent_operator import job_events, k8s, logs, reconcile  # noqa: E402
+from ragagent_operator.config import OperatorSettings  # noqa: E402
 
 log = logging.getLogger(__name__)
 SETTINGS = OperatorSettings()
@@ -97,9 +104,10 @@ async def on_child(body: kopf.Body, **_: Any) -> None:
     """A child changed: refresh its owner's status, coalescing bursts of events.
 
     A finished re-index, restore or pre-reindex backup Job runs the full reconcile instead,
-    so the next step starts now rather than at the next resync."""
+    so the next step starts now rather than at the next resync. A child without a status
+    yet (just created, by the reconcile that is writing its owner's status) is skipped."""
     owner = _owner_name(body.metadata.get("ownerReferences") or [], dict(body.metadata.labels))
-    if owner:
+    if owner and body.get("status"):
         full = job_events.is_step_job_finished(body)
         await _refresh_owner(body.metadata.namespace or "", owner, full=full)
 
