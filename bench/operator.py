@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import tempfile
@@ -115,15 +116,40 @@ def time_kubectl(cluster: controlplane.ControlPlane) -> float:
     return time.perf_counter() - started
 
 
-def write_counts(cluster: controlplane.ControlPlane) -> dict[str, float]:
+def request_counts(cluster: controlplane.ControlPlane) -> dict[str, float]:
+    """``apiserver_request_total`` summed by "VERB resource[/subresource]" (all clients)."""
     counts: dict[str, float] = {}
     for line in cluster.apiserver_metrics().splitlines():
         if line.startswith("apiserver_request_total{"):
             labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
-            if labels["verb"] in WRITE_VERBS and not labels.get("subresource"):
-                key = f"{labels['verb']} {labels['resource']}"
-                counts[key] = counts.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+            sub = f"/{labels['subresource']}" if labels.get("subresource") else ""
+            key = f"{labels['verb']} {labels['resource']}{sub}"
+            counts[key] = counts.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
     return counts
+
+
+def write_counts(cluster: controlplane.ControlPlane) -> dict[str, float]:
+    """Writes to whole objects (status and other subresources excluded)."""
+    return {
+        key: value
+        for key, value in request_counts(cluster).items()
+        if key.split(" ")[0] in WRITE_VERBS and "/" not in key.split(" ")[1]
+    }
+
+
+def per_agent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Requests per RagAgent between two snapshots, busiest first (the poller's LISTs of
+    ragagents and the controllers' own requests are included: they share the counter)."""
+    delta = {key: (after[key] - before.get(key, 0.0)) / COUNT for key in after}
+    return dict(
+        sorted(((k, round(v, 2)) for k, v in delta.items() if v >= 0.01), key=lambda item: -item[1])
+    )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def noop_writes(
@@ -166,6 +192,17 @@ def _timer_reconciles(operator: harness.Operator) -> float:
     )
 
 
+def events_per_agent(cluster: controlplane.ControlPlane, namespace: str) -> dict[str, float]:
+    """Events in ``namespace`` per RagAgent, by reporting component and reason."""
+    items = json.loads(cluster.kubectl("get", "events", "-n", namespace, "-o", "json").stdout)
+    counts: dict[str, float] = {}
+    for event in items["items"]:
+        source = event.get("reportingComponent") or (event.get("source") or {}).get("component")
+        key = f"{source} {event.get('reason')}"
+        counts[key] = counts.get(key, 0.0) + 1 / COUNT
+    return {key: round(value, 2) for key, value in sorted(counts.items())}
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -197,7 +234,11 @@ def main() -> None:
             # baseline's 200 before the operator needs its own 200.
             cluster.kubectl("delete", "namespace", "bench-kubectl", "--wait=true", "--timeout=600s")
             started = time.perf_counter()
+            requests_before, cpu_before = request_counts(cluster), cpu_seconds(operator.process.pid)
             reconciled = time_operator(cluster)
+            requests = per_agent(requests_before, request_counts(cluster))
+            cpu = cpu_seconds(operator.process.pid) - cpu_before
+            events = events_per_agent(cluster, "bench-op")
             # Steady state first: unsealed Secrets roll the pods once, then all turn Ready.
             deadline = time.monotonic() + 900
             while all_reconciled(cluster, "bench-op", "Ready") < COUNT:
@@ -215,6 +256,9 @@ def main() -> None:
         "operator_all_reconciled_s": round(reconciled, 1),
         "kubectl_server_side_apply_s": round(baseline, 1),
         "operator_all_ready_s": round(ready, 1),
+        "operator_cpu_until_reconciled_s": round(cpu, 1),
+        "requests_per_agent_until_reconciled": requests,
+        "events_per_agent_until_reconciled": events,
         "ratio": round(reconciled / baseline, 2),
         "noop_resync_reconciles": resyncs,
         "noop_resync_writes": sum(writes.values()),
@@ -229,7 +273,10 @@ def main() -> None:
         f"operator: no-op resync of {resyncs:.0f} reconciles made "
         f"{result['noop_resync_writes']:.0f} writes (goal 0)"
     )
-    print(f"operator: RSS {memory:.1f} MiB (goal <= 150)")
+    print(f"operator: RSS {memory:.1f} MiB (goal <= 150); CPU until reconciled {cpu:.1f} s")
+    print("operator: requests per RagAgent until all reconciled (all clients):")
+    for key, value in requests.items():
+        print(f"  {value:6.2f}  {key}")
     print(json.dumps(result))
 
 
