@@ -12,7 +12,7 @@ import pytest
 from ragagent_operator import backup_status
 from tests.operator.integration.harness import RESYNC_SECONDS, Operator, get_json, wait_for
 from tests.operator.integration.test_operator_k8s import operator_metric, ready_agent
-from tests.operator.integration.test_restore_k8s import condition, finish_pod, job_pod
+from tests.operator.integration.test_restore_k8s import agent_status, condition, finish_pod, job_pod
 from tests.support import controlplane
 
 pytestmark = pytest.mark.k8s
@@ -256,3 +256,64 @@ def test_embedding_model_change_backs_up_before_the_reindex(
     assert jobs_named(cluster, namespace, "docs-reindex-") == []
     status = get_json(cluster, "ragagent", "docs", "-n", namespace)["status"]
     assert status["indexSettingsHash"] == first
+
+
+def finish_job(cluster: controlplane.ControlPlane, ns: str, name: str, succeeded: bool) -> None:
+    """Finish a Job whose pods cannot start; keeps the startTime the Job controller set."""
+    live = get_json(cluster, "job", name, "-n", ns) or {}
+    started = None if (live.get("status") or {}).get("startTime") else STARTED
+    now = backup_status.format_time(datetime.now(UTC))
+    set_job_status(cluster, ns, name, finished_status(succeeded, started=started, finished=now))
+
+
+def test_a_failed_reindex_job_shows_in_the_reindexed_condition(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+) -> None:
+    ready_agent(cluster, namespace, operator, backup={"enabled": True})
+    wait_for(
+        lambda: agent_status(cluster, namespace).get("indexSettingsHash"),
+        "the first index settings recorded",
+        operator=operator,
+    )
+    # No new pods in this namespace: KWOK would otherwise run the re-index pod to success.
+    quota = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "no-pods"}}
+    quota["spec"] = {"hard": {"pods": "0"}}
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(quota))
+    patch = {"spec": {"knowledge": {"chunking": {"size": 400, "overlap": 40}}}}
+    cluster.kubectl(
+        "patch", "ragagent", "docs", "-n", namespace, "--type=merge", "-p", json.dumps(patch)
+    )
+    backups = wait_for(
+        lambda: jobs_named(cluster, namespace, "docs-backup-pre-"),
+        "the pre-reindex backup Job",
+        operator=operator,
+    )
+    finish_job(cluster, namespace, backups[0], succeeded=True)
+    reindexes = wait_for(
+        lambda: jobs_named(cluster, namespace, "docs-reindex-"),
+        "the re-index Job",
+        operator=operator,
+    )
+    running = wait_for(
+        lambda: (
+            (cond := condition(cluster, namespace, "Reindexed")).get("reason") == "Reindexing"
+            and cond
+        ),
+        "Reindexed saying the re-index runs",
+        operator=operator,
+    )
+    assert running["status"] == "False"
+    finish_job(cluster, namespace, reindexes[0], succeeded=False)
+    failed = wait_for(
+        lambda: (
+            (cond := condition(cluster, namespace, "Reindexed")).get("reason") == "ReindexFailed"
+            and cond
+        ),
+        "Reindexed saying the re-index failed",
+        operator=operator,
+    )
+    assert failed["status"] == "False"
+    assert f"kubectl logs job/{reindexes[0]}" in failed["message"]
+    time.sleep(2 * RESYNC_SECONDS)  # final: carried over, and no second re-index Job
+    assert condition(cluster, namespace, "Reindexed")["reason"] == "ReindexFailed"
+    assert jobs_named(cluster, namespace, "docs-reindex-") == reindexes
