@@ -52,8 +52,16 @@ def pick_ports() -> components.Ports:
 class ControlPlane:
     """One disposable cluster. Attributes are valid after ``start()``."""
 
-    def __init__(self, *, tools_bin: Path | None = None, workdir: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        tools_bin: Path | None = None,
+        workdir: Path | None = None,
+        sealed_secrets: bool = True,
+    ) -> None:
+        """``sealed_secrets=False`` leaves out its controller and CRD (a missing prerequisite)."""
         self.tools_bin = tools.require_tools(tools_bin)
+        self.with_sealed_secrets = sealed_secrets
         self.workdir = workdir or _new_workdir()
         self._use_ports(pick_ports())
         self.kubeconfig_path = self.workdir / "kubeconfig"
@@ -180,7 +188,8 @@ class ControlPlane:
         self._start_etcd()
         self._start_apiserver()
         self._start_controllers()
-        self._start_sealed_secrets()
+        if self.with_sealed_secrets:
+            self._start_sealed_secrets()
         self._wait_settled()
 
     def stop(self) -> None:

@@ -9,8 +9,8 @@ import pytest
 
 from tests.operator.integration.harness import (
     MAIN_PRIORITY,
-    REPO,
     Operator,
+    install,
     start_operator,
     stop,
 )
@@ -20,17 +20,7 @@ from tests.support import controlplane
 @pytest.fixture(scope="session")
 def installed(cluster: controlplane.ControlPlane) -> Path:
     """CRDs, RBAC and the peering object installed; returns the operator's token kubeconfig."""
-    cluster.kubectl("apply", "-k", str(REPO / "manifests" / "crd"))
-    cluster.kubectl(
-        "wait",
-        "--for=condition=Established",
-        "crd/ragagents.ragagent.dev",
-        "crd/clusterkopfpeerings.kopf.dev",
-    )
-    cluster.kubectl("apply", "-k", str(REPO / "manifests" / "rbac"))
-    cluster.kubectl("apply", "-f", str(REPO / "manifests" / "operator" / "peering.yaml"))
-    token = cluster.token_for("ragagent-operator", "ragagent-system", duration="10h")
-    return cluster.kubeconfig_for_token(token, name="ragagent-operator")
+    return install(cluster)
 
 
 @pytest.fixture(scope="session")

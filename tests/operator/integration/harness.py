@@ -74,6 +74,21 @@ def start_operator(
     return operator
 
 
+def install(cluster: controlplane.ControlPlane) -> Path:
+    """CRDs, RBAC and the peering object from manifests/; returns the operator's kubeconfig."""
+    cluster.kubectl("apply", "-k", str(REPO / "manifests" / "crd"))
+    cluster.kubectl(
+        "wait",
+        "--for=condition=Established",
+        "crd/ragagents.ragagent.dev",
+        "crd/clusterkopfpeerings.kopf.dev",
+    )
+    cluster.kubectl("apply", "-k", str(REPO / "manifests" / "rbac"))
+    cluster.kubectl("apply", "-f", str(REPO / "manifests" / "operator" / "peering.yaml"))
+    token = cluster.token_for("ragagent-operator", "ragagent-system", duration="10h")
+    return cluster.kubeconfig_for_token(token, name="ragagent-operator")
+
+
 def _healthy(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):

@@ -1,0 +1,91 @@
+"""Missing prerequisites on a second, bare control plane: no sealed-secrets CRD or controller.
+
+The session's cluster has sealed-secrets, and removing its CRD there would break the other
+tests, so this module starts its own control plane (about ten seconds) and its own operator.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.operator.integration.harness import (
+    RESYNC_SECONDS,
+    Operator,
+    get_json,
+    install,
+    start_operator,
+    stop,
+    wait_for,
+)
+from tests.operator.integration.test_operator_k8s import apply, condition, db_secret, rag
+from tests.support import controlplane
+
+pytestmark = pytest.mark.k8s
+NAMESPACE = "agents"
+
+
+@pytest.fixture(scope="module")
+def bare(cluster: controlplane.ControlPlane) -> Iterator[controlplane.ControlPlane]:
+    """A control plane without sealed-secrets (``cluster`` first: it skips when tools lack)."""
+    with controlplane.ControlPlane(sealed_secrets=False) as plane:
+        plane.kubectl("create", "namespace", NAMESPACE)
+        plane.wait_for_service_account("default", NAMESPACE)
+        yield plane
+
+
+@pytest.fixture(scope="module")
+def bare_operator(bare: controlplane.ControlPlane) -> Iterator[Operator]:
+    running = start_operator(bare, install(bare), "bare")
+    yield running
+    stop(running)
+
+
+def conditions(cluster: controlplane.ControlPlane, name: str) -> dict[str, dict[str, Any]]:
+    body = get_json(cluster, "ragagent", name, "-n", NAMESPACE) or {}
+    return {cond["type"]: cond for cond in (body.get("status") or {}).get("conditions") or []}
+
+
+def test_missing_sealed_secrets_crd_is_a_condition_and_the_rest_is_reconciled(
+    bare: controlplane.ControlPlane, bare_operator: Operator
+) -> None:
+    assert get_json(bare, "crd", "sealedsecrets.bitnami.com") is None
+    db_secret(bare, NAMESPACE, "docs-pg", "postgresql://u:p@db.example:5432/rag")
+    assert apply(bare, NAMESPACE, rag("docs")).returncode == 0
+    wait_for(
+        lambda: condition(bare, NAMESPACE, "docs", "SecretsReady") == "False",
+        "SecretsReady=False",
+        operator=bare_operator,
+    )
+    secrets_ready = conditions(bare, "docs")["SecretsReady"]
+    assert secrets_ready["reason"] == "SealedSecretsCRDMissing"
+    assert "set spec.secrets.provider: kubernetes" in secrets_ready["message"]
+    for kind, name in [
+        ("serviceaccount", "docs"),
+        ("configmap", "docs-config"),
+        ("deployment", "docs"),
+        ("service", "docs"),
+        ("networkpolicy", "docs-agent"),
+    ]:
+        assert get_json(bare, kind, name, "-n", NAMESPACE) is not None, f"{kind}/{name}"
+    monitoring = conditions(bare, "docs")["MonitoringReady"]
+    assert monitoring["reason"] == "PrometheusOperatorMissing"
+    time.sleep(3 * RESYNC_SECONDS)  # several resyncs later: still running, still saying why
+    assert bare_operator.process.poll() is None
+    assert conditions(bare, "docs")["SecretsReady"]["reason"] == "SealedSecretsCRDMissing"
+
+
+def test_plain_secrets_are_the_explicit_way_out_without_sealed_secrets(
+    bare: controlplane.ControlPlane, bare_operator: Operator
+) -> None:
+    db_secret(bare, NAMESPACE, "plain-pg", "postgresql://u:p@db.example:5432/rag")
+    assert apply(bare, NAMESPACE, rag("plain", secrets={"provider": "kubernetes"})).returncode == 0
+    wait_for(
+        lambda: condition(bare, NAMESPACE, "plain", "SecretsReady") == "True",
+        "SecretsReady=True with plain Secrets",
+        operator=bare_operator,
+    )
+    assert get_json(bare, "secret", "plain-generated", "-n", NAMESPACE) is not None
