@@ -64,9 +64,9 @@ async def _observe(
     if job is None:
         image = ctx.settings.backup_image or agent.image
         await ctx.ensure(restore.build_restore_job(agent, request, image=image))
-    finished = backup_status.build_finished_job(job)
-    if finished is not None:
-        message = await job_reports.termination_message(ctx.api, agent.namespace, name)
+    finished = None
+    if job is not None and backup_status.build_finished_job(job) is not None:
+        message = await job_reports.termination_message(ctx.api, job)
         finished = backup_status.build_finished_job(job, message)
     reason = str((finished.report if finished else {}).get("reason") or "the Job failed")
     return build_last_restore(request, key, name, finished), reason
