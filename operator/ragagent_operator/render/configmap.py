@@ -52,9 +52,13 @@ def _model_settings(agent: Agent) -> dict[str, str]:
 
 
 def _auth_settings(agent: Agent) -> dict[str, str]:
-    """auth.mode none is for demos: the agent refuses anonymous use in production mode."""
+    """auth.mode none is for demos: the agent refuses anonymous use in production mode.
+
+    Without the acknowledgement the agent keeps API keys. The CRD refuses that combination,
+    but a RagAgent stored before the rule existed is not validated again until it changes.
+    """
     auth = agent.spec.auth
-    if auth.mode == "none":
+    if auth.mode == "none" and auth.allow_unauthenticated:
         return {"ENVIRONMENT": "development", "RAGAGENT_AUTH_DISABLED": "true"}
     if auth.mode == "jwt" and auth.jwt is not None:
         env = {"RAGAGENT_JWT_ISSUER": auth.jwt.issuer, "RAGAGENT_JWT_AUDIENCE": auth.jwt.audience}

@@ -150,3 +150,13 @@ def test_spec_secrets_provider_wins_over_the_operator_default() -> None:
         ).secrets_provider
         == "sealedSecrets"
     )
+
+
+def test_auth_is_disabled_only_with_the_explicit_acknowledgement() -> None:
+    confirmed = make_agent(auth={"mode": "none", "allowUnauthenticated": True})
+    data = configmap.build_config_map(confirmed)["data"]
+    assert data["RAGAGENT_AUTH_DISABLED"] == "true"
+    # Stored before the CRD rule existed: the agent stays in production mode with API keys.
+    unconfirmed = configmap.build_config_map(make_agent(auth={"mode": "none"}))["data"]
+    assert "RAGAGENT_AUTH_DISABLED" not in unconfirmed
+    assert unconfirmed["ENVIRONMENT"] == "production"
