@@ -225,20 +225,33 @@ def present(cluster: controlplane.ControlPlane, namespace: str) -> set[tuple[str
     return {child for child in expected if get_json(cluster, *child, "-n", namespace) is not None}
 
 
-def kill_at_first_child(api: k8s.ApiClient, namespace: str, replica: Operator) -> threading.Thread:
-    """SIGKILLs the replica the moment its first child (the first step's ServiceAccount) shows.
+def sealed_values(cluster: controlplane.ControlPlane, namespace: str) -> dict[str, Any]:
+    """The ciphertexts of each generated SealedSecret in the namespace, by name."""
+    listed = get_json(cluster, "sealedsecrets", "-n", namespace) or {"items": []}
+    return {
+        item["metadata"]["name"]: item["spec"]["encryptedData"]
+        for item in listed["items"]
+        if item["metadata"]["name"].endswith("-generated")
+    }
+
+
+def kill_at_first_deployment(
+    api: k8s.ApiClient, namespace: str, replica: Operator
+) -> threading.Thread:
+    """SIGKILLs the replica the moment its first Deployment shows: by then the secrets step
+    has sealed generated values for some RagAgents, and later steps have not run for any.
 
     A watch rather than polling: the whole reconcile of a few RagAgents takes well under a
     second, and a poll would only see it finished.
     """
     selector = f"{c.LABEL_MANAGED_BY}={c.MANAGED_BY}"
-    accounts = k8s.CoreV1Api(api).list_namespaced_service_account
+    deployments = k8s.AppsV1Api(api).list_namespaced_deployment
 
     def watch_and_kill() -> None:
         # The kubernetes package has no type hints for its watch helper.
         stream = watch.Watch()  # type: ignore[no-untyped-call]
         for _event in stream.stream(  # type: ignore[no-untyped-call]
-            accounts, namespace, label_selector=selector, timeout_seconds=60
+            deployments, namespace, label_selector=selector, timeout_seconds=60
         ):
             kill(replica)
             stream.stop()  # type: ignore[no-untyped-call]
@@ -265,22 +278,26 @@ def test_operator_killed_mid_reconcile_converges_after_restart(
     wait_for(lambda: is_active(crashing), "the replica active", operator=crashing)
     for name in AGENTS:
         db_secret(cluster, namespace, f"{name}-pg", "postgresql://u:p@db.example:5432/rag")
-    watcher = kill_at_first_child(k8s_client, namespace, crashing)
+    watcher = kill_at_first_deployment(k8s_client, namespace, crashing)
     documents = [yaml.safe_load(rag(name)) for name in AGENTS]
     assert apply(cluster, namespace, yaml.safe_dump_all(documents)).returncode == 0
     watcher.join(timeout=60)
-    assert crashing.process.poll() is not None, "no child appeared within 60 s"
+    assert crashing.process.poll() is not None, "no Deployment appeared within 60 s"
     expected = {child for name in AGENTS for child in children(name)}
     partial = present(cluster, namespace)
-    assert partial, "the kill came before the first child"
     assert partial < expected, "the kill came after the last child: nothing was interrupted"
     record_property("children_at_kill", f"{len(partial)} of {len(expected)}")
+    sealed_at_kill = sealed_values(cluster, namespace)
+    assert sealed_at_kill, "no generated value was sealed before the kill"
 
     restarted = replicas("restarted", MAIN_PRIORITY + 100, extra_env=pod)
     for name, kind in itertools.product(AGENTS, ("Reconciled", "Ready")):
         met = functools.partial(condition_is, cluster, namespace, name, kind, "True")
         wait_for(met, f"{name} {kind}", operator=restarted, timeout=120)
     assert present(cluster, namespace) == expected
+    after = sealed_values(cluster, namespace)
+    # Values sealed before the kill are kept: a restart never regenerates a signing key.
+    assert {name: after[name] for name in sealed_at_kill} == sealed_at_kill
     time.sleep(2 * RESYNC_SECONDS)  # let rollouts and status settle
     assert_noop_resync(cluster, restarted)
 
