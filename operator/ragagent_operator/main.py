@@ -33,6 +33,9 @@ OWNED = {c.LABEL_MANAGED_BY: c.MANAGED_BY}
 CHILD_DEBOUNCE_SECONDS = 1.0
 _state: dict[str, k8s.Api] = {}
 _pending: set[str] = set()
+RETRY_SECONDS = 15.0
+_handled: dict[str, int] = {}  # RagAgent uid -> the generation this process reconciled
+_retries: set[asyncio.Task[None]] = set()
 
 
 def _api() -> k8s.Api:
@@ -43,10 +46,6 @@ def _api() -> k8s.Api:
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=c.GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=c.GROUP, key="last-handled-configuration"
-    )
     settings.posting.enabled = False  # our own Events say more than "handler succeeded"
     settings.peering.clusterwide = True
     settings.peering.stealth = True
@@ -63,21 +62,46 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 @kopf.on.cleanup()
 async def close(**_: Any) -> None:
+    for task in _retries:
+        task.cancel()
     if "api" in _state:
         await _state.pop("api").http.aclose()
 
 
-async def _reconcile(body: kopf.Body, trigger: str) -> None:
-    failed = await reconcile.reconcile(_api(), SETTINGS, dict(body), trigger=trigger)
-    if failed and trigger != "timer":
-        raise kopf.TemporaryError(f"steps failed: {', '.join(failed)}", delay=15)
+async def _reconcile(body: dict[str, Any], trigger: str) -> None:
+    failed = await reconcile.reconcile(_api(), SETTINGS, body, trigger=trigger)
+    if failed and trigger != "timer":  # the timer comes back by itself
+        meta = body["metadata"]
+        task = asyncio.create_task(_retry(meta["namespace"], meta["name"]))
+        _retries.add(task)
+        task.add_done_callback(_retries.discard)
 
 
-@kopf.on.resume(c.GROUP, c.VERSION, c.PLURAL)
-@kopf.on.create(c.GROUP, c.VERSION, c.PLURAL)
-@kopf.on.update(c.GROUP, c.VERSION, c.PLURAL, field="spec")
-async def on_change(body: kopf.Body, reason: str, **_: Any) -> None:
-    await _reconcile(body, str(reason))
+async def _retry(namespace: str, name: str) -> None:
+    """A failed reconcile runs again after RETRY_SECONDS, on the RagAgent as it is then."""
+    await asyncio.sleep(RETRY_SECONDS)
+    body = await k8s.get(_api(), c.API_VERSION, c.KIND, namespace, name)
+    if body is not None:
+        await _reconcile(body, "retry")
+
+
+@kopf.on.event(c.GROUP, c.VERSION, c.PLURAL)
+async def on_event(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
+    """Reconcile created and changed RagAgents (``reconcile.build_trigger`` says which).
+
+    A low-level event handler, unlike on.create/update/resume, makes kopf write nothing
+    to the RagAgent: no diff-base annotation, no progress. status.observedGeneration
+    and this process's memory of handled generations say what is done.
+    """
+    uid = str(body.metadata.uid)
+    if event["type"] == "DELETED":
+        _handled.pop(uid, None)
+        reconcile.forget(body.metadata.namespace or "", body.metadata.name or "")
+        return
+    trigger = reconcile.build_trigger(dict(body), _handled.get(uid))
+    if trigger is not None:
+        _handled[uid] = int(body.metadata.get("generation") or 0)
+        await _reconcile(dict(body), trigger)
 
 
 @kopf.timer(
@@ -88,13 +112,9 @@ async def on_change(body: kopf.Body, reason: str, **_: Any) -> None:
     initial_delay=SETTINGS.resync_seconds,
 )
 async def resync(body: kopf.Body, **_: Any) -> None:
-    await _reconcile(body, "timer")
-
-
-@kopf.on.delete(c.GROUP, c.VERSION, c.PLURAL, optional=True)
-async def on_delete(namespace: str | None, name: str, **_: Any) -> None:
-    """No finalizer (optional=True): children go through ownerReference garbage collection."""
-    reconcile.forget(namespace or "", name)
+    """Drift and status, periodically. (kopf keeps a finalizer on RagAgents for its timers;
+    children go through ownerReference garbage collection.)"""
+    await _reconcile(dict(body), "timer")
 
 
 @kopf.on.event("apps", "v1", "deployments", labels=OWNED)

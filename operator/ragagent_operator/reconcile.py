@@ -89,6 +89,30 @@ async def reconcile(
         return failed
 
 
+def build_trigger(body: Manifest, handled: int | None) -> str | None:
+    """Why an event of a RagAgent needs a reconcile, or None when it needs none.
+
+    ``handled`` is the generation this process last reconciled (None: none yet).
+    "create": no status yet. "update": a generation the status has not observed (the
+    spec changed). "resume": first sight in this process of a RagAgent whose last
+    reconcile did not succeed. Events that only bring a status or finalizer write of a
+    handled generation need nothing; drift is the periodic resync's job.
+    """
+    generation = int(body["metadata"].get("generation") or 0)
+    if handled == generation:
+        return None
+    status = body.get("status") or {}
+    conditions = status.get("conditions") or []
+    if not conditions:
+        return "create"
+    if status.get("observedGeneration") != generation:
+        return "update"
+    reconciled = [cond.get("status") for cond in conditions if cond.get("type") == "Reconciled"]
+    if handled is None and reconciled != ["True"]:
+        return "resume"
+    return None
+
+
 def build_waits(names: list[str]) -> dict[str, set[str]]:
     """For each step, the steps it waits for (NEEDS and BARRIERS; unknown names ignored)."""
     waits = {name: set(NEEDS.get(name, ())) & set(names) for name in names}

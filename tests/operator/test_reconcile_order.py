@@ -31,3 +31,30 @@ def test_every_step_of_the_real_list_can_start() -> None:
     waits = reconcile.build_waits(names)
     for index, name in enumerate(names):
         assert waits[name] <= set(names[:index]), name
+
+
+def _agent(generation: int, status: dict[str, object] | None = None) -> dict[str, object]:
+    return {"metadata": {"name": "docs", "generation": generation}, "status": status or {}}
+
+
+def _reconciled(observed: int, ok: str = "True") -> dict[str, object]:
+    conditions = [{"type": "Ready", "status": "False"}, {"type": "Reconciled", "status": ok}]
+    return {"observedGeneration": observed, "conditions": conditions}
+
+
+def test_a_ragagent_without_status_is_created_and_a_new_generation_updated() -> None:
+    assert reconcile.build_trigger(_agent(1), None) == "create"
+    assert reconcile.build_trigger(_agent(2, _reconciled(1)), 1) == "update"
+    assert reconcile.build_trigger(_agent(2, _reconciled(1)), None) == "update"
+
+
+def test_events_of_a_handled_generation_need_no_reconcile() -> None:
+    """Our own status patch and kopf's finalizer come back as events: nothing to do."""
+    assert reconcile.build_trigger(_agent(1), 1) is None
+    assert reconcile.build_trigger(_agent(3, _reconciled(3)), 3) is None
+    assert reconcile.build_trigger(_agent(3, _reconciled(3, ok="False")), 3) is None
+
+
+def test_after_a_restart_only_unfinished_ragagents_are_reconciled() -> None:
+    assert reconcile.build_trigger(_agent(3, _reconciled(3)), None) is None
+    assert reconcile.build_trigger(_agent(3, _reconciled(3, ok="False")), None) == "resume"
