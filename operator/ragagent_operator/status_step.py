@@ -166,11 +166,14 @@ def _reconciled_condition(ctx: Context, failed: list[str] | None) -> None:
 
 
 async def _emit_events(ctx: Context, old: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
-    """Events for real transitions, plus first-seen failures; not for initial states."""
-    seen = {item.get("type") for item in old}
+    """Events for real transitions, plus first-seen failures; not for initial states, and
+    not for the routine wait of a new RagAgent's Secrets for the controller to unseal them."""
+    before = {item.get("type"): item for item in old}
     for cond in transitions(old, new):
         first_failure = cond["status"] == "False" and cond["type"] in ("Reconciled", "SecretsReady")
-        if cond["type"] not in seen and not first_failure:
+        if cond["type"] not in before and not first_failure:
+            continue
+        if _unseal_wait(cond) or _unseal_wait(before.get(cond["type"]) or {}):
             continue
         if cond["type"] in ("Ready", "Reconciled", "SecretsReady", "BackupReady", "Restored"):
             warning = cond["status"] == "False"
@@ -179,3 +182,7 @@ async def _emit_events(ctx: Context, old: list[dict[str, Any]], new: list[dict[s
                 ctx.api,
                 build_event(ctx.agent, reason=cond["reason"], message=message, warning=warning),
             )
+
+
+def _unseal_wait(cond: dict[str, Any]) -> bool:
+    return cond.get("type") == "SecretsReady" and cond.get("reason") == "WaitingForUnseal"
