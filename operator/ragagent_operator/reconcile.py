@@ -56,6 +56,10 @@ NEEDS: dict[str, tuple[str, ...]] = {
 # (a restore swaps in an agent held at 0 replicas for the steps that follow).
 BARRIERS = frozenset({"restore"})
 _locks: dict[str, asyncio.Lock] = {}
+# Full reconciles at once. More would not finish sooner (their requests queue on
+# k8s.MAX_IN_FLIGHT) but would hold more bodies, manifests and tasks in memory at a peak.
+MAX_RECONCILES = 32
+_SLOTS = asyncio.Semaphore(MAX_RECONCILES)
 STEP_ERRORS = (k8s.ApiError, httpx.HTTPError, sealing.SealingError, OSError)
 
 
@@ -73,10 +77,13 @@ def build_context(api: k8s.Api, settings: OperatorSettings, body: Manifest) -> C
 async def reconcile(
     api: k8s.Api, settings: OperatorSettings, body: Manifest, *, trigger: str
 ) -> list[str]:
-    """``trigger`` "create" marks the RagAgent fresh: its children are applied without
-    reading them first (a retry after a failure runs as "update"/"timer" and reads)."""
-    """Run every step and then the status step; returns the names of failed steps."""
-    async with _lock_for(body["metadata"]["namespace"], body["metadata"]["name"]):
+    """Run every step and then the status step; returns the names of failed steps.
+
+    ``trigger`` "create" marks the RagAgent fresh: its children are applied without
+    reading them first (a retry after a failure runs as "retry"/"timer" and reads).
+    """
+    lock = _lock_for(body["metadata"]["namespace"], body["metadata"]["name"])
+    async with lock, _SLOTS:
         started = time.perf_counter()
         ctx = build_context(api, settings, body)
         ctx.fresh = trigger == "create" and not (body.get("status") or {}).get("conditions")
