@@ -34,6 +34,7 @@ CHILD_DEBOUNCE_SECONDS = 1.0
 _state: dict[str, k8s.Api] = {}
 _pending: set[str] = set()
 RETRY_SECONDS = 15.0
+FINALIZER = kopf.OperatorSettings().persistence.finalizer  # kopf's own; not changed here
 _handled: dict[str, int] = {}  # RagAgent uid -> the generation this process reconciled
 _retries: set[asyncio.Task[None]] = set()
 
@@ -98,6 +99,8 @@ async def on_event(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
         _handled.pop(uid, None)
         reconcile.forget(body.metadata.namespace or "", body.metadata.name or "")
         return
+    if FINALIZER not in (body.metadata.get("finalizers") or []):
+        return  # kopf adds it first (for the timer); a reconcile now would make that patch conflict
     trigger = reconcile.build_trigger(dict(body), _handled.get(uid))
     if trigger is not None:
         _handled[uid] = int(body.metadata.get("generation") or 0)
