@@ -87,13 +87,17 @@ async def _ensure_sealed(ctx: Context) -> None:
             cert, namespace=agent.namespace, name=name, values=_generate(ctx, missing)
         )
         existing.update(fresh)
-    await ctx.ensure(secrets.build_sealed_secret(agent, name, existing))
+    await _ensure_sealed_secret(ctx, name, existing)
     api_key = agent.spec.model.api_key
     if api_key is not None and api_key.sealed is not None:
         encrypted = {c.KEY_LLM_API_KEY: api_key.sealed.encrypted_value}
-        await ctx.ensure(
-            secrets.build_sealed_secret(agent, secrets.llm_secret_name(agent), encrypted)
-        )
+        await _ensure_sealed_secret(ctx, secrets.llm_secret_name(agent), encrypted)
+
+
+async def _ensure_sealed_secret(ctx: Context, name: str, encrypted: dict[str, str]) -> None:
+    """Apply one SealedSecret and remember its ciphertexts for the pod-template hash."""
+    await ctx.ensure(secrets.build_sealed_secret(ctx.agent, name, encrypted))
+    ctx.facts.setdefault("sealed", {})[name] = dict(sorted(encrypted.items()))
 
 
 async def _sealing_cert(ctx: Context) -> bytes | None:
@@ -150,7 +154,13 @@ async def _hash_referenced(ctx: Context) -> None:
             live = await _referenced(ctx, ref.secret)
             data[ref.secret] = None if live is None else live.get("data") or {}
     missing = sorted(name for name, value in data.items() if value is None)
-    ctx.facts["secrets_hash"] = stable_hash(data)
+    # A Secret the operator seals is hashed by its ciphertexts, not by the unsealed copy: that
+    # changes exactly when its values do, and does not depend on when the controller unseals
+    # it, so a new RagAgent's pods are not rolled a second time once its Secrets appear.
+    sealed = ctx.facts.get("sealed", {})
+    hashed = {name: {"sealed": sealed[name]} if name in sealed else value
+              for name, value in data.items()}  # fmt: skip
+    ctx.facts["secrets_hash"] = stable_hash(hashed)
     ctx.facts["missing_secrets"] = missing
     if missing:
         reason = (

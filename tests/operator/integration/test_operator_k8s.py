@@ -115,6 +115,9 @@ def test_create_gives_every_child_and_turns_ready(
         owners = child["metadata"].get("ownerReferences") or []
         if kind != "secret":  # the unsealed Secret is owned by its SealedSecret
             assert owners[0]["kind"] == "RagAgent", f"{kind}/{name} not owned"
+    # The pod template was written once: the generated Secrets are hashed by what the
+    # operator sealed, so their unsealing a moment later does not roll the new pods again.
+    assert get_json(cluster, "deployment", "docs", "-n", namespace)["metadata"]["generation"] == 1
     status = get_json(cluster, "ragagent", "docs", "-n", namespace)["status"]
     assert status["readyReplicas"] == 2
     assert status["selector"].startswith("app.kubernetes.io/component=agent")
