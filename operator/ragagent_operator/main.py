@@ -50,6 +50,10 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.enabled = False  # our own Events say more than "handler succeeded"
     settings.peering.clusterwide = True
     settings.peering.stealth = True
+    # Namespaced mode has no cluster-wide read of CRDs or namespaces (least privilege), and
+    # kopf would retry those 403s for about a minute before serving: scan nothing instead.
+    # The watched namespaces are exact names and the CRD is installed before the operator.
+    settings.scanning.disabled = bool(SETTINGS.namespaces)
     if SETTINGS.peering:
         settings.peering.name = SETTINGS.peering
         settings.peering.mandatory = True

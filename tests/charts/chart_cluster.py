@@ -107,3 +107,21 @@ def wait_reconciled(cluster: controlplane.ControlPlane, ns: str) -> None:
     else:
         status = (get_json(cluster, "ragagent", "docs", "-n", ns) or {}).get("status")
         pytest.fail(f"sample not reconciled under the chart's RBAC: {json.dumps(status)}")
+
+
+def own_reconciles(operator: Operator) -> float:
+    """Reconciles this operator process ran itself (another operator may serve the same
+    namespace in a full test session: the chart's RBAC is proven only by its own work)."""
+    url = f"http://127.0.0.1:{operator.metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        lines = response.read().decode().splitlines()
+    prefix = "ragagent_operator_reconciles_total{"
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(prefix))
+
+
+def assert_served_by(operator: Operator) -> None:
+    """The chart's operator reconciled under the chart's RBAC, without a refused request."""
+    wait_for(lambda: own_reconciles(operator) > 0, "the chart operator's own reconcile",
+             operator=operator, timeout=60)  # fmt: skip
+    log = operator.log_path.read_text(errors="replace")
+    assert "forbidden" not in log.lower(), "the chart's RBAC refused a request of the operator"

@@ -14,6 +14,7 @@ import pytest
 
 from tests.charts.chart_cluster import (
     SAMPLE,
+    assert_served_by,
     helm,
     release_env,
     start_chart_operator,
@@ -59,6 +60,7 @@ def test_namespaced_install_reconciles_a_sample_then_upgrades_and_uninstalls(
         # Reconciled (every child applied) and DeploymentAvailable are the operator's work. Ready
         # also waits for the managed PostgreSQL, whose volume no provisioner binds here.
         wait_reconciled(cluster, agents_namespace)
+        assert_served_by(operator)
         assert get_json(cluster, "deployment", "docs", "-n", agents_namespace) is not None
         cluster.kubectl("delete", "-n", agents_namespace, "-f", str(SAMPLE), "--wait=true")
     finally:

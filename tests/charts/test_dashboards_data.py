@@ -32,6 +32,7 @@ from ragagent_operator import sealing
 from tests.charts.chart_backup import run_backup
 from tests.charts.chart_cluster import (
     SAMPLE,
+    assert_served_by,
     helm,
     release_env,
     start_chart_operator,
@@ -216,6 +217,7 @@ def test_every_dashboard_query_returns_data(
     try:
         cluster.kubectl("apply", "-n", agents_namespace, "-f", str(sample))
         wait_reconciled(cluster, agents_namespace)
+        assert_served_by(operator)
         run_backup(cluster, agents_namespace, "docs")  # data for the backup panels
         ksm_port, ksm = start_kube_state_metrics(cluster, ksm_binary, tmp_path, agents_namespace)
         ports = {"agent": agent_metrics_port, "operator": operator.metrics_port, "ksm": ksm_port}
