@@ -80,6 +80,7 @@ def install(cluster: controlplane.ControlPlane) -> Path:
     cluster.kubectl(
         "wait",
         "--for=condition=Established",
+        "--timeout=120s",  # kubectl's 30 s default is short on a loaded 2-core machine
         "crd/ragagents.ragagent.dev",
         "crd/clusterkopfpeerings.kopf.dev",
     )
