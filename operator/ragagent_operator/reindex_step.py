@@ -34,6 +34,10 @@ async def ensure_reindex(ctx: Context) -> None:
         if recorded is not None:
             await _track_reindex(ctx, wanted)
         return
+    if ctx.facts.get("restoring"):  # a re-index writes: it starts once the restore is done
+        ctx.facts["reindex_waiting"] = True
+        ctx.note(CONDITION, False, "WaitingForRestore", "the re-index starts after the restore")
+        return
     if agent.spec.backup.enabled and not await _backup_succeeded(ctx, wanted):
         ctx.facts["reindex_waiting"] = True
         return

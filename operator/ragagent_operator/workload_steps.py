@@ -105,7 +105,7 @@ async def ensure_ingest(ctx: Context) -> None:
     While new index settings wait for their backup, nothing changes: the content hash
     covers those settings, and ingesting with them before the backup would defeat it.
     """
-    if ctx.facts.get("reindex_waiting"):
+    if ctx.facts.get("reindex_waiting") or ctx.facts.get("restoring"):
         return
     agent = ctx.agent
     jobs = [] if ctx.fresh else await _ingest_jobs(ctx)
@@ -161,7 +161,7 @@ async def ensure_backup(ctx: Context) -> None:
     """Disabling backups removes the CronJob but keeps the PVC: it holds the backups."""
     agent = ctx.agent
     image = ctx.settings.backup_image or agent.image
-    cron = backup.build_backup_cronjob(agent, image=image)
+    cron = backup.build_backup_cronjob(agent, image=image, suspend=bool(ctx.facts.get("restoring")))
     if not agent.spec.backup.enabled:
         await ctx.delete(cron)
         return

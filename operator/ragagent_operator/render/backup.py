@@ -50,14 +50,16 @@ def build_backup_pvc(agent: Agent) -> Manifest | None:
     }
 
 
-def build_backup_cronjob(agent: Agent, *, image: str) -> Manifest:
-    """Forbid overlapping runs: two dumps at once double the load for no benefit."""
+def build_backup_cronjob(agent: Agent, *, image: str, suspend: bool = False) -> Manifest:
+    """Forbid overlapping runs: two dumps at once double the load for no benefit.
+    ``suspend`` while a restore runs: a dump of a half-restored database is no backup."""
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
         "metadata": metadata(agent, name_of(agent, "backup"), c.COMPONENT_BACKUP),
         "spec": {
             "schedule": agent.spec.backup.schedule,
+            "suspend": suspend,
             "concurrencyPolicy": "Forbid",
             "startingDeadlineSeconds": 600,
             "successfulJobsHistoryLimit": 3,

@@ -112,6 +112,10 @@ def start_restore(
     return dict(jobs[0])
 
 
+def backups_suspended(cluster: controlplane.ControlPlane, ns: str) -> bool:
+    return bool(get_json(cluster, "cronjob", "docs-backup", "-n", ns)["spec"].get("suspend"))
+
+
 def assert_restore_job_shape(job: dict[str, Any], *, force: bool) -> None:
     pod = job["spec"]["template"]["spec"]
     container = pod["containers"][0]
@@ -157,6 +161,7 @@ def test_restore_holds_the_agent_at_zero_runs_once_and_reports(
     assert last["result"] == "Running"
     assert last["job"] == job["metadata"]["name"]
     assert get_json(cluster, "hpa", "docs", "-n", namespace) is None
+    assert backups_suspended(cluster, namespace)  # no dump of a half-restored database
     time.sleep(2 * RESYNC_SECONDS)  # resyncs keep holding and start no second Job
     assert replicas(cluster, namespace) == 0
     assert len(restore_jobs(cluster, namespace)) == 1
@@ -183,6 +188,11 @@ def test_restore_holds_the_agent_at_zero_runs_once_and_reports(
         assert last["time"]
         back = 3 if autoscaling else 2
         wait_for(lambda: replicas(cluster, namespace) == back, "the agent back", operator=operator)
+        wait_for(
+            lambda: not backups_suspended(cluster, namespace),
+            "scheduled backups resumed",
+            operator=operator,
+        )
         if autoscaling:
             wait_for(
                 lambda: get_json(cluster, "hpa", "docs", "-n", namespace),
@@ -194,6 +204,7 @@ def test_restore_holds_the_agent_at_zero_runs_once_and_reports(
         assert "dump.pgc fails its sha256 checksum" in final["message"]
         time.sleep(2 * RESYNC_SECONDS)  # a failed restore does not bring writers back
         assert replicas(cluster, namespace) == 0
+        assert backups_suspended(cluster, namespace)  # the last good backups stay
     time.sleep(2 * RESYNC_SECONDS)
     assert [j["metadata"]["name"] for j in restore_jobs(cluster, namespace)] == [
         job["metadata"]["name"]

@@ -81,6 +81,14 @@ def test_backup_cronjob_leaves_its_result_as_the_termination_message() -> None:
     assert {"name": "backups", "mountPath": "/backups"} in container["volumeMounts"]
 
 
+def test_backup_cronjob_is_suspended_only_while_a_restore_runs() -> None:
+    agent = make_agent()
+    assert backup.build_backup_cronjob(agent, image="ragagent:1")["spec"]["suspend"] is False
+    held = backup.build_backup_cronjob(agent, image="ragagent:1", suspend=True)
+    assert held["spec"]["suspend"] is True
+    assert held["spec"]["schedule"] == agent.spec.backup.schedule
+
+
 def test_each_distinct_request_gets_its_own_job_name() -> None:
     names = {
         job_of(make_agent(restore=spec))["metadata"]["name"]
