@@ -133,3 +133,17 @@ def stop(operator: Operator) -> None:
 def get_json(cluster: controlplane.ControlPlane, *args: str) -> Any:
     result = cluster.kubectl("get", *args, "-o", "json", check=False)
     return json.loads(result.stdout) if result.returncode == 0 else None
+
+
+def assert_workload_children(
+    cluster: controlplane.ControlPlane, ns: str, name: str = "docs"
+) -> None:
+    """The children every RagAgent gets, whatever happens to its Secrets."""
+    for kind, child in [
+        ("serviceaccount", name),
+        ("configmap", f"{name}-config"),
+        ("deployment", name),
+        ("service", name),
+        ("networkpolicy", f"{name}-agent"),
+    ]:
+        assert get_json(cluster, kind, child, "-n", ns) is not None, f"{kind}/{child} missing"

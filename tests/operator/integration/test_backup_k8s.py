@@ -89,6 +89,18 @@ def backup_state(cluster: controlplane.ControlPlane, ns: str) -> tuple[Any, Any]
     return status.get("lastBackup"), cond
 
 
+def wait_reindexed(
+    cluster: controlplane.ControlPlane, ns: str, operator: Operator, *, what: str, **wanted: str
+) -> dict[str, Any]:
+    """The Reindexed condition once its fields have the wanted values."""
+
+    def matching() -> dict[str, Any] | None:
+        cond = condition(cluster, ns, "Reindexed")
+        return cond if all(cond.get(key) == value for key, value in wanted.items()) else None
+
+    return dict(wait_for(matching, what, operator=operator))
+
+
 @pytest.mark.parametrize("succeeded", [True, False], ids=["succeeded", "failed"])
 def test_backup_job_outcome_reaches_last_backup_and_condition(
     cluster: controlplane.ControlPlane, namespace: str, operator: Operator, succeeded: bool
@@ -223,13 +235,12 @@ def test_embedding_model_change_backs_up_before_the_reindex(
         assert operator_metric(operator, "reconciles_total", 'trigger="job"') > job_reconciles
         assert f"a step Job finished: reconciling {namespace}/docs now" in operator.log()
         # KWOK runs the re-index pod (it mounts no claim) and it succeeds.
-        done = wait_for(
-            lambda: (
-                (cond := condition(cluster, namespace, "Reindexed")).get("status") == "True"
-                and cond
-            ),
-            "Reindexed True once the re-index Job finished",
-            operator=operator,
+        done = wait_reindexed(
+            cluster,
+            namespace,
+            operator,
+            status="True",
+            what="Reindexed True once the re-index Job finished",
         )
         assert done["reason"] == "Reindexed"
         assert reindexes[0] in done["message"]
@@ -294,23 +305,17 @@ def test_a_failed_reindex_job_shows_in_the_reindexed_condition(
         "the re-index Job",
         operator=operator,
     )
-    running = wait_for(
-        lambda: (
-            (cond := condition(cluster, namespace, "Reindexed")).get("reason") == "Reindexing"
-            and cond
-        ),
-        "Reindexed saying the re-index runs",
-        operator=operator,
+    running = wait_reindexed(
+        cluster, namespace, operator, reason="Reindexing", what="Reindexed saying the re-index runs"
     )
     assert running["status"] == "False"
     finish_job(cluster, namespace, reindexes[0], succeeded=False)
-    failed = wait_for(
-        lambda: (
-            (cond := condition(cluster, namespace, "Reindexed")).get("reason") == "ReindexFailed"
-            and cond
-        ),
-        "Reindexed saying the re-index failed",
-        operator=operator,
+    failed = wait_reindexed(
+        cluster,
+        namespace,
+        operator,
+        reason="ReindexFailed",
+        what="Reindexed saying the re-index failed",
     )
     assert failed["status"] == "False"
     assert f"kubectl logs job/{reindexes[0]}" in failed["message"]
