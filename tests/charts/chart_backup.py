@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.operator.integration.harness import get_json
+from tests.operator.integration.harness import get_json, job_from_cronjob
 from tests.support import controlplane, processes
 
 JOB_NAME = "docs-backup-manual"
@@ -19,23 +19,6 @@ JOB_NAME = "docs-backup-manual"
 
 def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def build_backup_job(cronjob: dict[str, Any]) -> dict[str, Any]:
-    """A Job from the CronJob's template, owned by it, suspended so it starts no pods."""
-    template, meta = cronjob["spec"]["jobTemplate"], cronjob["metadata"]
-    owner = {"apiVersion": "batch/v1", "kind": "CronJob", "name": meta["name"],
-             "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}  # fmt: skip
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {
-            "name": JOB_NAME,
-            "labels": template["metadata"]["labels"],
-            "ownerReferences": [owner],
-        },
-        "spec": {**template["spec"], "suspend": True},
-    }
 
 
 def build_succeeded_status(now: datetime) -> dict[str, Any]:
@@ -56,7 +39,7 @@ def run_backup(cluster: controlplane.ControlPlane, ns: str, agent: str) -> None:
     args = ("cronjob", f"{agent}-backup", "-n", ns)
     processes.wait_until("the backup CronJob", lambda: get_json(cluster, *args) is not None,
                          timeout=90)  # fmt: skip
-    job = build_backup_job(get_json(cluster, *args))
+    job = job_from_cronjob(get_json(cluster, *args), JOB_NAME)
     cluster.kubectl("create", "-n", ns, "-f", "-", input=json.dumps(job))
     status = json.dumps({"status": build_succeeded_status(datetime.now(UTC))})
     cluster.kubectl("patch", "job", JOB_NAME, "-n", ns, "--subresource=status", "--type=merge",

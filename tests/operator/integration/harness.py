@@ -147,3 +147,23 @@ def assert_workload_children(
         ("networkpolicy", f"{name}-agent"),
     ]:
         assert get_json(cluster, kind, child, "-n", ns) is not None, f"{kind}/{child} missing"
+
+
+def job_from_cronjob(cronjob: dict[str, Any], name: str) -> dict[str, Any]:
+    """A Job as the CronJob controller starts it: the template's labels, owned by the CronJob.
+
+    Suspended, so the Job controller starts no pods and the test alone decides the outcome.
+    """
+    template, meta = cronjob["spec"]["jobTemplate"], cronjob["metadata"]
+    owner = {"apiVersion": "batch/v1", "kind": "CronJob", "name": meta["name"],
+             "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}  # fmt: skip
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "labels": template["metadata"]["labels"],
+            "ownerReferences": [owner],
+        },
+        "spec": {**template["spec"], "suspend": True},
+    }

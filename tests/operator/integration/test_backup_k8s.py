@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from ragagent_operator import backup_status
-from tests.operator.integration.harness import RESYNC_SECONDS, Operator, get_json, wait_for
+from tests.operator.integration.harness import (
+    RESYNC_SECONDS,
+    Operator,
+    get_json,
+    job_from_cronjob,
+    wait_for,
+)
 from tests.operator.integration.test_operator_k8s import operator_metric, ready_agent
 from tests.operator.integration.test_restore_k8s import agent_status, condition, finish_pod, job_pod
 from tests.support import controlplane
@@ -22,35 +28,13 @@ FINISHED = backup_status.format_time(NOW - timedelta(minutes=1))
 
 
 def scheduled_job(cronjob: dict[str, Any], name: str, report: dict[str, Any]) -> dict[str, Any]:
-    """A Job as the CronJob controller starts it: the template's labels, owned by the CronJob.
-
-    Suspended, so the Job controller starts no pods and the test alone decides the outcome.
-    """
-    template = cronjob["spec"]["jobTemplate"]
-    meta = cronjob["metadata"]
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {
-            "name": name,
-            "labels": template["metadata"]["labels"],
-            "annotations": {
-                "batch.kubernetes.io/cronjob-scheduled-timestamp": STARTED,
-                backup_status.RESULT_ANNOTATION: json.dumps(report),
-            },
-            "ownerReferences": [
-                {
-                    "apiVersion": "batch/v1",
-                    "kind": "CronJob",
-                    "name": meta["name"],
-                    "uid": meta["uid"],
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
-        },
-        "spec": {**template["spec"], "suspend": True},
+    """A scheduled backup Job that carries its schedule time and result annotations."""
+    job = job_from_cronjob(cronjob, name)
+    job["metadata"]["annotations"] = {
+        "batch.kubernetes.io/cronjob-scheduled-timestamp": STARTED,
+        backup_status.RESULT_ANNOTATION: json.dumps(report),
     }
+    return job
 
 
 def finished_status(
@@ -87,6 +71,20 @@ def backup_state(cluster: controlplane.ControlPlane, ns: str) -> tuple[Any, Any]
     status = (get_json(cluster, "ragagent", "docs", "-n", ns) or {}).get("status") or {}
     cond = next((c for c in status.get("conditions") or [] if c["type"] == "BackupReady"), None)
     return status.get("lastBackup"), cond
+
+
+def change_index_settings(
+    cluster: controlplane.ControlPlane, ns: str, operator: Operator, patch: dict[str, Any]
+) -> list[str]:
+    """Patch settings that need a re-index; returns the pre-reindex backup Jobs this starts."""
+    cluster.kubectl("patch", "ragagent", "docs", "-n", ns, "--type=merge", "-p", json.dumps(patch))
+    return list(
+        wait_for(
+            lambda: jobs_named(cluster, ns, "docs-backup-pre-"),
+            "the pre-reindex backup Job",
+            operator=operator,
+        )
+    )
 
 
 def wait_reindexed(
@@ -201,14 +199,7 @@ def test_embedding_model_change_backs_up_before_the_reindex(
     )
     assert jobs_named(cluster, namespace, "docs-") == []  # a new agent needs no re-index
     patch = {"spec": {"model": {"embeddingModel": "BAAI/bge-small-en-v1.5"}}}
-    cluster.kubectl(
-        "patch", "ragagent", "docs", "-n", namespace, "--type=merge", "-p", json.dumps(patch)
-    )
-    backups = wait_for(
-        lambda: jobs_named(cluster, namespace, "docs-backup-pre-"),
-        "the pre-reindex backup Job",
-        operator=operator,
-    )
+    backups = change_index_settings(cluster, namespace, operator, patch)
     waiting = wait_for(
         lambda: (
             (cond := reconciled(cluster, namespace)).get("reason") == "WaitingForBackup" and cond
@@ -296,14 +287,7 @@ def test_a_failed_reindex_job_shows_in_the_reindexed_condition(
     quota["spec"] = {"hard": {"pods": "0"}}
     cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(quota))
     patch = {"spec": {"knowledge": {"chunking": {"size": 400, "overlap": 40}}}}
-    cluster.kubectl(
-        "patch", "ragagent", "docs", "-n", namespace, "--type=merge", "-p", json.dumps(patch)
-    )
-    backups = wait_for(
-        lambda: jobs_named(cluster, namespace, "docs-backup-pre-"),
-        "the pre-reindex backup Job",
-        operator=operator,
-    )
+    backups = change_index_settings(cluster, namespace, operator, patch)
     finish_job(cluster, namespace, backups[0], succeeded=True)
     reindexes = wait_for(
         lambda: jobs_named(cluster, namespace, "docs-reindex-"),
