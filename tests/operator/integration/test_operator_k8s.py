@@ -76,8 +76,9 @@ def condition(cluster: controlplane.ControlPlane, ns: str, name: str, kind: str)
     return None
 
 
-def deployment(cluster: controlplane.ControlPlane, ns: str, name: str) -> dict[str, Any] | None:
-    return get_json(cluster, "deployment", name, "-n", ns)  # type: ignore[no-any-return]
+def deployment(cluster: controlplane.ControlPlane, ns: str, name: str) -> dict[str, Any]:
+    """The live Deployment, or ``{}`` while there is none."""
+    return get_json(cluster, "deployment", name, "-n", ns) or {}
 
 
 def ready_agent(
@@ -148,7 +149,7 @@ def test_plain_secrets_provider_is_opt_in_and_generated_values_are_kept(
 def test_bad_resources_are_rejected_with_cel_messages(
     cluster: controlplane.ControlPlane, namespace: str, installed: object
 ) -> None:
-    cases = {
+    cases: dict[str, dict[str, Any]] = {
         "autoscaling.minReplicas must be <= autoscaling.maxReplicas": {
             "autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}
         },
@@ -209,7 +210,7 @@ def test_update_patches_and_hand_made_drift_is_restored(
         '{"spec":{"replicas":3,"observability":{"logLevel":"DEBUG"}}}',
     )
     wait_for(
-        lambda: (deployment(cluster, namespace, "docs") or {}).get("spec", {}).get("replicas") == 3,
+        lambda: deployment(cluster, namespace, "docs").get("spec", {}).get("replicas") == 3,
         "replicas 3",
         operator=operator,
     )
@@ -223,10 +224,12 @@ def test_update_patches_and_hand_made_drift_is_restored(
         operator=operator,
     )
 
-    def image():
-        return deployment(cluster, namespace, "docs")["spec"]["template"]["spec"]["containers"][0][
-            "image"
-        ]
+    def image() -> str:
+        return str(
+            deployment(cluster, namespace, "docs")["spec"]["template"]["spec"]["containers"][0][
+                "image"
+            ]
+        )
 
     wait_for(lambda: image() == "ragagent:test", "image restored", operator=operator)
 
@@ -285,8 +288,12 @@ def test_deletion_garbage_collects_children(
         ("configmap", "docs-config"),
         ("sealedsecret", "docs-generated"),
     ]:
+
+        def collected(kind: str = kind, name: str = name) -> bool:
+            return get_json(cluster, kind, name, "-n", namespace) is None
+
         wait_for(
-            lambda k=kind, n=name: get_json(cluster, k, n, "-n", namespace) is None,
+            collected,
             f"{kind} collected",
             operator=operator,
         )
@@ -341,10 +348,11 @@ def test_rotating_a_referenced_secret_rolls_the_pods(
     ]
     db_secret(cluster, namespace, "docs-pg", "postgresql://u:rotated@db.example:5432/rag")
 
-    def after():
-        return deployment(cluster, namespace, "docs")["spec"]["template"]["metadata"][
+    def after() -> str:
+        annotations = deployment(cluster, namespace, "docs")["spec"]["template"]["metadata"][
             "annotations"
-        ][key]
+        ]
+        return str(annotations[key])
 
     wait_for(lambda: after() != before, "secrets hash changed", operator=operator)
     wait_for(
