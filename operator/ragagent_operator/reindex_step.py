@@ -7,9 +7,10 @@ one-off backup Job for the new hash and waits for it; only its success lets the
 re-index Job start, and only then does the recorded hash move on.
 
 The ``Reindexed`` condition follows one change to the end: WaitingForBackup,
-PreReindexBackupFailed, Reindexing, then Reindexed or ReindexFailed. Once it is
-final it is carried over without reading the Job again; an agent that never
-re-indexed has no such condition.
+PreReindexBackupFailed, Reindexing, then Reindexed or ReindexFailed. Once it
+succeeded it is carried over without reading the Job again; a failed re-index
+runs again when its Job is deleted. An agent that never re-indexed has no such
+condition.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from ragagent_operator.render import backup, reindex
 
 FACT = "index_settings_hash"
 CONDITION = "Reindexed"
-IN_PROGRESS = ("WaitingForBackup", "Reindexing")
+# Reasons that mean the re-index Job of the recorded settings was created.
+STARTED = ("Reindexing", "ReindexFailed")
+FINAL = ("Reindexed", "SettingsReverted")  # carried over without reading a Job
 
 
 async def ensure_reindex(ctx: Context) -> None:
@@ -49,30 +52,46 @@ async def ensure_reindex(ctx: Context) -> None:
 
 
 async def _track_reindex(ctx: Context, wanted: str) -> None:
-    """Follow the re-index Job of the current settings until it finished, then carry that."""
+    """The state of the index built with the current settings; only success is carried over.
+
+    A failed re-index is read again on every resync, because deleting its Job is how a
+    human asks for another attempt (backoffLimit 1 stops after a second failure): the
+    missing Job of a re-index that has not succeeded is made again.
+    """
     old = _previous_condition(ctx)
-    if old is None:
-        return
-    if old.get("reason") not in IN_PROGRESS:
-        ctx.note(CONDITION, old.get("status", "Unknown"), old["reason"], old.get("message", ""))
+    if old is None or old.get("reason") in FINAL:
+        if old is not None:
+            ctx.note(CONDITION, old.get("status", "True"), old["reason"], old.get("message", ""))
         return
     agent = ctx.agent
     name = reindex.reindex_job_name(agent, wanted)
     job = await k8s.get(ctx.api, "batch/v1", "Job", agent.namespace, name)
-    ctx.note(CONDITION, *build_reindex_state(name, job))
+    if job is not None:
+        ctx.note(CONDITION, *build_reindex_state(name, job))
+    elif old.get("reason") not in STARTED:
+        # A change given up before its re-index began: the settings are the index's again.
+        message = "index settings are back to those the index is built with"
+        ctx.note(CONDITION, True, "SettingsReverted", message)
+    elif ctx.facts.get("restoring"):  # the re-index writes: it starts again after the restore
+        ctx.note(CONDITION, False, old["reason"], old.get("message", ""))
+    else:
+        image = ctx.settings.backup_image or agent.image
+        await ctx.ensure(reindex.build_reindex_job(agent, settings_hash=wanted, image=image))
+        ctx.note(CONDITION, False, "Reindexing", f"re-index Job {name} started again")
 
 
-def build_reindex_state(name: str, job: dict[str, Any] | None) -> tuple[str, str, str]:
+def build_reindex_state(name: str, job: dict[str, Any]) -> tuple[str, str, str]:
     """(status, reason, message) of the Reindexed condition for re-index Job ``name``."""
-    if job is None:
-        return "False", "ReindexFailed", f"re-index Job {name} is gone before it finished"
     finished = backup_status.build_finished_job(job)
     if finished is None:
         return "False", "Reindexing", f"re-index Job {name} is running"
     when = backup_status.format_time(finished.time)
     if finished.succeeded:
         return "True", "Reindexed", f"index rebuilt by Job {name} at {when}"
-    message = f"re-index Job {name} failed at {when}; see kubectl logs job/{name}"
+    message = (
+        f"re-index Job {name} failed at {when}; see kubectl logs job/{name}, "
+        "then delete the Job to try again"
+    )
     return "False", "ReindexFailed", message
 
 

@@ -263,6 +263,21 @@ def test_embedding_model_change_backs_up_before_the_reindex(
     assert jobs_named(cluster, namespace, "docs-reindex-") == []
     status = get_json(cluster, "ragagent", "docs", "-n", namespace)["status"]
     assert status["indexSettingsHash"] == first
+    # Giving the change up (back to the default model) needs no re-index at all.
+    revert = {"spec": {"model": {"embeddingModel": None}}}
+    cluster.kubectl(
+        "patch", "ragagent", "docs", "-n", namespace, "--type=merge", "-p", json.dumps(revert)
+    )
+    reverted = wait_reindexed(
+        cluster, namespace, operator, reason="SettingsReverted", what="Reindexed after the revert"
+    )
+    assert reverted["status"] == "True"
+    wait_for(
+        lambda: reconciled(cluster, namespace).get("status") == "True",
+        "Reconciled True after the revert",
+        operator=operator,
+    )
+    assert jobs_named(cluster, namespace, "docs-reindex-") == []
 
 
 def finish_job(cluster: controlplane.ControlPlane, ns: str, name: str, succeeded: bool) -> None:
@@ -273,7 +288,7 @@ def finish_job(cluster: controlplane.ControlPlane, ns: str, name: str, succeeded
     set_job_status(cluster, ns, name, finished_status(succeeded, started=started, finished=now))
 
 
-def test_a_failed_reindex_job_shows_in_the_reindexed_condition(
+def test_a_failed_reindex_shows_in_the_condition_and_runs_again_once_its_job_is_deleted(
     cluster: controlplane.ControlPlane, namespace: str, operator: Operator
 ) -> None:
     ready_agent(cluster, namespace, operator, backup={"enabled": True})
@@ -308,6 +323,25 @@ def test_a_failed_reindex_job_shows_in_the_reindexed_condition(
     )
     assert failed["status"] == "False"
     assert f"kubectl logs job/{reindexes[0]}" in failed["message"]
-    time.sleep(2 * RESYNC_SECONDS)  # final: carried over, and no second re-index Job
+    time.sleep(2 * RESYNC_SECONDS)  # no second re-index Job by itself
     assert condition(cluster, namespace, "Reindexed")["reason"] == "ReindexFailed"
+    assert jobs_named(cluster, namespace, "docs-reindex-") == reindexes
+    # Deleting the failed Job asks for another attempt: the same Job is made again.
+    first_uid = get_json(cluster, "job", reindexes[0], "-n", namespace)["metadata"]["uid"]
+    cluster.kubectl("delete", "job", reindexes[0], "-n", namespace, "--wait=true")
+
+    def recreated() -> bool:
+        job = get_json(cluster, "job", reindexes[0], "-n", namespace)
+        return job is not None and job["metadata"]["uid"] != first_uid
+
+    wait_for(recreated, "the re-index Job made again", operator=operator)
+    again = wait_reindexed(
+        cluster, namespace, operator, reason="Reindexing", what="Reindexed saying it runs again"
+    )
+    assert "started again" in again["message"] or "is running" in again["message"]
+    finish_job(cluster, namespace, reindexes[0], succeeded=True)
+    done = wait_reindexed(
+        cluster, namespace, operator, status="True", what="Reindexed True after the retry"
+    )
+    assert done["reason"] == "Reindexed"
     assert jobs_named(cluster, namespace, "docs-reindex-") == reindexes

@@ -200,4 +200,5 @@ def test_reindex_state_follows_the_reindex_job() -> None:
     }
     state = reindex_step.build_reindex_state(name, job("reindex", status=failed))
     assert state[:2] == ("False", "ReindexFailed")
-    assert reindex_step.build_reindex_state(name, None)[1] == "ReindexFailed"
+    assert f"kubectl logs job/{name}" in state[2]
+    assert "delete the Job to try again" in state[2]
