@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from ragagent_operator.config import OperatorSettings
 from tests.charts.chart_helpers import (
     CHART,
     FULLNAME,
@@ -193,6 +194,15 @@ def test_cluster_mode_grants_exactly_what_manifests_rbac_grants(
     assert granted == expected
 
 
+def test_peering_lifetime_reaches_the_operator_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {
+        e["name"]: e.get("value") for e in _container(render("peering.lifetimeSeconds=20"))["env"]
+    }
+    assert env["RAGAGENT_OPERATOR_PEERING_LIFETIME_SECONDS"] == "20"
+    monkeypatch.setenv("RAGAGENT_OPERATOR_PEERING_LIFETIME_SECONDS", "20")
+    assert OperatorSettings().peering_lifetime_seconds == 20
+
+
 def test_peering_object_is_created_for_the_replicas(default_render: list[dict[str, Any]]) -> None:
     assert find(default_render, "ClusterKopfPeering")["metadata"]["name"] == "ragagent"
     standalone = render("replicaCount=1", "peering.name=")
@@ -316,6 +326,7 @@ def test_image_digest_wins_over_the_tag() -> None:
         ("serviceMonitor.interval=often", "interval"),
         ("notAValue=1", "notAValue"),
         ("metrics.port=70000", "port"),
+        ("peering.lifetimeSeconds=5", "lifetimeSeconds"),
     ],
 )
 def test_schema_rejects_bad_values(bad_value: str, complaint: str) -> None:
