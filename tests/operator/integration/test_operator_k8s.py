@@ -234,6 +234,72 @@ def test_update_patches_and_hand_made_drift_is_restored(
     wait_for(lambda: image() == "ragagent:test", "image restored", operator=operator)
 
 
+CHILD_KINDS = "serviceaccount,configmap,sealedsecret,deployment,service,pdb,networkpolicy"
+
+
+def operator_writes(cluster: controlplane.ControlPlane, ns: str) -> dict[str, str]:
+    """ "Kind/name" -> when the operator's apply last changed that child (its managedFields
+    entry), for every child of "docs". Controllers' status writes do not move this time."""
+    selector = "app.kubernetes.io/instance=docs"
+    listed = get_json(cluster, CHILD_KINDS, "-n", ns, "-l", selector, "--show-managed-fields")
+    listed = listed or {"items": []}
+    return {
+        f"{item['kind']}/{item['metadata']['name']}": entry["time"]
+        for item in listed["items"]
+        for entry in item["metadata"].get("managedFields") or []
+        if entry["manager"] == "ragagent-operator" and entry["operation"] == "Apply"
+    }
+
+
+def changed_by_patch(
+    cluster: controlplane.ControlPlane, ns: str, operator: Operator, patch: dict[str, Any]
+) -> set[str]:
+    """The children the operator writes after ``patch`` of the RagAgent, once it settled."""
+    before = operator_writes(cluster, ns)
+    time.sleep(1.1)  # managedFields times have a one-second resolution
+    cluster.kubectl("patch", "ragagent", "docs", "-n", ns, "--type=merge", "-p", json.dumps(patch))
+    wait_for(
+        lambda: observed_generation(cluster, ns) == generation(cluster, ns),
+        "the change reconciled",
+        operator=operator,
+    )
+    time.sleep(2 * RESYNC_SECONDS)  # resyncs too: a write they make would show here
+    after = operator_writes(cluster, ns)
+    assert after.keys() == before.keys()
+    return {key for key in after if after[key] != before[key]}
+
+
+def generation(cluster: controlplane.ControlPlane, ns: str) -> int:
+    return int(get_json(cluster, "ragagent", "docs", "-n", ns)["metadata"]["generation"])
+
+
+def observed_generation(cluster: controlplane.ControlPlane, ns: str) -> int | None:
+    status = get_json(cluster, "ragagent", "docs", "-n", ns).get("status") or {}
+    return status.get("observedGeneration")
+
+
+def test_a_spec_change_writes_only_the_children_it_affects(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+) -> None:
+    ready_agent(cluster, namespace, operator)
+    time.sleep(2 * RESYNC_SECONDS)  # let rollouts and status settle
+    assert len(operator_writes(cluster, namespace)) >= 8  # every child, policies included
+    peers = [{"namespaceSelector": {"matchLabels": {"team": "web"}}}]
+    changed = changed_by_patch(
+        cluster, namespace, operator, {"spec": {"networkPolicy": {"ingressFrom": peers}}}
+    )
+    assert len(changed) == 1, changed
+    (policy,) = changed
+    assert policy.startswith("NetworkPolicy/")
+    live = get_json(cluster, "networkpolicy", policy.split("/")[1], "-n", namespace)
+    assert peers[0] in live["spec"]["ingress"][0]["from"]
+    # The agent's settings: its ConfigMap, and the Deployment whose pods roll on its hash.
+    changed = changed_by_patch(
+        cluster, namespace, operator, {"spec": {"rateLimit": {"requestsPerMinute": 30}}}
+    )
+    assert changed == {"ConfigMap/docs-config", "Deployment/docs"}
+
+
 def test_autoscaling_leaves_replicas_to_the_hpa(
     cluster: controlplane.ControlPlane, namespace: str, operator: Operator
 ) -> None:
