@@ -13,7 +13,7 @@ from ragagent_operator import constants as c
 from ragagent_operator import k8s, metrics, sealing
 from ragagent_operator.context import Context
 from ragagent_operator.render import postgres, secrets
-from ragagent_operator.render.common import stable_hash
+from ragagent_operator.render.common import Agent, stable_hash
 
 log = logging.getLogger(__name__)
 SEALED_GV = "bitnami.com/v1alpha1"
@@ -139,10 +139,27 @@ async def _referenced(ctx: Context, name: str) -> dict[str, object] | None:
     """A referenced Secret. A fresh RagAgent's unsealed Secrets are not asked for: their
     SealedSecrets were applied a moment ago, and the next resync hashes them once they exist."""
     agent = ctx.agent
-    unsealed = {secrets.generated_secret_name(agent), secrets.llm_secret_name(agent)}
-    if agent.secrets_provider == "sealedSecrets" and name in unsealed:
+    if name in _unsealed_by_controller(agent):
         return await ctx.get("v1", "Secret", name)
     return await k8s.get(ctx.api, "v1", "Secret", agent.namespace, name)
+
+
+def _unsealed_by_controller(agent: Agent) -> set[str]:
+    """The Secrets the sealed-secrets controller makes from the operator's SealedSecrets."""
+    if agent.secrets_provider != "sealedSecrets":
+        return set()
+    return {secrets.generated_secret_name(agent), secrets.llm_secret_name(agent)}
+
+
+def build_secrets_condition(
+    referenced: int, missing: list[str], unsealed: set[str]
+) -> tuple[bool, str, str]:
+    """(status, reason, message) of SecretsReady. Only Secrets the controller is still to
+    unseal are a routine wait; a missing Secret the user named is theirs to create."""
+    if not missing:
+        return True, "SecretsPresent", f"{referenced} referenced Secrets present"
+    reason = "WaitingForUnseal" if set(missing) <= unsealed else "SecretNotFound"
+    return False, reason, "missing Secrets: " + ", ".join(missing)
 
 
 async def _hash_referenced(ctx: Context) -> None:
@@ -162,10 +179,5 @@ async def _hash_referenced(ctx: Context) -> None:
               for name, value in data.items()}  # fmt: skip
     ctx.facts["secrets_hash"] = stable_hash(hashed)
     ctx.facts["missing_secrets"] = missing
-    if missing:
-        reason = (
-            "WaitingForUnseal" if agent.secrets_provider == "sealedSecrets" else "SecretNotFound"
-        )
-        ctx.note("SecretsReady", False, reason, "missing Secrets: " + ", ".join(missing))
-    else:
-        ctx.note("SecretsReady", True, "SecretsPresent", f"{len(data)} referenced Secrets present")
+    unsealed = _unsealed_by_controller(agent)
+    ctx.note("SecretsReady", *build_secrets_condition(len(data), missing, unsealed))

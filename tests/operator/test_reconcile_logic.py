@@ -107,3 +107,21 @@ def test_generated_keys_are_only_added_never_regenerated() -> None:
     ]
     pair = secret_steps._missing_keys(keys, {c.KEY_SECRET_KEY, c.KEY_DB_PASSWORD})
     assert pair == sorted([c.KEY_DB_PASSWORD, c.KEY_DATABASE_URL])
+
+
+def test_only_secrets_the_controller_unseals_are_a_routine_wait() -> None:
+    unsealed = {"docs-generated", "docs-llm"}
+    assert secret_steps.build_secrets_condition(3, [], unsealed) == (
+        True,
+        "SecretsPresent",
+        "3 referenced Secrets present",
+    )
+    waiting = secret_steps.build_secrets_condition(3, ["docs-generated"], unsealed)
+    assert waiting[:2] == (False, "WaitingForUnseal")
+    # The user's own Secret is missing: theirs to create, not a wait (and it gets an Event).
+    for missing in (["docs-pg"], ["docs-generated", "docs-pg"]):
+        status, reason, message = secret_steps.build_secrets_condition(3, missing, unsealed)
+        assert (status, reason) == (False, "SecretNotFound")
+        assert message == "missing Secrets: " + ", ".join(missing)
+    # With plain Secrets (no controller) nothing is unsealed: every missing one is not found.
+    assert secret_steps.build_secrets_condition(3, ["docs-generated"], set())[1] == "SecretNotFound"

@@ -128,6 +128,47 @@ def test_create_gives_every_child_and_turns_ready(
     assert monitoring["reason"] == "PrometheusOperatorMissing"  # no crash loop, a clear reason
 
 
+def events_of(cluster: controlplane.ControlPlane, ns: str) -> list[tuple[str, str, str]]:
+    """(type, reason, message) of the Events about RagAgent "docs"."""
+    selector = "involvedObject.kind=RagAgent,involvedObject.name=docs"
+    listed = get_json(cluster, "events", "-n", ns, "--field-selector", selector) or {"items": []}
+    return [(e["type"], e["reason"], e["message"]) for e in listed["items"]]
+
+
+def test_events_and_conditions_report_a_missing_secret_and_the_recovery(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+) -> None:
+    assert apply(cluster, namespace, rag("docs")).returncode == 0  # its docs-pg does not exist
+
+    def warned() -> list[tuple[str, str, str]]:
+        found = events_of(cluster, namespace)
+        return [e for e in found if e[0] == "Warning" and e[1] == "SecretNotFound"]
+
+    warning = wait_for(warned, "a Warning Event about the missing Secret", operator=operator)
+    assert "docs-pg" in warning[0][2]
+    status = get_json(cluster, "ragagent", "docs", "-n", namespace)["status"]
+    conditions = {cond["type"]: cond for cond in status["conditions"]}
+    assert conditions["SecretsReady"]["reason"] == "SecretNotFound"
+    assert conditions["DatabaseReady"]["reason"] == "DatabaseSecretMissing"
+    assert conditions["Ready"]["status"] == "False"
+    db_secret(cluster, namespace, "docs-pg", "postgresql://u:p@db.example:5432/rag")
+    wait_for(
+        lambda: condition(cluster, namespace, "docs", "Ready") == "True",
+        "Ready once the Secret exists",
+        operator=operator,
+    )
+
+    def recovered() -> bool:
+        normal = [e for e in events_of(cluster, namespace) if e[0] == "Normal"]
+        return any(e[2].startswith("SecretsReady is True") for e in normal) and any(
+            e[2].startswith("Ready is True") for e in normal
+        )
+
+    wait_for(recovered, "Normal Events for the recovery", operator=operator)
+    # The controller's routine unsealing of the operator's own Secrets is not news.
+    assert not [e for e in events_of(cluster, namespace) if e[1] == "WaitingForUnseal"]
+
+
 def test_plain_secrets_provider_is_opt_in_and_generated_values_are_kept(
     cluster: controlplane.ControlPlane, namespace: str, operator: Operator
 ) -> None:
