@@ -341,6 +341,35 @@ def test_a_spec_change_writes_only_the_children_it_affects(
     assert changed == {"ConfigMap/docs-config", "Deployment/docs"}
 
 
+def test_kubectl_scale_and_get_work_through_the_scale_subresource_and_columns(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+) -> None:
+    ready_agent(cluster, namespace, operator)
+    cluster.kubectl("scale", "ragagent/docs", "--replicas=3", "-n", namespace)
+    wait_for(
+        lambda: deployment(cluster, namespace, "docs").get("spec", {}).get("replicas") == 3,
+        "the Deployment scaled through the RagAgent",
+        operator=operator,
+    )
+
+    def scale() -> dict[str, Any]:
+        got = get_json(cluster, "ragagent", "docs", "-n", namespace, "--subresource=scale")
+        return dict(got or {})
+
+    wait_for(lambda: scale().get("status", {}).get("replicas") == 3, "scale status 3")
+    observed = scale()
+    assert observed["spec"]["replicas"] == 3
+    # The selector an HPA uses to find the pods: it selects exactly the agent's pods.
+    pods = get_json(cluster, "pods", "-n", namespace, "-l", observed["status"]["selector"])
+    assert len(pods["items"]) >= 3
+    assert {p["metadata"]["labels"]["app.kubernetes.io/component"] for p in pods["items"]} == {
+        "agent"
+    }
+    table = cluster.kubectl("get", "ragagent", "docs", "-n", namespace).stdout.splitlines()
+    assert table[0].split() == ["NAME", "READY", "REPLICAS", "MODEL", "LAST", "BACKUP", "AGE"]
+    assert table[1].split()[:2] == ["docs", "True"]
+
+
 def test_autoscaling_leaves_replicas_to_the_hpa(
     cluster: controlplane.ControlPlane, namespace: str, operator: Operator
 ) -> None:
