@@ -53,6 +53,7 @@ PLURALS: dict[tuple[str, str], str] = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitors",
     ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheusrules",
     (c.API_VERSION, c.KIND): c.PLURAL,
+    ("kopf.dev/v1", "ClusterKopfPeering"): "clusterkopfpeerings",  # read only: who is active
 }
 
 

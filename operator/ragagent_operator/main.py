@@ -4,6 +4,8 @@ Handlers are thin: they build nothing and decide nothing, they call
 ``reconcile.reconcile``.  HA uses kopf cluster peering: each replica picks a
 random priority at start (unless one is configured), so exactly one replica
 (the highest) is active and the others pause until its peering record expires.
+The periodic resync is ``resync.Resync``, not a kopf timer, so RagAgents carry
+no finalizer.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import kopf  # noqa: E402
 from prometheus_client import start_http_server  # noqa: E402
 
 from ragagent_operator import constants as c  # noqa: E402
-from ragagent_operator import job_events, k8s, logs, reconcile  # noqa: E402
+from ragagent_operator import job_events, k8s, logs, reconcile, resync  # noqa: E402
 from ragagent_operator.config import OperatorSettings  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,6 @@ CHILD_DEBOUNCE_SECONDS = 1.0
 _state: dict[str, k8s.Api] = {}
 _pending: set[str] = set()
 RETRY_SECONDS = 15.0
-FINALIZER = kopf.OperatorSettings().persistence.finalizer  # kopf's own; not changed here
 _handled: dict[str, int] = {}  # RagAgent uid -> the generation this process reconciled
 _retries: set[asyncio.Task[None]] = set()
 
@@ -43,6 +44,20 @@ def _api() -> k8s.Api:
     if "api" not in _state:
         _state["api"] = k8s.connect()
     return _state["api"]
+
+
+PEERING = resync.Peering(
+    name=SETTINGS.peering,
+    identity=resync.own_identity(),
+    priority=SETTINGS.priority or random.randint(1, 2**30),  # noqa: S311
+)
+
+
+async def _resync(body: dict[str, Any]) -> None:
+    await _reconcile(body, "timer")
+
+
+RESYNC = resync.Resync(SETTINGS.resync_seconds, run=_resync, peering=PEERING, api=_api)
 
 
 @kopf.on.startup()
@@ -58,7 +73,7 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         settings.peering.name = SETTINGS.peering
         settings.peering.mandatory = True
         settings.peering.lifetime = SETTINGS.peering_lifetime_seconds
-        settings.peering.priority = SETTINGS.priority or random.randint(1, 2**30)  # noqa: S311
+        settings.peering.priority = PEERING.priority
     else:
         settings.peering.standalone = True
     if SETTINGS.metrics_port:
@@ -67,6 +82,7 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 @kopf.on.cleanup()
 async def close(**_: Any) -> None:
+    RESYNC.close()
     for task in _retries:
         task.cancel()
     if "api" in _state:
@@ -85,6 +101,8 @@ async def _reconcile(body: dict[str, Any], trigger: str) -> None:
 async def _retry(namespace: str, name: str) -> None:
     """A failed reconcile runs again after RETRY_SECONDS, on the RagAgent as it is then."""
     await asyncio.sleep(RETRY_SECONDS)
+    if not await PEERING.is_active(_api()):
+        return  # paused meanwhile: the active replica retries through its resync
     body = await k8s.get(_api(), c.API_VERSION, c.KIND, namespace, name)
     if body is not None:
         await _reconcile(body, "retry")
@@ -92,36 +110,25 @@ async def _retry(namespace: str, name: str) -> None:
 
 @kopf.on.event(c.GROUP, c.VERSION, c.PLURAL)
 async def on_event(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
-    """Reconcile created and changed RagAgents (``reconcile.build_trigger`` says which).
+    """Reconcile created and changed RagAgents (``reconcile.build_trigger`` says which),
+    and keep one periodic resync per RagAgent (``resync.Resync``) until it is deleted.
 
     A low-level event handler, unlike on.create/update/resume, makes kopf write nothing
     to the RagAgent: no diff-base annotation, no progress. status.observedGeneration
     and this process's memory of handled generations say what is done.
     """
     uid = str(body.metadata.uid)
+    namespace, name = body.metadata.namespace or "", body.metadata.name or ""
     if event["type"] == "DELETED":
         _handled.pop(uid, None)
-        reconcile.forget(body.metadata.namespace or "", body.metadata.name or "")
+        RESYNC.forget(uid)
+        reconcile.forget(namespace, name)
         return
-    if FINALIZER not in (body.metadata.get("finalizers") or []):
-        return  # kopf adds it first (for the timer); a reconcile now would make that patch conflict
+    RESYNC.track(namespace, name, uid)
     trigger = reconcile.build_trigger(dict(body), _handled.get(uid))
     if trigger is not None:
         _handled[uid] = int(body.metadata.get("generation") or 0)
         await _reconcile(dict(body), trigger)
-
-
-@kopf.timer(
-    c.GROUP,
-    c.VERSION,
-    c.PLURAL,
-    interval=SETTINGS.resync_seconds,
-    initial_delay=SETTINGS.resync_seconds,
-)
-async def resync(body: kopf.Body, **_: Any) -> None:
-    """Drift and status, periodically. (kopf keeps a finalizer on RagAgents for its timers;
-    children go through ownerReference garbage collection.)"""
-    await _reconcile(dict(body), "timer")
 
 
 @kopf.on.event("apps", "v1", "deployments", labels=OWNED)
@@ -173,6 +180,8 @@ def run() -> None:
             clusterwide=not SETTINGS.namespaces,
             namespaces=SETTINGS.namespaces,
             liveness_endpoint=liveness,
+            # Ours, so that the resync knows which peering record is its own.
+            identity=PEERING.identity,  # type: ignore[arg-type]  # kopf's Identity is a NewType of str
         )
     )
 

@@ -102,8 +102,8 @@ def build_trigger(body: Manifest, handled: int | None) -> str | None:
     ``handled`` is the generation this process last reconciled (None: none yet).
     "create": no status yet. "update": a generation the status has not observed (the
     spec changed). "resume": first sight in this process of a RagAgent whose last
-    reconcile did not succeed. Events that only bring a status or finalizer write of a
-    handled generation need nothing; drift is the periodic resync's job.
+    reconcile did not succeed. Events that only bring a status write of a handled
+    generation need nothing; drift is the periodic resync's job.
     """
     generation = int(body["metadata"].get("generation") or 0)
     if handled == generation:

@@ -49,7 +49,7 @@ def test_a_ragagent_without_status_is_created_and_a_new_generation_updated() -> 
 
 
 def test_events_of_a_handled_generation_need_no_reconcile() -> None:
-    """Our own status patch and kopf's finalizer come back as events: nothing to do."""
+    """Our own status patch comes back as an event: nothing to do."""
     assert reconcile.build_trigger(_agent(1), 1) is None
     assert reconcile.build_trigger(_agent(3, _reconciled(3)), 3) is None
     assert reconcile.build_trigger(_agent(3, _reconciled(3, ok="False")), 3) is None

@@ -6,7 +6,7 @@ manifests/rbac/rbac.yaml (a test compares them). Children are written with serve
 is granted only where the operator removes a child itself (HPA off, backup off, ...).
 */}}
 {{- define "ragagent-operator.workloadRules" -}}
-# The RagAgent resource: watch it and record kopf's handler progress in its annotations.
+# The RagAgent resource: watch it (patch: kopf removes the finalizer older versions left).
 - apiGroups: ["ragagent.dev"]
   resources: ["ragagents"]
   verbs: ["get", "list", "watch", "patch"]

@@ -417,6 +417,12 @@ def test_deletion_garbage_collects_children(
     cluster: controlplane.ControlPlane, namespace: str, operator: Operator
 ) -> None:
     ready_agent(cluster, namespace, operator)
+    time.sleep(2 * RESYNC_SECONDS)  # resyncs too: none may add a finalizer
+    # No finalizer: a RagAgent (and so its namespace) deletes even while no operator runs.
+    assert get_json(cluster, "ragagent", "docs", "-n", namespace)["metadata"].get("finalizers") in (
+        None,
+        [],
+    )
     cluster.kubectl("delete", "ragagent", "docs", "-n", namespace, "--wait=true", "--timeout=60s")
     for kind, name in [
         ("deployment", "docs"),
@@ -433,6 +439,30 @@ def test_deletion_garbage_collects_children(
             f"{kind} collected",
             operator=operator,
         )
+
+
+OLD_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"  # kopf's, kept by its timers
+
+
+def test_the_finalizer_an_older_version_left_is_removed(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+) -> None:
+    db_secret(cluster, namespace, "docs-pg", "postgresql://u:p@db.example:5432/rag")
+    body = yaml.safe_load(rag("docs"))
+    body["metadata"]["finalizers"] = [OLD_FINALIZER]
+    assert apply(cluster, namespace, yaml.safe_dump(body)).returncode == 0
+    wait_for(
+        lambda: (
+            not get_json(cluster, "ragagent", "docs", "-n", namespace)["metadata"].get("finalizers")
+        ),
+        "the old finalizer removed",
+        operator=operator,
+    )
+    wait_for(
+        lambda: condition(cluster, namespace, "docs", "Reconciled") == "True",
+        "reconciled as usual",
+        operator=operator,
+    )
 
 
 def test_sealed_secrets_controller_unseals_generated_and_user_sealed_values(
