@@ -63,7 +63,11 @@ def _deadline(record: Mapping[str, Any], now: datetime) -> datetime:
     try:
         seen = datetime.fromisoformat(str(record["lastseen"]))
     except (KeyError, ValueError):
-        seen = now  # as kopf reads a record without a valid time: just seen
+        # No time counts as just seen, as in kopf; an unreadable one too, which keeps this
+        # replica paused rather than risk two active ones.
+        seen = now
+    if seen.tzinfo is None:  # kopf writes UTC with an offset; a bare time is UTC as well
+        seen = seen.replace(tzinfo=UTC)
     return seen + timedelta(seconds=int(record.get("lifetime", 60)))
 
 
@@ -95,7 +99,11 @@ class Peering:
             return self._active
         peers = (record or {}).get("status") or {}
         now = datetime.now(UTC)
-        return build_active(peers, identity=self.identity, priority=self.priority, now=now)
+        try:
+            return build_active(peers, identity=self.identity, priority=self.priority, now=now)
+        except (TypeError, ValueError) as exc:  # a malformed record: kopf decides meanwhile
+            log.warning("peering %s unreadable: %s", name, exc)
+            return self._active
 
 
 @dataclass

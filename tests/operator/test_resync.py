@@ -41,6 +41,8 @@ def test_a_record_without_a_valid_time_counts_as_just_seen() -> None:
     assert not active({"other": {"priority": 150}})
     assert not active({"other": {"priority": 150, "lastseen": "yesterday"}})
     assert active({"other": "not a record"})
+    bare = (NOW - timedelta(seconds=1)).replace(tzinfo=None).isoformat()
+    assert not active({"other": {"priority": 150, "lastseen": bare, "lifetime": 60}})
 
 
 def test_own_record_is_never_a_rival_whatever_its_priority() -> None:
