@@ -36,6 +36,7 @@ from tests.operator.integration.harness import (
     wait_for,
 )
 from tests.operator.integration.test_operator_k8s import (
+    agent_with_condition,
     apply,
     assert_noop_resync,
     condition,
@@ -335,15 +336,7 @@ def test_missing_sealed_secrets_controller_is_a_condition_not_a_crash(
     }
     lonely = replicas("no-controller", MAIN_PRIORITY + 100, extra_env=absent)
     wait_for(lambda: is_active(lonely), "the replica active", operator=lonely)
-    db_secret(cluster, namespace, "docs-pg", "postgresql://u:p@db.example:5432/rag")
-    assert apply(cluster, namespace, rag("docs")).returncode == 0
-    wait_for(
-        lambda: condition(cluster, namespace, "docs", "SecretsReady") == "False",
-        "SecretsReady=False",
-        operator=lonely,
-    )
-    status = get_json(cluster, "ragagent", "docs", "-n", namespace)["status"]
-    secrets_ready = next(cond for cond in status["conditions"] if cond["type"] == "SecretsReady")
+    secrets_ready = agent_with_condition(cluster, namespace, lonely, "SecretsReady", "False")
     assert secrets_ready["reason"] == "SealedSecretsControllerUnavailable"
     assert "sealed-secrets certificate" in secrets_ready["message"]
     assert_workload_children(cluster, namespace)  # the steps that need no Secret still ran

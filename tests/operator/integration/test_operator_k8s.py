@@ -84,14 +84,30 @@ def deployment(cluster: controlplane.ControlPlane, ns: str, name: str) -> dict[s
 def ready_agent(
     cluster: controlplane.ControlPlane, ns: str, operator: Operator, name: str = "docs", **spec: Any
 ) -> None:
+    agent_with_condition(cluster, ns, operator, "Ready", "True", name=name, timeout=90, **spec)
+
+
+def agent_with_condition(
+    cluster: controlplane.ControlPlane,
+    ns: str,
+    operator: Operator,
+    kind: str,
+    status: str,
+    name: str = "docs",
+    timeout: float = 60.0,
+    **spec: Any,
+) -> dict[str, Any]:
+    """A new RagAgent (its database Secret present) once condition ``kind`` has ``status``;
+    returns that condition."""
     db_secret(cluster, ns, f"{name}-pg", "postgresql://u:p@db.example:5432/rag")
     assert apply(cluster, ns, rag(name, **spec)).returncode == 0
-    wait_for(
-        lambda: condition(cluster, ns, name, "Ready") == "True",
-        "Ready",
-        operator=operator,
-        timeout=90,
-    )
+
+    def reached() -> dict[str, Any] | None:
+        live = get_json(cluster, "ragagent", name, "-n", ns) or {}
+        found = [c for c in (live.get("status") or {}).get("conditions") or [] if c["type"] == kind]
+        return found[0] if found and found[0]["status"] == status else None
+
+    return dict(wait_for(reached, f"{name} {kind}={status}", operator=operator, timeout=timeout))
 
 
 def test_create_gives_every_child_and_turns_ready(

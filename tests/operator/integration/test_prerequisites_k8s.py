@@ -20,9 +20,8 @@ from tests.operator.integration.harness import (
     install,
     start_operator,
     stop,
-    wait_for,
 )
-from tests.operator.integration.test_operator_k8s import apply, condition, db_secret, rag
+from tests.operator.integration.test_operator_k8s import agent_with_condition
 from tests.support import controlplane
 
 pytestmark = pytest.mark.k8s
@@ -54,14 +53,7 @@ def test_missing_sealed_secrets_crd_is_a_condition_and_the_rest_is_reconciled(
     bare: controlplane.ControlPlane, bare_operator: Operator
 ) -> None:
     assert get_json(bare, "crd", "sealedsecrets.bitnami.com") is None
-    db_secret(bare, NAMESPACE, "docs-pg", "postgresql://u:p@db.example:5432/rag")
-    assert apply(bare, NAMESPACE, rag("docs")).returncode == 0
-    wait_for(
-        lambda: condition(bare, NAMESPACE, "docs", "SecretsReady") == "False",
-        "SecretsReady=False",
-        operator=bare_operator,
-    )
-    secrets_ready = conditions(bare, "docs")["SecretsReady"]
+    secrets_ready = agent_with_condition(bare, NAMESPACE, bare_operator, "SecretsReady", "False")
     assert secrets_ready["reason"] == "SealedSecretsCRDMissing"
     assert "set spec.secrets.provider: kubernetes" in secrets_ready["message"]
     assert_workload_children(bare, NAMESPACE)  # the steps that need no Secret still ran
@@ -75,11 +67,8 @@ def test_missing_sealed_secrets_crd_is_a_condition_and_the_rest_is_reconciled(
 def test_plain_secrets_are_the_explicit_way_out_without_sealed_secrets(
     bare: controlplane.ControlPlane, bare_operator: Operator
 ) -> None:
-    db_secret(bare, NAMESPACE, "plain-pg", "postgresql://u:p@db.example:5432/rag")
-    assert apply(bare, NAMESPACE, rag("plain", secrets={"provider": "kubernetes"})).returncode == 0
-    wait_for(
-        lambda: condition(bare, NAMESPACE, "plain", "SecretsReady") == "True",
-        "SecretsReady=True with plain Secrets",
-        operator=bare_operator,
+    plain = {"provider": "kubernetes"}
+    agent_with_condition(
+        bare, NAMESPACE, bare_operator, "SecretsReady", "True", name="plain", secrets=plain
     )
     assert get_json(bare, "secret", "plain-generated", "-n", NAMESPACE) is not None
