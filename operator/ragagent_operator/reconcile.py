@@ -131,15 +131,17 @@ def build_waits(names: list[str]) -> dict[str, set[str]]:
     return waits
 
 
+WAITS = build_waits([name for name, _ in STEPS])  # STEPS never changes: worked out once
+
+
 async def _run_steps(ctx: Context) -> list[str]:
     """Every step, each as soon as the steps it waits for finished; returns the failed ones."""
-    waits = build_waits([name for name, _ in STEPS])
     finished = {name: asyncio.Event() for name, _ in STEPS}
     ok: dict[str, bool] = {}
 
     async def run(name: str, step: Step) -> None:
         try:
-            for other in waits[name]:
+            for other in WAITS[name]:
                 await finished[other].wait()
             ok[name] = await _run_step(ctx, name, step)
         finally:

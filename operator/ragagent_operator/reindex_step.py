@@ -44,11 +44,16 @@ async def ensure_reindex(ctx: Context) -> None:
     if agent.spec.backup.enabled and not await _backup_succeeded(ctx, wanted):
         ctx.facts["reindex_waiting"] = True
         return
-    image = ctx.settings.backup_image or agent.image
-    await ctx.ensure(reindex.build_reindex_job(agent, settings_hash=wanted, image=image))
+    name = await _start_reindex(ctx, wanted)
     ctx.facts[FACT] = wanted
-    name = reindex.reindex_job_name(agent, wanted)
     ctx.note(CONDITION, False, "Reindexing", f"re-index Job {name} started")
+
+
+async def _start_reindex(ctx: Context, wanted: str) -> str:
+    """Create the re-index Job for settings hash ``wanted``; returns its name."""
+    image = ctx.settings.backup_image or ctx.agent.image
+    await ctx.ensure(reindex.build_reindex_job(ctx.agent, settings_hash=wanted, image=image))
+    return reindex.reindex_job_name(ctx.agent, wanted)
 
 
 async def _track_reindex(ctx: Context, wanted: str) -> None:
@@ -75,8 +80,7 @@ async def _track_reindex(ctx: Context, wanted: str) -> None:
     elif ctx.facts.get("restoring"):  # the re-index writes: it starts again after the restore
         ctx.note(CONDITION, False, old["reason"], old.get("message", ""))
     else:
-        image = ctx.settings.backup_image or agent.image
-        await ctx.ensure(reindex.build_reindex_job(agent, settings_hash=wanted, image=image))
+        await _start_reindex(ctx, wanted)
         ctx.note(CONDITION, False, "Reindexing", f"re-index Job {name} started again")
 
 
