@@ -28,10 +28,14 @@ def build_service(agent: Agent) -> Manifest:
 
 
 def build_endpoints(agent: Agent) -> dict[str, str]:
-    """In-cluster URLs for status.endpoints."""
+    """In-cluster URLs for status.endpoints: the agent's own routes (tested against its app).
+
+    The OpenAI-compatible routes (``/v1/chat/completions``, ``/v1/models``) share the
+    REST API's ``/v1`` prefix, so both base URLs are the same.
+    """
     host = f"{agent.name}.{agent.namespace}.svc.{agent.cluster_domain}:{c.APP_PORT}"
     return {
         "rest": f"http://{host}/v1",
-        "websocket": f"ws://{host}/v1/chat/ws",
-        "openaiBaseURL": f"http://{host}/openai/v1",
+        "websocket": f"ws://{host}/v1/ws/chat",
+        "openaiBaseURL": f"http://{host}/v1",
     }
