@@ -24,6 +24,11 @@ CONTENT_TYPE_BY_SUFFIX = {
 JSONL = ".jsonl"
 URL_SCHEMES = ("https://", "http://")
 URL_TIMEOUT_SECONDS = 30.0
+# A mounted ConfigMap holds its files in a kubelet-private ``..<timestamp>`` directory, with
+# ``..data`` linking to it, and shows each key as a symlink through ``..data``. Walking into
+# the private entries would find every key twice, under a name that changes on each update.
+# Kubernetes refuses keys that start with "..", so no document is ever named that way.
+ATOMIC_WRITER_PREFIX = ".."
 Source = Path | str  # a local file, or a URL kept as given
 
 
@@ -47,11 +52,22 @@ def find_files(patterns: list[str]) -> list[Path]:
     for pattern in patterns:
         matches = [Path(m) for m in sorted(glob.glob(pattern, recursive=True))] or [Path(pattern)]
         for match in matches:
-            candidates = sorted(match.rglob("*")) if match.is_dir() else [match]
+            candidates = walk_directory(match) if match.is_dir() else [match]
             for path in candidates:
                 if path.is_file() and is_ingestible(path):
                     found[path] = None
     return list(found)
+
+
+def walk_directory(directory: Path) -> list[Path]:
+    """Everything below ``directory``, sorted, except the kubelet's private ``..*`` entries."""
+    return sorted(
+        path
+        for path in directory.rglob("*")
+        if not any(
+            part.startswith(ATOMIC_WRITER_PREFIX) for part in path.relative_to(directory).parts
+        )
+    )
 
 
 def build_inputs(
