@@ -88,7 +88,7 @@ async def ensure_network_policies(ctx: Context) -> None:
     wanted = networkpolicy.build_network_policies(ctx.agent)
     enabled = ctx.agent.spec.network_policy.enabled
     names = {policy["metadata"]["name"] for policy in wanted} if enabled else set()
-    for suffix in ("default-deny", "agent", "jobs", "database"):
+    for suffix in networkpolicy.POLICY_SUFFIXES:
         stale = {
             **wanted[0],
             "metadata": {**wanted[0]["metadata"], "name": f"{ctx.agent.name}-{suffix}"},

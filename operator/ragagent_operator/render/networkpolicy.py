@@ -1,4 +1,9 @@
-"""NetworkPolicies: default deny, then exactly the traffic a RagAgent needs.
+"""NetworkPolicies: default deny, then exactly the traffic each pod of a RagAgent needs.
+
+Every pod the operator renders carries the RagAgent's name and instance labels, so
+the default deny selects them all. ``POD_NEEDS`` is the one list of what each
+component's command connects to: each component gets an allow policy built from
+it, and the managed database accepts exactly the components that need it.
 
 Kubernetes NetworkPolicy cannot match host names, so egress to the LLM and
 OTLP endpoints is opened by port (taken from their URLs), not by address.
@@ -6,7 +11,10 @@ OTLP endpoints is opened by port (taken from their URLs), not by address.
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ragagent_operator import constants as c
@@ -16,6 +24,34 @@ METADATA_NAME_LABEL = "kubernetes.io/metadata.name"
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
+class Need(enum.Enum):
+    """Something a pod's command opens connections to (DNS is every pod's)."""
+
+    DATABASE = "database"
+    CHAT = "chat"  # the chat model, with model.provider openai
+    EMBEDDINGS = "embeddings"  # the embeddings API, with model.embeddingProvider openai
+    SOURCES = "sources"  # the https knowledge sources
+    TRACING = "tracing"  # the OTLP collector
+
+
+# One line per component the operator starts pods for. PostgreSQL is not here: it only
+# answers, so it gets ingress from the components that need it and no egress.
+POD_NEEDS: Final[Mapping[str, frozenset[Need]]] = MappingProxyType(
+    {
+        # Only the server exports spans: the CLI commands install no tracer provider.
+        c.COMPONENT_AGENT: frozenset({Need.DATABASE, Need.CHAT, Need.EMBEDDINGS, Need.TRACING}),
+        c.COMPONENT_INGEST: frozenset({Need.DATABASE, Need.EMBEDDINGS, Need.SOURCES}),
+        c.COMPONENT_REINDEX: frozenset({Need.DATABASE, Need.EMBEDDINGS}),
+        # The backup CronJob's Jobs and the pre-reindex backup Job: pg_dump to a volume.
+        c.COMPONENT_BACKUP: frozenset({Need.DATABASE}),
+        c.COMPONENT_RESTORE: frozenset({Need.DATABASE}),
+    }
+)
+# Every policy name suffix this module renders or once rendered, so the reconciler can
+# delete the unwanted ones. "jobs" was the single policy of the ingest and backup Jobs.
+POLICY_SUFFIXES: Final = ("default-deny", *POD_NEEDS, c.COMPONENT_DATABASE, "jobs")
+
+
 def url_port(url: str, default: int = 443) -> int:
     """The port of ``url``; the scheme's default when absent."""
     parts = urlsplit(url)
@@ -23,8 +59,13 @@ def url_port(url: str, default: int = 443) -> int:
 
 
 def build_network_policies(agent: Agent) -> list[Manifest]:
-    """Rendered only when ``spec.networkPolicy.enabled``."""
-    policies = [_default_deny(agent), _agent_policy(agent), _jobs_policy(agent)]
+    """Rendered only when ``spec.networkPolicy.enabled``.
+
+    Every component's policy is rendered even while it runs no pod (no restore, backups
+    off), so a Job never starts before the policy it needs exists.
+    """
+    jobs = [_job_policy(agent, comp) for comp in POD_NEEDS if comp != c.COMPONENT_AGENT]
+    policies = [_default_deny(agent), _agent_policy(agent), *jobs]
     if agent.managed_db:
         policies.append(_database_policy(agent))
     return policies
@@ -51,6 +92,7 @@ def _agent_policy(agent: Agent) -> Manifest:
     monitoring = {
         "namespaceSelector": {"matchLabels": {METADATA_NAME_LABEL: agent.monitoring_namespace}}
     }
+    egress = _egress(agent, POD_NEEDS[c.COMPONENT_AGENT])
     spec = {
         "podSelector": {"matchLabels": selector_labels(agent, c.COMPONENT_AGENT)},
         "policyTypes": ["Ingress", "Egress"],
@@ -58,59 +100,72 @@ def _agent_policy(agent: Agent) -> Manifest:
             {"from": peers or [{"podSelector": {}}], "ports": [_tcp(c.APP_PORT)]},
             {"from": [monitoring], "ports": [_tcp(c.METRICS_PORT)]},
         ],
-        "egress": _common_egress(agent) + list(agent.spec.network_policy.extra_egress),
+        "egress": egress + list(agent.spec.network_policy.extra_egress),
     }
-    return _policy(agent, "agent", spec)
+    return _policy(agent, c.COMPONENT_AGENT, spec)
 
 
 def _ingress_peers(agent: Agent) -> list[Any]:
     return list(agent.spec.network_policy.ingress_from)
 
 
-def _jobs_policy(agent: Agent) -> Manifest:
-    """Ingest and backup Jobs: DNS, the database, the LLM (embeddings) and https sources."""
-    components = [c.COMPONENT_INGEST, c.COMPONENT_BACKUP]
-    selector = {
-        "matchLabels": {c.LABEL_INSTANCE: agent.name, c.LABEL_NAME: c.APP_NAME},
-        "matchExpressions": [{"key": c.LABEL_COMPONENT, "operator": "In", "values": components}],
+def _job_policy(agent: Agent, component: str) -> Manifest:
+    """A one-shot pod's egress; it accepts no connection, so the default deny's ingress holds."""
+    spec = {
+        "podSelector": {"matchLabels": selector_labels(agent, component)},
+        "policyTypes": ["Egress"],
+        "egress": _egress(agent, POD_NEEDS[component]),
     }
-    egress = [*_common_egress(agent), {"ports": [_tcp(443)]}]
-    spec = {"podSelector": selector, "policyTypes": ["Ingress", "Egress"], "egress": egress}
-    return _policy(agent, "jobs", spec)
+    return _policy(agent, component, spec)
 
 
 def _database_policy(agent: Agent) -> Manifest:
+    """The managed PostgreSQL: port 5432 from the components that use it; no egress."""
+    users = [component for component, needs in POD_NEEDS.items() if Need.DATABASE in needs]
     clients = {
         "matchLabels": {c.LABEL_INSTANCE: agent.name, c.LABEL_NAME: c.APP_NAME},
-        "matchExpressions": [
-            {
-                "key": c.LABEL_COMPONENT,
-                "operator": "In",
-                "values": [c.COMPONENT_AGENT, c.COMPONENT_INGEST, c.COMPONENT_BACKUP],
-            }
-        ],
+        "matchExpressions": [{"key": c.LABEL_COMPONENT, "operator": "In", "values": users}],
     }
     spec = {
         "podSelector": {"matchLabels": selector_labels(agent, c.COMPONENT_DATABASE)},
         "policyTypes": ["Ingress", "Egress"],
         "ingress": [{"from": [{"podSelector": clients}], "ports": [_tcp(c.POSTGRES_PORT)]}],
     }
-    return _policy(agent, "database", spec)
+    return _policy(agent, c.COMPONENT_DATABASE, spec)
 
 
-def _common_egress(agent: Agent) -> list[dict[str, Any]]:
+def _egress(agent: Agent, needs: frozenset[Need]) -> list[dict[str, Any]]:
+    """DNS, then one rule per need that this spec turns on."""
     dns = {
         "to": [{"namespaceSelector": {}}],
         "ports": [{"protocol": "UDP", "port": c.DNS_PORT}, _tcp(c.DNS_PORT)],
     }
-    rules: list[dict[str, Any]] = [dns, _database_egress(agent)]
-    model = agent.spec.model
-    if model.provider == "openai" or model.embedding_provider == "openai":
+    rules: list[dict[str, Any]] = [dns]
+    if Need.DATABASE in needs:
+        rules.append(_database_egress(agent))
+    if _calls_model(agent, needs):
+        model = agent.spec.model
         rules.append({"ports": [_tcp(url_port(model.base_url or "https://api.openai.com"))]})
     otlp = agent.spec.observability.tracing.otlp_endpoint
-    if otlp:
+    if Need.TRACING in needs and otlp:
         rules.append({"ports": [_tcp(url_port(otlp, default=4318))]})
+    if Need.SOURCES in needs:
+        rules += _sources_egress(agent)
     return rules
+
+
+def _calls_model(agent: Agent, needs: frozenset[Need]) -> bool:
+    """Whether the pod calls the OpenAI-compatible endpoint: chat or embeddings there."""
+    model = agent.spec.model
+    chat = Need.CHAT in needs and model.provider == "openai"
+    return chat or (Need.EMBEDDINGS in needs and model.embedding_provider == "openai")
+
+
+def _sources_egress(agent: Agent) -> list[dict[str, Any]]:
+    """The ports of the https sources, to any address (their hosts are names)."""
+    urls = [source.url for source in agent.spec.knowledge.sources if source.url]
+    ports = sorted({url_port(url) for url in urls})
+    return [{"ports": [_tcp(port) for port in ports]}] if ports else []
 
 
 def _database_egress(agent: Agent) -> dict[str, Any]:
