@@ -32,6 +32,7 @@ class Need(enum.Enum):
     EMBEDDINGS = "embeddings"  # the embeddings API, with model.embeddingProvider openai
     SOURCES = "sources"  # the https knowledge sources
     TRACING = "tracing"  # the OTLP collector
+    JWKS = "jwks"  # the keys of auth.jwt.jwksURL
 
 
 # One line per component the operator starts pods for. PostgreSQL is not here: it only
@@ -39,7 +40,9 @@ class Need(enum.Enum):
 POD_NEEDS: Final[Mapping[str, frozenset[Need]]] = MappingProxyType(
     {
         # Only the server exports spans: the CLI commands install no tracer provider.
-        c.COMPONENT_AGENT: frozenset({Need.DATABASE, Need.CHAT, Need.EMBEDDINGS, Need.TRACING}),
+        c.COMPONENT_AGENT: frozenset(
+            {Need.DATABASE, Need.CHAT, Need.EMBEDDINGS, Need.TRACING, Need.JWKS}
+        ),
         c.COMPONENT_INGEST: frozenset({Need.DATABASE, Need.EMBEDDINGS, Need.SOURCES}),
         c.COMPONENT_REINDEX: frozenset({Need.DATABASE, Need.EMBEDDINGS}),
         # The backup CronJob's Jobs and the pre-reindex backup Job: pg_dump to a volume.
@@ -149,9 +152,18 @@ def _egress(agent: Agent, needs: frozenset[Need]) -> list[dict[str, Any]]:
     otlp = agent.spec.observability.tracing.otlp_endpoint
     if Need.TRACING in needs and otlp:
         rules.append({"ports": [_tcp(url_port(otlp, default=4318))]})
+    jwks = _jwks_url(agent)
+    if Need.JWKS in needs and jwks:
+        rules.append({"ports": [_tcp(url_port(jwks))]})
     if Need.SOURCES in needs:
         rules += _sources_egress(agent)
     return rules
+
+
+def _jwks_url(agent: Agent) -> str | None:
+    """The URL the agent fetches token keys from; None unless auth.mode is jwt."""
+    auth = agent.spec.auth
+    return auth.jwt.jwks_url if auth.mode == "jwt" and auth.jwt else None
 
 
 def _calls_model(agent: Agent, needs: frozenset[Need]) -> bool:

@@ -21,6 +21,7 @@ from tests.operator.render.netpol_world import (
 
 ONE_SHOT = ["ingest", "reindex", "backup", "pre-reindex-backup", "restore"]
 SEALED_KEY = {"sealed": {"encryptedValue": "x"}}
+JWT = {"issuer": "https://login.example.com", "audience": "docs"}
 
 
 def every_pod_spec(**spec: Any) -> dict[str, Any]:
@@ -70,3 +71,16 @@ def test_ingest_opens_the_ports_of_its_https_sources_only() -> None:
     only_config_maps = make_agent(knowledge={"sources": sources[:1]})
     ingest = pods_of(only_config_maps)["ingest"]
     assert not netpol.allows(policies_of(only_config_maps), ingest, INTERNET, "TCP", 8443)
+
+
+@pytest.mark.parametrize(
+    ("jwks_url", "port"),
+    [("https://login.example.com/keys", 443), ("http://keys.example.com:8080/jwks.json", 8080)],
+)
+def test_jwks_port_is_open_for_the_agent_with_the_extractive_provider(
+    jwks_url: str, port: int
+) -> None:
+    agent = make_agent(auth={"mode": "jwt", "jwt": {**JWT, "jwksURL": jwks_url}})
+    pods, policies = pods_of(agent), policies_of(agent)
+    assert netpol.allows(policies, pods["agent"], INTERNET, "TCP", port)
+    assert not netpol.allows(policies, pods["reindex"], INTERNET, "TCP", port)
