@@ -23,6 +23,8 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from ragagent.core import config as agent_config
+
 
 class FreeFormMarker:
     """Annotation marker: an object the schema does not describe field by field."""
@@ -35,6 +37,16 @@ Cel = list[tuple[str, str]]
 CRON_RE = r"^ *[0-9A-Za-z*/,?-]+( +[0-9A-Za-z*/,?-]+){4} *$"
 # A single directory name on the backup volume: no slash, so never a path outside it.
 BACKUP_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+# An IPv4 CIDR, or an IPv6 one checked loosely (the API server checks the NetworkPolicy again).
+# [.] because CEL string literals have no \. escape.
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+CIDR_RE = (
+    f"^({_OCTET}[.]){{3}}{_OCTET}/([0-9]|[12][0-9]|3[0-2])$"
+    "|^[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8])$"
+)
+# The agent's local embedder runs one model, which it accepts under either of its names.
+LOCAL_MODEL_NAMES = agent_config.LOCAL_EMBEDDING_MODEL_NAMES
+LOCAL_MODEL_DIMENSION = agent_config.LOCAL_EMBEDDING_DIMENSION
 
 
 class ApiModel(BaseModel):
@@ -79,8 +91,22 @@ class Model(ApiModel):
             "model.provider openai needs model.apiKey (or a keyless model.baseURL)",
         ),
         (
+            "self.embeddingProvider != 'openai' || has(self.apiKey) || has(self.baseURL)",
+            "model.embeddingProvider openai needs model.apiKey (or a keyless model.baseURL)",
+        ),
+        (
             "!has(self.baseURL) || self.baseURL.matches('^https?://[^/:]+(:[0-9]+)?(/.*)?$')",
             "model.baseURL must be an http(s) URL such as https://api.openai.com/v1",
+        ),
+        (
+            "self.embeddingProvider != 'local' || (self.embeddingModel in ["
+            + ", ".join(f"'{name}'" for name in LOCAL_MODEL_NAMES)
+            + f"] && self.embeddingDimension == {LOCAL_MODEL_DIMENSION})",
+            f"model.embeddingProvider local runs {LOCAL_MODEL_NAMES[0]} "
+            f"({LOCAL_MODEL_DIMENSION} dimensions): set embeddingModel to "
+            + " or ".join(LOCAL_MODEL_NAMES)
+            + f" and embeddingDimension to {LOCAL_MODEL_DIMENSION}, "
+            "or use embeddingProvider openai for another model",
         ),
     ]
     provider: Literal["openai", "extractive"] = Field(
@@ -90,7 +116,8 @@ class Model(ApiModel):
     base_url: str | None = Field(
         None,
         alias="baseURL",
-        description="OpenAI-compatible endpoint; NetworkPolicy egress opens its host and port.",
+        description="OpenAI-compatible endpoint. NetworkPolicy egress opens its port (to any "
+        "address unless networkPolicy.endpoints says where; see there).",
         max_length=2048,
     )
     chat_model: str = Field("gpt-4o-mini", description="Chat model name.", max_length=253)
@@ -99,10 +126,17 @@ class Model(ApiModel):
     )
     embedding_model: str = Field(
         "sentence-transformers/all-MiniLM-L6-v2",
-        description="Embedding model name.",
+        description="Embedding model name; the local provider runs all-MiniLM-L6-v2 "
+        "(either spelling, 384 dimensions).",
         max_length=253,
     )
-    embedding_dimension: int = Field(384, description="Embedding vector size.", ge=8, le=8192)
+    embedding_dimension: int = Field(
+        384,
+        description="Embedding vector size; at most 2000, the most pgvector's HNSW index takes "
+        "(shorten larger models, e.g. text-embedding-3-large with 1536).",
+        ge=8,
+        le=agent_config.MAX_EMBEDDING_DIMENSION,
+    )
     api_key: ApiKey | None = Field(None, description="API key of the LLM endpoint.")
 
 
@@ -172,7 +206,11 @@ class Jwt(ApiModel):
     issuer: str = Field(description="Required iss claim.", max_length=2048)
     audience: str = Field(description="Required aud claim.", max_length=2048)
     jwks_url: str | None = Field(
-        None, alias="jwksURL", description="JWKS URL for RS256/ES256 tokens.", max_length=2048
+        None,
+        alias="jwksURL",
+        description="JWKS URL for RS256/ES256 tokens. NetworkPolicy egress opens its port "
+        "for the agent (see networkPolicy.endpoints).",
+        max_length=2048,
     )
 
 
@@ -250,8 +288,83 @@ class PeerSelector(ApiModel):
     pod_selector: FreeForm | None = Field(None, description="A LabelSelector of pods.")
 
 
+class IpBlock(ApiModel):
+    cidr: str = Field(
+        description="Addresses allowed, e.g. 203.0.113.0/24 or 2001:db8::/64.",
+        max_length=64,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {"rule": f"self.matches('{CIDR_RE}')", "message": "ipBlock.cidr must be a CIDR"}
+            ]
+        },
+    )
+    except_: list[str] = Field(
+        default_factory=list,
+        alias="except",
+        description="CIDRs inside cidr that stay denied.",
+        json_schema_extra={
+            "maxItems": 16,
+            "items": {"maxLength": 64},
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"self.all(c, c.matches('{CIDR_RE}'))",
+                    "message": "ipBlock.except must list CIDRs",
+                }
+            ],
+        },
+    )
+
+
+class EgressPeer(PeerSelector):
+    __cel__ = [
+        (
+            "has(self.ipBlock) != (has(self.namespaceSelector) || has(self.podSelector))",
+            "a networkPolicy.endpoints peer takes an ipBlock or pod/namespace selectors, "
+            "not both and not neither",
+        )
+    ]
+    ip_block: IpBlock | None = Field(
+        None,
+        description="Addresses outside the cluster. Not a Service's ClusterIP: traffic to it "
+        "reaches the policy already translated to a pod address.",
+    )
+
+
+class EndpointEgress(ApiModel):
+    to: list[EgressPeer] = Field(
+        default_factory=list,
+        description="NetworkPolicyPeers the endpoint's port is opened to, instead of the "
+        "default; e.g. the Service's pods by namespaceSelector and podSelector, or an ipBlock.",
+        json_schema_extra={"maxItems": 16},
+    )
+    port: int | None = Field(
+        None,
+        description="The port opened instead of the URL's: the pods' port (targetPort) when "
+        "the URL names a Service whose port differs.",
+        ge=1,
+        le=65535,
+    )
+
+
+class Endpoints(ApiModel):
+    model: EndpointEgress | None = Field(
+        None,
+        description="model.baseURL (default https://api.openai.com): for the agent, and for "
+        "the ingest and re-index Jobs with embeddingProvider openai.",
+    )
+    tracing: EndpointEgress | None = Field(
+        None, description="observability.tracing.otlpEndpoint: for the agent."
+    )
+    jwks: EndpointEgress | None = Field(None, description="auth.jwt.jwksURL: for the agent.")
+
+
 class NetworkPolicySettings(ApiModel):
-    enabled: bool = Field(True, description="Create default-deny NetworkPolicies.")
+    enabled: bool = Field(
+        True,
+        description="Create a default deny for every pod of this RagAgent, and for each "
+        "component (agent, ingest, reindex, backup, restore, database) a policy opening "
+        "only what it uses: DNS, the database, and the endpoints below.",
+    )
     ingress_from: list[PeerSelector] = Field(
         default_factory=list,
         description="Who may reach the app port; empty means pods of this namespace only.",
@@ -259,8 +372,16 @@ class NetworkPolicySettings(ApiModel):
     )
     extra_egress: list[FreeForm] = Field(
         default_factory=list,
-        description="Extra NetworkPolicyEgressRule objects, passed through.",
+        description="Extra NetworkPolicyEgressRule objects for the agent's pods, passed through.",
         json_schema_extra={"maxItems": 32},
+    )
+    endpoints: Endpoints | None = Field(
+        None,
+        description="Where egress to the HTTP endpoints goes. A NetworkPolicy cannot match "
+        "host names, so by default each URL's port (the scheme's when absent) is opened: to "
+        "the Service's namespace when the host is an in-cluster Service name (<svc>, in this "
+        "namespace, or <svc>.<ns>.svc[.<cluster domain>]), otherwise to every address. "
+        "Set 'to' to name the peers, and 'port' for a Service whose targetPort differs.",
     )
 
 
@@ -337,7 +458,10 @@ class Restore(ApiModel):
 
 class Tracing(ApiModel):
     otlp_endpoint: str | None = Field(
-        None, description="OTLP/HTTP endpoint for traces, e.g. http://otel:4318.", max_length=2048
+        None,
+        description="OTLP/HTTP endpoint for traces, e.g. http://otel.monitoring.svc:4318. "
+        "NetworkPolicy egress opens its port for the agent (see networkPolicy.endpoints).",
+        max_length=2048,
     )
 
 

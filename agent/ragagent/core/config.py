@@ -25,6 +25,18 @@ from pydantic_settings import (
 )
 
 MIN_SECRET_BYTES = 32
+# The bundled local embedding model, under its short name and its Hugging Face hub id: two
+# spellings of one model (the operator's CRD defaults to the hub id). Here, not in
+# rag.embeddings, so the operator can import them without numpy.
+LOCAL_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+LOCAL_EMBEDDING_MODEL_NAMES = (
+    LOCAL_EMBEDDING_MODEL,
+    f"sentence-transformers/{LOCAL_EMBEDDING_MODEL}",
+)
+LOCAL_EMBEDDING_DIMENSION = 384
+# pgvector's HNSW index takes a vector column of at most 2000 dimensions, and retrieval
+# needs that index; a larger model must be shortened (OpenAI's text-embedding-3 can be).
+MAX_EMBEDDING_DIMENSION = 2000
 
 
 def _env(*names: str) -> AliasChoices:
@@ -144,10 +156,15 @@ class Settings(BaseSettings):
         "local", description="local runs all-MiniLM-L6-v2 on CPU; openai calls the embeddings API."
     )
     embedding_model: str = Field(
-        "all-MiniLM-L6-v2", description="Embedding model name (recorded with every index)."
+        LOCAL_EMBEDDING_MODEL,
+        description="Embedding model name (recorded with every index); the local provider "
+        "accepts all-MiniLM-L6-v2 or sentence-transformers/all-MiniLM-L6-v2.",
     )
     embedding_dimension: int = Field(
-        384, ge=8, le=4096, description="Vector dimension of the embedding model."
+        LOCAL_EMBEDDING_DIMENSION,
+        ge=8,
+        le=MAX_EMBEDDING_DIMENSION,
+        description="Vector dimension of the embedding model; at most 2000 (pgvector's HNSW).",
     )
     embedding_batch_size: int = Field(32, ge=1, le=1024, description="Texts per embedding call.")
     model_dir: Path | None = Field(

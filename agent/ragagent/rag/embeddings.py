@@ -17,15 +17,15 @@ from pathlib import Path
 import numpy as np
 import openai
 
-from ragagent.core import errors, telemetry
+from ragagent.core import config, errors, telemetry
 from ragagent.core.config import ConfigError, Settings
 from ragagent.rag import minilm, model_files
 from ragagent.rag.types import Embedder, Vector
 
 logger = logging.getLogger(__name__)
 
-LOCAL_MODEL_NAME = "all-MiniLM-L6-v2"
-LOCAL_DIMENSION = 384
+LOCAL_MODEL_NAME = config.LOCAL_EMBEDDING_MODEL
+LOCAL_DIMENSION = config.LOCAL_EMBEDDING_DIMENSION
 # Only these OpenAI models accept the `dimensions` request field.
 _SHORTENABLE_PREFIX = "text-embedding-3"
 
@@ -139,16 +139,20 @@ def _normalise(vectors: Vector) -> Vector:
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings ask for; raises ConfigError on an impossible combination."""
+    """The embedder the settings ask for; raises ConfigError on an impossible combination.
+
+    The local model answers to its short name and its hub id alike, and records the
+    short name with the index either way.
+    """
     if settings.embedding_provider == "openai":
         return build_openai_embedder(settings)
-    if (settings.embedding_model, settings.embedding_dimension) != (
-        LOCAL_MODEL_NAME,
-        LOCAL_DIMENSION,
-    ):
+    known = settings.embedding_model in config.LOCAL_EMBEDDING_MODEL_NAMES
+    if not known or settings.embedding_dimension != LOCAL_DIMENSION:
         raise ConfigError(
             f"the local embedding provider runs {LOCAL_MODEL_NAME} ({LOCAL_DIMENSION}-d); "
-            "set RAGAGENT_EMBEDDING_MODEL and RAGAGENT_EMBEDDING_DIMENSION to match "
+            "set RAGAGENT_EMBEDDING_MODEL to "
+            + " or ".join(config.LOCAL_EMBEDDING_MODEL_NAMES)
+            + f" and RAGAGENT_EMBEDDING_DIMENSION to {LOCAL_DIMENSION}, "
             "or use RAGAGENT_EMBEDDING_PROVIDER=openai"
         )
     return shared_local_embedder(settings.model_dir, settings.embedding_batch_size)

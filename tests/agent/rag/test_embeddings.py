@@ -162,3 +162,11 @@ def test_the_local_provider_refuses_another_model_name() -> None:
     settings = Settings(embedding_model="text-embedding-3-small", embedding_dimension=1536)
     with pytest.raises(ConfigError, match="local embedding provider"):
         embeddings.build_embedder(settings)
+
+
+def test_the_local_provider_accepts_the_models_hub_name_as_the_same_model() -> None:
+    hub = Settings(embedding_model="sentence-transformers/all-MiniLM-L6-v2")
+    embedder = embeddings.build_embedder(hub)
+    assert embedder is embeddings.build_embedder(Settings())
+    # The index records one name for the one model, whichever spelling was configured.
+    assert embedder.model_name == "all-MiniLM-L6-v2"

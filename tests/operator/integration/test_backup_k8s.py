@@ -25,6 +25,14 @@ pytestmark = pytest.mark.k8s
 NOW = datetime.now(UTC)
 STARTED = backup_status.format_time(NOW - timedelta(minutes=5))
 FINISHED = backup_status.format_time(NOW - timedelta(minutes=1))
+# Another embedding model. Through an OpenAI-compatible endpoint: the local provider runs only
+# MiniLM, and the CRD refuses any other model for it.
+OTHER_EMBEDDING_MODEL = {
+    "embeddingProvider": "openai",
+    "embeddingModel": "text-embedding-3-small",
+    "embeddingDimension": 512,
+    "baseURL": "https://llm.example/v1",
+}
 
 
 def scheduled_job(cronjob: dict[str, Any], name: str, report: dict[str, Any]) -> dict[str, Any]:
@@ -198,7 +206,7 @@ def test_embedding_model_change_backs_up_before_the_reindex(
         operator=operator,
     )
     assert jobs_named(cluster, namespace, "docs-") == []  # a new agent needs no re-index
-    patch = {"spec": {"model": {"embeddingModel": "BAAI/bge-small-en-v1.5"}}}
+    patch = {"spec": {"model": OTHER_EMBEDDING_MODEL}}
     backups = change_index_settings(cluster, namespace, operator, patch)
     waiting = wait_for(
         lambda: (
@@ -264,7 +272,7 @@ def test_embedding_model_change_backs_up_before_the_reindex(
     status = get_json(cluster, "ragagent", "docs", "-n", namespace)["status"]
     assert status["indexSettingsHash"] == first
     # Giving the change up (back to the default model) needs no re-index at all.
-    revert = {"spec": {"model": {"embeddingModel": None}}}
+    revert = {"spec": {"model": dict.fromkeys(OTHER_EMBEDDING_MODEL)}}
     cluster.kubectl(
         "patch", "ragagent", "docs", "-n", namespace, "--type=merge", "-p", json.dumps(revert)
     )
