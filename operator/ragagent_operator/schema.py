@@ -8,6 +8,7 @@ types the API uses and fails loudly on anything else.
 
 from __future__ import annotations
 
+import copy
 import types
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -59,7 +60,9 @@ def build_field_schema(model: type[BaseModel], name: str, field: FieldInfo) -> S
     _add_default(schema, field)
     extra = field.json_schema_extra
     if isinstance(extra, dict):
-        for key, value in extra.items():
+        # A copy: a model used in several places would otherwise share these objects,
+        # which YAML then writes as anchors and aliases.
+        for key, value in copy.deepcopy(extra).items():
             _merge(schema, key, value)
     return schema
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 import yaml
 
 from ragagent_operator import crd
-from ragagent_operator.spec import RagAgentSpec
+from ragagent_operator.spec import CIDR_RE, RagAgentSpec
 
 CRD_FILE = Path(__file__).parents[2] / "manifests" / "crd" / "ragagent.dev_ragagents.yaml"
 
@@ -55,14 +56,35 @@ def test_crd_has_names_subresources_and_printer_columns() -> None:
 
 
 def test_cel_messages_cover_the_documented_rules() -> None:
-    text = yaml.safe_dump(crd.build_crd())
+    text = yaml.safe_dump(crd.build_crd(), width=1_000_000)
     for message in (
         "autoscaling.minReplicas must be <= autoscaling.maxReplicas",
         "backup.schedule must be a 5-field cron expression",
         "model.apiKey needs exactly one of secretRef or sealed",
         "database needs exactly one of external or managed",
+        "ipBlock.cidr must be a CIDR",
+        "a networkPolicy.endpoints peer takes an ipBlock or pod/namespace selectors",
     ):
         assert message in text
+
+
+@pytest.mark.parametrize(
+    ("cidr", "valid"),
+    [
+        ("10.0.0.0/8", True),
+        ("203.0.113.7/32", True),
+        ("2001:db8::/64", True),
+        ("::/0", True),
+        ("10.0.0.0", False),
+        ("10.0.0.256/8", False),
+        ("10.0.0.0/33", False),
+        ("llm.example.com/24", False),
+        ("2001:db8::/129", False),
+    ],
+)
+def test_ip_block_rule_accepts_cidrs_only(cidr: str, valid: bool) -> None:
+    """The CEL rule's regular expression, read with RE2's search semantics (anchored by ^$)."""
+    assert (re.search(CIDR_RE, cidr) is not None) is valid
 
 
 def test_spec_model_applies_defaults_for_a_minimal_resource() -> None:

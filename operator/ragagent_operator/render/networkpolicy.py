@@ -5,13 +5,17 @@ the default deny selects them all. ``POD_NEEDS`` is the one list of what each
 component's command connects to: each component gets an allow policy built from
 it, and the managed database accepts exactly the components that need it.
 
-Kubernetes NetworkPolicy cannot match host names, so egress to the LLM and
-OTLP endpoints is opened by port (taken from their URLs), not by address.
+A NetworkPolicy cannot match host names, so egress to an HTTP endpoint (the
+model, the OTLP collector, the JWKS URL) opens the URL's port: to the namespace of
+the Service the host names, when it names one, else to every address.
+``spec.networkPolicy.endpoints`` gives the exact peers, and the pods' port behind a
+Service, instead.
 """
 
 from __future__ import annotations
 
 import enum
+import ipaddress
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
@@ -19,9 +23,11 @@ from urllib.parse import urlsplit
 
 from ragagent_operator import constants as c
 from ragagent_operator.render.common import Agent, Manifest, metadata, name_of, selector_labels
+from ragagent_operator.spec import EndpointEgress, Endpoints
 
 METADATA_NAME_LABEL = "kubernetes.io/metadata.name"
 _DEFAULT_PORTS = {"https": 443, "http": 80}
+OPENAI_URL = "https://api.openai.com"
 
 
 class Need(enum.Enum):
@@ -59,6 +65,34 @@ def url_port(url: str, default: int = 443) -> int:
     """The port of ``url``; the scheme's default when absent."""
     parts = urlsplit(url)
     return parts.port or _DEFAULT_PORTS.get(parts.scheme, default)
+
+
+def service_namespace(agent: Agent, url: str) -> str | None:
+    """The namespace of the in-cluster Service that ``url``'s host names; None for other hosts.
+
+    ``<svc>`` is a Service of the agent's namespace; ``<svc>.<ns>.svc``, with or without
+    the cluster domain, one of ``<ns>`` (as is a StatefulSet pod's ``<pod>.<svc>.<ns>.svc``).
+    Any other name, ``<svc>.<ns>`` included, may also resolve outside the cluster through
+    the search list, and an IP may be anything, so those get no namespace.
+    """
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    if not host or _is_ip(host):
+        return None
+    labels = host.split(".")
+    if len(labels) == 1:
+        return agent.namespace
+    for suffix in (["svc"], ["svc", *agent.cluster_domain.split(".")]):
+        if len(labels) > len(suffix) + 1 and labels[-len(suffix) :] == suffix:
+            return labels[-len(suffix) - 1]
+    return None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def build_network_policies(agent: Agent) -> list[Manifest]:
@@ -146,15 +180,7 @@ def _egress(agent: Agent, needs: frozenset[Need]) -> list[dict[str, Any]]:
     rules: list[dict[str, Any]] = [dns]
     if Need.DATABASE in needs:
         rules.append(_database_egress(agent))
-    if _calls_model(agent, needs):
-        model = agent.spec.model
-        rules.append({"ports": [_tcp(url_port(model.base_url or "https://api.openai.com"))]})
-    otlp = agent.spec.observability.tracing.otlp_endpoint
-    if Need.TRACING in needs and otlp:
-        rules.append({"ports": [_tcp(url_port(otlp, default=4318))]})
-    jwks = _jwks_url(agent)
-    if Need.JWKS in needs and jwks:
-        rules.append({"ports": [_tcp(url_port(jwks))]})
+    rules += _endpoint_rules(agent, needs)
     if Need.SOURCES in needs:
         rules += _sources_egress(agent)
     return rules
@@ -164,6 +190,39 @@ def _jwks_url(agent: Agent) -> str | None:
     """The URL the agent fetches token keys from; None unless auth.mode is jwt."""
     auth = agent.spec.auth
     return auth.jwt.jwks_url if auth.mode == "jwt" and auth.jwt else None
+
+
+def _endpoint_rules(agent: Agent, needs: frozenset[Need]) -> list[dict[str, Any]]:
+    """One rule per HTTP endpoint the pod calls: the model, the collector, the JWKS URL."""
+    endpoints = agent.spec.network_policy.endpoints or Endpoints()
+    rules = []
+    if _calls_model(agent, needs):
+        url = agent.spec.model.base_url or OPENAI_URL
+        rules.append(_endpoint_rule(agent, url, endpoints.model))
+    otlp = agent.spec.observability.tracing.otlp_endpoint
+    if Need.TRACING in needs and otlp:
+        rules.append(_endpoint_rule(agent, otlp, endpoints.tracing, default_port=4318))
+    jwks = _jwks_url(agent)
+    if Need.JWKS in needs and jwks:
+        rules.append(_endpoint_rule(agent, jwks, endpoints.jwks))
+    return rules
+
+
+def _endpoint_rule(
+    agent: Agent, url: str, egress: EndpointEgress | None, *, default_port: int = 443
+) -> dict[str, Any]:
+    """The URL's port (or ``egress.port``) to ``egress.to``, else to the URL's Service's
+    namespace, else (no ``to``) to every address."""
+    egress = egress or EndpointEgress()
+    ports = [_tcp(egress.port or url_port(url, default_port))]
+    peers = [
+        peer.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True)
+        for peer in egress.to
+    ]
+    namespace = service_namespace(agent, url)
+    if not peers and namespace:
+        peers = [{"namespaceSelector": {"matchLabels": {METADATA_NAME_LABEL: namespace}}}]
+    return {"to": peers, "ports": ports} if peers else {"ports": ports}
 
 
 def _calls_model(agent: Agent, needs: frozenset[Need]) -> bool:

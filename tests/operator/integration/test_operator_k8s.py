@@ -228,6 +228,16 @@ def test_bad_resources_are_rejected_with_cel_messages(
         "cors.allowedOrigins must not contain wildcards": {
             "cors": {"allowedOrigins": ["https://*.example"]}
         },
+        "ipBlock.cidr must be a CIDR": {
+            "networkPolicy": {"endpoints": {"model": {"to": [{"ipBlock": {"cidr": "llm.ai"}}]}}}
+        },
+        "a networkPolicy.endpoints peer takes an ipBlock or pod/namespace selectors": {
+            "networkPolicy": {
+                "endpoints": {
+                    "jwks": {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}, "podSelector": {}}]}
+                }
+            }
+        },
     }
     for message, spec in cases.items():
         result = apply(cluster, namespace, rag("bad", **spec))

@@ -10,10 +10,16 @@ from typing import Any
 
 import pytest
 
+from ragagent_operator.render import networkpolicy
 from tests.operator.render import netpol
+from tests.operator.render.netpol import Endpoint
 from tests.operator.render.netpol_world import (
     INTERNET,
     KUBE_DNS,
+    LLM,
+    NEIGHBOUR,
+    OTEL,
+    STRANGER,
     make_agent,
     pods_of,
     policies_of,
@@ -84,3 +90,87 @@ def test_jwks_port_is_open_for_the_agent_with_the_extractive_provider(
     pods, policies = pods_of(agent), policies_of(agent)
     assert netpol.allows(policies, pods["agent"], INTERNET, "TCP", port)
     assert not netpol.allows(policies, pods["reindex"], INTERNET, "TCP", port)
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://llm.models.svc:8080/v1",
+        "http://llm.models.svc.cluster.local:8080/v1",
+        "http://llm.models.svc.cluster.local.:8080/v1",
+    ],
+)
+def test_an_in_cluster_model_service_is_reached_in_its_namespace_only(base_url: str) -> None:
+    agent = make_agent(model=openai_model(baseURL=base_url))
+    pods, policies = pods_of(agent), policies_of(agent)
+    for role in ("agent", "reindex"):
+        assert netpol.allows(policies, pods[role], LLM, "TCP", 8080)
+        assert not netpol.allows(policies, pods[role], STRANGER, "TCP", 8080)
+        assert not netpol.allows(policies, pods[role], INTERNET, "TCP", 8080)
+
+
+def test_a_single_label_service_url_means_this_namespace() -> None:
+    agent = make_agent(model=openai_model(baseURL="http://llm:8080/v1"))
+    agent_pod, policies = pods_of(agent)["agent"], policies_of(agent)
+    assert netpol.allows(policies, agent_pod, NEIGHBOUR, "TCP", 8080)
+    assert not netpol.allows(policies, agent_pod, LLM, "TCP", 8080)
+    assert not netpol.allows(policies, agent_pod, INTERNET, "TCP", 8080)
+
+
+def test_an_in_cluster_otlp_collector_is_reached_in_its_namespace_only() -> None:
+    tracing = {"otlpEndpoint": "http://otel.observability.svc.cluster.local:4318"}
+    agent = make_agent(observability={"tracing": tracing})
+    agent_pod, policies = pods_of(agent)["agent"], policies_of(agent)
+    assert netpol.allows(policies, agent_pod, OTEL, "TCP", 4318)
+    assert not netpol.allows(policies, agent_pod, STRANGER, "TCP", 4318)
+    assert not netpol.allows(policies, agent_pod, INTERNET, "TCP", 4318)
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["https://llm.example.com:8443/v1", "http://10.96.0.50:8443", "http://llm.models:8443"],
+)
+def test_any_other_host_keeps_its_port_open_to_every_address(base_url: str) -> None:
+    """A host name outside the cluster, an IP (perhaps a ClusterIP) or a name the
+    resolver's search list might expand: the policy cannot know the address."""
+    agent = make_agent(model=openai_model(baseURL=base_url))
+    agent_pod, policies = pods_of(agent)["agent"], policies_of(agent)
+    for there in (INTERNET, STRANGER, LLM):
+        assert netpol.allows(policies, agent_pod, there, "TCP", 8443)
+
+
+def test_endpoint_peers_replace_the_default_destination() -> None:
+    block = {"ipBlock": {"cidr": "198.51.100.0/24", "except": ["198.51.100.128/25"]}}
+    agent = make_agent(
+        model=openai_model(baseURL="https://llm.example.com/v1"),
+        networkPolicy={"endpoints": {"model": {"to": [block]}}},
+    )
+    agent_pod, policies = pods_of(agent)["agent"], policies_of(agent)
+    (egress,) = [p["spec"]["egress"] for p in policies if p["metadata"]["name"] == "docs-agent"]
+    assert {"to": [block], "ports": [{"protocol": "TCP", "port": 443}]} in egress
+    assert netpol.allows(policies, agent_pod, Endpoint("llm", "198.51.100.7"), "TCP", 443)
+    assert not netpol.allows(policies, agent_pod, Endpoint("llm", "198.51.100.200"), "TCP", 443)
+    assert not netpol.allows(policies, agent_pod, INTERNET, "TCP", 443)
+
+
+def test_endpoint_port_opens_the_pods_port_behind_a_service() -> None:
+    """A Service's port is translated to its targetPort before the policy sees it."""
+    pods_selector = {"podSelector": {"matchLabels": {"app": "otel"}}}
+    namespace = {"namespaceSelector": {"matchLabels": {netpol.METADATA_NAME: "observability"}}}
+    tracing = {"to": [{**namespace, **pods_selector}], "port": 4319}
+    agent = make_agent(
+        observability={"tracing": {"otlpEndpoint": "http://otel.observability.svc"}},
+        networkPolicy={"endpoints": {"tracing": tracing}},
+    )
+    agent_pod, policies = pods_of(agent)["agent"], policies_of(agent)
+    assert netpol.allows(policies, agent_pod, OTEL, "TCP", 4319)
+    assert not netpol.allows(policies, agent_pod, OTEL, "TCP", 80)
+    other_pod = Endpoint("other", "10.244.4.3", "observability", {"app": "other"})
+    assert not netpol.allows(policies, agent_pod, other_pod, "TCP", 4319)
+
+
+def test_the_reconciler_knows_every_policy_name_and_the_retired_jobs_policy() -> None:
+    names = {policy["metadata"]["name"] for policy in policies_of(make_agent())}
+    assert names <= {f"docs-{suffix}" for suffix in networkpolicy.POLICY_SUFFIXES}
+    assert "jobs" in networkpolicy.POLICY_SUFFIXES
+    assert "docs-jobs" not in names
