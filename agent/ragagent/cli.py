@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ragagent import cli_apikey, cli_backup
-from ragagent.core.config import ConfigError, Settings, load_settings
+from ragagent.core.config import ConfigError, Settings, load_settings, settings_class
 from ragagent.core.db import Database
 from ragagent.core.embedded_pg import start_embedded
 from ragagent.core.errors import AgentError
@@ -35,9 +35,11 @@ T = TypeVar("T")
 INGEST_GROUP = 64  # documents per ingestion call: bounds memory, keeps batches full
 
 
-def _settings(**overrides: object) -> Settings:
+def _settings(command: str, **overrides: object) -> Settings:
+    """The settings ``command`` needs (only serve insists on the signing secret)."""
+    given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+        return load_settings(settings_class(command), **given)
     except ConfigError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -77,7 +79,7 @@ def serve(
     """Run the API server (embedded PostgreSQL unless DATABASE_URL is set)."""
     from ragagent.core import server
 
-    settings = _settings(host=host, port=port)
+    settings = _settings("serve", host=host, port=port)
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold]RagAgent[/bold] chat page: {base}/")
     console.print(f"  API docs: {base}/docs")
@@ -89,7 +91,7 @@ def serve(
 @app.command()
 def migrate() -> None:
     """Apply pending database migrations (safe while other replicas run)."""
-    settings = _settings()
+    settings = _settings("migrate")
 
     async def action() -> list[str]:
         async with open_database(settings, migrate=False) as db:
@@ -108,7 +110,7 @@ def ingest_command(
     source: Annotated[str, typer.Option(help="Source recorded for files.")] = "file",
 ) -> None:
     """Ingest documents with a progress bar; unchanged documents are skipped."""
-    settings = _settings()
+    settings = _settings("ingest")
     files = find_sources(paths)
     if not files:
         console.print("[red]no ingestible files found[/red] (.md, .markdown, .txt, .html, .jsonl)")
@@ -151,7 +153,7 @@ def _progress() -> Progress:
 @app.command()
 def reindex() -> None:
     """Re-embed every chunk with the configured embedding model."""
-    settings = _settings()
+    settings = _settings("reindex")
 
     async def action() -> int:
         embedder = await asyncio.to_thread(embeddings.build_embedder, settings)

@@ -15,7 +15,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from ragagent.core import security
-from ragagent.core.config import ConfigError, Settings, load_settings
+from ragagent.core.config import ConfigError, Settings, load_settings, settings_class
 from ragagent.core.db import Database
 from ragagent.core.errors import AgentError
 from ragagent.db import apikeys, migrate
@@ -38,7 +38,7 @@ def parse_scopes(raw: str) -> list[str]:
 
 def _settings() -> Settings:
     try:
-        return load_settings()
+        return load_settings(settings_class("apikey"))
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None

@@ -26,7 +26,7 @@ import typer
 
 from ragagent.backup import dump, restore, retention
 from ragagent.backup.errors import BackupError
-from ragagent.core.config import ConfigError, Settings, load_settings
+from ragagent.core.config import ConfigError, Settings, load_settings, settings_class
 from ragagent.core.errors import AgentError
 from ragagent.core.logging import configure_logging
 
@@ -74,9 +74,11 @@ def termination_log_path() -> Path | None:
     return TERMINATION_LOG if TERMINATION_LOG.exists() else None
 
 
-def _settings() -> Settings:
+def _settings(command: str) -> Settings:
+    """These commands sign nothing: in production they need the database URL, not the
+    signing secret."""
     try:
-        settings = load_settings()
+        settings = load_settings(settings_class(command))
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         emit("failed", reason="invalid configuration")
@@ -125,7 +127,7 @@ def backup(
     ] = 0,
 ) -> None:
     """Back up the agent's database (consistent pg_dump + manifest), then apply retention."""
-    settings = _settings()
+    settings = _settings("backup")
 
     def action() -> dict[str, Any]:
         result = dump.run_backup(url=resolve_url(settings, database_url), directory=directory)
@@ -147,7 +149,7 @@ def restore_backup(
     ] = restore.DEFAULT_MAINTENANCE_WORK_MEM,
 ) -> None:
     """Verify a backup, restore it, and check row counts and checksums afterwards."""
-    settings = _settings()
+    settings = _settings("restore")
 
     def action() -> dict[str, Any]:
         url = resolve_url(settings, database_url)
@@ -167,7 +169,7 @@ def purge_conversations(
     ] = None,
 ) -> None:
     """Delete conversations idle for longer than the retention period (audited)."""
-    settings = _settings()
+    settings = _settings("purge-conversations")
     retention_days = days or settings.conversation_retention_days
     if retention_days is None:
         typer.echo(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic.fields import FieldInfo
@@ -53,7 +53,7 @@ class FileSecretsSource(PydanticBaseSettingsSource):
     """
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        for name in _field_env_names(field, field_name):
+        for name in field_env_names(field, field_name):
             path = os.environ.get(f"{name}_FILE")
             if path:
                 return _read_secret_file(name, path), field_name, False
@@ -75,7 +75,8 @@ def _read_secret_file(name: str, path: str) -> str:
         raise ConfigError(f"{name}_FILE: cannot read {path}: {exc.strerror}") from None
 
 
-def _field_env_names(field: FieldInfo, field_name: str) -> list[str]:
+def field_env_names(field: FieldInfo, field_name: str) -> list[str]:
+    """The variables that set ``field``, in the order the agent reads them (first wins)."""
     alias = field.validation_alias
     if isinstance(alias, AliasChoices):
         return [str(choice) for choice in alias.choices]
@@ -96,7 +97,16 @@ ScopeLimitList = Annotated[
 
 
 class Settings(BaseSettings):
-    """All agent settings. Env names are ``RAGAGENT_<FIELD>`` unless noted."""
+    """All agent settings. Env names are ``RAGAGENT_<FIELD>`` unless noted.
+
+    These are the settings of the programs that sign or verify credentials (the server
+    and ``ragagent apikey``); ``DataSettings`` are those of the commands that only move data.
+    """
+
+    # Whether the program signs or verifies credentials (API-key hashes, HS256 JWTs), and so
+    # needs a strong RAGAGENT_SECRET_KEY in production. A class attribute, not a field: no
+    # environment variable can switch the check off.
+    signs_credentials: ClassVar[bool] = True
 
     model_config = SettingsConfigDict(
         env_prefix="RAGAGENT_",
@@ -266,6 +276,14 @@ class Settings(BaseSettings):
         None, ge=1, description="Purge conversations older than this many days; unset keeps all."
     )
 
+    # --- tracing -------------------------------------------------------------
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="OTLP/HTTP endpoint for traces; unset turns tracing off. The OpenTelemetry "
+        "SDK reads it (and the other OTEL_* variables) itself, so only the standard name counts.",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _split_lists(cls, data: Any) -> Any:
@@ -294,7 +312,7 @@ class Settings(BaseSettings):
     def _production_problems(self) -> list[str]:
         found = []
         secret = self.secret_key.get_secret_value() if self.secret_key else ""
-        if len(secret.encode()) < MIN_SECRET_BYTES:
+        if self.signs_credentials and len(secret.encode()) < MIN_SECRET_BYTES:
             found.append(f"RAGAGENT_SECRET_KEY must be set and at least {MIN_SECRET_BYTES} bytes")
         if self.debug:
             found.append("DEBUG must be off in production")
@@ -331,18 +349,44 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, FileSecretsSource(settings_cls))
 
 
+class DataSettings(Settings):
+    """Settings of the commands that only move data: migrate, ingest, reindex, backup,
+    restore and purge-conversations. They never see a credential, so production asks them
+    for no signing secret; every other check stands."""
+
+    signs_credentials: ClassVar[bool] = False
+
+
+# ``ragagent`` commands by what they do with credentials (``apikey`` covers its subcommands).
+SIGNING_COMMANDS = frozenset({"serve", "apikey"})
+DATA_COMMANDS = frozenset(
+    {"migrate", "ingest", "reindex", "backup", "restore", "purge-conversations"}
+)
+
+
+def settings_class(command: str) -> type[Settings]:
+    """The settings ``ragagent <command>`` loads; KeyError for a command listed in neither set,
+    so a new command must say whether it signs credentials."""
+    if command in SIGNING_COMMANDS:
+        return Settings
+    if command in DATA_COMMANDS:
+        return DataSettings
+    raise KeyError(f"ragagent {command}: not listed in SIGNING_COMMANDS or DATA_COMMANDS")
+
+
 class ConfigError(Exception):
     """The configuration is invalid; the message lists every problem, never a value."""
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Build Settings, turning validation errors into a ConfigError without inputs.
+def load_settings(settings_cls: type[Settings] = Settings, /, **overrides: Any) -> Settings:
+    """Build ``settings_cls`` (Settings unless a command needs less), turning validation
+    errors into a ConfigError without inputs.
 
     pydantic's own ValidationError repeats the raw input, which can contain
     secrets, so it must never reach a log or a terminal as is.
     """
     try:
-        return Settings(**overrides)
+        return settings_cls(**overrides)
     except ValidationError as exc:
         lines = [_describe(error) for error in exc.errors(include_input=False, include_url=False)]
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(lines)) from None

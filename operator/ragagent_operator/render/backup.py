@@ -14,7 +14,6 @@ from ragagent_operator.render.common import (
     name_of,
     restricted_container_security,
     restricted_pod_security,
-    secret_env,
 )
 
 BACKUP_DIR = "/backups"
@@ -105,6 +104,9 @@ def build_backup_volume_pod(
 ) -> dict[str, Any]:
     """A one-shot ``ragagent <args>`` pod with the database URL and the backup volume.
 
+    The database URL is the one Secret these commands read: they sign nothing, so they
+    run in production without the server's signing secret (``DataSettings``).
+
     Shared by backups (writing) and restores (``read_only``: a restore must never
     change the backups it reads). The final JSON line is also the container's
     termination message, so the operator reads the result from the pod status.
@@ -120,7 +122,7 @@ def build_backup_volume_pod(
         "command": ["ragagent"],
         "args": args,
         "envFrom": [{"configMapRef": {"name": configmap.config_map_name(agent)}}],
-        "env": [secret_env(db.env, db.secret, db.key)],
+        "env": [db.build_env_var()],
         "resources": BACKUP_RESOURCES,
         "securityContext": restricted_container_security(),
         "terminationMessagePath": TERMINATION_MESSAGE_PATH,

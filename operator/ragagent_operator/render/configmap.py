@@ -1,7 +1,15 @@
-"""The agent's non-secret settings as env variables (names from ragagent.core.config)."""
+"""The agent's non-secret settings, rendered through the agent's own env contract.
+
+Settings are written as ``{Settings field: value}`` and turned into variables by
+``ragagent.core.settings_env``: the names are the agent's own, so a renamed or
+misspelt field fails here, at render time, instead of falling back to a default
+in a running pod.
+"""
 
 from __future__ import annotations
 
+from ragagent.core import settings_env
+from ragagent.core.settings_env import EnvValue
 from ragagent_operator import constants as c
 from ragagent_operator.render.common import Agent, Manifest, metadata, name_of
 
@@ -12,46 +20,46 @@ def config_map_name(agent: Agent) -> str:
     return name_of(agent, "config")
 
 
-def build_settings(agent: Agent) -> dict[str, str]:
-    """Env variables for every agent container; secrets are added separately by reference."""
+def build_settings(agent: Agent) -> dict[str, EnvValue]:
+    """Settings fields for every agent container; secrets are added separately by reference."""
     spec = agent.spec
-    env = {
-        "ENVIRONMENT": "production",
-        "RAGAGENT_LOG_FORMAT": "json",
-        "RAGAGENT_LOG_LEVEL": spec.observability.log_level,
-        "RAGAGENT_METRICS_PORT": str(c.METRICS_PORT),
-        "RAGAGENT_DATA_DIR": "/tmp/ragagent",  # noqa: S108 (a private emptyDir)
-        "RAGAGENT_INGEST_SAMPLES_ON_START": "false",
-        "RAGAGENT_SHUTDOWN_GRACE_SECONDS": str(SHUTDOWN_GRACE_SECONDS),
+    settings: dict[str, EnvValue] = {
+        "environment": "production",
+        "log_format": "json",
+        "log_level": spec.observability.log_level,
+        "metrics_port": c.METRICS_PORT,
+        "data_dir": "/tmp/ragagent",  # noqa: S108 (a private emptyDir)
+        "ingest_samples_on_start": False,
+        "shutdown_grace_seconds": SHUTDOWN_GRACE_SECONDS,
         **_model_settings(agent),
         **_auth_settings(agent),
-        "RAGAGENT_CHUNK_SIZE": str(spec.knowledge.chunking.size),
-        "RAGAGENT_CHUNK_OVERLAP": str(spec.knowledge.chunking.overlap),
-        "RAGAGENT_RATE_LIMIT_REQUESTS_PER_MINUTE": str(spec.rate_limit.requests_per_minute),
-        "RAGAGENT_RATE_LIMIT_BURST": str(spec.rate_limit.burst),
-        "RAGAGENT_RATE_LIMIT_TOKENS_PER_DAY": str(spec.rate_limit.tokens_per_day),
-        "RAGAGENT_CORS_ALLOWED_ORIGINS": ",".join(spec.cors.allowed_origins),
+        "chunk_size": spec.knowledge.chunking.size,
+        "chunk_overlap": spec.knowledge.chunking.overlap,
+        "rate_limit_requests_per_minute": spec.rate_limit.requests_per_minute,
+        "rate_limit_burst": spec.rate_limit.burst,
+        "rate_limit_tokens_per_day": spec.rate_limit.tokens_per_day,
+        "cors_allowed_origins": spec.cors.allowed_origins,
     }
     if spec.observability.tracing.otlp_endpoint:
-        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = spec.observability.tracing.otlp_endpoint
-    return env
+        settings["otlp_endpoint"] = spec.observability.tracing.otlp_endpoint
+    return settings
 
 
-def _model_settings(agent: Agent) -> dict[str, str]:
+def _model_settings(agent: Agent) -> dict[str, EnvValue]:
     model = agent.spec.model
-    env = {
-        "RAGAGENT_LLM_PROVIDER": model.provider,
-        "RAGAGENT_CHAT_MODEL": model.chat_model,
-        "RAGAGENT_EMBEDDING_PROVIDER": model.embedding_provider,
-        "RAGAGENT_EMBEDDING_MODEL": model.embedding_model,
-        "RAGAGENT_EMBEDDING_DIMENSION": str(model.embedding_dimension),
+    settings: dict[str, EnvValue] = {
+        "llm_provider": model.provider,
+        "chat_model": model.chat_model,
+        "embedding_provider": model.embedding_provider,
+        "embedding_model": model.embedding_model,
+        "embedding_dimension": model.embedding_dimension,
     }
     if model.base_url:
-        env["OPENAI_BASE_URL"] = model.base_url
-    return env
+        settings["openai_base_url"] = model.base_url
+    return settings
 
 
-def _auth_settings(agent: Agent) -> dict[str, str]:
+def _auth_settings(agent: Agent) -> dict[str, EnvValue]:
     """auth.mode none is for demos: the agent refuses anonymous use in production mode.
 
     Without the acknowledgement the agent keeps API keys. The CRD refuses that combination,
@@ -59,12 +67,15 @@ def _auth_settings(agent: Agent) -> dict[str, str]:
     """
     auth = agent.spec.auth
     if auth.mode == "none" and auth.allow_unauthenticated:
-        return {"ENVIRONMENT": "development", "RAGAGENT_AUTH_DISABLED": "true"}
+        return {"environment": "development", "auth_disabled": True}
     if auth.mode == "jwt" and auth.jwt is not None:
-        env = {"RAGAGENT_JWT_ISSUER": auth.jwt.issuer, "RAGAGENT_JWT_AUDIENCE": auth.jwt.audience}
+        settings: dict[str, EnvValue] = {
+            "jwt_issuer": auth.jwt.issuer,
+            "jwt_audience": auth.jwt.audience,
+        }
         if auth.jwt.jwks_url:
-            env["RAGAGENT_JWT_JWKS_URL"] = auth.jwt.jwks_url
-        return env
+            settings["jwt_jwks_url"] = auth.jwt.jwks_url
+        return settings
     return {}
 
 
@@ -73,5 +84,5 @@ def build_config_map(agent: Agent) -> Manifest:
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": metadata(agent, config_map_name(agent), c.COMPONENT_AGENT),
-        "data": dict(sorted(build_settings(agent).items())),
+        "data": dict(sorted(settings_env.build_env(build_settings(agent)).items())),
     }

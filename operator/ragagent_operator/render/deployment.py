@@ -14,7 +14,6 @@ from ragagent_operator.render.common import (
     name_of,
     restricted_container_security,
     restricted_pod_security,
-    secret_env,
     selector_labels,
 )
 
@@ -79,8 +78,8 @@ def build_pod_spec(agent: Agent) -> dict[str, Any]:
 
 
 def agent_env(agent: Agent) -> list[dict[str, Any]]:
-    """Secret-backed env variables; everything else comes from the ConfigMap."""
-    return [secret_env(ref.env, ref.secret, ref.key) for ref in secrets.secret_refs(agent)]
+    """Secret-backed env variables of the server; everything else comes from the ConfigMap."""
+    return [ref.build_env_var() for ref in secrets.secret_refs(agent)]
 
 
 def build_agent_container(agent: Agent) -> dict[str, Any]:

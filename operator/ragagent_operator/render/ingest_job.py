@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ragagent_operator import constants as c
-from ragagent_operator.render import configmap, deployment
+from ragagent_operator.render import configmap, deployment, secrets
 from ragagent_operator.render.common import (
     Agent,
     Manifest,
@@ -70,7 +70,8 @@ def build_command_pod(
     """A one-shot ``ragagent <args>`` pod with the agent's settings, hardened like the agent's.
 
     Shared by the ingest and re-index Jobs so both run with the same identity,
-    environment and security context.
+    environment and security context. They get the Secrets those commands read,
+    not the server's signing secret.
     """
     container = {
         "name": name,
@@ -78,7 +79,7 @@ def build_command_pod(
         "command": ["ragagent"],
         "args": args,
         "envFrom": [{"configMapRef": {"name": configmap.config_map_name(agent)}}],
-        "env": deployment.agent_env(agent),
+        "env": [ref.build_env_var() for ref in secrets.data_command_refs(agent)],
         "resources": deployment.DEFAULT_RESOURCES,
         "securityContext": restricted_container_security(),
         "volumeMounts": mounts,

@@ -9,18 +9,29 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from typing import Any
 
+from ragagent.core import settings_env
 from ragagent_operator import constants as c
-from ragagent_operator.render.common import Agent, Manifest, metadata, name_of
+from ragagent_operator.render.common import Agent, Manifest, metadata, name_of, secret_env
 
 
 @dataclass(frozen=True)
 class SecretRef:
-    """One value a pod reads from a Secret, exposed as an env variable."""
+    """One agent setting a pod reads from a Secret: its Settings field and where it lives."""
 
-    env: str
+    field: str
     secret: str
     key: str
+
+    @property
+    def env(self) -> str:
+        """The variable the agent reads for ``field`` (KeyError for an unknown field)."""
+        return settings_env.env_name(self.field)
+
+    def build_env_var(self) -> dict[str, Any]:
+        """The container ``env`` item: the value by reference, never inline."""
+        return secret_env(self.env, self.secret, self.key)
 
 
 def generated_secret_name(agent: Agent) -> str:
@@ -40,22 +51,38 @@ def generated_keys(agent: Agent) -> list[str]:
 
 
 def secret_refs(agent: Agent) -> list[SecretRef]:
-    """Every Secret value the agent's pods read (their data feeds the pod-template hash)."""
-    generated = generated_secret_name(agent)
-    refs = [SecretRef("RAGAGENT_SECRET_KEY", generated, c.KEY_SECRET_KEY), database_ref(agent)]
-    api_key = agent.spec.model.api_key
-    if api_key and api_key.secret_ref:
-        refs.append(SecretRef("OPENAI_API_KEY", api_key.secret_ref.name, api_key.secret_ref.key))
-    elif api_key and api_key.sealed:
-        refs.append(SecretRef("OPENAI_API_KEY", llm_secret_name(agent), c.KEY_LLM_API_KEY))
+    """Every Secret value the agent's server reads (their data feeds the pod-template hash).
+
+    The server signs API-key hashes and HS256 tokens, so it alone gets the signing secret.
+    """
+    signing = SecretRef("secret_key", generated_secret_name(agent), c.KEY_SECRET_KEY)
+    return [signing, database_ref(agent), *_api_key_refs(agent)]
+
+
+def data_command_refs(agent: Agent) -> list[SecretRef]:
+    """What ``ragagent ingest`` and ``reindex`` read: the database, and the API key only
+    when the embeddings come from the OpenAI-compatible endpoint. They sign nothing."""
+    refs = [database_ref(agent)]
+    if agent.spec.model.embedding_provider == "openai":
+        refs += _api_key_refs(agent)
     return refs
 
 
 def database_ref(agent: Agent) -> SecretRef:
+    """The database URL: all ``ragagent backup`` and ``restore`` read from a Secret."""
     external = agent.spec.database.external
     if external is not None:
-        return SecretRef("DATABASE_URL", external.secret_ref.name, external.secret_ref.key)
-    return SecretRef("DATABASE_URL", generated_secret_name(agent), c.KEY_DATABASE_URL)
+        return SecretRef("database_url", external.secret_ref.name, external.secret_ref.key)
+    return SecretRef("database_url", generated_secret_name(agent), c.KEY_DATABASE_URL)
+
+
+def _api_key_refs(agent: Agent) -> list[SecretRef]:
+    api_key = agent.spec.model.api_key
+    if api_key and api_key.secret_ref:
+        return [SecretRef("openai_api_key", api_key.secret_ref.name, api_key.secret_ref.key)]
+    if api_key and api_key.sealed:
+        return [SecretRef("openai_api_key", llm_secret_name(agent), c.KEY_LLM_API_KEY)]
+    return []
 
 
 def build_sealed_secret(agent: Agent, name: str, encrypted: dict[str, str]) -> Manifest:

@@ -73,8 +73,11 @@ def test_secrets_are_read_by_reference_and_never_inlined() -> None:
             deployment.build_deployment(agent, config_hash="a", secrets_hash="b")
         )["env"]
     }
-    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "pg", "key": "url"}
-    assert env["OPENAI_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "llm", "key": "token"}
+    assert env["RAGAGENT_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "pg", "key": "url"}
+    assert env["RAGAGENT_OPENAI_API_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": "llm",
+        "key": "token",
+    }
     assert env["RAGAGENT_SECRET_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "docs-generated"
     assert all("value" not in item for item in env.values())
 
@@ -91,8 +94,8 @@ def test_config_map_carries_the_agent_settings() -> None:
         auth={"mode": "jwt", "jwt": {"issuer": "iss", "audience": "aud"}},
     )
     data = configmap.build_config_map(agent)["data"]
-    assert data["ENVIRONMENT"] == "production"
-    assert data["OPENAI_BASE_URL"] == "https://llm.example:8443/v1"
+    assert data["RAGAGENT_ENVIRONMENT"] == "production"
+    assert data["RAGAGENT_OPENAI_BASE_URL"] == "https://llm.example:8443/v1"
     assert data["RAGAGENT_CORS_ALLOWED_ORIGINS"] == "https://a.example,https://b.example"
     assert data["RAGAGENT_CHUNK_SIZE"] == "500"
     assert data["RAGAGENT_JWT_ISSUER"] == "iss"
@@ -156,7 +159,11 @@ def test_auth_is_disabled_only_with_the_explicit_acknowledgement() -> None:
     confirmed = make_agent(auth={"mode": "none", "allowUnauthenticated": True})
     data = configmap.build_config_map(confirmed)["data"]
     assert data["RAGAGENT_AUTH_DISABLED"] == "true"
+    # The name the agent reads first: the image sets RAGAGENT_ENVIRONMENT=production, which
+    # a bare ENVIRONMENT=development never overrode.
+    assert data["RAGAGENT_ENVIRONMENT"] == "development"
+    assert "ENVIRONMENT" not in data
     # Stored before the CRD rule existed: the agent stays in production mode with API keys.
     unconfirmed = configmap.build_config_map(make_agent(auth={"mode": "none"}))["data"]
     assert "RAGAGENT_AUTH_DISABLED" not in unconfirmed
-    assert unconfirmed["ENVIRONMENT"] == "production"
+    assert unconfirmed["RAGAGENT_ENVIRONMENT"] == "production"
