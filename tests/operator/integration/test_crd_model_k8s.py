@@ -1,4 +1,5 @@
-"""The real API server refuses model settings no agent pod could start with, naming the fix.
+"""The real API server refuses model settings no agent pod could start with, naming the fix,
+and accepts every spec the pod contract (tests/contract) proves startable.
 
 Server-side dry runs: the full validation (schema and CEL) runs, nothing is stored.
 """
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.contract import specs
 from tests.support import controlplane
 
 pytestmark = pytest.mark.k8s
@@ -78,3 +80,24 @@ def test_model_settings_the_agent_runs_are_accepted(
 ) -> None:
     returncode, stderr = dry_run(cluster, namespace, model)
     assert returncode == 0, stderr
+
+
+def test_every_spec_of_the_pod_contract_is_one_the_api_server_accepts(
+    cluster: controlplane.ControlPlane, namespace: str, installed: object
+) -> None:
+    matrix = [
+        {
+            "apiVersion": "ragagent.dev/v1alpha1",
+            "kind": "RagAgent",
+            "metadata": {"name": f"case-{index}"},
+            "spec": case.spec(),
+        }
+        for index, case in enumerate(specs.MATRIX)
+    ]
+    items = [*specs.sample_documents(), *matrix]
+    listed = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+    result = cluster.kubectl(
+        "apply", "--dry-run=server", "-n", namespace, "-f", "-", input=listed, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("(server dry run)") == len(items)

@@ -8,12 +8,16 @@ termination message), and the real Job controller then finishes the Job.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
 
 import pytest
 
+from ragagent import cli_backup
+from ragagent.core import config
+from tests.contract import pod_env
 from tests.operator.integration.harness import RESYNC_SECONDS, Operator, get_json, wait_for
 from tests.operator.integration.test_operator_k8s import apply, db_secret, rag, ready_agent
 from tests.support import controlplane
@@ -116,12 +120,39 @@ def backups_suspended(cluster: controlplane.ControlPlane, ns: str) -> bool:
     return bool(get_json(cluster, "cronjob", "docs-backup", "-n", ns)["spec"].get("suspend"))
 
 
+def live_world(cluster: controlplane.ControlPlane, ns: str) -> pod_env.World:
+    """The namespace's Secrets and ConfigMaps as they are now, with plain values."""
+    world = pod_env.World()
+    for item in get_json(cluster, "secrets", "-n", ns)["items"]:
+        data = item.get("data") or {}
+        plain = {key: base64.b64decode(value).decode() for key, value in data.items()}
+        world.secrets[item["metadata"]["name"]] = plain
+    for item in get_json(cluster, "configmaps", "-n", ns)["items"]:
+        world.config_maps[item["metadata"]["name"]] = item.get("data") or {}
+    return world
+
+
+def assert_restore_job_starts(
+    cluster: controlplane.ControlPlane, ns: str, job: dict[str, Any], mp: pytest.MonkeyPatch
+) -> None:
+    """The live Job's environment is all ``ragagent restore`` needs in production: the agent
+    loads it as that command does and restores into the database the Secret names."""
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    secret_refs = [item["valueFrom"]["secretKeyRef"] for item in container["env"]]
+    assert secret_refs == [{"name": "docs-pg", "key": "url"}]  # no signing secret
+    command, world = pod_env.parse_command(container), live_world(cluster, ns)
+    with pod_env.process_env(mp, pod_env.container_env(container, world)):
+        settings = config.load_settings(config.settings_class(command.name))
+    assert settings.is_production
+    url = cli_backup.resolve_url(settings, command.params["database_url"])
+    assert url == world.secret_value("docs-pg", "url")
+
+
 def assert_restore_job_shape(job: dict[str, Any], *, force: bool) -> None:
     pod = job["spec"]["template"]["spec"]
     container = pod["containers"][0]
     expected = ["restore", f"/backups/{BACKUP}"] + (["--force"] if force else [])
     assert (container["command"], container["args"]) == (["ragagent"], expected)
-    assert container["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "docs-pg", "key": "url"}
     mounts = {mount["name"]: mount for mount in container["volumeMounts"]}
     assert mounts["backups"] == {"name": "backups", "mountPath": "/backups", "readOnly": True}
     assert mounts["tmp"]["mountPath"] == "/tmp"
@@ -148,11 +179,13 @@ def test_restore_holds_the_agent_at_zero_runs_once_and_reports(
     operator: Operator,
     succeeded: bool,
     autoscaling: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     scaling = {"enabled": autoscaling, "minReplicas": 3, "maxReplicas": 5}
     ready_agent(cluster, namespace, operator, backup={"enabled": True}, autoscaling=scaling)
     job = start_restore(cluster, namespace, operator, force=True)
     assert_restore_job_shape(job, force=True)
+    assert_restore_job_starts(cluster, namespace, job, monkeypatch)
     wait_for(lambda: replicas(cluster, namespace) == 0, "the agent held at 0", operator=operator)
     restoring = condition(cluster, namespace, "Restored")
     assert (restoring["status"], restoring["reason"]) == ("False", "Restoring")

@@ -1,0 +1,137 @@
+"""Every pod the operator renders starts: its environment loads in the agent and builds what
+its command builds, and its command line parses with the agent's CLI.
+
+For the samples and a matrix of specs (LLM provider and embeddings, auth mode, managed or
+external database, sealed or plain secrets, backups on or off), each agent-image pod's
+environment (image ENV, ConfigMap, Secrets with generated values) is loaded by the
+agent's settings loader for that pod's command, and then the command's own builders
+run: the server's embedder, answerer, limiter, app and authenticator; the ingest and
+re-index embedder; the backup and restore database target. The managed database's
+StatefulSet must agree with the URL the agent is given.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+import pytest
+
+from ragagent import cli_backup
+from ragagent.core import config, security
+from ragagent.core.db import Database
+from ragagent.core.ratelimit import Limiter
+from ragagent.main import create_app
+from ragagent.rag import embeddings, llm
+from ragagent_operator import constants as c
+from ragagent_operator.render import postgres
+from ragagent_operator.render.common import Agent
+from tests.contract import pod_env, specs
+from tests.operator.render.pods import rendered_pods
+
+AGENTS = [pytest.param(agent, id=f"sample-{agent.name}") for agent in specs.sample_agents()] + [
+    pytest.param(specs.agent_of("docs", case.spec()), id=str(case)) for case in specs.MATRIX
+]
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+async def test_every_pod_starts_with_what_its_command_needs(
+    agent: Agent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = pod_env.build_world(agent)
+    for role, template in rendered_pods(agent).items():
+        pod = template["spec"]
+        try:
+            if role == "database":
+                check_database_pod(agent, pod, world)
+            else:
+                await check_agent_pod(agent, pod, world, monkeypatch)
+        except Exception as exc:
+            raise AssertionError(f"the {role} pod of {agent.name}: {exc!r}") from exc
+
+
+async def check_agent_pod(
+    agent: Agent, pod: dict[str, Any], world: pod_env.World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (container,) = pod["containers"]
+    command = pod_env.parse_command(container)
+    overrides = {k: v for k, v in command.params.items() if k in ("host", "port") and v}
+    with pod_env.process_env(monkeypatch, pod_env.container_env(container, world)):
+        settings = config.load_settings(config.settings_class(command.name), **overrides)
+    unauthenticated = agent.spec.auth.mode == "none"
+    assert settings.is_production is not unauthenticated
+    assert settings.auth_disabled is unauthenticated
+    if command.name == "serve":
+        await check_serve(agent, settings, world)
+    elif command.name in ("ingest", "reindex"):
+        check_embedder(agent, settings)
+        check_ingest_paths(pod, container, command)
+    else:
+        assert command.name in ("backup", "restore"), command.name
+        assert cli_backup.resolve_url(settings, command.params["database_url"]) == (
+            database_url(agent, world)
+        )
+
+
+async def check_serve(agent: Agent, settings: config.Settings, world: pod_env.World) -> None:
+    check_embedder(agent, settings)
+    answerer = llm.build_llm(settings)
+    expected = llm.OpenAIChatLLM if agent.spec.model.provider == "openai" else llm.ExtractiveLLM
+    assert isinstance(answerer, expected)
+    if isinstance(answerer, llm.OpenAIChatLLM):
+        await answerer.aclose()
+    Limiter.from_settings(settings)
+    create_app(settings)
+    # The authenticator only keeps the database; no check below reaches it.
+    auth = security.Authenticator(settings, cast(Database, None))
+    assert await auth.allows_anonymous() is (agent.spec.auth.mode == "none")
+    assert auth.jwt_configured is (agent.spec.auth.mode == "jwt")
+    signing = world.secret_value(f"{agent.name}-generated", c.KEY_SECRET_KEY)
+    assert security.signing_secret(settings) == signing.encode()
+
+
+def check_embedder(agent: Agent, settings: config.Settings) -> None:
+    embedder = embeddings.build_embedder(settings)
+    assert embedder.dimension == agent.spec.model.embedding_dimension
+    if agent.spec.model.embedding_provider == "openai":
+        assert embedder.model_name == agent.spec.model.embedding_model
+
+
+def check_ingest_paths(
+    pod: dict[str, Any], container: dict[str, Any], command: pod_env.ParsedCommand
+) -> None:
+    """Each local path ``ragagent ingest`` is given is a volume mounted in the container."""
+    mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
+    paths = command.params.get("paths") or []
+    assert all(path.startswith("https://") or path in mounts for path in paths), paths
+    assert len(pod["volumes"]) == len(container["volumeMounts"])
+
+
+def check_database_pod(agent: Agent, pod: dict[str, Any], world: pod_env.World) -> None:
+    """The managed PostgreSQL is the server the agent's URL names, with the same password."""
+    (container,) = pod["containers"]
+    env = {item["name"]: pod_env.value_of(item, world) for item in container["env"]}
+    url = urlsplit(database_url(agent, world))
+    assert (url.username, url.password) == (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"])
+    assert url.path == f"/{env['POSTGRES_DB']}"
+    assert url.hostname == f"{postgres.postgres_name(agent)}.{agent.namespace}.svc"
+    assert url.port == container["ports"][0]["containerPort"]
+
+
+def database_url(agent: Agent, world: pod_env.World) -> str:
+    external = agent.spec.database.external
+    if external is not None:
+        return world.secret_value(external.secret_ref.name, external.secret_ref.key)
+    return world.secret_value(f"{agent.name}-generated", c.KEY_DATABASE_URL)
+
+
+def test_the_matrix_renders_every_kind_of_pod() -> None:
+    roles: dict[str, int] = {}
+    for param in AGENTS:
+        for role in rendered_pods(cast(Agent, param.values[0])):
+            roles[role] = roles.get(role, 0) + 1
+    print(f"pod contract: {len(AGENTS)} specs, {sum(roles.values())} pods: {roles}")
+    assert set(roles) == {
+        "agent", "ingest", "reindex", "backup", "pre-reindex-backup", "restore", "database"
+    }  # fmt: skip
+    assert len(specs.SAMPLES) == 2
