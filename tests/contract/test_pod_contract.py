@@ -16,6 +16,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 import pytest
+from pydantic import SecretStr
 
 from ragagent import cli_backup
 from ragagent.core import config, security
@@ -24,7 +25,7 @@ from ragagent.core.ratelimit import Limiter
 from ragagent.main import create_app
 from ragagent.rag import embeddings, llm
 from ragagent_operator import constants as c
-from ragagent_operator.render import postgres
+from ragagent_operator.render import postgres, secrets
 from ragagent_operator.render.common import Agent
 from tests.contract import pod_env, specs
 from tests.operator.render.pods import rendered_pods
@@ -64,7 +65,7 @@ async def check_agent_pod(
     if command.name == "serve":
         await check_serve(agent, settings, world)
     elif command.name in ("ingest", "reindex"):
-        check_embedder(agent, settings)
+        check_embedder(agent, settings, world)
         check_ingest_paths(pod, container, command)
     else:
         assert command.name in ("backup", "restore"), command.name
@@ -74,11 +75,12 @@ async def check_agent_pod(
 
 
 async def check_serve(agent: Agent, settings: config.Settings, world: pod_env.World) -> None:
-    check_embedder(agent, settings)
+    check_embedder(agent, settings, world)
     answerer = llm.build_llm(settings)
     expected = llm.OpenAIChatLLM if agent.spec.model.provider == "openai" else llm.ExtractiveLLM
     assert isinstance(answerer, expected)
     if isinstance(answerer, llm.OpenAIChatLLM):
+        assert secret_text(settings.openai_api_key) == api_key(agent, world)
         await answerer.aclose()
     Limiter.from_settings(settings)
     create_app(settings)
@@ -86,15 +88,30 @@ async def check_serve(agent: Agent, settings: config.Settings, world: pod_env.Wo
     auth = security.Authenticator(settings, cast(Database, None))
     assert await auth.allows_anonymous() is (agent.spec.auth.mode == "none")
     assert auth.jwt_configured is (agent.spec.auth.mode == "jwt")
-    signing = world.secret_value(f"{agent.name}-generated", c.KEY_SECRET_KEY)
+    signing = world.secret_value(secrets.generated_secret_name(agent), c.KEY_SECRET_KEY)
     assert security.signing_secret(settings) == signing.encode()
 
 
-def check_embedder(agent: Agent, settings: config.Settings) -> None:
+def check_embedder(agent: Agent, settings: config.Settings, world: pod_env.World) -> None:
     embedder = embeddings.build_embedder(settings)
     assert embedder.dimension == agent.spec.model.embedding_dimension
     if agent.spec.model.embedding_provider == "openai":
         assert embedder.model_name == agent.spec.model.embedding_model
+        assert secret_text(settings.openai_api_key) == api_key(agent, world)
+
+
+def api_key(agent: Agent, world: pod_env.World) -> str | None:
+    """The LLM endpoint's key as its Secret holds it; None for a keyless endpoint."""
+    key = agent.spec.model.api_key
+    if key is None:
+        return None
+    if key.secret_ref is not None:
+        return world.secret_value(key.secret_ref.name, key.secret_ref.key)
+    return world.secret_value(secrets.llm_secret_name(agent), c.KEY_LLM_API_KEY)
+
+
+def secret_text(value: SecretStr | None) -> str | None:
+    return None if value is None else value.get_secret_value()
 
 
 def check_ingest_paths(
@@ -122,7 +139,7 @@ def database_url(agent: Agent, world: pod_env.World) -> str:
     external = agent.spec.database.external
     if external is not None:
         return world.secret_value(external.secret_ref.name, external.secret_ref.key)
-    return world.secret_value(f"{agent.name}-generated", c.KEY_DATABASE_URL)
+    return world.secret_value(secrets.generated_secret_name(agent), c.KEY_DATABASE_URL)
 
 
 def test_the_matrix_renders_every_kind_of_pod() -> None:
