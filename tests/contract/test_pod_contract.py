@@ -152,3 +152,10 @@ def test_the_matrix_renders_every_kind_of_pod() -> None:
         "agent", "ingest", "reindex", "backup", "pre-reindex-backup", "restore", "database"
     }  # fmt: skip
     assert len(specs.SAMPLES) == 2
+
+
+def test_the_images_own_environment_is_part_of_every_agent_pod() -> None:
+    """The image runs in production by default; a pod must override that by the same name."""
+    image = pod_env.image_env()
+    assert image["RAGAGENT_ENVIRONMENT"] == "production"
+    assert "RAGAGENT_MODEL_DIR" not in image  # the baked path; the container tests check it
