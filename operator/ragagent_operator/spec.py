@@ -152,7 +152,7 @@ class ManagedDatabase(ApiModel):
         None, description="StorageClass of the data volume; unset uses the cluster default."
     )
     image: str = Field(
-        "pgvector/pgvector:pg17", description="PostgreSQL image with pgvector.", max_length=512
+        "pgvector/pgvector:pg18", description="PostgreSQL image with pgvector.", max_length=512
     )
 
 
