@@ -3,7 +3,7 @@
 ``translate.build_run_plan`` is pure: a pod spec (the dict the operator's render functions
 return) plus the objects it references becomes a ``model.RunPlan``: the ``podman run``
 arguments and the files, directories and symlinks the volumes need on the host.
-``materialise.write_plan`` writes those, and ``tests.support.podman`` runs the plan.
+``materialise.write_layout`` writes those, and ``runner`` runs the plan with podman.
 
 Every field of the spec is either translated, deliberately ignored for a stated reason
 (scheduling, image pulls), or refused with ``model.UnsupportedFieldError``: a field the
