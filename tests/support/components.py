@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from tests.support import pki
+from tests.support import audit, pki
 
 STAGES_PATH = Path(__file__).resolve().parent / "kwok-stages.yaml"
 FAKE_NODE = "kwok-node-0"
@@ -57,7 +57,52 @@ def build_apiserver_argv(
         f"--service-account-signing-key-file={material.sa_private}",
         f"--service-cluster-ip-range={SERVICE_CIDR}", "--allow-privileged=true",
         f"--cert-dir={cert_dir}",
+        # Towards kubelets (only the real node, tests/support/node.py, has one): the node's
+        # InternalIP, not its name, which nothing here resolves; the kubelet's serving cert
+        # checked against our CA; and a client cert the kubelet authorizes.
+        "--kubelet-preferred-address-types=InternalIP",
+        f"--kubelet-certificate-authority={material.ca_cert}",
+        f"--kubelet-client-certificate={material.kubelet_client_cert}",
+        f"--kubelet-client-key={material.kubelet_client_key}",
     ]  # fmt: skip
+
+
+def build_audit_flags(*, policy: Path, log: Path) -> list[str]:
+    """The API server's audit log: JSON lines, written before each response completes, never
+    rotated, so a byte offset into it stays valid for the cluster's whole life."""
+    return [
+        f"--audit-policy-file={policy}", f"--audit-log-path={log}",
+        "--audit-log-format=json",
+        # Blocking: a write's line is in the file by the time its client has the response.
+        "--audit-log-mode=blocking",
+        # A max size of 0 appends to one plain file (the default rotates at 100 MB, moving
+        # the lines a window's offset points at). A whole test session writes tens of MB.
+        "--audit-log-maxsize=0", "--audit-log-maxbackup=0", "--audit-log-maxage=0",
+    ]  # fmt: skip
+
+
+def build_audit_policy() -> dict[str, Any]:
+    """Every write to an object at Metadata level (who, what, which object; no bodies), once.
+
+    Leases are heartbeats (the API server's own and kwok's node every 10 s), and token and
+    access reviews are questions sent as creates: none is a test's subject, so none is kept.
+    Events are kept: the operator writes some, and they pass through its request counter.
+    """
+    never = [
+        {"group": "coordination.k8s.io", "resources": ["leases"]},
+        {"group": "authentication.k8s.io", "resources": ["tokenreviews"]},
+        {"group": "authorization.k8s.io", "resources": ["subjectaccessreviews"]},
+    ]
+    return {
+        "apiVersion": "audit.k8s.io/v1",
+        "kind": "Policy",
+        "omitStages": ["RequestReceived"],
+        "rules": [
+            {"level": "None", "resources": never},
+            {"level": "Metadata", "verbs": sorted(audit.WRITE_VERBS)},
+            {"level": "None"},  # reads: far more numerous, and no test counts them
+        ],
+    }
 
 
 def _common_flags(kubeconfig: Path, port: int) -> list[str]:

@@ -3,7 +3,8 @@
 ``ControlPlane().start()`` runs etcd, kube-apiserver (TLS + RBAC), kube-controller-manager,
 kube-scheduler, KWOK with one fake node, and the sealed-secrets controller with a key the tests
 know. ``stop()`` kills every process group and removes the temp directory; it also runs at exit
-and on SIGTERM/SIGHUP, and the children die with their parent even on SIGKILL.
+and on SIGTERM/SIGHUP, and the children die with their parent even on SIGKILL. The API server
+keeps an audit log of every write and its user at ``audit_log_path``.
 
 CLI (used by ``make cluster-up|cluster-down|kubeconfig``)::
 
@@ -35,6 +36,7 @@ START_TIMEOUT = 60.0
 PORT_ATTEMPTS = 3
 WORKDIR_PREFIX = "ragagent-cluster-"
 OWNER_FILE = "owner.pid"
+SEALED_SECRETS_CRD = "sealedsecrets.bitnami.com"
 
 
 class KubectlError(subprocess.CalledProcessError):
@@ -65,6 +67,9 @@ class ControlPlane:
         self.workdir = workdir or _new_workdir()
         self._use_ports(pick_ports())
         self.kubeconfig_path = self.workdir / "kubeconfig"
+        self.audit_policy_path = self.workdir / "audit-policy.json"
+        # Who wrote what, one JSON line per write (``tests.support.audit`` reads it).
+        self.audit_log_path = self.workdir / "audit.log"
         self._components: list[processes.Component] = []
         self._started = False
         self._stopped = False
@@ -142,7 +147,8 @@ class ControlPlane:
             return bytes(response.read())
 
     def apiserver_metrics(self) -> str:
-        """The API server's Prometheus text (e.g. to count writes via apiserver_request_total)."""
+        """The API server's Prometheus text. Its request counters add up every client; to
+        count one client's writes, read ``audit_log_path`` (``tests.support.audit``)."""
         return self.apiserver_get("/metrics").decode()
 
     def _admin_tls(self) -> ssl.SSLContext:
@@ -241,7 +247,9 @@ class ControlPlane:
             ports=self.ports,
             cert_dir=self.workdir / "apiserver-certs",
         )
-        self._run("kube-apiserver", argv)
+        self.audit_policy_path.write_text(json.dumps(components.build_audit_policy(), indent=2))
+        audit = components.build_audit_flags(policy=self.audit_policy_path, log=self.audit_log_path)
+        self._run("kube-apiserver", [*argv, *audit])
         self._wait("kube-apiserver /readyz", self._apiserver_ready)
 
     def _apiserver_ready(self) -> bool:
@@ -285,9 +293,7 @@ class ControlPlane:
         sa_dir = sealed_secrets.write_service_account_dir(
             self.workdir / "sa", token=token, ca_pem=m.ca_cert.read_bytes()
         )
-        self.kubectl(
-            "wait", "--for=condition=Established", "--timeout=30s", "crd/sealedsecrets.bitnami.com"
-        )
+        self._wait(f"CRD {SEALED_SECRETS_CRD} Established", self._sealed_secrets_crd_ready)
         component, port = sealed_secrets.start_controller(
             self.tool("sealed-secrets-controller"),
             sa_dir=sa_dir,
@@ -300,6 +306,12 @@ class ControlPlane:
             "sealed-secrets controller with our key",
             lambda: (sealed_secrets.served_cert(port) or b"").strip() == expected,
         )
+
+    def _sealed_secrets_crd_ready(self) -> bool:
+        # Not `kubectl wait`: it fails at once on a new CRD whose status has no conditions yet.
+        jsonpath = '{.status.conditions[?(@.type=="Established")].status}'
+        argv = ("get", "crd", SEALED_SECRETS_CRD, "-o", f"jsonpath={jsonpath}")
+        return self.kubectl(*argv, check=False).stdout.strip() == "True"
 
     def _wait_settled(self) -> None:
         self._wait(f"node {FAKE_NODE} Ready", self._node_ready)

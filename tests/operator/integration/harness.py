@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,31 @@ PEERING_LIFETIME_SECONDS = 15
 # a coin toss; the session's operator has the lowest, so any replica a test starts for itself
 # (priority above it) takes over, and it resumes once those are gone.
 MAIN_PRIORITY = 100
+CRDS = ("ragagents.ragagent.dev", "clusterkopfpeerings.kopf.dev")
+OPERATOR_NAMESPACE = "ragagent-system"
+OPERATOR_SERVICE_ACCOUNT = "ragagent-operator"
+# Every test operator authenticates with this ServiceAccount's token (``install``); the API
+# server's audit log names its requests by this user.
+OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_SERVICE_ACCOUNT}"
+# The kinds (plural names) the operator writes: a no-op resync writes none of them.
+OPERATOR_RESOURCES = frozenset(
+    {
+        "ragagents",
+        "deployments",
+        "services",
+        "configmaps",
+        "serviceaccounts",
+        "secrets",
+        "sealedsecrets",
+        "networkpolicies",
+        "poddisruptionbudgets",
+        "horizontalpodautoscalers",
+        "statefulsets",
+        "jobs",
+        "cronjobs",
+        "persistentvolumeclaims",
+    }
+)
 
 
 @dataclass
@@ -77,17 +102,23 @@ def start_operator(
 def install(cluster: controlplane.ControlPlane) -> Path:
     """CRDs, RBAC and the peering object from manifests/; returns the operator's kubeconfig."""
     cluster.kubectl("apply", "-k", str(REPO / "manifests" / "crd"))
-    cluster.kubectl(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=120s",  # kubectl's 30 s default is short on a loaded 2-core machine
-        "crd/ragagents.ragagent.dev",
-        "crd/clusterkopfpeerings.kopf.dev",
-    )
+    wait_established(cluster)
     cluster.kubectl("apply", "-k", str(REPO / "manifests" / "rbac"))
     cluster.kubectl("apply", "-f", str(REPO / "manifests" / "operator" / "peering.yaml"))
-    token = cluster.token_for("ragagent-operator", "ragagent-system", duration="10h")
+    token = cluster.token_for(OPERATOR_SERVICE_ACCOUNT, OPERATOR_NAMESPACE, duration="10h")
     return cluster.kubeconfig_for_token(token, name="ragagent-operator")
+
+
+def wait_established(cluster: controlplane.ControlPlane, crds: Sequence[str] = CRDS) -> None:
+    """Polls until every CRD in ``crds`` is Established. Not ``kubectl wait``: it fails at
+    once, instead of waiting, on a CRD whose status has no conditions yet, which is how a
+    just-created CRD looks for a moment on a loaded machine."""
+
+    def established(name: str) -> bool:
+        conditions = ((get_json(cluster, "crd", name) or {}).get("status") or {}).get("conditions")
+        return any(c["type"] == "Established" and c["status"] == "True" for c in conditions or [])
+
+    wait_for(lambda: all(map(established, crds)), f"{', '.join(crds)} Established", timeout=120)
 
 
 def _healthy(port: int) -> bool:
