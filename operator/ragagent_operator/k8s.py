@@ -5,7 +5,9 @@ and ``force=true``.  ``ensure`` first reads the live object and skips the write
 when it already matches (same spec-hash annotation and every desired field
 present with the same value), so a resync of an unchanged RagAgent sends no
 write request at all.  ``_call`` is the one place that maps HTTP errors: 404
-becomes ``None``, a 409 is retried once, anything else raises ``ApiError``.
+becomes ``None``, a 409 is retried once, anything else raises ``ApiError``; a request
+that gets no answer raises ``Unreachable``. httpx and its errors stay inside this module:
+callers catch ``KubeError``.
 """
 
 from __future__ import annotations
@@ -57,12 +59,27 @@ PLURALS: dict[tuple[str, str], str] = {
 }
 
 
-class ApiError(RuntimeError):
+class KubeError(RuntimeError):
+    """The base of this module's errors: the API server did not do what was asked.
+
+    Callers that only need to know that a request failed catch this one; the two
+    subclasses say whether the server refused it or never answered.
+    """
+
+
+class ApiError(KubeError):
     """The API server refused a request; ``status`` is the HTTP code, the message its reason."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"{status}: {message}")
         self.status = status
+
+
+class Unreachable(KubeError):
+    """No usable answer: the connection failed or timed out, or the response was broken.
+
+    Raised from httpx's own errors, which never leave this module.
+    """
 
 
 # In-flight requests per process. httpx's pool scans every waiting request on each
@@ -157,6 +174,11 @@ def connect(*, timeout: float = 30.0) -> Api:
     return Api(http=http)
 
 
+async def close(api: Api) -> None:
+    """Close the client's connections (at shutdown)."""
+    await api.http.aclose()
+
+
 def path_for(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:
     plural = PLURALS[(api_version, kind)]
     root = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
@@ -165,10 +187,14 @@ def path_for(api_version: str, kind: str, namespace: str | None, name: str | Non
 
 
 async def _call(api: Api, method: str, url: str, **kwargs: Any) -> httpx.Response | None:
-    """The single error wrapper: None on 404, one retry on 409, ApiError otherwise."""
+    """The single error wrapper: None on 404, one retry on 409, ApiError otherwise;
+    Unreachable when no answer came."""
     for attempt in range(2):
         async with api.in_flight:
-            response = await api.http.request(method, url, **kwargs)
+            try:
+                response = await api.http.request(method, url, **kwargs)
+            except httpx.HTTPError as exc:
+                raise Unreachable(str(exc)) from exc
         metrics.API_REQUESTS.labels(verb=method).inc()
         if response.status_code == 404:
             return None

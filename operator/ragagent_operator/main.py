@@ -86,7 +86,7 @@ async def close(**_: Any) -> None:
     for task in _retries:
         task.cancel()
     if "api" in _state:
-        await _state.pop("api").http.aclose()
+        await k8s.close(_state.pop("api"))
 
 
 async def _reconcile(body: dict[str, Any], trigger: str) -> None:

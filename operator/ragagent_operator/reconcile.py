@@ -16,8 +16,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-import httpx
-
 from ragagent_operator import constants as c
 from ragagent_operator import k8s, metrics, sealing, workload_steps
 from ragagent_operator.config import OperatorSettings
@@ -60,7 +58,7 @@ _locks: dict[str, asyncio.Lock] = {}
 # k8s.MAX_IN_FLIGHT) but would hold more bodies, manifests and tasks in memory at a peak.
 MAX_RECONCILES = 32
 _SLOTS = asyncio.Semaphore(MAX_RECONCILES)
-STEP_ERRORS = (k8s.ApiError, httpx.HTTPError, sealing.SealingError, OSError)
+STEP_ERRORS = (k8s.KubeError, sealing.SealingError, OSError)
 
 
 def build_context(api: k8s.Api, settings: OperatorSettings, body: Manifest) -> Context:

@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
 from ragagent_operator import constants as c
 from ragagent_operator import k8s
 from ragagent_operator.render.common import Manifest
@@ -94,7 +92,7 @@ class Peering:
     async def _read(self, api: k8s.Api, name: str) -> bool:
         try:
             record = await k8s.get(api, *PEERING_API, None, name)
-        except (k8s.ApiError, httpx.HTTPError) as exc:  # keep the last answer; ask again later
+        except k8s.KubeError as exc:  # keep the last answer; ask again later
             log.warning("peering %s unreadable: %s", name, exc)
             return self._active
         peers = (record or {}).get("status") or {}
@@ -143,5 +141,5 @@ class Resync:
                     self.tasks.pop(uid, None)  # deleted (maybe re-created: that has its own)
                     return
                 await self.run(body)
-            except (k8s.ApiError, httpx.HTTPError) as exc:  # the next interval tries again
+            except k8s.KubeError as exc:  # the next interval tries again
                 log.warning("resync of %s/%s failed: %s", namespace, name, exc)
