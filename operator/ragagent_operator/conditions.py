@@ -1,12 +1,9 @@
-"""Pure helpers for Kubernetes-style conditions, the status object and Events."""
+"""Kubernetes-style conditions: building, merging into the status, and their transitions."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-
-from ragagent_operator import constants as c
-from ragagent_operator.render.common import Agent
 
 Condition = dict[str, Any]
 READY_INPUTS = ("DeploymentAvailable", "SecretsReady", "DatabaseReady")
@@ -48,28 +45,3 @@ def transitions(old: list[Condition], new: list[Condition]) -> list[Condition]:
     """Conditions whose status differs from before (for Events)."""
     previous = {item.get("type"): item.get("status") for item in old}
     return [item for item in new if previous.get(item["type"]) != item["status"]]
-
-
-def build_event(
-    agent: Agent, *, reason: str, message: str, warning: bool = False
-) -> dict[str, Any]:
-    stamp = now_rfc3339()
-    return {
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {"generateName": f"{agent.name}.", "namespace": agent.namespace},
-        "involvedObject": {
-            "apiVersion": c.API_VERSION,
-            "kind": c.KIND,
-            "name": agent.name,
-            "namespace": agent.namespace,
-            "uid": agent.uid,
-        },
-        "reason": reason,
-        "message": message[:1000],
-        "type": "Warning" if warning else "Normal",
-        "source": {"component": c.MANAGED_BY},
-        "firstTimestamp": stamp,
-        "lastTimestamp": stamp,
-        "count": 1,
-    }

@@ -27,8 +27,7 @@ import httpx
 import kopf
 
 from ragagent_operator import constants as c
-from ragagent_operator import metrics, quantity
-from ragagent_operator.render.common import Manifest, stable_hash
+from ragagent_operator import manifest, metrics, quantity
 
 log = logging.getLogger(__name__)
 Outcome = Literal["unchanged", "applied"]
@@ -216,7 +215,7 @@ def _reason(response: httpx.Response) -> str:
 
 async def get(
     api: Api, api_version: str, kind: str, namespace: str | None, name: str
-) -> Manifest | None:
+) -> manifest.Manifest | None:
     """The live object, or None when it does not exist."""
     response = await _call(api, "GET", path_for(api_version, kind, namespace, name))
     return None if response is None else dict(response.json())
@@ -224,14 +223,16 @@ async def get(
 
 async def list_objects(
     api: Api, api_version: str, kind: str, namespace: str, selector: dict[str, str]
-) -> list[Manifest]:
+) -> list[manifest.Manifest]:
     label_selector = ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
     url = path_for(api_version, kind, namespace)
     response = await _call(api, "GET", url, params={"labelSelector": label_selector})
     return [] if response is None else list(response.json().get("items", []))
 
 
-async def apply(api: Api, obj: Manifest, *, manager: str = c.FIELD_MANAGER) -> Manifest:
+async def apply(
+    api: Api, obj: manifest.Manifest, *, manager: str = c.FIELD_MANAGER
+) -> manifest.Manifest:
     """Server-side apply, forcing ownership of the fields we set."""
     meta = obj["metadata"]
     url = path_for(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
@@ -277,18 +278,20 @@ async def get_text(api: Api, path: str) -> str | None:
     return None if response is None else response.text
 
 
-async def create_event(api: Api, event: Manifest) -> None:
+async def create_event(api: Api, event: manifest.Manifest) -> None:
     await _call(api, "POST", path_for("v1", "Event", event["metadata"]["namespace"]), json=event)
 
 
 # --- idempotent apply ---------------------------------------------------------
 
 
-def with_spec_hash(obj: Manifest) -> Manifest:
+def with_spec_hash(obj: manifest.Manifest) -> manifest.Manifest:
     """``obj`` annotated with the hash of itself, so removals in the spec are noticed too."""
     annotations = dict(obj["metadata"].get("annotations") or {})
     annotations.pop(c.ANNOTATION_SPEC_HASH, None)
-    digest = stable_hash({**obj, "metadata": {**obj["metadata"], "annotations": annotations}})
+    digest = manifest.stable_hash(
+        {**obj, "metadata": {**obj["metadata"], "annotations": annotations}}
+    )
     annotations[c.ANNOTATION_SPEC_HASH] = digest
     return {**obj, "metadata": {**obj["metadata"], "annotations": annotations}}
 
@@ -321,7 +324,7 @@ def _same_quantity(desired: Any, live: Any) -> bool:
     )
 
 
-def matches(desired: Manifest, live: Manifest | None) -> bool:
+def matches(desired: manifest.Manifest, live: manifest.Manifest | None) -> bool:
     if live is None:
         return False
     live_hash = (live["metadata"].get("annotations") or {}).get(c.ANNOTATION_SPEC_HASH)
@@ -332,15 +335,23 @@ def matches(desired: Manifest, live: Manifest | None) -> bool:
 
 
 async def ensure(
-    api: Api, obj: Manifest, live: Manifest | None = None, *, fetched: bool = False
+    api: Api,
+    obj: manifest.Manifest,
+    live: manifest.Manifest | None = None,
+    *,
+    fetched: bool = False,
 ) -> Outcome:
     """Apply ``obj`` unless the live object already matches it (then nothing is written)."""
     return (await ensure_object(api, obj, live, fetched=fetched))[0]
 
 
 async def ensure_object(
-    api: Api, obj: Manifest, live: Manifest | None = None, *, fetched: bool = False
-) -> tuple[Outcome, Manifest]:
+    api: Api,
+    obj: manifest.Manifest,
+    live: manifest.Manifest | None = None,
+    *,
+    fetched: bool = False,
+) -> tuple[Outcome, manifest.Manifest]:
     """``ensure`` that also returns the object as the API server now holds it.
 
     ``fetched`` says ``live`` is already known (None: absent), so no read is sent.
@@ -356,7 +367,7 @@ async def ensure_object(
     return "applied", await apply(api, desired)
 
 
-def owns_replicas(live: Manifest, manager: str = c.FIELD_MANAGER) -> bool:
+def owns_replicas(live: manifest.Manifest, manager: str = c.FIELD_MANAGER) -> bool:
     """Whether ``manager`` holds ``spec.replicas`` of a live Deployment (per managedFields)."""
     for entry in live["metadata"].get("managedFields") or []:
         spec_fields = (entry.get("fieldsV1") or {}).get("f:spec") or {}
@@ -366,7 +377,7 @@ def owns_replicas(live: Manifest, manager: str = c.FIELD_MANAGER) -> bool:
     return False
 
 
-async def hand_over_replicas(api: Api, live: Manifest) -> None:
+async def hand_over_replicas(api: Api, live: manifest.Manifest) -> None:
     """Before we stop applying ``replicas`` (HPA takes over), let a handover manager co-own it.
 
     Without this, server-side apply would delete the field we no longer send

@@ -166,7 +166,7 @@ async def _refresh_owner(namespace: str, name: str, *, full: bool = False) -> No
     await asyncio.sleep(CHILD_DEBOUNCE_SECONDS)
     _pending.discard(key)  # later events schedule a new refresh that sees their state
     if full:
-        await job_events.reconcile_owner(_api(), SETTINGS, namespace, name)
+        await reconcile.reconcile_by_name(_api(), SETTINGS, namespace, name)
     else:
         await reconcile.refresh_status(_api(), SETTINGS, namespace, name)
 

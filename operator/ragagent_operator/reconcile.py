@@ -196,6 +196,17 @@ async def _run_step(ctx: Context, name: str, step: Step) -> bool:
     return True
 
 
+async def reconcile_by_name(
+    api: k8s.Api, settings: OperatorSettings, namespace: str, name: str
+) -> None:
+    """Run the full reconcile of RagAgent ``namespace/name`` now; nothing when it is gone."""
+    body = await k8s.get(api, c.API_VERSION, c.KIND, namespace, name)
+    if body is None:
+        return
+    log.info("a step Job finished: reconciling %s/%s now", namespace, name)
+    await reconcile(api, settings, body, trigger="job")
+
+
 def forget(namespace: str, name: str) -> None:
     """Drop per-object state (lock, per-RagAgent metric series) once a RagAgent is deleted."""
     _locks.pop(f"{namespace}/{name}", None)

@@ -26,14 +26,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ragagent_operator import constants as c
-from ragagent_operator import k8s
-from ragagent_operator.render.common import Manifest
+from ragagent_operator import k8s, manifest
 
 log = logging.getLogger(__name__)
 PEERING_API = ("kopf.dev/v1", "ClusterKopfPeering")
 AGENT_API = (c.API_VERSION, c.KIND)
 PEERING_CHECK_SECONDS = 1.0  # every due resync of one moment shares one read
-Run = Callable[[Manifest], Awaitable[None]]
+Run = Callable[[manifest.Manifest], Awaitable[None]]
 
 
 def own_identity() -> str:

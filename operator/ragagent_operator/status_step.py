@@ -8,14 +8,13 @@ from typing import Any
 from ragagent_operator import backup_status, job_reports, k8s, metrics
 from ragagent_operator import constants as c
 from ragagent_operator.conditions import (
-    build_event,
     build_ready,
     merge_conditions,
     now_rfc3339,
     transitions,
 )
 from ragagent_operator.context import Context
-from ragagent_operator.render import postgres, service
+from ragagent_operator.render import event, postgres, service
 from ragagent_operator.render.common import selector_labels
 
 ORDER = (
@@ -180,7 +179,9 @@ async def _emit_events(ctx: Context, old: list[dict[str, Any]], new: list[dict[s
             message = f"{cond['type']} is {cond['status']}: {cond['message']}"
             await k8s.create_event(
                 ctx.api,
-                build_event(ctx.agent, reason=cond["reason"], message=message, warning=warning),
+                event.build_event(
+                    ctx.agent, reason=cond["reason"], message=message, warning=warning
+                ),
             )
 
 

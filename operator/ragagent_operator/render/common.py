@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ragagent_operator import constants as c
+from ragagent_operator import manifest
 from ragagent_operator.spec import RagAgentSpec
 
-Manifest = dict[str, Any]
+# The object type and its hash belong to ``manifest`` (below render and k8s alike);
+# builders, and the callers of builders, name them here.
+Manifest = manifest.Manifest
+stable_hash = manifest.stable_hash
 SecretsProvider = Literal["sealedSecrets", "kubernetes"]
 
 
@@ -47,12 +49,6 @@ def build_agent(body: Manifest, *, default_image: str, **defaults: Any) -> Agent
         secrets_provider=provider,
         **defaults,
     )
-
-
-def stable_hash(value: Any) -> str:
-    """sha256 of the canonical JSON of ``value`` (hex, 16 chars: enough to detect change)."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def selector_labels(agent: Agent, component: str) -> dict[str, str]:
