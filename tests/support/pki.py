@@ -35,6 +35,9 @@ class Pki:
     sa_private: Path
     sealing_cert: Path
     sealing_key: Path
+    # The API server's client certificate towards kubelets (logs, exec, port-forward).
+    kubelet_client_cert: Path
+    kubelet_client_key: Path
 
 
 def new_key(bits: int = 2048) -> rsa.RSAPrivateKey:
@@ -104,14 +107,17 @@ def build_leaf(
     ca_key: rsa.RSAPrivateKey,
     subject: x509.Name,
     server: bool,
+    ips: tuple[str, ...] = ("127.0.0.1",),
 ) -> x509.Certificate:
-    """A certificate signed by ``ca``: a serving cert for 127.0.0.1/localhost, or a client cert."""
+    """A certificate signed by ``ca``: a serving cert for localhost and ``ips``, or a client
+    cert (which ignores ``ips``)."""
     usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
     builder = _builder(subject, ca.subject, key).add_extension(
         x509.ExtendedKeyUsage([usage]), critical=False
     )
     if server:
-        names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+        addresses = [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+        names: list[x509.GeneralName] = [x509.DNSName("localhost"), *addresses]
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     return builder.sign(ca_key, hashes.SHA256())
 
@@ -139,6 +145,13 @@ def write_pki(directory: Path) -> Pki:
     )
     admin_subject = _name("ragagent-admin", "system:masters")
     admin = build_leaf(admin_key, ca=ca, ca_key=ca_key, subject=admin_subject, server=False)
+    # Like kubeadm's apiserver-kubelet-client: kubelets authorize it through a
+    # SubjectAccessReview, which system:masters passes.
+    kubelet_client_key = new_key()
+    kubelet_client_subject = _name("kube-apiserver-kubelet-client", "system:masters")
+    kubelet_client = build_leaf(
+        kubelet_client_key, ca=ca, ca_key=ca_key, subject=kubelet_client_subject, server=False
+    )
     # 4096 bits matches the keys the sealed-secrets controller makes for itself.
     sealing_key = new_key(4096)
     sealing = build_self_signed(sealing_key, "sealed-secret")
@@ -153,4 +166,6 @@ def write_pki(directory: Path) -> Pki:
         sa_private=_write(directory / "sa.key", key_pem(sa_key)),
         sealing_cert=_write(directory / "sealing.crt", cert_pem(sealing)),
         sealing_key=_write(directory / "sealing.key", key_pem(sealing_key)),
+        kubelet_client_cert=_write(directory / "kubelet-client.crt", cert_pem(kubelet_client)),
+        kubelet_client_key=_write(directory / "kubelet-client.key", key_pem(kubelet_client_key)),
     )

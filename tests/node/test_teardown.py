@@ -1,0 +1,86 @@
+"""The real node leaves the host as it found it: no processes, mounts, cgroups, bridge,
+iptables rules or log links, after a normal stop and after its runner is SIGKILLed."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.node import conftest, pods
+from tests.support import controlplane, images, node, node_config, node_host, tools
+
+pytestmark = [pytest.mark.k8s, pytest.mark.node, pytest.mark.slow]
+UP_TIMEOUT = 300.0
+
+
+def run_pod(kubeconfig: Path, kubectl: Path, image: str) -> None:
+    """A web pod on the real node, Ready: a sandbox, a container, a netns, CNI rules."""
+    pod = json.dumps(pods.build_web_pod("web", image=image))
+    base = [str(kubectl), f"--kubeconfig={kubeconfig}", "-n", "default"]
+    subprocess.run([*base, "apply", "-f", "-"], input=pod, text=True, check=True, timeout=60)
+    wait = [*base, "wait", "--for=condition=Ready", "pod/web", "--timeout=120s"]
+    subprocess.run(wait, check=True, capture_output=True, timeout=150)
+
+
+def test_stop_leaves_the_host_clean(
+    cluster: controlplane.ControlPlane, agent_image: images.ImageRefs
+) -> None:
+    real = conftest.start_node(cluster, agent_image)
+    try:
+        run_pod(cluster.kubeconfig_path, cluster.tool("kubectl"), agent_image.agent)
+        assert node_host.leftovers(real.layout.workdir, real.network) != []
+    finally:
+        real.stop()
+    assert node_host.leftovers(real.layout.workdir, real.network) == []
+
+
+def start_runner() -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """``python -m tests.support.node up`` in its own session; returns it and what it printed
+    once ready (KUBECONFIG, the agent image and the node's work dir)."""
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.node", "up"],
+        cwd=tools.REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    printed: dict[str, str] = {}
+    deadline = time.monotonic() + UP_TIMEOUT
+    assert runner.stdout is not None
+    while "KUBECONFIG" not in printed and time.monotonic() < deadline:
+        line = runner.stdout.readline()
+        if not line:
+            break
+        if match := re.search(r"\(state in (\S+)\)", line):
+            printed["workdir"] = match.group(1)
+        if line.startswith("AGENT_IMAGE="):
+            printed["AGENT_IMAGE"] = line.strip().split("=", 1)[1]
+        if line.startswith("export KUBECONFIG="):
+            printed["KUBECONFIG"] = line.strip().split("=", 1)[1]
+    if "KUBECONFIG" not in printed:
+        runner.kill()
+        pytest.fail(f"the node runner did not come up: {runner.stdout.read()[-3000:]}")
+    return runner, printed
+
+
+def test_cleanup_after_the_runner_is_sigkilled() -> None:
+    conftest.require_node_host()
+    runner, printed = start_runner()
+    workdir = Path(printed["workdir"])
+    network = node_config.Network(json.loads((workdir / node.OWNER_FILE).read_text())["index"])
+    try:
+        # The runner's image: another build may have changed the refs since the session began.
+        run_pod(Path(printed["KUBECONFIG"]), tools.tools_bin() / "kubectl", printed["AGENT_IMAGE"])
+    finally:
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait()
+    time.sleep(1)  # its children get their parent-death signal
+    assert node_host.leftovers(workdir, network) != []  # the shim and the container survive
+    assert workdir in node.clean_stale()
+    assert node_host.leftovers(workdir, network) == []
