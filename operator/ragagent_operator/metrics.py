@@ -21,7 +21,7 @@ API_REQUESTS = Counter(
 )
 WATCHED = Gauge("ragagent_operator_watched_ragagents", "RagAgents this replica has reconciled.")
 
-# Per-RagAgent gauges for the replica and backup panels and alerts; status_step sets them.
+# Per-RagAgent gauges for the replica and backup panels and alerts; steps/status.py sets them.
 _AGENT = ["namespace", "ragagent"]
 AGENT_READY_REPLICAS = Gauge(
     "ragagent_operator_agent_ready_replicas", "Ready pods of the agent Deployment.", _AGENT

@@ -1,12 +1,11 @@
-"""Reconcile one RagAgent: a short, ordered list of named, idempotent steps, then status.
+"""Reconcile one RagAgent: run ``steps.STEPS`` (the ordered list of named, idempotent
+steps), then the status step.
 
-Steps run concurrently except where one reads what another produces (NEEDS, BARRIERS),
-so a RagAgent's independent children are sent together rather than one after another.
-
-Each step renders its children (pure) and hands them to ``Context.ensure``,
-which writes only when the live object differs.  A failing step is recorded
-(metrics, Reconciled=False, a Warning Event) and the remaining steps still run,
-so one broken part never blocks the others; the caller retries later.
+Steps run concurrently except where one reads what another produces (``steps.NEEDS``,
+``steps.BARRIERS``), so a RagAgent's independent children are sent together rather
+than one after another. A failing step is recorded (metrics, Reconciled=False, a
+Warning Event) and the remaining steps still run, so one broken part never blocks the
+others; the caller retries later.
 """
 
 from __future__ import annotations
@@ -14,45 +13,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
 from ragagent_operator import constants as c
-from ragagent_operator import k8s, metrics, sealing, workload_steps
+from ragagent_operator import k8s, metrics, sealing, steps
 from ragagent_operator.config import OperatorSettings
 from ragagent_operator.context import Context
-from ragagent_operator.reindex_step import ensure_reindex
 from ragagent_operator.render.common import Manifest, build_agent
-from ragagent_operator.restore_step import ensure_restore
-from ragagent_operator.secret_steps import ensure_secrets
-from ragagent_operator.status_step import ensure_status
+from ragagent_operator.steps import status
 
 log = logging.getLogger(__name__)
-Step = Callable[[Context], Awaitable[None]]
-
-STEPS: list[tuple[str, Step]] = [
-    ("serviceaccount", workload_steps.ensure_service_account),
-    ("secrets", ensure_secrets),
-    ("configmap", workload_steps.ensure_config_map),
-    ("database", workload_steps.ensure_database),
-    ("restore", ensure_restore),  # before the workload: a restore holds the agent at 0
-    ("deployment", workload_steps.ensure_deployment),
-    ("service", workload_steps.ensure_service),
-    ("pdb", workload_steps.ensure_pdb),
-    ("autoscaling", workload_steps.ensure_autoscaling),
-    ("networkpolicy", workload_steps.ensure_network_policies),
-    ("reindex", ensure_reindex),  # before ingest: new index settings wait for a backup
-    ("ingest", workload_steps.ensure_ingest),
-    ("backup", workload_steps.ensure_backup),
-    ("monitoring", workload_steps.ensure_monitoring),
-]
-# What a step reads from earlier ones; steps wait only for these, the rest run at once.
-NEEDS: dict[str, tuple[str, ...]] = {
-    "deployment": ("secrets", "configmap"),  # the pod template hashes both
-    "ingest": ("reindex",),  # new index settings hold the ingest until their backup
-}
-# A barrier runs after every step listed before it and before every step listed after it
-# (a restore swaps in an agent held at 0 replicas for the steps that follow).
-BARRIERS = frozenset({"restore"})
 _locks: dict[str, asyncio.Lock] = {}
 # Full reconciles at once. More would not finish sooner (their requests queue on
 # k8s.MAX_IN_FLIGHT) but would hold more bodies, manifests and tasks in memory at a peak.
@@ -86,7 +55,7 @@ async def reconcile(
         ctx = build_context(api, settings, body)
         ctx.fresh = trigger == "create" and not (body.get("status") or {}).get("conditions")
         failed = await _run_steps(ctx)
-        if not await _run_step(ctx, "status", lambda c: ensure_status(c, failed)):
+        if not await _run_step(ctx, "status", lambda c: status.ensure_status(c, failed)):
             failed.append("status")
         metrics.RECONCILE_DURATION.observe(time.perf_counter() - started)
         metrics.RECONCILES.labels(trigger=trigger, result="error" if failed else "ok").inc()
@@ -120,24 +89,24 @@ def build_trigger(body: Manifest, handled: int | None) -> str | None:
 
 def build_waits(names: list[str]) -> dict[str, set[str]]:
     """For each step, the steps it waits for (NEEDS and BARRIERS; unknown names ignored)."""
-    waits = {name: set(NEEDS.get(name, ())) & set(names) for name in names}
+    waits = {name: set(steps.NEEDS.get(name, ())) & set(names) for name in names}
     for index, name in enumerate(names):
-        if name in BARRIERS:
+        if name in steps.BARRIERS:
             waits[name] |= set(names[:index])
             for later in names[index + 1 :]:
                 waits[later].add(name)
     return waits
 
 
-WAITS = build_waits([name for name, _ in STEPS])  # STEPS never changes: worked out once
+WAITS = build_waits([name for name, _ in steps.STEPS])  # STEPS never changes: worked out once
 
 
 async def _run_steps(ctx: Context) -> list[str]:
     """Every step, each as soon as the steps it waits for finished; returns the failed ones."""
-    finished = {name: asyncio.Event() for name, _ in STEPS}
+    finished = {name: asyncio.Event() for name, _ in steps.STEPS}
     ok: dict[str, bool] = {}
 
-    async def run(name: str, step: Step) -> None:
+    async def run(name: str, step: steps.Step) -> None:
         try:
             for other in WAITS[name]:
                 await finished[other].wait()
@@ -146,9 +115,9 @@ async def _run_steps(ctx: Context) -> list[str]:
             finished[name].set()
 
     async with asyncio.TaskGroup() as group:
-        for name, step in STEPS:
+        for name, step in steps.STEPS:
             group.create_task(run(name, step))
-    return [name for name, _ in STEPS if not ok[name]]
+    return [name for name, _ in steps.STEPS if not ok[name]]
 
 
 def _lock_for(namespace: str, name: str) -> asyncio.Lock:
@@ -178,11 +147,11 @@ async def refresh_status(
                 ctx.conditions[cond["type"]] = {
                     key: cond.get(key, "") for key in ("type", "status", "reason", "message")
                 }
-        await _run_step(ctx, "status", lambda c: ensure_status(c, None))
+        await _run_step(ctx, "status", lambda c: status.ensure_status(c, None))
         metrics.RECONCILES.labels(trigger="child", result="status").inc()
 
 
-async def _run_step(ctx: Context, name: str, step: Step) -> bool:
+async def _run_step(ctx: Context, name: str, step: steps.Step) -> bool:
     with metrics.STEP_DURATION.labels(step=name).time():
         try:
             await step(ctx)

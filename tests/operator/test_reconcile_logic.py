@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ragagent_operator import constants as c
-from ragagent_operator import k8s, secret_steps
+from ragagent_operator import k8s
 from ragagent_operator.conditions import build_condition, build_ready, merge_conditions, transitions
+from ragagent_operator.steps import secrets
 
 
 def _deployment(**spec: object) -> dict[str, object]:
@@ -101,27 +102,27 @@ def test_ready_needs_deployment_secrets_and_database() -> None:
 
 def test_generated_keys_are_only_added_never_regenerated() -> None:
     keys = [c.KEY_SECRET_KEY, c.KEY_DB_PASSWORD, c.KEY_DATABASE_URL]
-    assert secret_steps._missing_keys(keys, set(keys)) == []
-    assert secret_steps._missing_keys(keys, {c.KEY_DB_PASSWORD, c.KEY_DATABASE_URL}) == [
+    assert secrets._missing_keys(keys, set(keys)) == []
+    assert secrets._missing_keys(keys, {c.KEY_DB_PASSWORD, c.KEY_DATABASE_URL}) == [
         c.KEY_SECRET_KEY
     ]
-    pair = secret_steps._missing_keys(keys, {c.KEY_SECRET_KEY, c.KEY_DB_PASSWORD})
+    pair = secrets._missing_keys(keys, {c.KEY_SECRET_KEY, c.KEY_DB_PASSWORD})
     assert pair == sorted([c.KEY_DB_PASSWORD, c.KEY_DATABASE_URL])
 
 
 def test_only_secrets_the_controller_unseals_are_a_routine_wait() -> None:
     unsealed = {"docs-generated", "docs-llm"}
-    assert secret_steps.build_secrets_condition(3, [], unsealed) == (
+    assert secrets.build_secrets_condition(3, [], unsealed) == (
         True,
         "SecretsPresent",
         "3 referenced Secrets present",
     )
-    waiting = secret_steps.build_secrets_condition(3, ["docs-generated"], unsealed)
+    waiting = secrets.build_secrets_condition(3, ["docs-generated"], unsealed)
     assert waiting[:2] == (False, "WaitingForUnseal")
     # The user's own Secret is missing: theirs to create, not a wait (and it gets an Event).
     for missing in (["docs-pg"], ["docs-generated", "docs-pg"]):
-        status, reason, message = secret_steps.build_secrets_condition(3, missing, unsealed)
+        status, reason, message = secrets.build_secrets_condition(3, missing, unsealed)
         assert (status, reason) == (False, "SecretNotFound")
         assert message == "missing Secrets: " + ", ".join(missing)
     # With plain Secrets (no controller) nothing is unsealed: every missing one is not found.
-    assert secret_steps.build_secrets_condition(3, ["docs-generated"], set())[1] == "SecretNotFound"
+    assert secrets.build_secrets_condition(3, ["docs-generated"], set())[1] == "SecretNotFound"

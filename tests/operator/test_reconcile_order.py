@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ragagent_operator import reconcile
+from ragagent_operator import reconcile, steps
 
 
 def test_the_deployment_waits_for_the_hashes_it_renders_and_ingest_for_reindex() -> None:
@@ -27,7 +27,7 @@ def test_needs_on_steps_that_are_not_listed_are_ignored() -> None:
 
 def test_every_step_of_the_real_list_can_start() -> None:
     """No step waits for itself or for a step listed after it (that would deadlock)."""
-    names = [name for name, _ in reconcile.STEPS]
+    names = [name for name, _ in steps.STEPS]
     waits = reconcile.build_waits(names)
     for index, name in enumerate(names):
         assert waits[name] <= set(names[:index]), name

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ragagent_operator import backup_status, job_events, reindex_step, restore_step
+from ragagent_operator import backup_status, job_events, steps
 from ragagent_operator import constants as c
 from ragagent_operator.render import backup, deployment, restore
 from ragagent_operator.render.common import Agent, build_agent
@@ -105,7 +105,7 @@ def test_each_distinct_request_gets_its_own_job_name() -> None:
 
 def test_held_agent_renders_zero_replicas_and_no_autoscaling() -> None:
     agent = make_agent(autoscaling={"enabled": True, "minReplicas": 3})
-    held = restore_step.build_held_agent(agent)
+    held = steps.restore.build_held_agent(agent)
     assert held.spec.autoscaling.enabled is False
     rendered = deployment.build_deployment(held, config_hash="c", secrets_hash="s")
     assert rendered["spec"]["replicas"] == 0
@@ -122,21 +122,21 @@ def finished(succeeded: bool, report: dict[str, Any] | None = None) -> backup_st
 
 def test_last_restore_and_condition_follow_the_job() -> None:
     req = request(make_agent())
-    running = restore_step.build_last_restore(req, "h", "docs-restore-h", None)
+    running = steps.restore.build_last_restore(req, "h", "docs-restore-h", None)
     assert running == {
         "from": NAME,
         "requestHash": "h",
         "job": "docs-restore-h",
         "result": "Running",
     }
-    cond = restore_step.build_restored_condition(running, "")
+    cond = steps.restore.build_restored_condition(running, "")
     assert (cond["status"], cond["reason"]) == ("False", "Restoring")
-    done = restore_step.build_last_restore(req, "h", "docs-restore-h", finished(True))
+    done = steps.restore.build_last_restore(req, "h", "docs-restore-h", finished(True))
     assert (done["result"], done["time"]) == ("Succeeded", "2025-03-10T02:05:00Z")
-    cond = restore_step.build_restored_condition(done, "")
+    cond = steps.restore.build_restored_condition(done, "")
     assert (cond["status"], cond["reason"]) == ("True", "RestoreSucceeded")
-    failed = restore_step.build_last_restore(req, "h", "docs-restore-h", finished(False))
-    cond = restore_step.build_restored_condition(failed, "database x is not empty")
+    failed = steps.restore.build_last_restore(req, "h", "docs-restore-h", finished(False))
+    cond = steps.restore.build_restored_condition(failed, "database x is not empty")
     assert (cond["status"], cond["reason"]) == ("False", "RestoreFailed")
     assert "database x is not empty" in cond["message"]
     assert "stays scaled to 0" in cond["message"]
@@ -186,10 +186,10 @@ def test_only_finished_step_jobs_trigger_a_full_reconcile() -> None:
 
 def test_reindex_state_follows_the_reindex_job() -> None:
     name = "docs-reindex-abc"
-    assert reindex_step.build_reindex_state(name, job("reindex", status={"active": 1}))[1] == (
+    assert steps.reindex.build_reindex_state(name, job("reindex", status={"active": 1}))[1] == (
         "Reindexing"
     )
-    assert reindex_step.build_reindex_state(name, job("reindex", status=DONE))[:2] == (
+    assert steps.reindex.build_reindex_state(name, job("reindex", status=DONE))[:2] == (
         "True",
         "Reindexed",
     )
@@ -198,7 +198,7 @@ def test_reindex_state_follows_the_reindex_job() -> None:
             {"type": "Failed", "status": "True", "lastTransitionTime": "2025-03-10T02:05:00Z"}
         ]
     }
-    state = reindex_step.build_reindex_state(name, job("reindex", status=failed))
+    state = steps.reindex.build_reindex_state(name, job("reindex", status=failed))
     assert state[:2] == ("False", "ReindexFailed")
     assert f"kubectl logs job/{name}" in state[2]
     assert "delete the Job to try again" in state[2]

@@ -1,0 +1,66 @@
+"""The ingest step: one Job per content hash of the knowledge sources."""
+
+from __future__ import annotations
+
+from ragagent_operator import constants as c
+from ragagent_operator import k8s, manifest
+from ragagent_operator.context import Context
+from ragagent_operator.render import common, ingest_job
+
+
+async def ensure_ingest(ctx: Context) -> None:
+    """One Job per knowledge content hash; Jobs of older hashes are removed.
+
+    While new index settings wait for their backup, nothing changes: the content hash
+    covers those settings, and ingesting with them before the backup would defeat it.
+    """
+    if ctx.facts.get("reindex_waiting") or ctx.facts.get("restoring"):
+        return
+    agent = ctx.agent
+    jobs = [] if ctx.fresh else await _ingest_jobs(ctx)
+    wanted = None
+    if agent.spec.knowledge.sources:
+        knowledge_hash = await _knowledge_hash(ctx)
+        wanted = ingest_job.ingest_job_name(agent, knowledge_hash)
+        ctx.facts["knowledge_hash"] = knowledge_hash
+        if wanted not in {job["metadata"]["name"] for job in jobs}:
+            image = ctx.settings.backup_image or agent.image
+            await ctx.ensure(
+                ingest_job.build_ingest_job(agent, knowledge_hash=knowledge_hash, image=image)
+            )
+    for job in jobs:
+        if job["metadata"]["name"] == wanted:
+            ctx.facts["ingest_job"] = job
+        else:  # list items carry no apiVersion/kind, so name them here
+            await ctx.delete({"apiVersion": "batch/v1", "kind": "Job", "metadata": job["metadata"]})
+
+
+async def _ingest_jobs(ctx: Context) -> list[manifest.Manifest]:
+    agent = ctx.agent
+    selector = common.selector_labels(agent, c.COMPONENT_INGEST)
+    return await k8s.list_objects(ctx.api, "batch/v1", "Job", agent.namespace, selector)
+
+
+async def _knowledge_hash(ctx: Context) -> str:
+    """Covers sources, their ConfigMaps' content, chunking and the embedding model."""
+    agent = ctx.agent
+    contents = {}
+    for source in agent.spec.knowledge.sources:
+        if source.config_map is not None:
+            live = await k8s.get(
+                ctx.api, "v1", "ConfigMap", agent.namespace, source.config_map.name
+            )
+            contents[source.config_map.name] = live and [live.get("data"), live.get("binaryData")]
+    model = agent.spec.model
+    return manifest.stable_hash(
+        {
+            "sources": [s.model_dump() for s in agent.spec.knowledge.sources],
+            "contents": contents,
+            "chunking": agent.spec.knowledge.chunking.model_dump(),
+            "embedding": [
+                model.embedding_provider,
+                model.embedding_model,
+                model.embedding_dimension,
+            ],
+        }
+    )

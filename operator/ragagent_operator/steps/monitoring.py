@@ -1,0 +1,30 @@
+"""The monitoring step: the ServiceMonitor and PrometheusRule, where their CRDs are served."""
+
+from __future__ import annotations
+
+from ragagent_operator import k8s
+from ragagent_operator.context import Context
+from ragagent_operator.render import monitoring
+
+MONITORING_GV = "monitoring.coreos.com/v1"
+
+
+async def ensure_monitoring(ctx: Context) -> None:
+    """Only with the Prometheus Operator CRDs; otherwise say so in MonitoringReady."""
+    agent = ctx.agent
+    wanted = agent.spec.observability
+    if not await k8s.group_version_exists(ctx.api, MONITORING_GV):
+        if wanted.service_monitor or wanted.prometheus_rule:
+            ctx.note(
+                "MonitoringReady",
+                False,
+                "PrometheusOperatorMissing",
+                "monitoring.coreos.com/v1 is not served; ServiceMonitor and PrometheusRule skipped",
+            )
+        return
+    for enabled, manifest in (
+        (wanted.service_monitor, monitoring.build_service_monitor(agent)),
+        (wanted.prometheus_rule, monitoring.build_prometheus_rule(agent)),
+    ):
+        await (ctx.ensure(manifest) if enabled else ctx.delete(manifest))
+    ctx.note("MonitoringReady", True, "MonitoringApplied", "")
