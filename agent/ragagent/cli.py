@@ -152,10 +152,10 @@ def _progress() -> Progress:
 
 @app.command()
 def reindex() -> None:
-    """Re-embed every chunk with the configured embedding model."""
+    """Re-embed every chunk with the configured model; re-chunk when the chunking changed."""
     settings = _settings("reindex")
 
-    async def action() -> int:
+    async def action() -> reindexing.ReindexResult:
         embedder = await asyncio.to_thread(embeddings.build_embedder, settings)
         async with open_database(settings) as db:
             with _progress() as progress:
@@ -163,14 +163,24 @@ def reindex() -> None:
                 return await reindexing.reindex(
                     db=db,
                     embedder=embedder,
+                    chunking=ingest.build_chunking(settings),
                     batch_size=settings.embedding_batch_size,
                     on_progress=lambda done, total: progress.update(
                         task, completed=done, total=total
                     ),
                 )
 
-    count = _run(action)
-    console.print(f"re-embedded {count} chunks")
+    _print_reindexed(_run(action), settings)
+
+
+def _print_reindexed(result: reindexing.ReindexResult, settings: Settings) -> None:
+    console.print(f"re-embedded {result.chunks} chunks")
+    if result.rechunked or result.kept or result.skipped:
+        console.print(
+            f"re-chunked {result.rechunked} documents (size {settings.chunk_size}, "
+            f"overlap {settings.chunk_overlap}); {result.kept} without a stored body kept "
+            f"their chunks; {result.skipped} changed meanwhile were left as ingested"
+        )
 
 
 def main() -> None:

@@ -9,6 +9,8 @@ import pytest
 from ragagent.core import errors
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
+from ragagent.db import embedding_index
+from ragagent.rag import ingest
 from ragagent.rag.ingest import EMBED_CALL_BATCHES, DocumentInput, ingest_documents
 from ragagent.rag.types import Embedder
 
@@ -160,3 +162,47 @@ async def test_oversized_document_is_413(
     small = pg_settings.model_copy(update={"max_document_bytes": 100})
     with pytest.raises(errors.PayloadTooLarge):
         await _ingest(db, embedder, small, DocumentInput("x" * 101))
+
+
+async def test_under_a_new_chunking_only_new_documents_are_cut_with_it(
+    db: Database, embedder: Embedder, pg_settings: Settings
+) -> None:
+    """Before the re-index, stored documents keep their chunks and the index its record."""
+    stored = DocumentInput(HANDBOOK, "text/markdown", "hb")
+    await _ingest(db, embedder, pg_settings, stored)
+    before = await _snapshot(db)
+    small = pg_settings.model_copy(update={"chunk_size": 100, "chunk_overlap": 20})
+    new = DocumentInput(HANDBOOK.replace("Handbook", "Guide"), "text/markdown", "guide")
+
+    results = await _ingest(db, embedder, small, stored, new)
+
+    assert [r.outcome for r in results] == ["unchanged", "created"]
+    assert (await _snapshot(db))[: len(before)] == before
+    async with db.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT max(length(c.text)) AS longest FROM chunks c "
+            "JOIN documents d ON d.id = c.document_id WHERE d.external_id = 'guide'"
+        )
+        assert (await cursor.fetchone() or {})["longest"] <= 100
+        record = await embedding_index.read_index_record(conn)
+    assert record is not None
+    assert record.chunking == ingest.build_chunking(pg_settings)
+
+
+async def test_a_document_stored_without_a_body_gets_one_when_ingested_again(
+    db: Database, embedder: Embedder, pg_settings: Settings
+) -> None:
+    """Documents from before bodies were kept become re-chunkable by ingesting them again."""
+    doc = DocumentInput(HANDBOOK, "text/markdown", "hb")
+    await _ingest(db, embedder, pg_settings, doc)
+    async with db.connection() as conn:
+        await conn.execute("UPDATE documents SET body = NULL")
+
+    [again] = await _ingest(db, embedder, pg_settings, doc)
+
+    assert again.outcome == "updated"
+    async with db.connection() as conn:
+        cursor = await conn.execute("SELECT body FROM documents WHERE external_id = 'hb'")
+        body = (await cursor.fetchone() or {})["body"]
+    assert body is not None
+    assert "30 days of leave" in body

@@ -10,7 +10,7 @@ from ragagent.core import errors
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
 from ragagent.db import embedding_index
-from ragagent.rag import reindex, retrieval
+from ragagent.rag import ingest, reindex, retrieval
 from ragagent.rag.ingest import DocumentInput, ingest_documents
 from ragagent.rag.types import Embedder, RetrievedChunk, Vector
 
@@ -94,13 +94,14 @@ async def test_empty_database_returns_no_chunks(db: Database, embedder: Embedder
 
 
 async def test_switching_the_embedding_model_is_refused_until_reindexed(
-    corpus: Database, embedder: Embedder
+    corpus: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
     other = _RenamedEmbedder(embedder, "all-MiniLM-L6-v2-renamed")
     with pytest.raises(errors.EmbeddingModelMismatch, match="reindex"):
         await _search(corpus, other, "zebra")
-    count = await reindex.reindex(db=corpus, embedder=other, batch_size=2)
-    assert count == len(CORPUS)
+    chunking = ingest.build_chunking(pg_settings)
+    done = await reindex.reindex(db=corpus, embedder=other, chunking=chunking, batch_size=2)
+    assert done == reindex.ReindexResult(chunks=len(CORPUS))
     assert (await _search(corpus, other, "animal with stripes"))[0].external_id == "zebra"
     with pytest.raises(errors.EmbeddingModelMismatch):
         await _search(corpus, embedder, "zebra")

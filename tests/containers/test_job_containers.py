@@ -130,12 +130,6 @@ def test_the_reindex_pod_re_embeds_every_chunk_and_records_the_configured_model(
     assert (model_name, dimension) == (config.LOCAL_EMBEDDING_MODEL, wanted.embedding_dimension)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: `ragagent reindex` only re-embeds the stored chunks, and ingest skips "
-    "documents whose text is unchanged (the content hash leaves chunking out), so a chunking "
-    "change, which the operator re-indexes for, never changes a chunk",
-)
 def test_after_a_chunking_change_the_reindex_pod_re_chunks(
     stack: stacks.Stack, ingested: runner.Finished, host_db_url: str
 ) -> None:

@@ -34,7 +34,11 @@ class DocumentRow:
 
 @dataclass(frozen=True)
 class DocumentValues:
-    """What ingestion writes for one document (chunks go separately)."""
+    """What ingestion writes for one document (chunks go separately).
+
+    ``body`` is the parsed, normalised text the chunks are cut from, kept so that
+    a re-index can cut them again with other settings.
+    """
 
     external_id: str
     title: str
@@ -44,34 +48,57 @@ class DocumentValues:
     metadata: dict[str, Any]
     char_count: int
     chunk_count: int
+    body: str
 
 
-async def find_hashes(conn: Connection, external_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
-    """external_id -> (id, content_hash) for those that exist."""
+@dataclass(frozen=True)
+class StoredHash:
+    """What ingestion compares against: the stored hash, and whether a body is kept."""
+
+    id: int
+    content_hash: str
+    has_body: bool
+
+
+@dataclass(frozen=True)
+class DocumentBody:
+    id: int
+    content_hash: str
+    body: str
+
+
+async def find_hashes(conn: Connection, external_ids: Sequence[str]) -> dict[str, StoredHash]:
+    """external_id -> its StoredHash, for those that exist."""
     cursor = await conn.execute(
-        "SELECT id, external_id, content_hash FROM documents WHERE external_id = ANY(%s)",
+        "SELECT id, external_id, content_hash, body IS NOT NULL AS has_body "
+        "FROM documents WHERE external_id = ANY(%s)",
         (list(external_ids),),
     )
     rows = await cursor.fetchall()
-    return {str(r["external_id"]): (int(r["id"]), str(r["content_hash"])) for r in rows}
+    return {
+        str(r["external_id"]): StoredHash(int(r["id"]), str(r["content_hash"]), bool(r["has_body"]))
+        for r in rows
+    }
 
 
 async def upsert_document(conn: Connection, doc: DocumentValues) -> tuple[int, bool] | None:
     """Insert or replace the document row; returns (id, created).
 
-    Returns None when a row with the same hash already exists (a concurrent
-    ingest of the same content won), in which case nothing must be written.
+    A row with the same hash but no body (ingested before bodies were kept) is
+    replaced too. Returns None when a row with the same hash and a body already
+    exists (a concurrent ingest of the same content won): nothing must be written.
     """
     cursor = await conn.execute(
         """INSERT INTO documents (external_id, title, source, content_type, content_hash,
-               metadata, char_count, chunk_count)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+               metadata, char_count, chunk_count, body)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (external_id) DO UPDATE SET
                title = EXCLUDED.title, source = EXCLUDED.source,
                content_type = EXCLUDED.content_type, content_hash = EXCLUDED.content_hash,
                metadata = EXCLUDED.metadata, char_count = EXCLUDED.char_count,
-               chunk_count = EXCLUDED.chunk_count, updated_at = now()
+               chunk_count = EXCLUDED.chunk_count, body = EXCLUDED.body, updated_at = now()
            WHERE documents.content_hash IS DISTINCT FROM EXCLUDED.content_hash
+               OR documents.body IS NULL
            RETURNING id, (xmax = 0) AS created""",
         (
             doc.external_id,
@@ -82,6 +109,7 @@ async def upsert_document(conn: Connection, doc: DocumentValues) -> tuple[int, b
             Jsonb(doc.metadata),
             doc.char_count,
             doc.chunk_count,
+            doc.body,
         ),
     )
     row = await cursor.fetchone()
@@ -99,6 +127,30 @@ async def replace_chunks(
         copy.set_types(["int8", "int4", "text", "vector"])
         for ordinal, (text, vector) in enumerate(zip(texts, vectors, strict=True)):
             await copy.write_row((document_id, ordinal, text, vector))
+
+
+async def list_bodies(conn: Connection) -> list[DocumentBody]:
+    """Every document that keeps its body, by id."""
+    cursor = await conn.execute(
+        "SELECT id, content_hash, body FROM documents WHERE body IS NOT NULL ORDER BY id"
+    )
+    return [
+        DocumentBody(int(r["id"]), str(r["content_hash"]), str(r["body"]))
+        for r in await cursor.fetchall()
+    ]
+
+
+async def lock_hashes(conn: Connection, document_ids: Sequence[int]) -> dict[int, str]:
+    """id -> content_hash of those still there, locked until the transaction ends."""
+    cursor = await conn.execute(
+        "SELECT id, content_hash FROM documents WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+        (list(document_ids),),
+    )
+    return {int(r["id"]): str(r["content_hash"]) for r in await cursor.fetchall()}
+
+
+async def set_chunk_count(conn: Connection, document_id: int, count: int) -> None:
+    await conn.execute("UPDATE documents SET chunk_count = %s WHERE id = %s", (count, document_id))
 
 
 async def list_documents(

@@ -5,6 +5,12 @@ database claims it: the vector column gets its fixed dimension and the HNSW
 index is built. Any other configured model is refused with
 ``EmbeddingModelMismatch`` until ``ragagent reindex`` re-embeds every chunk, so
 vectors from two models are never mixed or compared.
+
+The row also records the chunking the chunks were cut with, but another
+configured chunking refuses nothing: chunks cut with other settings are still
+text with comparable vectors, so retrieval keeps using them and ingestion cuts
+the documents it writes with the configured chunking. ``ragagent reindex``
+brings the stored documents to the configured chunking and records it.
 """
 
 from __future__ import annotations
@@ -28,6 +34,22 @@ class IndexModel:
     dimension: int
 
 
+@dataclass(frozen=True)
+class Chunking:
+    """Chunk size and overlap, in characters."""
+
+    size: int
+    overlap: int
+
+
+@dataclass(frozen=True)
+class IndexRecord:
+    """The recorded model and chunking; ``chunking`` is None when recorded before it was kept."""
+
+    model: IndexModel
+    chunking: Chunking | None
+
+
 READ_MODEL_SQL = "SELECT model, dimension FROM embedding_index"
 
 
@@ -41,6 +63,24 @@ def build_model(row: dict[str, Any] | None) -> IndexModel | None:
     return None if row is None else IndexModel(str(row["model"]), int(row["dimension"]))
 
 
+async def read_index_record(conn: Connection) -> IndexRecord | None:
+    """The recorded model and chunking, or None when no model has claimed the database yet."""
+    cursor = await conn.execute(
+        "SELECT model, dimension, chunk_size, chunk_overlap FROM embedding_index"
+    )
+    row = await cursor.fetchone()
+    model = build_model(row)
+    if row is None or model is None:
+        return None
+    return IndexRecord(model, build_chunking(row))
+
+
+def build_chunking(row: dict[str, Any]) -> Chunking | None:
+    if row["chunk_size"] is None or row["chunk_overlap"] is None:
+        return None
+    return Chunking(int(row["chunk_size"]), int(row["chunk_overlap"]))
+
+
 def check_model(recorded: IndexModel | None, wanted: IndexModel) -> None:
     """Raise EmbeddingModelMismatch when the index was built with another model."""
     if recorded is not None and recorded != wanted:
@@ -51,26 +91,38 @@ def check_model(recorded: IndexModel | None, wanted: IndexModel) -> None:
         )
 
 
-async def ensure_index_model(conn: Connection, wanted: IndexModel) -> None:
+async def ensure_index_model(
+    conn: Connection, wanted: IndexModel, *, chunking: Chunking | None = None
+) -> None:
     """Claim an unclaimed database for ``wanted`` or check it matches; idempotent.
 
-    Runs inside the caller's transaction, so a claim and the first chunks commit together.
+    A claim records ``chunking`` too (None: unknown); an existing record's chunking is
+    left alone, whatever it is. Runs inside the caller's transaction, so a claim and
+    the first chunks commit together.
     """
     recorded = await read_index_model(conn)
     if recorded is None:
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (INDEX_LOCK,))
         recorded = await read_index_model(conn)
     if recorded is None:
-        await _claim(conn, wanted)
+        await _set_dimension(conn, wanted.dimension)
+        await _record(conn, wanted, chunking)
         return
     check_model(recorded, wanted)
 
 
-async def _claim(conn: Connection, wanted: IndexModel) -> None:
-    await _set_dimension(conn, wanted.dimension)
+async def _record(conn: Connection, wanted: IndexModel, chunking: Chunking | None) -> None:
+    """Replace the record: a new ``created_at`` says when the index was (re)built."""
+    await conn.execute("DELETE FROM embedding_index")
     await conn.execute(
-        "INSERT INTO embedding_index (model, dimension) VALUES (%s, %s)",
-        (wanted.model, wanted.dimension),
+        "INSERT INTO embedding_index (model, dimension, chunk_size, chunk_overlap) "
+        "VALUES (%s, %s, %s, %s)",
+        (
+            wanted.model,
+            wanted.dimension,
+            chunking.size if chunking else None,
+            chunking.overlap if chunking else None,
+        ),
     )
 
 
@@ -101,11 +153,7 @@ async def begin_reindex(conn: Connection) -> None:
     await _set_dimension(conn, None)
 
 
-async def finish_reindex(conn: Connection, wanted: IndexModel) -> None:
-    """Fix the new dimension, rebuild HNSW and record the new model."""
+async def finish_reindex(conn: Connection, wanted: IndexModel, chunking: Chunking) -> None:
+    """Fix the new dimension, rebuild HNSW and record the new model and chunking."""
     await _set_dimension(conn, wanted.dimension)
-    await conn.execute("DELETE FROM embedding_index")
-    await conn.execute(
-        "INSERT INTO embedding_index (model, dimension) VALUES (%s, %s)",
-        (wanted.model, wanted.dimension),
-    )
+    await _record(conn, wanted, chunking)

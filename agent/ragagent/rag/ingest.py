@@ -1,10 +1,18 @@
 """Ingestion: parse, chunk, hash, embed in batches, and store each document atomically.
 
 A document whose content hash is unchanged is skipped before any embedding
-and nothing is written. A changed document's row and chunks are replaced in
-one transaction, so readers see either the old version or the new one, and a
-failure part-way leaves the old version intact. Embedding runs in a worker
-thread, batched across documents, while finished documents are written.
+and nothing is written. A changed document's row, parsed body and chunks are
+replaced in one transaction, so readers see either the old version or the new
+one, and a failure part-way leaves the old version intact. Embedding runs in a
+worker thread, batched across documents, while finished documents are written.
+
+The chunking is not part of "unchanged": a document stored under other chunk
+settings is left alone here, and ``ragagent reindex`` (which the operator runs
+on every chunking change) re-chunks all stored documents in one switch and
+records the new settings. Checking it here too would re-chunk the same
+documents twice on a chunking change, once outside that switch. One document
+is written although its hash is unchanged: one stored before bodies were kept,
+so that it gets a body (and the configured chunking) and can be re-chunked later.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -27,6 +36,8 @@ from ragagent.db import documents as doc_sql
 from ragagent.db import embedding_index
 from ragagent.rag import chunking, parsing
 from ragagent.rag.types import Embedder, Vector
+
+log = logging.getLogger(__name__)
 
 EMBED_CALL_BATCHES = 4
 Outcome = Literal["created", "updated", "unchanged"]
@@ -85,8 +96,14 @@ def build_prepared(doc: DocumentInput, settings: Settings) -> PreparedDocument:
         metadata=doc.metadata,
         char_count=len(text),
         chunk_count=len(chunks),
+        body=text,
     )
     return PreparedDocument(values=values, chunks=chunks)
+
+
+def build_chunking(settings: Settings) -> embedding_index.Chunking:
+    """The configured chunking, as the index records it."""
+    return embedding_index.Chunking(settings.chunk_size, settings.chunk_overlap)
 
 
 def build_content_hash(
@@ -122,10 +139,11 @@ async def ingest_documents(
     prepared = [build_prepared(doc, settings) for doc in docs]
     wanted = embedding_index.IndexModel(embedder.model_name, embedder.dimension)
     async with db.connection() as conn:
-        embedding_index.check_model(await embedding_index.read_index_model(conn), wanted)
+        record = await embedding_index.read_index_record(conn)
+        embedding_index.check_model(record.model if record else None, wanted)
         stored = await doc_sql.find_hashes(conn, [p.values.external_id for p in prepared])
-    hashes = {key: digest for key, (_, digest) in stored.items()}
-    todo = [p for p in prepared if hashes.get(p.values.external_id) != p.values.content_hash]
+    _note_other_chunking(record, build_chunking(settings))
+    todo = [p for p in prepared if is_changed(p, stored.get(p.values.external_id))]
     written = await _embed_and_write(db, embedder, settings, todo, wanted, on_progress)
     results = [
         written.get(p.values.external_id) or _unchanged(p, stored.get(p.values.external_id))
@@ -136,9 +154,28 @@ async def ingest_documents(
     return results
 
 
-def _unchanged(prepared: PreparedDocument, stored: tuple[int, str] | None) -> IngestResult:
+def is_changed(prepared: PreparedDocument, stored: doc_sql.StoredHash | None) -> bool:
+    """New, changed, or stored without a body (before bodies were kept): to be written."""
+    if stored is None or not stored.has_body:
+        return True
+    return stored.content_hash != prepared.values.content_hash
+
+
+def _note_other_chunking(
+    record: embedding_index.IndexRecord | None, configured: embedding_index.Chunking
+) -> None:
+    if record is not None and record.chunking != configured:
+        log.info(
+            "the index was chunked with %s; documents written now are chunked with %s "
+            "until `ragagent reindex` re-chunks the stored ones",
+            record.chunking or "unrecorded settings",
+            configured,
+        )
+
+
+def _unchanged(prepared: PreparedDocument, stored: doc_sql.StoredHash | None) -> IngestResult:
     values = prepared.values
-    document_id = stored[0] if stored else None
+    document_id = stored.id if stored else None
     return IngestResult(values.external_id, "unchanged", values.chunk_count, document_id)
 
 
@@ -177,7 +214,7 @@ async def _embed_and_write(
                 doc = queue.popleft()
                 size = len(doc.chunks)
                 results[doc.values.external_id] = await write_document(
-                    db, doc, buffer[:size], wanted
+                    db, doc, buffer[:size], wanted, chunking=build_chunking(settings)
                 )
                 buffer = buffer[size:]
     finally:
@@ -204,11 +241,16 @@ async def write_document(
     prepared: PreparedDocument,
     vectors: Vector,
     wanted: embedding_index.IndexModel,
+    *,
+    chunking: embedding_index.Chunking,
 ) -> IngestResult:
-    """Replace one document and its chunks in a single transaction."""
+    """Replace one document and its chunks in a single transaction.
+
+    ``chunking`` is recorded only when this write claims an empty database.
+    """
     values = prepared.values
     async with db.connection() as conn, conn.transaction():
-        await embedding_index.ensure_index_model(conn, wanted)
+        await embedding_index.ensure_index_model(conn, wanted, chunking=chunking)
         upserted = await doc_sql.upsert_document(conn, values)
         if upserted is None:
             return IngestResult(values.external_id, "unchanged", values.chunk_count)

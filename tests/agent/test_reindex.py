@@ -1,0 +1,230 @@
+"""``reindex`` after a chunking change, on the real embedded PostgreSQL and local embedder.
+
+A chunking change must change the chunks: every document that keeps its parsed body
+is cut again, in the same switch that re-embeds everything and records the chunking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ragagent.core.config import Settings
+from ragagent.core.db import Database
+from ragagent.db import embedding_index, migrate
+from ragagent.rag import ingest, reindex, retrieval
+from ragagent.rag.ingest import DocumentInput, ingest_documents
+from ragagent.rag.types import Embedder, Vector
+
+pytestmark = pytest.mark.db
+
+SMALL = embedding_index.Chunking(size=100, overlap=20)
+HANDBOOK = "\n\n".join(
+    [
+        "# Handbook",
+        "The office opens at nine and closes at six on weekdays.",
+        "## Holidays",
+        "Staff get 30 days of leave a year, and the office closes between the holidays.",
+        "Unused leave can be carried over into the first quarter of the next year.",
+        "## Travel",
+        "Trains are booked in second class; flights only for trips over six hours.",
+    ]
+)
+GARDEN = "\n\n".join(
+    [
+        "# Garden",
+        "Tomatoes need full sun, rich soil and water at the roots every morning.",
+        "Basil grows well beside them and keeps some of the pests away from the leaves.",
+    ]
+)
+
+
+async def _ingest(
+    db: Database, embedder: Embedder, settings: Settings, *docs: DocumentInput
+) -> Any:
+    return await ingest_documents(db=db, embedder=embedder, settings=settings, docs=list(docs))
+
+
+async def _reindex(
+    db: Database, embedder: Embedder, chunking: embedding_index.Chunking
+) -> reindex.ReindexResult:
+    return await reindex.reindex(db=db, embedder=embedder, chunking=chunking, batch_size=8)
+
+
+async def _chunks(db: Database, external_id: str) -> list[tuple[int, str]]:
+    """(chunk id, text) of one document, in order."""
+    async with db.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT c.id, c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "WHERE d.external_id = %s ORDER BY c.ordinal",
+            (external_id,),
+        )
+        return [(int(r["id"]), str(r["text"])) for r in await cursor.fetchall()]
+
+
+async def _record(db: Database) -> embedding_index.IndexRecord | None:
+    async with db.connection() as conn:
+        return await embedding_index.read_index_record(conn)
+
+
+async def _chunk_count(db: Database, external_id: str) -> int:
+    async with db.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT chunk_count FROM documents WHERE external_id = %s", (external_id,)
+        )
+        row = await cursor.fetchone()
+    assert row is not None
+    return int(row["chunk_count"])
+
+
+async def _top_document(db: Database, embedder: Embedder, query: str) -> str:
+    found = await retrieval.retrieve(
+        db=db, embedder=embedder, query=query, top_k=3, candidates=10, rrf_k=60
+    )
+    return found[0].external_id
+
+
+async def test_reindex_after_a_chunking_change_re_chunks_and_records_the_chunking(
+    db: Database, embedder: Embedder, pg_settings: Settings
+) -> None:
+    await _ingest(db, embedder, pg_settings, DocumentInput(HANDBOOK, "text/markdown", "hb"))
+    before = await _chunks(db, "hb")
+    assert await _record(db) == embedding_index.IndexRecord(
+        embedding_index.IndexModel(embedder.model_name, embedder.dimension),
+        ingest.build_chunking(pg_settings),
+    )
+
+    done = await _reindex(db, embedder, SMALL)
+
+    after = await _chunks(db, "hb")
+    assert len(after) > len(before)
+    assert max(len(text) for _, text in after) <= SMALL.size
+    assert done == reindex.ReindexResult(chunks=len(after), rechunked=1)
+    assert await _chunk_count(db, "hb") == len(after)
+    record = await _record(db)
+    assert record is not None
+    assert record.chunking == SMALL
+    assert await _top_document(db, embedder, "how many days of leave") == "hb"
+
+
+async def test_a_second_reindex_with_the_same_chunking_rewrites_no_chunk(
+    db: Database, embedder: Embedder, pg_settings: Settings
+) -> None:
+    await _ingest(db, embedder, pg_settings, DocumentInput(HANDBOOK, "text/markdown", "hb"))
+    await _reindex(db, embedder, SMALL)
+    first = await _chunks(db, "hb")
+
+    again = await _reindex(db, embedder, SMALL)
+
+    assert again == reindex.ReindexResult(chunks=len(first))
+    assert await _chunks(db, "hb") == first
+
+
+async def test_a_document_from_before_the_migration_keeps_its_chunks(
+    pg_settings: Settings, embedder: Embedder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database at 0003 with a document, migrated: it has no body to cut again."""
+    db = await _open(pg_settings)
+    try:
+        await migrate.migrate(db, _migrations_before(tmp_path, "0004"))
+        await _store_the_old_way(db, embedder, "old", GARDEN)
+        await migrate.migrate(db)
+        await _ingest(db, embedder, pg_settings, DocumentInput(HANDBOOK, "text/markdown", "hb"))
+        old_chunks = await _chunks(db, "old")
+
+        with caplog.at_level(logging.WARNING, logger=reindex.__name__):
+            done = await _reindex(db, embedder, SMALL)
+
+        assert (done.rechunked, done.kept) == (1, 1)
+        assert "1 documents were ingested before their text was kept" in caplog.text
+        assert await _chunks(db, "old") == old_chunks
+        assert max(len(text) for _, text in await _chunks(db, "hb")) <= SMALL.size
+        assert await _top_document(db, embedder, "tomatoes and basil") == "old"
+    finally:
+        await db.close()
+
+
+async def test_a_document_changed_while_re_indexing_keeps_its_newer_version(
+    db: Database, embedder: Embedder, pg_settings: Settings
+) -> None:
+    await _ingest(db, embedder, pg_settings, DocumentInput(HANDBOOK, "text/markdown", "hb"))
+    paused = _PausingEmbedder(embedder)
+    running = asyncio.create_task(_reindex(db, paused, SMALL))
+    await asyncio.to_thread(paused.started.wait)
+    changed = HANDBOOK.replace("30 days", "35 days")
+    await _ingest(db, embedder, pg_settings, DocumentInput(changed, "text/markdown", "hb"))
+    written = await _chunks(db, "hb")
+    paused.go_on.set()
+
+    done = await running
+
+    assert (done.rechunked, done.skipped) == (0, 1)
+    assert await _chunks(db, "hb") == written
+    assert any("35 days" in text for _, text in written)
+
+
+class _PausingEmbedder:
+    """The real embedder, whose first call waits until the test lets it go on."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self._inner = inner
+        self.started = threading.Event()
+        self.go_on = threading.Event()
+
+    @property
+    def model_name(self) -> str:
+        return self._inner.model_name
+
+    @property
+    def dimension(self) -> int:
+        return self._inner.dimension
+
+    def embed(self, texts: Sequence[str]) -> Vector:
+        self.started.set()
+        self.go_on.wait(timeout=60)
+        return self._inner.embed(texts)
+
+
+async def _open(settings: Settings) -> Database:
+    assert settings.database_url is not None
+    return await Database.open(settings.database_url.get_secret_value(), settings)
+
+
+def _migrations_before(tmp_path: Path, version: str) -> Path:
+    """A directory with the migrations older than ``version``: the schema of an older agent."""
+    older = tmp_path / "migrations"
+    older.mkdir()
+    for found in migrate.build_migrations():
+        if found.version < version:
+            shutil.copy(found.path, older / found.path.name)
+    return older
+
+
+async def _store_the_old_way(db: Database, embedder: Embedder, external_id: str, text: str) -> None:
+    """One document with one chunk and the index record, as the 0003 schema held them."""
+    vector = embedder.embed([text])[0].astype(np.float32)
+    async with db.connection() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO embedding_index (model, dimension) VALUES (%s, %s)",
+            (embedder.model_name, embedder.dimension),
+        )
+        cursor = await conn.execute(
+            "INSERT INTO documents (external_id, title, content_type, content_hash, "
+            "char_count, chunk_count) VALUES (%s, 'Garden', 'text/markdown', 'h', %s, 1) "
+            "RETURNING id",
+            (external_id, len(text)),
+        )
+        row = await cursor.fetchone()
+        assert row is not None
+        await conn.execute(
+            "INSERT INTO chunks (document_id, ordinal, text, embedding) VALUES (%s, 0, %s, %s)",
+            (row["id"], text, vector),
+        )
