@@ -1,46 +1,72 @@
-"""The state one reconcile carries from step to step."""
+"""The state one reconcile carries from step to step.
+
+The inputs come first. Every field after them is something one step learns for the
+steps after it (``steps.NEEDS`` orders the readers after the writer); each says which
+step sets it. A step that did not run, as in a status-only refresh, leaves its
+fields at their defaults.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from ragagent_operator import k8s
-from ragagent_operator.conditions import Condition, build_condition
-from ragagent_operator.config import OperatorSettings
-from ragagent_operator.render.common import Agent, Manifest
+from ragagent_operator import conditions, config, k8s, manifest
+from ragagent_operator.render import common
 
 
 @dataclass
 class Context:
-    """Inputs (api, settings, the RagAgent) and what steps learned (facts, conditions)."""
+    """Inputs (api, settings, the RagAgent), conditions, and what the steps learned."""
 
     api: k8s.Api
-    settings: OperatorSettings
-    agent: Agent
-    body: Manifest
+    settings: config.OperatorSettings
+    agent: common.Agent
+    body: manifest.Manifest
     fresh: bool = False  # just created: no child can exist yet, so skip the reads
-    conditions: dict[str, Condition] = field(default_factory=dict)
-    facts: dict[str, Any] = field(default_factory=dict)
+    conditions: dict[str, conditions.Condition] = field(default_factory=dict)
+    # reconcile: the reason each failed step gave, by step name (for Reconciled).
+    errors: dict[str, str] = field(default_factory=dict)
+    # secrets: the ciphertexts of each SealedSecret the step applied, by its name.
+    sealed: dict[str, dict[str, str]] = field(default_factory=dict)
+    # secrets: the hash of every referenced Secret's data (rolls the agent's pods).
+    secrets_hash: str = ""
+    # secrets: the referenced Secrets that do not exist; None when the step did not run.
+    missing_secrets: list[str] | None = None
+    # configmap: the hash of the ConfigMap's data (rolls the agent's pods).
+    config_hash: str = ""
+    # deployment: the Deployment as the API server holds it after the apply.
+    deployment: manifest.Manifest | None = None
+    # restore: a restore is running, so the writers (ingest, re-index, backups) hold.
+    restoring: bool = False
+    # restore: status.lastRestore of the current request.
+    last_restore: dict[str, Any] | None = None
+    # reindex: the index settings the index is built (or being rebuilt) with.
+    index_settings_hash: str | None = None
+    # reindex: new index settings wait for their backup or a restore, so ingest holds.
+    reindex_waiting: bool = False
+    # ingest: the content hash of the knowledge sources, and its Job once it exists.
+    knowledge_hash: str | None = None
+    ingest_job: manifest.Manifest | None = None
 
     def note(self, kind: str, status: bool | str, reason: str, message: str = "") -> None:
         """Record a condition; a False already noted for this type wins over later notes."""
         current = self.conditions.get(kind)
         if current is not None and current["status"] == "False":
             return
-        self.conditions[kind] = build_condition(kind, status, reason, message)
+        self.conditions[kind] = conditions.build_condition(kind, status, reason, message)
 
-    async def ensure(self, obj: Manifest) -> k8s.Outcome:
+    async def ensure(self, obj: manifest.Manifest) -> k8s.Outcome:
         """Apply unless unchanged; a fresh RagAgent's children are applied without a read."""
         return await k8s.ensure(self.api, obj, None, fetched=self.fresh)
 
-    async def get(self, api_version: str, kind: str, name: str) -> Manifest | None:
+    async def get(self, api_version: str, kind: str, name: str) -> manifest.Manifest | None:
         """A child in the RagAgent's namespace; None when absent or the RagAgent is fresh."""
         if self.fresh:
             return None
         return await k8s.get(self.api, api_version, kind, self.agent.namespace, name)
 
-    async def delete(self, obj: Manifest) -> bool:
+    async def delete(self, obj: manifest.Manifest) -> bool:
         """Delete if present; nothing to delete for a fresh RagAgent."""
         if self.fresh:
             return False

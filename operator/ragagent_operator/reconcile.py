@@ -157,7 +157,7 @@ async def _run_step(ctx: Context, name: str, step: steps.Step) -> bool:
             await step(ctx)
         except STEP_ERRORS as exc:
             metrics.STEP_ERRORS.labels(step=name).inc()
-            ctx.facts.setdefault("errors", {})[name] = str(exc)
+            ctx.errors[name] = str(exc)
             log.warning(
                 "step %s failed for %s/%s: %s", name, ctx.agent.namespace, ctx.agent.name, exc
             )

@@ -10,7 +10,7 @@ async def ensure_backup(ctx: Context) -> None:
     """Disabling backups removes the CronJob but keeps the PVC: it holds the backups."""
     agent = ctx.agent
     image = ctx.settings.backup_image or agent.image
-    cron = backup.build_backup_cronjob(agent, image=image, suspend=bool(ctx.facts.get("restoring")))
+    cron = backup.build_backup_cronjob(agent, image=image, suspend=ctx.restoring)
     if not agent.spec.backup.enabled:
         await ctx.delete(cron)
         return

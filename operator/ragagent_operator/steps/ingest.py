@@ -14,7 +14,7 @@ async def ensure_ingest(ctx: Context) -> None:
     While new index settings wait for their backup, nothing changes: the content hash
     covers those settings, and ingesting with them before the backup would defeat it.
     """
-    if ctx.facts.get("reindex_waiting") or ctx.facts.get("restoring"):
+    if ctx.reindex_waiting or ctx.restoring:
         return
     agent = ctx.agent
     jobs = [] if ctx.fresh else await _ingest_jobs(ctx)
@@ -22,7 +22,7 @@ async def ensure_ingest(ctx: Context) -> None:
     if agent.spec.knowledge.sources:
         knowledge_hash = await _knowledge_hash(ctx)
         wanted = ingest_job.ingest_job_name(agent, knowledge_hash)
-        ctx.facts["knowledge_hash"] = knowledge_hash
+        ctx.knowledge_hash = knowledge_hash
         if wanted not in {job["metadata"]["name"] for job in jobs}:
             image = ctx.settings.backup_image or agent.image
             await ctx.ensure(
@@ -30,7 +30,7 @@ async def ensure_ingest(ctx: Context) -> None:
             )
     for job in jobs:
         if job["metadata"]["name"] == wanted:
-            ctx.facts["ingest_job"] = job
+            ctx.ingest_job = job
         else:  # list items carry no apiVersion/kind, so name them here
             await ctx.delete({"apiVersion": "batch/v1", "kind": "Job", "metadata": job["metadata"]})
 

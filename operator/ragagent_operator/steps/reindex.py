@@ -21,7 +21,6 @@ from ragagent_operator import backup_status, k8s
 from ragagent_operator.context import Context
 from ragagent_operator.render import backup, reindex
 
-FACT = "index_settings_hash"
 CONDITION = "Reindexed"
 # Reasons that mean the re-index Job of the recorded settings was created.
 STARTED = ("Reindexing", "ReindexFailed")
@@ -33,19 +32,19 @@ async def ensure_reindex(ctx: Context) -> None:
     wanted = reindex.index_settings_hash(agent)
     recorded = (ctx.body.get("status") or {}).get("indexSettingsHash")
     if recorded in (None, wanted):
-        ctx.facts[FACT] = wanted
+        ctx.index_settings_hash = wanted
         if recorded is not None:
             await _track_reindex(ctx, wanted)
         return
-    if ctx.facts.get("restoring"):  # a re-index writes: it starts once the restore is done
-        ctx.facts["reindex_waiting"] = True
+    if ctx.restoring:  # a re-index writes: it starts once the restore is done
+        ctx.reindex_waiting = True
         ctx.note(CONDITION, False, "WaitingForRestore", "the re-index starts after the restore")
         return
     if agent.spec.backup.enabled and not await _backup_succeeded(ctx, wanted):
-        ctx.facts["reindex_waiting"] = True
+        ctx.reindex_waiting = True
         return
     name = await _start_reindex(ctx, wanted)
-    ctx.facts[FACT] = wanted
+    ctx.index_settings_hash = wanted
     ctx.note(CONDITION, False, "Reindexing", f"re-index Job {name} started")
 
 
@@ -77,7 +76,7 @@ async def _track_reindex(ctx: Context, wanted: str) -> None:
         # A change given up before its re-index began: the settings are the index's again.
         message = "index settings are back to those the index is built with"
         ctx.note(CONDITION, True, "SettingsReverted", message)
-    elif ctx.facts.get("restoring"):  # the re-index writes: it starts again after the restore
+    elif ctx.restoring:  # the re-index writes: it starts again after the restore
         ctx.note(CONDITION, False, old["reason"], old.get("message", ""))
     else:
         await _start_reindex(ctx, wanted)

@@ -42,19 +42,19 @@ async def ensure_restore(ctx: Context) -> None:
     original, ctx.agent = ctx.agent, build_held_agent(ctx.agent)
     # The other writers hold too: no ingest or re-index Job starts, and the backup CronJob
     # is suspended, so no scheduled dump of a half-restored database replaces a good one.
-    ctx.facts["restoring"] = True
+    ctx.restoring = True
     key = restore.restore_request_hash(request)
     recorded = (ctx.body.get("status") or {}).get("lastRestore") or {}
     if recorded.get("requestHash") == key and recorded.get("result") in FINAL:
         _carry(ctx, recorded)
         if recorded["result"] == "Succeeded":
-            ctx.agent, ctx.facts["restoring"] = original, False
+            ctx.agent, ctx.restoring = original, False
         return
     last, reason = await _observe(ctx, original, request, key)
-    ctx.facts["last_restore"] = last
+    ctx.last_restore = last
     ctx.conditions[CONDITION] = build_restored_condition(last, reason)
     if last["result"] == "Succeeded":
-        ctx.agent, ctx.facts["restoring"] = original, False
+        ctx.agent, ctx.restoring = original, False
         await _release_autoscaled(ctx)
 
 

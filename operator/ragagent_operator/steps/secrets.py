@@ -97,7 +97,7 @@ async def _ensure_sealed(ctx: Context) -> None:
 async def _ensure_sealed_secret(ctx: Context, name: str, encrypted: dict[str, str]) -> None:
     """Apply one SealedSecret and remember its ciphertexts for the pod-template hash."""
     await ctx.ensure(secrets.build_sealed_secret(ctx.agent, name, encrypted))
-    ctx.facts.setdefault("sealed", {})[name] = dict(sorted(encrypted.items()))
+    ctx.sealed[name] = dict(sorted(encrypted.items()))
 
 
 async def _sealing_cert(ctx: Context) -> bytes | None:
@@ -174,10 +174,10 @@ async def _hash_referenced(ctx: Context) -> None:
     # A Secret the operator seals is hashed by its ciphertexts, not by the unsealed copy: that
     # changes exactly when its values do, and does not depend on when the controller unseals
     # it, so a new RagAgent's pods are not rolled a second time once its Secrets appear.
-    sealed = ctx.facts.get("sealed", {})
+    sealed = ctx.sealed
     hashed = {name: {"sealed": sealed[name]} if name in sealed else value
               for name, value in data.items()}  # fmt: skip
-    ctx.facts["secrets_hash"] = stable_hash(hashed)
-    ctx.facts["missing_secrets"] = missing
+    ctx.secrets_hash = stable_hash(hashed)
+    ctx.missing_secrets = missing
     unsealed = _unsealed_by_controller(agent)
     ctx.note("SecretsReady", *build_secrets_condition(len(data), missing, unsealed))

@@ -33,7 +33,7 @@ ORDER = (
 async def ensure_status(ctx: Context, failed: list[str] | None) -> None:
     """``failed`` None means a status-only refresh: Reconciled is carried over, not recomputed."""
     agent = ctx.agent
-    live = ctx.facts.get("deployment") or await k8s.get(
+    live = ctx.deployment or await k8s.get(
         ctx.api, "apps/v1", "Deployment", agent.namespace, agent.name
     )
     status: dict[str, Any] = _workload_status(ctx, live)
@@ -50,12 +50,13 @@ async def ensure_status(ctx: Context, failed: list[str] | None) -> None:
     status["observedGeneration"] = generation
     if last_backup is not None:
         status["lastBackup"] = last_backup
-    if ctx.facts.get("last_restore"):
-        status["lastRestore"] = ctx.facts["last_restore"]
-    if ctx.facts.get("ingested"):
-        status["ingestedHash"] = ctx.facts["knowledge_hash"]
-    if ctx.facts.get("index_settings_hash"):
-        status["indexSettingsHash"] = ctx.facts["index_settings_hash"]
+    if ctx.last_restore:
+        status["lastRestore"] = ctx.last_restore
+    ingested = _ingested_hash(ctx)
+    if ingested:
+        status["ingestedHash"] = ingested
+    if ctx.index_settings_hash:
+        status["indexSettingsHash"] = ctx.index_settings_hash
     if {**old, **status} != old:
         await k8s.patch_status(ctx.api, agent.namespace, agent.name, status)
         await _emit_events(ctx, old.get("conditions") or [], status["conditions"])
@@ -78,8 +79,6 @@ def _workload_status(ctx: Context, live: dict[str, Any] | None) -> dict[str, Any
         "MinimumReplicasAvailable" if available else "DeploymentUnavailable",
         f"{ready} of {observed.get('replicas') or 0} pods ready",
     )
-    job = ctx.facts.get("ingest_job") or {}
-    ctx.facts["ingested"] = int((job.get("status") or {}).get("succeeded") or 0) > 0
     selector = ",".join(
         f"{k}={v}" for k, v in sorted(selector_labels(agent, c.COMPONENT_AGENT).items())
     )
@@ -94,9 +93,9 @@ def _workload_status(ctx: Context, live: dict[str, Any] | None) -> dict[str, Any
 async def _database_condition(ctx: Context) -> None:
     agent = ctx.agent
     if not agent.managed_db:
-        if "missing_secrets" not in ctx.facts:
+        missing = ctx.missing_secrets
+        if missing is None:
             return  # status-only refresh: the secrets step did not run, keep the old condition
-        missing = ctx.facts["missing_secrets"]
         ok = (
             agent.spec.database.external is not None
             and agent.spec.database.external.secret_ref.name not in missing
@@ -153,12 +152,18 @@ def _export_backup(ctx: Context, finished: list[backup_status.FinishedJob]) -> N
         metrics.LAST_BACKUP_TIMESTAMP.labels(*labels).set(max(succeeded).timestamp())
 
 
+def _ingested_hash(ctx: Context) -> str | None:
+    """The current knowledge hash once its ingest Job succeeded; None before."""
+    job = ctx.ingest_job or {}
+    succeeded = int((job.get("status") or {}).get("succeeded") or 0) > 0
+    return ctx.knowledge_hash if succeeded else None
+
+
 def _reconciled_condition(ctx: Context, failed: list[str] | None) -> None:
     if failed is None:
         return
     if failed:
-        errors = ctx.facts.get("errors") or {}
-        message = "; ".join(f"{name}: {errors.get(name, 'failed')}" for name in failed)
+        message = "; ".join(f"{name}: {ctx.errors.get(name, 'failed')}" for name in failed)
         ctx.note("Reconciled", False, "StepFailed", message[:1000])
     else:
         ctx.note("Reconciled", True, "ReconcileSucceeded", "all children match the spec")

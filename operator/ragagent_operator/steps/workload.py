@@ -22,7 +22,7 @@ async def ensure_service_account(ctx: Context) -> None:
 
 async def ensure_config_map(ctx: Context) -> None:
     config_map = configmap.build_config_map(ctx.agent)
-    ctx.facts["config_hash"] = manifest.stable_hash(config_map["data"])
+    ctx.config_hash = manifest.stable_hash(config_map["data"])
     await ctx.ensure(config_map)
 
 
@@ -50,15 +50,15 @@ async def ensure_deployment(ctx: Context) -> None:
     agent = ctx.agent
     desired = deployment.build_deployment(
         agent,
-        config_hash=ctx.facts.get("config_hash", ""),
-        secrets_hash=ctx.facts.get("secrets_hash", ""),
+        config_hash=ctx.config_hash,
+        secrets_hash=ctx.secrets_hash,
     )
     live = await ctx.get("apps/v1", "Deployment", agent.name)
     if live is not None and agent.spec.autoscaling.enabled and k8s.owns_replicas(live):
         await k8s.hand_over_replicas(ctx.api, live)
         live = None  # its managed fields changed: apply without comparing
     # The status step reads the Deployment's status from here instead of asking again.
-    _, ctx.facts["deployment"] = await k8s.ensure_object(ctx.api, desired, live, fetched=True)
+    _, ctx.deployment = await k8s.ensure_object(ctx.api, desired, live, fetched=True)
 
 
 async def ensure_service(ctx: Context) -> None:
