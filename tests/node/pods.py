@@ -37,7 +37,8 @@ def build_restricted_pod(
         },
         "containers": [container],
     }  # fmt: skip
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
+    metadata = {"name": name, "labels": {"app": name}}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
 
 
 def build_web_pod(name: str, *, image: str) -> dict[str, Any]:
@@ -58,4 +59,29 @@ def build_client_pod(name: str, *, image: str, url: str) -> dict[str, Any]:
     fetch = f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=10).read())"
     return build_restricted_pod(
         name, image=image, command=["python3", "-c", fetch], restart_policy="Never"
+    )
+
+
+def build_service(name: str, *, selects: str, headless: bool = False) -> dict[str, Any]:
+    """A Service for pod ``selects``; a headless one resolves straight to the pod IP (there
+    is no kube-proxy, so only those names lead to a working connection)."""
+    spec: dict[str, Any] = {
+        "selector": {"app": selects},
+        "ports": [{"port": WEB_PORT, "targetPort": WEB_PORT}],
+    }
+    if headless:
+        spec["clusterIP"] = "None"
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": spec}
+
+
+def build_dns_client_pod(name: str, *, image: str, names: list[str], url: str) -> dict[str, Any]:
+    """Prints ``<name> <address>`` for each name through the pod's resolver, then fetches
+    ``url`` (by a Service name) and prints the body."""
+    script = (
+        "import socket, urllib.request\n"
+        f"for n in {names!r}: print(n, socket.gethostbyname(n))\n"
+        f"print(urllib.request.urlopen({url!r}, timeout=10).read())\n"
+    )
+    return build_restricted_pod(
+        name, image=image, command=["python3", "-c", script], restart_policy="Never"
     )

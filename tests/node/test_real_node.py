@@ -1,6 +1,6 @@
 """A real kubelet node runs the project's agent image as a restricted pod: the pod becomes
 Ready, ``kubectl logs`` and ``kubectl exec`` reach it through the kubelet, and another pod
-reaches it by pod IP over the node's bridge."""
+reaches it by pod IP over the node's bridge and by Service name through CoreDNS."""
 
 from __future__ import annotations
 
@@ -34,6 +34,15 @@ def apply(cluster: controlplane.ControlPlane, namespace: str, pod: Mapping[str, 
 def pod_field(cluster: controlplane.ControlPlane, namespace: str, name: str, path: str) -> str:
     args = ("get", "pod", name, "-n", namespace, "-o", f"jsonpath={{{path}}}")
     return cluster.kubectl(*args).stdout.strip()
+
+
+def wait_succeeded(cluster: controlplane.ControlPlane, namespace: str, name: str) -> str:
+    """Waits for a run-once pod to succeed; returns its logs (in the failure message too)."""
+    done = ("wait", "-n", namespace, "--for=jsonpath={.status.phase}=Succeeded", f"pod/{name}")
+    result = cluster.kubectl(*done, f"--timeout={READY_TIMEOUT}", check=False)
+    logs = cluster.kubectl("logs", "-n", namespace, name, check=False)
+    assert result.returncode == 0, f"{result.stderr}\n{logs.stdout}{logs.stderr}"
+    return logs.stdout
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +101,8 @@ def test_a_second_pod_reaches_the_first_by_pod_ip(
     url = f"http://{pod_ip}:{pods.WEB_PORT}/{pods.WEB_FILE}"
     client = pods.build_client_pod("client", image=agent_image.agent, url=url)
     apply(cluster, node_namespace, client)
-    done = ("wait", "-n", node_namespace, "--for=jsonpath={.status.phase}=Succeeded", "pod/client")
-    result = cluster.kubectl(*done, f"--timeout={READY_TIMEOUT}", check=False)
-    logs = cluster.kubectl("logs", "-n", node_namespace, "client", check=False)
-    assert result.returncode == 0, f"{result.stderr}\n{logs.stdout}{logs.stderr}"
-    assert f"b'{web_pod}\\n'" in logs.stdout  # the web pod's /etc/hostname
+    logs = wait_succeeded(cluster, node_namespace, "client")
+    assert f"b'{web_pod}\\n'" in logs  # the web pod's /etc/hostname
 
 
 def test_pods_without_the_toleration_stay_off_the_real_node(
@@ -110,3 +116,28 @@ def test_pods_without_the_toleration_stay_off_the_real_node(
     wait = ("wait", "-n", node_namespace, "--for=condition=PodScheduled", "pod/plain")
     cluster.kubectl(*wait, "--timeout=60s")
     assert pod_field(cluster, node_namespace, "plain", ".spec.nodeName") == controlplane.FAKE_NODE
+
+
+def test_a_service_name_resolves_from_a_pod_through_coredns(
+    cluster: controlplane.ControlPlane,
+    agent_image: images.ImageRefs,
+    node_namespace: str,
+    web_pod: str,
+) -> None:
+    apply(cluster, node_namespace, pods.build_service("web-svc", selects=web_pod))
+    apply(cluster, node_namespace, pods.build_service("web-direct", selects=web_pod, headless=True))
+    cluster_ip = cluster.kubectl(
+        "get", "svc", "web-svc", "-n", node_namespace, "-o", "jsonpath={.spec.clusterIP}"
+    ).stdout
+    pod_ip = pod_field(cluster, node_namespace, web_pod, ".status.podIP")
+    fqdn = f"web-svc.{node_namespace}.svc.{node_config.CLUSTER_DOMAIN}"
+    url = f"http://web-direct:{pods.WEB_PORT}/{pods.WEB_FILE}"
+    client = pods.build_dns_client_pod(
+        "dns", image=agent_image.agent, names=["web-svc", fqdn, "web-direct"], url=url
+    )
+    apply(cluster, node_namespace, client)
+    logs = wait_succeeded(cluster, node_namespace, "dns")
+    assert f"web-svc {cluster_ip}" in logs
+    assert f"{fqdn} {cluster_ip}" in logs
+    assert f"web-direct {pod_ip}" in logs
+    assert f"b'{web_pod}\\n'" in logs

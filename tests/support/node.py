@@ -1,14 +1,15 @@
 """A real node for the local control plane: containerd + runc + CNI bridge + kubelet.
 
 ``RealNode(cluster, images=...).start()`` starts containerd with its own root, state and
-socket under a temp dir, imports the project's image archives into it, and joins a kubelet
+socket under a temp dir, imports the project's image archives into it, starts CoreDNS on the
+node IP (the pods' cluster DNS, resolving Services and pods), and joins a kubelet
 named ``ragagent-real-node-<n>`` with the label and NoSchedule taint ``ragagent.dev/real-node``,
 so only pods that select and tolerate it run there. The node's IP is the gateway of its pod
 bridge (10.222.<n>.1), where the kubelet serves with a certificate from the cluster's CA.
 
-``stop()`` deletes the node's pods, stops the kubelet, removes containerd's leftovers, stops
-containerd, then removes the host state (``tests.support.node_host.clean_host``). A runner
-that was SIGKILLed leaves its state behind: the next ``start()`` (or
+``stop()`` deletes the node's pods, stops the kubelet and CoreDNS, removes containerd's
+leftovers, stops containerd, then removes the host state (``node_host.clean_host``). A
+runner that was SIGKILLed leaves its state behind: the next ``start()`` (or
 ``python -m tests.support.node clean``) removes that of every dead owner.
 
 CLI: ``python -m tests.support.node up`` runs a control plane and a node until Ctrl-C.
@@ -23,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -36,7 +38,7 @@ WORKDIR_PREFIX = "ragagent-node-"
 OWNER_FILE = "owner.json"
 START_TIMEOUT = 120.0
 POD_DELETE_TIMEOUT = "90s"
-NODE_TOOLS = ("kubelet", "containerd", "containerd-shim-runc-v2", "ctr")
+NODE_TOOLS = ("kubelet", "containerd", "containerd-shim-runc-v2", "ctr", "coredns")
 CRI_NAMESPACE = "k8s.io"
 
 
@@ -77,6 +79,7 @@ class RealNode:
             node_host.create_cgroup_root(self.network)
             self._start_containerd()
             self._import_images()
+            self._start_coredns()
             self._start_kubelet()
         except BaseException:
             self.stop()
@@ -91,6 +94,7 @@ class RealNode:
         with contextlib.suppress(Exception):
             self._delete_pods()
         self._stop_component("kubelet")
+        self._stop_component("coredns")
         with contextlib.suppress(Exception):
             self._remove_containers()
         self._stop_component("containerd")
@@ -149,6 +153,22 @@ class RealNode:
             self.ctr("tasks", "kill", "--signal=SIGKILL", container, timeout=30)
             self.ctr("tasks", "delete", "--force", container, timeout=30)
             self.ctr("containers", "delete", container, timeout=30)
+
+    # --- cluster DNS ----------------------------------------------------------------------
+
+    def _start_coredns(self) -> None:
+        """CoreDNS reads Services as cluster admin: a test-time host process, like the
+        control plane's own controllers."""
+        ready_port = processes.free_port()
+        corefile = self.layout.workdir / "Corefile"
+        corefile.write_text(
+            node_config.build_corefile(
+                self.network, kubeconfig=self.cluster.kubeconfig_path, ready_port=ready_port
+            )
+        )
+        argv = [str(self.cluster.tool("coredns")), "-conf", str(corefile)]
+        self._components.append(processes.start("coredns", argv, log_dir=self.layout.workdir))
+        self._wait("CoreDNS ready", lambda: _http_ok(f"http://127.0.0.1:{ready_port}/ready"))
 
     # --- kubelet --------------------------------------------------------------------------
 
@@ -211,6 +231,14 @@ class RealNode:
         for component in self._components:
             if component.name == name:
                 component.stop()
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our http URL)
+            return int(response.status) == 200
+    except OSError:
+        return False
 
 
 def _write_owner(workdir: Path, network: node_config.Network) -> None:
