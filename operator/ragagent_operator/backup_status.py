@@ -23,10 +23,9 @@ from typing import Any
 
 from croniter import croniter
 
-from ragagent_operator import constants
+from ragagent_operator import conditions, constants
 
 RESULT_ANNOTATION = f"{constants.GROUP}/backup-result"
-CONDITION_TYPE = "BackupReady"
 # A backup older than this many schedule intervals counts as stale.
 STALE_INTERVALS = 2
 
@@ -162,8 +161,8 @@ def schedule_interval(schedule: str, now: datetime) -> timedelta:
     return following - previous
 
 
-def _cond(status: str, reason: str, message: str) -> dict[str, Any]:
-    return {"type": CONDITION_TYPE, "status": status, "reason": reason, "message": message}
+def _cond(status: str, reason: str, message: str) -> conditions.Condition:
+    return conditions.build_condition(conditions.Type.BACKUP_READY, status, reason, message)
 
 
 def _age(now: datetime, then: datetime) -> str:
@@ -188,19 +187,29 @@ def build_backup_condition(
     try:
         limit = STALE_INTERVALS * schedule_interval(schedule, now)
     except ValueError as exc:
-        return _cond("False", "InvalidSchedule", str(exc))
+        return _cond("False", conditions.Reason.INVALID_SCHEDULE, str(exc))
     if not finished:
         if since is not None and now - since > limit:
-            return _cond("False", "NoBackupYet", f"no backup finished in {_age(now, since)}")
-        return _cond("Unknown", "NoBackupYet", "no backup has finished yet")
+            return _cond(
+                "False",
+                conditions.Reason.NO_BACKUP_YET,
+                f"no backup finished in {_age(now, since)}",
+            )
+        return _cond("Unknown", conditions.Reason.NO_BACKUP_YET, "no backup has finished yet")
     last = finished[-1]
     if not last.succeeded:
         reason = str(last.report.get("reason") or f"job {last.name} failed")
-        return _cond("False", "BackupFailed", f"last backup at {format_time(last.time)}: {reason}")
+        return _cond(
+            "False",
+            conditions.Reason.BACKUP_FAILED,
+            f"last backup at {format_time(last.time)}: {reason}",
+        )
     if now - last.time > limit:
         message = f"last backup is {_age(now, last.time)} old (limit {_age(now, now - limit)})"
-        return _cond("False", "BackupStale", message)
-    return _cond("True", "BackupSucceeded", f"last backup at {format_time(last.time)}")
+        return _cond("False", conditions.Reason.BACKUP_STALE, message)
+    return _cond(
+        "True", conditions.Reason.BACKUP_SUCCEEDED, f"last backup at {format_time(last.time)}"
+    )
 
 
 def build_backup_status(

@@ -1,12 +1,73 @@
-"""Kubernetes-style conditions: building, merging into the status, and their transitions."""
+"""Kubernetes-style conditions: their types and reasons, building, merging into the status,
+and their transitions.
+
+Every condition type and reason the operator writes is a member of ``Type`` or
+``Reason`` (string enums, so they compare equal to, and serialize as, their text).
+"""
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 Condition = dict[str, Any]
-READY_INPUTS = ("DeploymentAvailable", "SecretsReady", "DatabaseReady")
+
+
+class Type(enum.StrEnum):
+    """Condition types, in the order ``status.conditions`` lists them."""
+
+    READY = "Ready"
+    RECONCILED = "Reconciled"
+    DEPLOYMENT_AVAILABLE = "DeploymentAvailable"
+    SECRETS_READY = "SecretsReady"
+    DATABASE_READY = "DatabaseReady"
+    BACKUP_READY = "BackupReady"
+    RESTORED = "Restored"
+    REINDEXED = "Reindexed"
+    MONITORING_READY = "MonitoringReady"
+
+
+class Reason(enum.StrEnum):
+    """Condition reasons, grouped by the condition type that gives them."""
+
+    AGENT_READY = "AgentReady"  # Ready
+    WAITING = "Waiting"
+    RECONCILE_SUCCEEDED = "ReconcileSucceeded"  # Reconciled
+    STEP_FAILED = "StepFailed"
+    MINIMUM_REPLICAS_AVAILABLE = "MinimumReplicasAvailable"  # DeploymentAvailable
+    DEPLOYMENT_UNAVAILABLE = "DeploymentUnavailable"
+    SECRETS_PRESENT = "SecretsPresent"  # SecretsReady
+    WAITING_FOR_UNSEAL = "WaitingForUnseal"
+    SECRET_NOT_FOUND = "SecretNotFound"  # noqa: S105 (a reason)
+    SEALED_SECRETS_CRD_MISSING = "SealedSecretsCRDMissing"
+    SEALED_SECRETS_CONTROLLER_UNAVAILABLE = "SealedSecretsControllerUnavailable"
+    POSTGRES_READY = "PostgresReady"  # DatabaseReady
+    POSTGRES_NOT_READY = "PostgresNotReady"
+    EXTERNAL_DATABASE = "ExternalDatabase"
+    DATABASE_SECRET_MISSING = "DatabaseSecretMissing"  # noqa: S105 (a reason)
+    BACKUP_SUCCEEDED = "BackupSucceeded"  # BackupReady
+    BACKUP_FAILED = "BackupFailed"
+    BACKUP_STALE = "BackupStale"
+    BACKUP_DISABLED = "BackupDisabled"
+    NO_BACKUP_YET = "NoBackupYet"
+    INVALID_SCHEDULE = "InvalidSchedule"
+    RESTORING = "Restoring"  # Restored
+    RESTORE_SUCCEEDED = "RestoreSucceeded"
+    RESTORE_FAILED = "RestoreFailed"
+    WAITING_FOR_BACKUP = "WaitingForBackup"  # Reindexed (the two pre-reindex ones Reconciled too)
+    PRE_REINDEX_BACKUP_FAILED = "PreReindexBackupFailed"
+    WAITING_FOR_RESTORE = "WaitingForRestore"
+    REINDEXING = "Reindexing"
+    REINDEXED = "Reindexed"
+    REINDEX_FAILED = "ReindexFailed"
+    SETTINGS_REVERTED = "SettingsReverted"
+    MONITORING_APPLIED = "MonitoringApplied"  # MonitoringReady
+    PROMETHEUS_OPERATOR_MISSING = "PrometheusOperatorMissing"
+
+
+READY_INPUTS = (Type.DEPLOYMENT_AVAILABLE, Type.SECRETS_READY, Type.DATABASE_READY)
 
 
 def now_rfc3339() -> str:
@@ -19,12 +80,25 @@ def build_condition(kind: str, status: bool | str, reason: str, message: str = "
     return {"type": kind, "status": text, "reason": reason, "message": message}
 
 
+def find(body: Mapping[str, Any], kind: str) -> Condition | None:
+    """The condition of type ``kind`` in a RagAgent's ``status``; None when there is none."""
+    for cond in (body.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            return dict(cond)
+    return None
+
+
+def without_times(cond: Condition) -> Condition:
+    """Only type, status, reason and message ("" when absent), as ``build_condition`` has them."""
+    return {key: cond.get(key, "") for key in ("type", "status", "reason", "message")}
+
+
 def build_ready(conditions: dict[str, Condition]) -> Condition:
     """Ready is True when the Deployment is available and its secrets and database are ready."""
     waiting = [kind for kind in READY_INPUTS if conditions.get(kind, {}).get("status") != "True"]
     if not waiting:
-        return build_condition("Ready", True, "AgentReady", "the agent serves traffic")
-    return build_condition("Ready", False, "Waiting", "waiting for " + ", ".join(waiting))
+        return build_condition(Type.READY, True, Reason.AGENT_READY, "the agent serves traffic")
+    return build_condition(Type.READY, False, Reason.WAITING, "waiting for " + ", ".join(waiting))
 
 
 def merge_conditions(

@@ -14,15 +14,22 @@ import asyncio
 import logging
 import time
 
+from ragagent_operator import conditions, k8s, metrics, sealing, steps
 from ragagent_operator import constants as c
-from ragagent_operator import k8s, metrics, sealing, steps
 from ragagent_operator.config import OperatorSettings
 from ragagent_operator.context import Context
 from ragagent_operator.render.common import Manifest, build_agent
-from ragagent_operator.steps import status
 
 log = logging.getLogger(__name__)
 _locks: dict[str, asyncio.Lock] = {}
+# Conditions a status-only refresh cannot compute, so it keeps them as they are.
+CARRIED = (
+    conditions.Type.RECONCILED,
+    conditions.Type.SECRETS_READY,
+    conditions.Type.MONITORING_READY,
+    conditions.Type.RESTORED,
+    conditions.Type.REINDEXED,
+)
 # Full reconciles at once. More would not finish sooner (their requests queue on
 # k8s.MAX_IN_FLIGHT) but would hold more bodies, manifests and tasks in memory at a peak.
 MAX_RECONCILES = 32
@@ -55,7 +62,7 @@ async def reconcile(
         ctx = build_context(api, settings, body)
         ctx.fresh = trigger == "create" and not (body.get("status") or {}).get("conditions")
         failed = await _run_steps(ctx)
-        if not await _run_step(ctx, "status", lambda c: status.ensure_status(c, failed)):
+        if not await _run_step(ctx, "status", lambda each: steps.STATUS(each, failed)):
             failed.append("status")
         metrics.RECONCILE_DURATION.observe(time.perf_counter() - started)
         metrics.RECONCILES.labels(trigger=trigger, result="error" if failed else "ok").inc()
@@ -76,12 +83,14 @@ def build_trigger(body: Manifest, handled: int | None) -> str | None:
     if handled == generation:
         return None
     status = body.get("status") or {}
-    conditions = status.get("conditions") or []
-    if not conditions:
+    listed = status.get("conditions") or []
+    if not listed:
         return "create"
     if status.get("observedGeneration") != generation:
         return "update"
-    reconciled = [cond.get("status") for cond in conditions if cond.get("type") == "Reconciled"]
+    reconciled = [
+        item.get("status") for item in listed if item.get("type") == conditions.Type.RECONCILED
+    ]
     if handled is None and reconciled != ["True"]:
         return "resume"
     return None
@@ -139,15 +148,13 @@ async def refresh_status(
         if body is None:
             return
         ctx = build_context(api, settings, body)
-        carried = {"Reconciled", "SecretsReady", "MonitoringReady", "Restored", "Reindexed"}
+        carried = set(CARRIED)
         if not ctx.agent.managed_db:
-            carried.add("DatabaseReady")
+            carried.add(conditions.Type.DATABASE_READY)
         for cond in (body.get("status") or {}).get("conditions") or []:
             if cond.get("type") in carried:
-                ctx.conditions[cond["type"]] = {
-                    key: cond.get(key, "") for key in ("type", "status", "reason", "message")
-                }
-        await _run_step(ctx, "status", lambda c: status.ensure_status(c, None))
+                ctx.conditions[cond["type"]] = conditions.without_times(cond)
+        await _run_step(ctx, "status", lambda each: steps.STATUS(each, None))
         metrics.RECONCILES.labels(trigger="child", result="status").inc()
 
 

@@ -2,8 +2,9 @@
 
 Each step renders its children (pure: ``render``) and hands them to
 ``Context.ensure``, which writes only when the live object differs, so a step
-whose inputs did not change writes nothing. ``status.ensure_status`` runs after
-all of them, with the names of the steps that failed.
+whose inputs did not change writes nothing. ``STATUS`` runs after all of them,
+with the names of the steps that failed, and on its own (None) when a child
+changed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ragagent_operator.steps import (
     reindex,
     restore,
     secrets,
+    status,
     workload,
 )
 
@@ -39,6 +41,7 @@ STEPS: list[tuple[str, Step]] = [
     ("backup", backup.ensure_backup),
     ("monitoring", monitoring.ensure_monitoring),
 ]
+STATUS = status.ensure_status
 # What a step reads from earlier ones; steps wait only for these, the rest run at once.
 NEEDS: dict[str, tuple[str, ...]] = {
     "deployment": ("secrets", "configmap"),  # the pod template hashes both

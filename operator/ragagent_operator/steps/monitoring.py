@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ragagent_operator import k8s
+from ragagent_operator import conditions, k8s
 from ragagent_operator.context import Context
 from ragagent_operator.render import monitoring
 
@@ -16,9 +16,9 @@ async def ensure_monitoring(ctx: Context) -> None:
     if not await k8s.group_version_exists(ctx.api, MONITORING_GV):
         if wanted.service_monitor or wanted.prometheus_rule:
             ctx.note(
-                "MonitoringReady",
+                conditions.Type.MONITORING_READY,
                 False,
-                "PrometheusOperatorMissing",
+                conditions.Reason.PROMETHEUS_OPERATOR_MISSING,
                 "monitoring.coreos.com/v1 is not served; ServiceMonitor and PrometheusRule skipped",
             )
         return
@@ -27,4 +27,4 @@ async def ensure_monitoring(ctx: Context) -> None:
         (wanted.prometheus_rule, monitoring.build_prometheus_rule(agent)),
     ):
         await (ctx.ensure(manifest) if enabled else ctx.delete(manifest))
-    ctx.note("MonitoringReady", True, "MonitoringApplied", "")
+    ctx.note(conditions.Type.MONITORING_READY, True, conditions.Reason.MONITORING_APPLIED, "")

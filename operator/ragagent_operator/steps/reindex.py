@@ -17,14 +17,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ragagent_operator import backup_status, k8s
+from ragagent_operator import backup_status, conditions, k8s
 from ragagent_operator.context import Context
 from ragagent_operator.render import backup, reindex
 
-CONDITION = "Reindexed"
+REINDEXED = conditions.Type.REINDEXED
 # Reasons that mean the re-index Job of the recorded settings was created.
-STARTED = ("Reindexing", "ReindexFailed")
-FINAL = ("Reindexed", "SettingsReverted")  # carried over without reading a Job
+STARTED = (conditions.Reason.REINDEXING, conditions.Reason.REINDEX_FAILED)
+# Reasons carried over without reading a Job.
+FINAL = (conditions.Reason.REINDEXED, conditions.Reason.SETTINGS_REVERTED)
 
 
 async def ensure_reindex(ctx: Context) -> None:
@@ -38,14 +39,15 @@ async def ensure_reindex(ctx: Context) -> None:
         return
     if ctx.restoring:  # a re-index writes: it starts once the restore is done
         ctx.reindex_waiting = True
-        ctx.note(CONDITION, False, "WaitingForRestore", "the re-index starts after the restore")
+        message = "the re-index starts after the restore"
+        ctx.note(REINDEXED, False, conditions.Reason.WAITING_FOR_RESTORE, message)
         return
     if agent.spec.backup.enabled and not await _backup_succeeded(ctx, wanted):
         ctx.reindex_waiting = True
         return
     name = await _start_reindex(ctx, wanted)
     ctx.index_settings_hash = wanted
-    ctx.note(CONDITION, False, "Reindexing", f"re-index Job {name} started")
+    ctx.note(REINDEXED, False, conditions.Reason.REINDEXING, f"re-index Job {name} started")
 
 
 async def _start_reindex(ctx: Context, wanted: str) -> str:
@@ -62,47 +64,42 @@ async def _track_reindex(ctx: Context, wanted: str) -> None:
     human asks for another attempt (backoffLimit 1 stops after a second failure): the
     missing Job of a re-index that has not succeeded is made again.
     """
-    old = _previous_condition(ctx)
+    old = conditions.find(ctx.body, REINDEXED)
     if old is None or old.get("reason") in FINAL:
         if old is not None:
-            ctx.note(CONDITION, old.get("status", "True"), old["reason"], old.get("message", ""))
+            ctx.note(REINDEXED, old.get("status", "True"), old["reason"], old.get("message", ""))
         return
     agent = ctx.agent
     name = reindex.reindex_job_name(agent, wanted)
     job = await k8s.get(ctx.api, "batch/v1", "Job", agent.namespace, name)
     if job is not None:
-        ctx.note(CONDITION, *build_reindex_state(name, job))
+        ctx.note(REINDEXED, *build_reindex_state(name, job))
     elif old.get("reason") not in STARTED:
         # A change given up before its re-index began: the settings are the index's again.
         message = "index settings are back to those the index is built with"
-        ctx.note(CONDITION, True, "SettingsReverted", message)
+        ctx.note(REINDEXED, True, conditions.Reason.SETTINGS_REVERTED, message)
     elif ctx.restoring:  # the re-index writes: it starts again after the restore
-        ctx.note(CONDITION, False, old["reason"], old.get("message", ""))
+        ctx.note(REINDEXED, False, old["reason"], old.get("message", ""))
     else:
         await _start_reindex(ctx, wanted)
-        ctx.note(CONDITION, False, "Reindexing", f"re-index Job {name} started again")
+        ctx.note(
+            REINDEXED, False, conditions.Reason.REINDEXING, f"re-index Job {name} started again"
+        )
 
 
 def build_reindex_state(name: str, job: dict[str, Any]) -> tuple[str, str, str]:
     """(status, reason, message) of the Reindexed condition for re-index Job ``name``."""
     finished = backup_status.build_finished_job(job)
     if finished is None:
-        return "False", "Reindexing", f"re-index Job {name} is running"
+        return "False", conditions.Reason.REINDEXING, f"re-index Job {name} is running"
     when = backup_status.format_time(finished.time)
     if finished.succeeded:
-        return "True", "Reindexed", f"index rebuilt by Job {name} at {when}"
+        return "True", conditions.Reason.REINDEXED, f"index rebuilt by Job {name} at {when}"
     message = (
         f"re-index Job {name} failed at {when}; see kubectl logs job/{name}, "
         "then delete the Job to try again"
     )
-    return "False", "ReindexFailed", message
-
-
-def _previous_condition(ctx: Context) -> dict[str, Any] | None:
-    for cond in (ctx.body.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == CONDITION:
-            return dict(cond)
-    return None
+    return "False", conditions.Reason.REINDEX_FAILED, message
 
 
 async def _backup_succeeded(ctx: Context, wanted: str) -> bool:
@@ -118,13 +115,17 @@ async def _backup_succeeded(ctx: Context, wanted: str) -> bool:
     finished = backup_status.build_finished_jobs([job] if job else [])
     if not finished:
         message = f"index settings changed: re-index waits for backup Job {name}"
-        ctx.note("Reconciled", False, "WaitingForBackup", message)
-        ctx.note(CONDITION, False, "WaitingForBackup", message)
+        _note_waiting(ctx, conditions.Reason.WAITING_FOR_BACKUP, message)
         return False
     if not finished[0].succeeded:
         reason = finished[0].report.get("reason") or "the Job failed"
         message = f"backup Job {name} failed ({reason}): re-index not started"
-        ctx.note("Reconciled", False, "PreReindexBackupFailed", message)
-        ctx.note(CONDITION, False, "PreReindexBackupFailed", message)
+        _note_waiting(ctx, conditions.Reason.PRE_REINDEX_BACKUP_FAILED, message)
         return False
     return True
+
+
+def _note_waiting(ctx: Context, reason: str, message: str) -> None:
+    """The re-index waits for (or stopped at) its backup: Reconciled says so too."""
+    ctx.note(conditions.Type.RECONCILED, False, reason, message)
+    ctx.note(REINDEXED, False, reason, message)

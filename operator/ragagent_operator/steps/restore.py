@@ -22,15 +22,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ragagent_operator import backup_status, job_reports, k8s
-from ragagent_operator.conditions import Condition, build_condition
+from ragagent_operator import backup_status, conditions, job_reports, k8s, spec
 from ragagent_operator.context import Context
-from ragagent_operator.render import restore
-from ragagent_operator.render.common import Agent
-from ragagent_operator.spec import Restore
+from ragagent_operator.render import common, restore
 
-CONDITION = "Restored"
-FINAL = ("Succeeded", "Failed")
+RESTORED = conditions.Type.RESTORED
+FINAL = ("Succeeded", "Failed")  # lastRestore.result of a finished request
 
 
 async def ensure_restore(ctx: Context) -> None:
@@ -52,14 +49,14 @@ async def ensure_restore(ctx: Context) -> None:
         return
     last, reason = await _observe(ctx, original, request, key)
     ctx.last_restore = last
-    ctx.conditions[CONDITION] = build_restored_condition(last, reason)
+    ctx.conditions[RESTORED] = build_restored_condition(last, reason)
     if last["result"] == "Succeeded":
         ctx.agent, ctx.restoring = original, False
         await _release_autoscaled(ctx)
 
 
 async def _observe(
-    ctx: Context, agent: Agent, request: Restore, key: str
+    ctx: Context, agent: common.Agent, request: spec.Restore, key: str
 ) -> tuple[dict[str, Any], str]:
     """Create the Job if it is missing; returns (lastRestore, failure reason)."""
     name = restore.restore_job_name(agent, key)
@@ -77,17 +74,9 @@ async def _observe(
 
 def _carry(ctx: Context, recorded: dict[str, Any]) -> None:
     """A finished request: keep its condition as recorded (the caller releases on success)."""
-    old = next(
-        (
-            cond
-            for cond in (ctx.body.get("status") or {}).get("conditions") or []
-            if cond.get("type") == CONDITION
-        ),
-        None,
-    )
-    keys = ("type", "status", "reason", "message")
+    old = conditions.find(ctx.body, RESTORED)
     built = build_restored_condition(recorded, "see the restore Job")
-    ctx.conditions[CONDITION] = {k: old.get(k, "") for k in keys} if old else built
+    ctx.conditions[RESTORED] = conditions.without_times(old) if old else built
 
 
 async def _release_autoscaled(ctx: Context) -> None:
@@ -102,7 +91,7 @@ async def _release_autoscaled(ctx: Context) -> None:
 
 
 def build_last_restore(
-    request: Restore, key: str, job: str, finished: backup_status.FinishedJob | None
+    request: spec.Restore, key: str, job: str, finished: backup_status.FinishedJob | None
 ) -> dict[str, Any]:
     """``status.lastRestore`` for a request whose Job is ``job`` (running when not finished)."""
     last: dict[str, Any] = {
@@ -117,11 +106,12 @@ def build_last_restore(
     return last
 
 
-def build_restored_condition(last: dict[str, Any], reason: str) -> Condition:
+def build_restored_condition(last: dict[str, Any], reason: str) -> conditions.Condition:
     source, job = last.get("from"), last.get("job")
     if last.get("result") == "Succeeded":
-        return build_condition(
-            CONDITION, True, "RestoreSucceeded", f"backup {source} restored at {last.get('time')}"
+        message = f"backup {source} restored at {last.get('time')}"
+        return conditions.build_condition(
+            RESTORED, True, conditions.Reason.RESTORE_SUCCEEDED, message
         )
     if last.get("result") == "Failed":
         message = (
@@ -129,12 +119,14 @@ def build_restored_condition(last: dict[str, Any], reason: str) -> Condition:
             "remove spec.restore to start it without a restore, or change "
             "spec.restore.requestId to try again"
         )
-        return build_condition(CONDITION, False, "RestoreFailed", message[:1000])
+        return conditions.build_condition(
+            RESTORED, False, conditions.Reason.RESTORE_FAILED, message[:1000]
+        )
     message = f"restoring backup {source} with Job {job}; the agent is scaled to 0 meanwhile"
-    return build_condition(CONDITION, False, "Restoring", message)
+    return conditions.build_condition(RESTORED, False, conditions.Reason.RESTORING, message)
 
 
-def build_held_agent(agent: Agent) -> Agent:
+def build_held_agent(agent: common.Agent) -> common.Agent:
     """The agent as rendered during a restore: 0 replicas and no autoscaler."""
     spec = agent.spec
     autoscaling = spec.autoscaling.model_copy(update={"enabled": False})

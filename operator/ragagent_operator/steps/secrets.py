@@ -9,11 +9,10 @@ import logging
 import time
 from pathlib import Path
 
+from ragagent_operator import conditions, k8s, manifest, metrics, sealing
 from ragagent_operator import constants as c
-from ragagent_operator import k8s, metrics, sealing
 from ragagent_operator.context import Context
-from ragagent_operator.render import postgres, secrets
-from ragagent_operator.render.common import Agent, stable_hash
+from ragagent_operator.render import common, postgres, secrets
 
 log = logging.getLogger(__name__)
 SEALED_GV = "bitnami.com/v1alpha1"
@@ -26,9 +25,9 @@ async def ensure_secrets(ctx: Context) -> None:
         await _ensure_plain(ctx)
     elif not await k8s.group_version_exists(ctx.api, SEALED_GV):
         ctx.note(
-            "SecretsReady",
+            conditions.Type.SECRETS_READY,
             False,
-            "SealedSecretsCRDMissing",
+            conditions.Reason.SEALED_SECRETS_CRD_MISSING,
             "install sealed-secrets, or set spec.secrets.provider: kubernetes",
         )
     else:
@@ -77,9 +76,9 @@ async def _ensure_sealed(ctx: Context) -> None:
     if missing:
         if cert is None:
             ctx.note(
-                "SecretsReady",
+                conditions.Type.SECRETS_READY,
                 False,
-                "SealedSecretsControllerUnavailable",
+                conditions.Reason.SEALED_SECRETS_CONTROLLER_UNAVAILABLE,
                 "cannot fetch the sealed-secrets certificate to seal generated values",
             )
             return
@@ -144,7 +143,7 @@ async def _referenced(ctx: Context, name: str) -> dict[str, object] | None:
     return await k8s.get(ctx.api, "v1", "Secret", agent.namespace, name)
 
 
-def _unsealed_by_controller(agent: Agent) -> set[str]:
+def _unsealed_by_controller(agent: common.Agent) -> set[str]:
     """The Secrets the sealed-secrets controller makes from the operator's SealedSecrets."""
     if agent.secrets_provider != "sealedSecrets":
         return set()
@@ -157,8 +156,9 @@ def build_secrets_condition(
     """(status, reason, message) of SecretsReady. Only Secrets the controller is still to
     unseal are a routine wait; a missing Secret the user named is theirs to create."""
     if not missing:
-        return True, "SecretsPresent", f"{referenced} referenced Secrets present"
-    reason = "WaitingForUnseal" if set(missing) <= unsealed else "SecretNotFound"
+        return True, conditions.Reason.SECRETS_PRESENT, f"{referenced} referenced Secrets present"
+    waiting = set(missing) <= unsealed
+    reason = conditions.Reason.WAITING_FOR_UNSEAL if waiting else conditions.Reason.SECRET_NOT_FOUND
     return False, reason, "missing Secrets: " + ", ".join(missing)
 
 
@@ -177,7 +177,7 @@ async def _hash_referenced(ctx: Context) -> None:
     sealed = ctx.sealed
     hashed = {name: {"sealed": sealed[name]} if name in sealed else value
               for name, value in data.items()}  # fmt: skip
-    ctx.secrets_hash = stable_hash(hashed)
+    ctx.secrets_hash = manifest.stable_hash(hashed)
     ctx.missing_secrets = missing
     unsealed = _unsealed_by_controller(agent)
-    ctx.note("SecretsReady", *build_secrets_condition(len(data), missing, unsealed))
+    ctx.note(conditions.Type.SECRETS_READY, *build_secrets_condition(len(data), missing, unsealed))

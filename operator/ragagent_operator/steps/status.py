@@ -5,29 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ragagent_operator import backup_status, job_reports, k8s, metrics
+from ragagent_operator import backup_status, conditions, job_reports, k8s, metrics
 from ragagent_operator import constants as c
-from ragagent_operator.conditions import (
-    build_ready,
-    merge_conditions,
-    now_rfc3339,
-    transitions,
-)
 from ragagent_operator.context import Context
-from ragagent_operator.render import event, postgres, service
-from ragagent_operator.render.common import selector_labels
+from ragagent_operator.render import common, event, postgres, service
 
-ORDER = (
-    "Ready",
-    "Reconciled",
-    "DeploymentAvailable",
-    "SecretsReady",
-    "DatabaseReady",
-    "BackupReady",
-    "Restored",
-    "Reindexed",
-    "MonitoringReady",
+# Transitions of these types become Events; a first failure of the last two does too.
+EVENTFUL = (
+    conditions.Type.READY,
+    conditions.Type.RECONCILED,
+    conditions.Type.SECRETS_READY,
+    conditions.Type.BACKUP_READY,
+    conditions.Type.RESTORED,
 )
+FIRST_FAILURE_EVENTFUL = (conditions.Type.RECONCILED, conditions.Type.SECRETS_READY)
 
 
 async def ensure_status(ctx: Context, failed: list[str] | None) -> None:
@@ -40,12 +31,12 @@ async def ensure_status(ctx: Context, failed: list[str] | None) -> None:
     await _database_condition(ctx)
     last_backup = await _backup_condition(ctx)
     _reconciled_condition(ctx, failed)
-    ctx.conditions["Ready"] = build_ready(ctx.conditions)
+    ctx.conditions[conditions.Type.READY] = conditions.build_ready(ctx.conditions)
     old = dict(ctx.body.get("status") or {})
     generation = int(ctx.body["metadata"].get("generation", 0))
-    ordered = [ctx.conditions[k] for k in ORDER if k in ctx.conditions]
-    status["conditions"] = merge_conditions(
-        old.get("conditions") or [], ordered, generation=generation, now=now_rfc3339()
+    ordered = [ctx.conditions[kind] for kind in conditions.Type if kind in ctx.conditions]
+    status["conditions"] = conditions.merge_conditions(
+        old.get("conditions") or [], ordered, generation=generation, now=conditions.now_rfc3339()
     )
     status["observedGeneration"] = generation
     if last_backup is not None:
@@ -73,14 +64,13 @@ def _workload_status(ctx: Context, live: dict[str, Any] | None) -> dict[str, Any
     desired = int(((live or {}).get("spec") or {}).get("replicas") or 0)
     metrics.AGENT_READY_REPLICAS.labels(agent.namespace, agent.name).set(ready)
     metrics.AGENT_DESIRED_REPLICAS.labels(agent.namespace, agent.name).set(desired)
-    ctx.note(
-        "DeploymentAvailable",
-        available,
-        "MinimumReplicasAvailable" if available else "DeploymentUnavailable",
-        f"{ready} of {observed.get('replicas') or 0} pods ready",
-    )
+    reason = conditions.Reason.MINIMUM_REPLICAS_AVAILABLE
+    if not available:
+        reason = conditions.Reason.DEPLOYMENT_UNAVAILABLE
+    message = f"{ready} of {observed.get('replicas') or 0} pods ready"
+    ctx.note(conditions.Type.DEPLOYMENT_AVAILABLE, available, reason, message)
     selector = ",".join(
-        f"{k}={v}" for k, v in sorted(selector_labels(agent, c.COMPONENT_AGENT).items())
+        f"{k}={v}" for k, v in sorted(common.selector_labels(agent, c.COMPONENT_AGENT).items())
     )
     return {
         "replicas": int(observed.get("replicas") or 0),
@@ -100,21 +90,20 @@ async def _database_condition(ctx: Context) -> None:
             agent.spec.database.external is not None
             and agent.spec.database.external.secret_ref.name not in missing
         )
-        ctx.note(
-            "DatabaseReady",
-            ok,
-            "ExternalDatabase" if ok else "DatabaseSecretMissing",
-            "external PostgreSQL URL from a Secret",
-        )
+        reason = conditions.Reason.EXTERNAL_DATABASE
+        if not ok:
+            reason = conditions.Reason.DATABASE_SECRET_MISSING
+        message = "external PostgreSQL URL from a Secret"
+        ctx.note(conditions.Type.DATABASE_READY, ok, reason, message)
         return
     sts = await k8s.get(
         ctx.api, "apps/v1", "StatefulSet", agent.namespace, postgres.postgres_name(agent)
     )
     ready = int(((sts or {}).get("status") or {}).get("readyReplicas") or 0)
     ctx.note(
-        "DatabaseReady",
+        conditions.Type.DATABASE_READY,
         ready >= 1,
-        "PostgresReady" if ready else "PostgresNotReady",
+        conditions.Reason.POSTGRES_READY if ready else conditions.Reason.POSTGRES_NOT_READY,
         f"{ready} of 1 PostgreSQL pods ready",
     )
 
@@ -122,12 +111,12 @@ async def _database_condition(ctx: Context) -> None:
 async def _backup_condition(ctx: Context) -> dict[str, Any] | None:
     agent = ctx.agent
     if not agent.spec.backup.enabled:
-        ctx.note("BackupReady", True, "BackupDisabled", "spec.backup.enabled is false")
+        message = "spec.backup.enabled is false"
+        ctx.note(conditions.Type.BACKUP_READY, True, conditions.Reason.BACKUP_DISABLED, message)
         metrics.forget_backup(agent.namespace, agent.name)
         return None
-    jobs = await k8s.list_objects(
-        ctx.api, "batch/v1", "Job", agent.namespace, selector_labels(agent, c.COMPONENT_BACKUP)
-    )
+    selector = common.selector_labels(agent, c.COMPONENT_BACKUP)
+    jobs = await k8s.list_objects(ctx.api, "batch/v1", "Job", agent.namespace, selector)
     created = backup_status.parse_time(ctx.body["metadata"].get("creationTimestamp"))
     messages = await job_reports.newest_finished_messages(ctx.api, agent.namespace, jobs)
     last, cond = backup_status.build_backup_status(
@@ -136,7 +125,7 @@ async def _backup_condition(ctx: Context) -> dict[str, Any] | None:
         since=created or datetime.now().astimezone(),
         messages=messages,
     )
-    ctx.note("BackupReady", cond["status"], cond["reason"], cond["message"])
+    ctx.note(conditions.Type.BACKUP_READY, cond["status"], cond["reason"], cond["message"])
     _export_backup(ctx, backup_status.build_finished_jobs(jobs))
     return last
 
@@ -164,22 +153,23 @@ def _reconciled_condition(ctx: Context, failed: list[str] | None) -> None:
         return
     if failed:
         message = "; ".join(f"{name}: {ctx.errors.get(name, 'failed')}" for name in failed)
-        ctx.note("Reconciled", False, "StepFailed", message[:1000])
+        ctx.note(conditions.Type.RECONCILED, False, conditions.Reason.STEP_FAILED, message[:1000])
     else:
-        ctx.note("Reconciled", True, "ReconcileSucceeded", "all children match the spec")
+        message = "all children match the spec"
+        ctx.note(conditions.Type.RECONCILED, True, conditions.Reason.RECONCILE_SUCCEEDED, message)
 
 
 async def _emit_events(ctx: Context, old: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
     """Events for real transitions, plus first-seen failures; not for initial states, and
     not for the routine wait of a new RagAgent's Secrets for the controller to unseal them."""
     before = {item.get("type"): item for item in old}
-    for cond in transitions(old, new):
-        first_failure = cond["status"] == "False" and cond["type"] in ("Reconciled", "SecretsReady")
+    for cond in conditions.transitions(old, new):
+        first_failure = cond["status"] == "False" and cond["type"] in FIRST_FAILURE_EVENTFUL
         if cond["type"] not in before and not first_failure:
             continue
         if _unseal_wait(cond) or _unseal_wait(before.get(cond["type"]) or {}):
             continue
-        if cond["type"] in ("Ready", "Reconciled", "SecretsReady", "BackupReady", "Restored"):
+        if cond["type"] in EVENTFUL:
             warning = cond["status"] == "False"
             message = f"{cond['type']} is {cond['status']}: {cond['message']}"
             await k8s.create_event(
@@ -191,4 +181,5 @@ async def _emit_events(ctx: Context, old: list[dict[str, Any]], new: list[dict[s
 
 
 def _unseal_wait(cond: dict[str, Any]) -> bool:
-    return cond.get("type") == "SecretsReady" and cond.get("reason") == "WaitingForUnseal"
+    unsealing = cond.get("reason") == conditions.Reason.WAITING_FOR_UNSEAL
+    return cond.get("type") == conditions.Type.SECRETS_READY and unsealing
