@@ -42,10 +42,11 @@ test: $(STAMP) system-deps images tools lint scan ## Install everything, then ru
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: $(STAMP) ## ruff and mypy --strict.
+lint: $(STAMP) ## ruff, mypy --strict and the import layers (lint-imports).
 	$(BIN)/ruff check agent operator tests hack bench
 	$(BIN)/ruff format --check agent operator tests hack bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 .PHONY: fmt
 fmt: $(STAMP) ## Format and autofix the code.
