@@ -84,7 +84,7 @@ kind-e2e: ## End-to-end on kind (needs Docker and kind; cannot run on the dev ma
 ##@ Local Kubernetes (no Docker needed)
 
 .PHONY: tools
-tools: ## Build (or reuse from ~/.cache/ragagent) kube-apiserver, etcd, kwok, helm, sealed-secrets, kube-state-metrics.
+tools: ## Build (or reuse from ~/.cache/ragagent) kube-apiserver, etcd, kwok, helm, sealed-secrets, kube-state-metrics, and the node's kubelet, containerd, CoreDNS.
 	hack/build-k8s-tools
 
 .PHONY: cluster-up
@@ -98,6 +98,16 @@ cluster-down: $(STAMP) ## Stop the local control plane.
 .PHONY: kubeconfig
 kubeconfig: $(STAMP) ## Print `export KUBECONFIG=...` for the local control plane.
 	@$(BIN)/python -m tests.support.controlplane kubeconfig
+
+# A real kubelet node (containerd + runc + CNI bridge + CoreDNS) needs root; its tests are
+# tests/node (marker `node`). Pods pick it with the label and toleration ragagent.dev/real-node.
+.PHONY: node-up
+node-up: $(STAMP) system-deps images tools ## Run a control plane plus a real kubelet node in the foreground (root; Ctrl-C stops both).
+	$(BIN)/python -m tests.support.node up
+
+.PHONY: node-clean
+node-clean: $(STAMP) ## Remove what a killed `make node-up` or node test left on the host (mounts, cgroups, bridge, rules).
+	$(BIN)/python -m tests.support.node clean
 
 ##@ Container images (podman, no registry needed)
 
