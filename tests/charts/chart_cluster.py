@@ -23,17 +23,34 @@ REPO = CHART.parents[1]
 SAMPLE = REPO / "manifests" / "samples" / "minimal.yaml"
 
 
-def helm(cluster: controlplane.ControlPlane, home: Path, *args: str) -> str:
-    """Our helm against the test cluster, with its cache and config under ``home``."""
+def run_helm(
+    cluster: controlplane.ControlPlane, home: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """Our helm against the test cluster, with its cache and config under ``home``; a failure
+    is returned, not raised."""
     env = cluster.env() | {
         "HELM_CACHE_HOME": str(home / "cache"),
         "HELM_CONFIG_HOME": str(home / "config"),
         "HELM_DATA_HOME": str(home / "data"),
     }
     argv = [str(cluster.tool("helm")), *args]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240, check=False)
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240, check=False)
+
+
+def helm(cluster: controlplane.ControlPlane, home: Path, *args: str) -> str:
+    """``run_helm`` that fails the test when helm fails; returns helm's output."""
+    done = run_helm(cluster, home, *args)
     assert done.returncode == 0, f"helm {' '.join(args)} failed: {done.stderr}"
     return done.stdout
+
+
+def install_chart(
+    cluster: controlplane.ControlPlane, home: Path, release: str, ns: str, *args: str
+) -> str:
+    """``helm install`` of the chart into the session's cluster. The RagAgent CRD is
+    cluster-wide, and other tests (``kubectl apply -k manifests/crd``) or an earlier release,
+    which kept it on uninstall, may have made it: --take-ownership adopts it."""
+    return helm(cluster, home, "install", release, str(CHART), "-n", ns, "--take-ownership", *args)
 
 
 def release_env(

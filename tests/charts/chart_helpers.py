@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterable
@@ -53,10 +54,10 @@ def run_helm(*args: str) -> str:
 
 
 def render(
-    *sets: str, api_versions: Iterable[str] = (), include_crds: bool = False
+    *sets: str, api_versions: Iterable[str] = (), include_crds: bool = False, chart: Path = CHART
 ) -> list[dict[str, Any]]:
     """``helm template`` with ``--set`` pairs, parsed into manifests (empty documents dropped)."""
-    args = ["template", RELEASE, str(CHART), "--namespace", NAMESPACE]
+    args = ["template", RELEASE, str(chart), "--namespace", NAMESPACE]
     args += [arg for pair in sets for arg in ("--set", pair)]
     args += [arg for api in api_versions for arg in ("--api-versions", api)]
     if include_crds:
@@ -73,3 +74,14 @@ def find(manifests: list[dict[str, Any]], kind: str, name: str | None = None) ->
 
 def of_kind(manifests: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [m for m in manifests if m["kind"] == kind]
+
+
+def remove_crds_values(chart: Path) -> None:
+    """Drops the `crds` section from a copy of the chart's values and schema: the values of a
+    release made with chart 0.1.x, before it existed."""
+    values = yaml.safe_load((chart / "values.yaml").read_text())
+    del values["crds"]
+    (chart / "values.yaml").write_text(yaml.safe_dump(values, sort_keys=False))
+    schema = json.loads((chart / "values.schema.json").read_text())
+    del schema["properties"]["crds"]
+    (chart / "values.schema.json").write_text(json.dumps(schema, indent=2))

@@ -16,6 +16,7 @@ from tests.charts.chart_cluster import (
     SAMPLE,
     assert_served_by,
     helm,
+    install_chart,
     release_env,
     start_chart_operator,
     wait_reconciled,
@@ -36,8 +37,8 @@ def test_namespaced_install_reconciles_a_sample_then_upgrades_and_uninstalls(
     cluster: controlplane.ControlPlane, namespace: str, agents_namespace: str, tmp_path: Path
 ) -> None:
     release, peering = "ops", f"chart-{namespace[-6:]}"
-    helm(
-        cluster, tmp_path, "install", release, str(CHART), "-n", namespace,
+    install_chart(
+        cluster, tmp_path, release, namespace,
         "--set", f"watchNamespaces={{{agents_namespace}}}", "--set", f"peering.name={peering}",
         "--wait", "--timeout=120s",
     )  # fmt: skip
@@ -77,7 +78,7 @@ def test_namespaced_install_reconciles_a_sample_then_upgrades_and_uninstalls(
     helm(cluster, tmp_path, "uninstall", release, "-n", namespace, "--wait", "--timeout=120s")
     assert get_json(cluster, "deployment", fullname, "-n", namespace) is None
     assert get_json(cluster, "clusterrole", f"{fullname}-peering") is None
-    # helm never deletes crds/: RagAgents elsewhere in the cluster survive an uninstall.
+    # crds.keep: the CRD, and so the RagAgents elsewhere in the cluster, survive an uninstall.
     assert get_json(cluster, "crd", "ragagents.ragagent.dev") is not None
 
 
@@ -86,8 +87,8 @@ def test_cluster_mode_install_grants_every_namespace_and_uninstalls(
 ) -> None:
     release = "cm"
     peering = f"chart-cm-{namespace[-6:]}"
-    helm(cluster, tmp_path, "install", release, str(CHART), "-n", namespace,
-         "--set", f"peering.name={peering}", "--wait", "--timeout=120s")  # fmt: skip
+    install_chart(cluster, tmp_path, release, namespace,
+                  "--set", f"peering.name={peering}", "--wait", "--timeout=120s")  # fmt: skip
     account = f"system:serviceaccount:{namespace}:{release}-ragagent-operator"
     assert can_i(cluster, account, "patch", "deployments", "default")
     assert can_i(cluster, account, "watch", "ragagents.ragagent.dev", "default")

@@ -247,7 +247,8 @@ def test_optional_monitoring_objects_are_off_by_default(
     kinds = {m["kind"] for m in default_render}
     assert "ServiceMonitor" not in kinds
     assert "PrometheusRule" not in kinds
-    assert "CustomResourceDefinition" not in kinds
+    crds = of_kind(default_render, "CustomResourceDefinition")
+    assert [c["metadata"]["name"] for c in crds] == ["ragagents.ragagent.dev"]
 
 
 def test_service_monitor_selects_the_metrics_service() -> None:
@@ -298,15 +299,20 @@ def test_dashboards_are_configmaps_for_the_grafana_sidecar(
 
 
 def test_sealed_secret_crd_is_optional_and_kept_on_uninstall() -> None:
-    crd = find(render("sealedSecrets.installCRD=true"), "CustomResourceDefinition")
-    assert crd["metadata"]["name"] == "sealedsecrets.bitnami.com"
+    crd = find(
+        render("sealedSecrets.installCRD=true"),
+        "CustomResourceDefinition",
+        "sealedsecrets.bitnami.com",
+    )
     assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     assert crd["spec"]["versions"][0]["name"] == "v1alpha1"
 
 
-def test_chart_crds_ship_with_include_crds() -> None:
+def test_only_the_kopf_peering_crd_ships_in_crds() -> None:
+    """crds/ is installed once and never upgraded: the RagAgent CRD is a template instead."""
     crds = of_kind(render(include_crds=True), "CustomResourceDefinition")
-    assert "ragagents.ragagent.dev" in {c["metadata"]["name"] for c in crds}
+    names = sorted(c["metadata"]["name"] for c in crds)
+    assert names == ["clusterkopfpeerings.kopf.dev", "ragagents.ragagent.dev"]
 
 
 def test_image_digest_wins_over_the_tag() -> None:

@@ -15,10 +15,13 @@ import pytest
 import yaml
 
 from ragagent.core import metrics as agent_metrics
+from ragagent_operator import crd
 from tests.charts import chart_metrics
 from tests.charts.chart_helpers import CHART, REPO_ROOT
 
 CRD_SOURCE = REPO_ROOT / "manifests" / "crd"
+CHART_CRD_FOLDERS = (CHART / "crds", CHART / "files" / "crds")
+RAGAGENT_CRD = "ragagent.dev_ragagents.yaml"
 DASHBOARDS = sorted((CHART / "dashboards").glob("*.json"))
 
 
@@ -27,17 +30,22 @@ def dashboard_exprs(dashboard: dict[str, Any]) -> list[str]:
 
 
 def test_chart_crds_are_byte_identical_to_manifests() -> None:
-    chart_crds = sorted(p.name for p in (CHART / "crds").glob("*.yaml"))
+    """The RagAgent CRD sits in files/crds/, which templates/crd-ragagents.yaml renders so that
+    helm upgrades it; kopf's peering CRD stays in crds/, which helm installs first."""
+    chart_crds = {p.name: p for folder in CHART_CRD_FOLDERS for p in folder.glob("*.yaml")}
     # kustomization.yaml serves `kubectl apply -k`; helm would try to install it as a CRD.
     source_crds = sorted(
         p.name for p in CRD_SOURCE.glob("*.yaml") if p.name != "kustomization.yaml"
     )
-    assert chart_crds == source_crds, (
-        "copy manifests/crd/*.yaml into charts/ragagent-operator/crds/"
-    )
-    for name in chart_crds:
-        same = filecmp.cmp(CHART / "crds" / name, CRD_SOURCE / name, shallow=False)
-        assert same, f"crds/{name} differs from manifests/crd/{name}; copy it again"
+    assert sorted(chart_crds) == source_crds, "copy manifests/crd/*.yaml into the chart"
+    assert chart_crds[RAGAGENT_CRD].parent == CHART / "files" / "crds"
+    for name, path in chart_crds.items():
+        same = filecmp.cmp(path, CRD_SOURCE / name, shallow=False)
+        assert same, f"{path} differs from manifests/crd/{name}; copy it again"
+
+
+def test_chart_ragagent_crd_is_the_generated_one() -> None:
+    assert (CHART / "files" / "crds" / RAGAGENT_CRD).read_text() == crd.render_yaml()
 
 
 @pytest.mark.parametrize("script", ["gen-chart-docs.py", "gen-dashboards.py"])

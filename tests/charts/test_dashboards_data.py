@@ -34,6 +34,7 @@ from tests.charts.chart_cluster import (
     SAMPLE,
     assert_served_by,
     helm,
+    install_chart,
     release_env,
     start_chart_operator,
     wait_reconciled,
@@ -202,9 +203,11 @@ def test_every_dashboard_query_returns_data(
         chat_model="fake-model", llm_max_retries=0, rate_limit_requests_per_minute=40,
         rate_limit_burst=0,
     )  # fmt: skip
-    helm(cluster, tmp_path, "install", "obs", str(CHART), "-n", namespace,
-         "--set", f"watchNamespaces={{{agents_namespace}}}",
-         "--set", f"peering.name=obs-{namespace[-6:]}", "--wait", "--timeout=120s")  # fmt: skip
+    install_chart(
+        cluster, tmp_path, "obs", namespace,
+        "--set", f"watchNamespaces={{{agents_namespace}}}",
+        "--set", f"peering.name=obs-{namespace[-6:]}", "--wait", "--timeout=120s",
+    )  # fmt: skip
     kubeconfig = cluster.kubeconfig_for_token(
         cluster.token_for("obs-ragagent-operator", namespace), name="obs-operator"
     )
