@@ -91,6 +91,21 @@ def metadata(agent: Agent, name: str, component: str, **extra: Any) -> dict[str,
     return meta
 
 
+def agent_metadata(agent: Agent) -> dict[str, Any]:
+    """The metadata of a child named like the agent itself, of the agent component."""
+    return metadata(agent, name_of(agent), c.COMPONENT_AGENT)
+
+
+def child(api_version: str, kind: str, meta: dict[str, Any], **fields: Any) -> Manifest:
+    """An object: apiVersion, kind, ``meta``, then ``fields`` (spec, data, ...) in order."""
+    return {"apiVersion": api_version, "kind": kind, "metadata": meta, **fields}
+
+
+def match_labels(agent: Agent, component: str) -> dict[str, Any]:
+    """A label selector of ``component``'s pods of ``agent``."""
+    return {"matchLabels": selector_labels(agent, component)}
+
+
 def name_of(agent: Agent, suffix: str = "") -> str:
     """Child names: ``<agent>`` or ``<agent>-<suffix>``."""
     return f"{agent.name}-{suffix}" if suffix else agent.name

@@ -11,16 +11,16 @@ from __future__ import annotations
 from ragagent.core import settings_env
 from ragagent.core.settings_env import EnvValue
 from ragagent_operator import constants as c
-from ragagent_operator.render.common import Agent, Manifest, metadata, name_of
+from ragagent_operator.render import common
 
 SHUTDOWN_GRACE_SECONDS = 20
 
 
-def config_map_name(agent: Agent) -> str:
-    return name_of(agent, "config")
+def config_map_name(agent: common.Agent) -> str:
+    return common.name_of(agent, "config")
 
 
-def build_settings(agent: Agent) -> dict[str, EnvValue]:
+def build_settings(agent: common.Agent) -> dict[str, EnvValue]:
     """Settings fields for every agent container; secrets are added separately by reference."""
     spec = agent.spec
     settings: dict[str, EnvValue] = {
@@ -45,7 +45,7 @@ def build_settings(agent: Agent) -> dict[str, EnvValue]:
     return settings
 
 
-def _model_settings(agent: Agent) -> dict[str, EnvValue]:
+def _model_settings(agent: common.Agent) -> dict[str, EnvValue]:
     model = agent.spec.model
     settings: dict[str, EnvValue] = {
         "llm_provider": model.provider,
@@ -59,7 +59,7 @@ def _model_settings(agent: Agent) -> dict[str, EnvValue]:
     return settings
 
 
-def _auth_settings(agent: Agent) -> dict[str, EnvValue]:
+def _auth_settings(agent: common.Agent) -> dict[str, EnvValue]:
     """auth.mode none is for demos: the agent refuses anonymous use in production mode.
 
     Without the acknowledgement the agent keeps API keys. The CRD refuses that combination,
@@ -79,10 +79,7 @@ def _auth_settings(agent: Agent) -> dict[str, EnvValue]:
     return {}
 
 
-def build_config_map(agent: Agent) -> Manifest:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": metadata(agent, config_map_name(agent), c.COMPONENT_AGENT),
-        "data": dict(sorted(settings_env.build_env(build_settings(agent)).items())),
-    }
+def build_config_map(agent: common.Agent) -> common.Manifest:
+    meta = common.metadata(agent, config_map_name(agent), c.COMPONENT_AGENT)
+    data = dict(sorted(settings_env.build_env(build_settings(agent)).items()))
+    return common.child("v1", "ConfigMap", meta, data=data)

@@ -5,17 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ragagent_operator import constants as c
-from ragagent_operator.render import configmap, secrets
-from ragagent_operator.render.common import (
-    Agent,
-    Manifest,
-    labels,
-    metadata,
-    name_of,
-    restricted_container_security,
-    restricted_pod_security,
-    selector_labels,
-)
+from ragagent_operator.render import common, configmap, secrets
 
 PRESTOP_SLEEP_SECONDS = 5
 # The drain (SHUTDOWN_GRACE_SECONDS) starts after preStop; keep a margin for exit.
@@ -26,19 +16,21 @@ DEFAULT_RESOURCES: dict[str, Any] = {
 }
 
 
-def build_deployment(agent: Agent, *, config_hash: str, secrets_hash: str) -> Manifest:
+def build_deployment(
+    agent: common.Agent, *, config_hash: str, secrets_hash: str
+) -> common.Manifest:
     """The Deployment. ``replicas`` is omitted while autoscaling is on, so the HPA owns it.
 
     ``config_hash`` and ``secrets_hash`` go into the pod-template annotations:
     changing the ConfigMap or the data of any referenced Secret rolls the pods.
     """
     spec: dict[str, Any] = {
-        "selector": {"matchLabels": selector_labels(agent, c.COMPONENT_AGENT)},
+        "selector": common.match_labels(agent, c.COMPONENT_AGENT),
         "revisionHistoryLimit": 5,
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0}},
         "template": {
             "metadata": {
-                "labels": labels(agent, c.COMPONENT_AGENT),
+                "labels": common.labels(agent, c.COMPONENT_AGENT),
                 "annotations": {
                     c.ANNOTATION_CONFIG_HASH: config_hash,
                     c.ANNOTATION_SECRETS_HASH: secrets_hash,
@@ -49,21 +41,16 @@ def build_deployment(agent: Agent, *, config_hash: str, secrets_hash: str) -> Ma
     }
     if not agent.spec.autoscaling.enabled:
         spec = {"replicas": agent.spec.replicas, **spec}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": metadata(agent, name_of(agent), c.COMPONENT_AGENT),
-        "spec": spec,
-    }
+    return common.child("apps/v1", "Deployment", common.agent_metadata(agent), spec=spec)
 
 
-def build_pod_spec(agent: Agent) -> dict[str, Any]:
+def build_pod_spec(agent: common.Agent) -> dict[str, Any]:
     pod: dict[str, Any] = {
-        "serviceAccountName": name_of(agent),
+        "serviceAccountName": common.name_of(agent),
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "terminationGracePeriodSeconds": GRACE_PERIOD_SECONDS,
-        "securityContext": restricted_pod_security(),
+        "securityContext": common.restricted_pod_security(),
         "containers": [build_agent_container(agent)],
         "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
     }
@@ -77,12 +64,12 @@ def build_pod_spec(agent: Agent) -> dict[str, Any]:
     return pod
 
 
-def agent_env(agent: Agent) -> list[dict[str, Any]]:
+def agent_env(agent: common.Agent) -> list[dict[str, Any]]:
     """Secret-backed env variables of the server; everything else comes from the ConfigMap."""
     return [ref.build_env_var() for ref in secrets.secret_refs(agent)]
 
 
-def build_agent_container(agent: Agent) -> dict[str, Any]:
+def build_agent_container(agent: common.Agent) -> dict[str, Any]:
     return {
         "name": "agent",
         "image": agent.image,
@@ -95,7 +82,7 @@ def build_agent_container(agent: Agent) -> dict[str, Any]:
         "envFrom": [{"configMapRef": {"name": configmap.config_map_name(agent)}}],
         "env": agent_env(agent),
         "resources": agent.spec.resources or DEFAULT_RESOURCES,
-        "securityContext": restricted_container_security(),
+        "securityContext": common.restricted_container_security(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
         "startupProbe": _probe("/livez", period=5, failures=30),
         "livenessProbe": _probe("/livez", period=10, failures=3),

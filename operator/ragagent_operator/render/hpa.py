@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from ragagent_operator import constants as c
-from ragagent_operator.render.common import Agent, Manifest, metadata, name_of
+from ragagent_operator.render import common
 
 
-def build_hpa(agent: Agent) -> Manifest:
+def build_hpa(agent: common.Agent) -> common.Manifest:
     """Only rendered when ``spec.autoscaling.enabled``; the reconciler deletes it otherwise."""
     scaling = agent.spec.autoscaling
     spec: dict[str, Any] = {
-        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name_of(agent)},
+        "scaleTargetRef": {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": common.name_of(agent),
+        },
         "minReplicas": scaling.min_replicas,
         "maxReplicas": scaling.max_replicas,
         "metrics": [
@@ -30,9 +33,5 @@ def build_hpa(agent: Agent) -> Manifest:
     }
     if scaling.behavior:
         spec["behavior"] = scaling.behavior
-    return {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": metadata(agent, name_of(agent), c.COMPONENT_AGENT),
-        "spec": spec,
-    }
+    meta = common.agent_metadata(agent)
+    return common.child("autoscaling/v2", "HorizontalPodAutoscaler", meta, spec=spec)

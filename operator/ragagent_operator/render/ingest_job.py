@@ -10,86 +10,47 @@ from __future__ import annotations
 from typing import Any
 
 from ragagent_operator import constants as c
-from ragagent_operator.render import configmap, deployment, secrets
-from ragagent_operator.render.common import (
-    Agent,
-    Manifest,
-    labels,
-    metadata,
-    name_of,
-    restricted_container_security,
-    restricted_pod_security,
+from ragagent_operator.render import common, deployment, job, secrets
+
+RUN = job.Run(
+    c.COMPONENT_INGEST, c.ANNOTATION_KNOWLEDGE_HASH, backoff_limit=3, deadline_seconds=3600
 )
 
 
-def ingest_job_name(agent: Agent, knowledge_hash: str) -> str:
-    return name_of(agent, f"ingest-{knowledge_hash[:10]}")
+def ingest_job_name(agent: common.Agent, knowledge_hash: str) -> str:
+    return common.name_of(agent, f"ingest-{knowledge_hash[:10]}")
 
 
-def build_ingest_job(agent: Agent, *, knowledge_hash: str, image: str) -> Manifest:
-    """``knowledge_hash`` covers the sources, their ConfigMaps' data and the chunking."""
-    sources = agent.spec.knowledge.sources
-    volumes = [{"name": "tmp", "emptyDir": {}}]
-    mounts = [{"name": "tmp", "mountPath": "/tmp"}]  # noqa: S108
+def build_ingest_job(agent: common.Agent, *, knowledge_hash: str, image: str) -> common.Manifest:
+    """``knowledge_hash`` covers the sources, their ConfigMaps' data and the chunking.
+
+    Each ConfigMap source is mounted at /knowledge/<index>; URL sources are passed as is.
+    """
+    volumes = [job.TMP]
     args = ["ingest"]
-    for index, source in enumerate(sources):
+    for index, source in enumerate(agent.spec.knowledge.sources):
         if source.config_map is not None:
-            volumes.append({"name": f"src{index}", "configMap": {"name": source.config_map.name}})
-            mounts.append({"name": f"src{index}", "mountPath": f"/knowledge/{index}"})
+            config_map = {"configMap": {"name": source.config_map.name}}
+            volumes.append(job.Volume(f"src{index}", config_map, f"/knowledge/{index}"))
             args.append(f"/knowledge/{index}")
         elif source.url is not None:
             args.append(source.url)
-    meta = metadata(agent, ingest_job_name(agent, knowledge_hash), c.COMPONENT_INGEST)
-    meta["annotations"] = {c.ANNOTATION_KNOWLEDGE_HASH: knowledge_hash}
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": meta,
-        "spec": {
-            "backoffLimit": 3,
-            "activeDeadlineSeconds": 3600,
-            "template": {
-                "metadata": {"labels": labels(agent, c.COMPONENT_INGEST)},
-                "spec": build_command_pod(
-                    agent, name="ingest", image=image, args=args, mounts=mounts, volumes=volumes
-                ),
-            },
-        },
-    }
+    pod = build_data_pod(agent, name="ingest", image=image, args=args, volumes=volumes)
+    name = ingest_job_name(agent, knowledge_hash)
+    return job.build_job(agent, RUN, name=name, made_for=knowledge_hash, pod=pod)
 
 
-def build_command_pod(
-    agent: Agent,
-    *,
-    name: str,
-    image: str,
-    args: list[str],
-    mounts: list[Any],
-    volumes: list[Any],
+def build_data_pod(
+    agent: common.Agent, *, name: str, image: str, args: list[str], volumes: list[job.Volume]
 ) -> dict[str, Any]:
-    """A one-shot ``ragagent <args>`` pod with the agent's settings, hardened like the agent's.
-
-    Shared by the ingest and re-index Jobs so both run with the same identity,
-    environment and security context. They get the Secrets those commands read,
-    not the server's signing secret.
-    """
-    container = {
-        "name": name,
-        "image": image,
-        "command": ["ragagent"],
-        "args": args,
-        "envFrom": [{"configMapRef": {"name": configmap.config_map_name(agent)}}],
-        "env": [ref.build_env_var() for ref in secrets.data_command_refs(agent)],
-        "resources": deployment.DEFAULT_RESOURCES,
-        "securityContext": restricted_container_security(),
-        "volumeMounts": mounts,
-    }
-    return {
-        "restartPolicy": "Never",
-        "serviceAccountName": name_of(agent),
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "securityContext": restricted_pod_security(),
-        "containers": [container],
-        "volumes": volumes,
-    }
+    """A pod that writes the index (ingest, re-index): the agent's resources, and the
+    Secrets those commands read (the database, and the API key for openai embeddings)."""
+    return job.build_job_pod(
+        agent,
+        name=name,
+        image=image,
+        args=args,
+        refs=secrets.data_command_refs(agent),
+        resources=deployment.DEFAULT_RESOURCES,
+        volumes=volumes,
+    )

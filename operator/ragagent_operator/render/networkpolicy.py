@@ -22,8 +22,8 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ragagent_operator import constants as c
-from ragagent_operator.render.common import Agent, Manifest, metadata, name_of, selector_labels
-from ragagent_operator.spec import EndpointEgress, Endpoints
+from ragagent_operator import spec
+from ragagent_operator.render import common
 
 METADATA_NAME_LABEL = "kubernetes.io/metadata.name"
 _DEFAULT_PORTS = {"https": 443, "http": 80}
@@ -67,7 +67,7 @@ def url_port(url: str, default: int = 443) -> int:
     return parts.port or _DEFAULT_PORTS.get(parts.scheme, default)
 
 
-def service_namespace(agent: Agent, url: str) -> str | None:
+def service_namespace(agent: common.Agent, url: str) -> str | None:
     """The namespace of the in-cluster Service that ``url``'s host names; None for other hosts.
 
     ``<svc>`` is a Service of the agent's namespace; ``<svc>.<ns>.svc``, with or without
@@ -95,43 +95,39 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def build_network_policies(agent: Agent) -> list[Manifest]:
+def build_network_policies(agent: common.Agent) -> list[common.Manifest]:
     """Rendered only when ``spec.networkPolicy.enabled``.
 
     Every component's policy is rendered even while it runs no pod (no restore, backups
     off), so a Job never starts before the policy it needs exists.
     """
-    jobs = [_job_policy(agent, comp) for comp in POD_NEEDS if comp != c.COMPONENT_AGENT]
+    jobs = [_job_policy(agent, component) for component in c.JOB_COMPONENTS]
     policies = [_default_deny(agent), _agent_policy(agent), *jobs]
     if agent.managed_db:
         policies.append(_database_policy(agent))
     return policies
 
 
-def _policy(agent: Agent, suffix: str, spec: dict[str, Any]) -> Manifest:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": metadata(agent, name_of(agent, suffix), c.COMPONENT_AGENT),
-        "spec": spec,
-    }
+def _policy(agent: common.Agent, suffix: str, policy: dict[str, Any]) -> common.Manifest:
+    meta = common.metadata(agent, common.name_of(agent, suffix), c.COMPONENT_AGENT)
+    return common.child("networking.k8s.io/v1", "NetworkPolicy", meta, spec=policy)
 
 
-def _default_deny(agent: Agent) -> Manifest:
+def _default_deny(agent: common.Agent) -> common.Manifest:
     pods = {"matchLabels": {c.LABEL_INSTANCE: agent.name, c.LABEL_NAME: c.APP_NAME}}
     return _policy(
         agent, "default-deny", {"podSelector": pods, "policyTypes": ["Ingress", "Egress"]}
     )
 
 
-def _agent_policy(agent: Agent) -> Manifest:
+def _agent_policy(agent: common.Agent) -> common.Manifest:
     peers = [peer.model_dump(by_alias=True, exclude_none=True) for peer in _ingress_peers(agent)]
     monitoring = {
         "namespaceSelector": {"matchLabels": {METADATA_NAME_LABEL: agent.monitoring_namespace}}
     }
     egress = _egress(agent, POD_NEEDS[c.COMPONENT_AGENT])
-    spec = {
-        "podSelector": {"matchLabels": selector_labels(agent, c.COMPONENT_AGENT)},
+    policy = {
+        "podSelector": common.match_labels(agent, c.COMPONENT_AGENT),
         "policyTypes": ["Ingress", "Egress"],
         "ingress": [
             {"from": peers or [{"podSelector": {}}], "ports": [_tcp(c.APP_PORT)]},
@@ -139,39 +135,39 @@ def _agent_policy(agent: Agent) -> Manifest:
         ],
         "egress": egress + list(agent.spec.network_policy.extra_egress),
     }
-    return _policy(agent, c.COMPONENT_AGENT, spec)
+    return _policy(agent, c.COMPONENT_AGENT, policy)
 
 
-def _ingress_peers(agent: Agent) -> list[Any]:
+def _ingress_peers(agent: common.Agent) -> list[Any]:
     return list(agent.spec.network_policy.ingress_from)
 
 
-def _job_policy(agent: Agent, component: str) -> Manifest:
+def _job_policy(agent: common.Agent, component: str) -> common.Manifest:
     """A one-shot pod's egress; it accepts no connection, so the default deny's ingress holds."""
-    spec = {
-        "podSelector": {"matchLabels": selector_labels(agent, component)},
+    policy = {
+        "podSelector": common.match_labels(agent, component),
         "policyTypes": ["Egress"],
         "egress": _egress(agent, POD_NEEDS[component]),
     }
-    return _policy(agent, component, spec)
+    return _policy(agent, component, policy)
 
 
-def _database_policy(agent: Agent) -> Manifest:
+def _database_policy(agent: common.Agent) -> common.Manifest:
     """The managed PostgreSQL: port 5432 from the components that use it; no egress."""
     users = [component for component, needs in POD_NEEDS.items() if Need.DATABASE in needs]
     clients = {
         "matchLabels": {c.LABEL_INSTANCE: agent.name, c.LABEL_NAME: c.APP_NAME},
         "matchExpressions": [{"key": c.LABEL_COMPONENT, "operator": "In", "values": users}],
     }
-    spec = {
-        "podSelector": {"matchLabels": selector_labels(agent, c.COMPONENT_DATABASE)},
+    policy = {
+        "podSelector": common.match_labels(agent, c.COMPONENT_DATABASE),
         "policyTypes": ["Ingress", "Egress"],
         "ingress": [{"from": [{"podSelector": clients}], "ports": [_tcp(c.POSTGRES_PORT)]}],
     }
-    return _policy(agent, c.COMPONENT_DATABASE, spec)
+    return _policy(agent, c.COMPONENT_DATABASE, policy)
 
 
-def _egress(agent: Agent, needs: frozenset[Need]) -> list[dict[str, Any]]:
+def _egress(agent: common.Agent, needs: frozenset[Need]) -> list[dict[str, Any]]:
     """DNS, then one rule per need that this spec turns on."""
     dns = {
         "to": [{"namespaceSelector": {}}],
@@ -186,15 +182,15 @@ def _egress(agent: Agent, needs: frozenset[Need]) -> list[dict[str, Any]]:
     return rules
 
 
-def _jwks_url(agent: Agent) -> str | None:
+def _jwks_url(agent: common.Agent) -> str | None:
     """The URL the agent fetches token keys from; None unless auth.mode is jwt."""
     auth = agent.spec.auth
     return auth.jwt.jwks_url if auth.mode == "jwt" and auth.jwt else None
 
 
-def _endpoint_rules(agent: Agent, needs: frozenset[Need]) -> list[dict[str, Any]]:
+def _endpoint_rules(agent: common.Agent, needs: frozenset[Need]) -> list[dict[str, Any]]:
     """One rule per HTTP endpoint the pod calls: the model, the collector, the JWKS URL."""
-    endpoints = agent.spec.network_policy.endpoints or Endpoints()
+    endpoints = agent.spec.network_policy.endpoints or spec.Endpoints()
     rules = []
     if _calls_model(agent, needs):
         url = agent.spec.model.base_url or OPENAI_URL
@@ -209,11 +205,11 @@ def _endpoint_rules(agent: Agent, needs: frozenset[Need]) -> list[dict[str, Any]
 
 
 def _endpoint_rule(
-    agent: Agent, url: str, egress: EndpointEgress | None, *, default_port: int = 443
+    agent: common.Agent, url: str, egress: spec.EndpointEgress | None, *, default_port: int = 443
 ) -> dict[str, Any]:
     """The URL's port (or ``egress.port``) to ``egress.to``, else to the URL's Service's
     namespace, else (no ``to``) to every address."""
-    egress = egress or EndpointEgress()
+    egress = egress or spec.EndpointEgress()
     ports = [_tcp(egress.port or url_port(url, default_port))]
     peers = [
         peer.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True)
@@ -225,24 +221,24 @@ def _endpoint_rule(
     return {"to": peers, "ports": ports} if peers else {"ports": ports}
 
 
-def _calls_model(agent: Agent, needs: frozenset[Need]) -> bool:
+def _calls_model(agent: common.Agent, needs: frozenset[Need]) -> bool:
     """Whether the pod calls the OpenAI-compatible endpoint: chat or embeddings there."""
     model = agent.spec.model
     chat = Need.CHAT in needs and model.provider == "openai"
     return chat or (Need.EMBEDDINGS in needs and model.embedding_provider == "openai")
 
 
-def _sources_egress(agent: Agent) -> list[dict[str, Any]]:
+def _sources_egress(agent: common.Agent) -> list[dict[str, Any]]:
     """The ports of the https sources, to any address (their hosts are names)."""
     urls = [source.url for source in agent.spec.knowledge.sources if source.url]
     ports = sorted({url_port(url) for url in urls})
     return [{"ports": [_tcp(port) for port in ports]}] if ports else []
 
 
-def _database_egress(agent: Agent) -> dict[str, Any]:
+def _database_egress(agent: common.Agent) -> dict[str, Any]:
     """Managed: only our PostgreSQL pods. External: the PostgreSQL port anywhere."""
     if agent.managed_db:
-        pods = {"podSelector": {"matchLabels": selector_labels(agent, c.COMPONENT_DATABASE)}}
+        pods = {"podSelector": common.match_labels(agent, c.COMPONENT_DATABASE)}
         return {"to": [pods], "ports": [_tcp(c.POSTGRES_PORT)]}
     return {"ports": [_tcp(c.POSTGRES_PORT)]}
 

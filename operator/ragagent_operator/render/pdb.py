@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 from ragagent_operator import constants as c
-from ragagent_operator.render.common import Agent, Manifest, metadata, name_of, selector_labels
+from ragagent_operator.render import common
 
 
-def build_pdb(agent: Agent) -> Manifest:
-    return {
-        "apiVersion": "policy/v1",
-        "kind": "PodDisruptionBudget",
-        "metadata": metadata(agent, name_of(agent), c.COMPONENT_AGENT),
-        "spec": {
-            "maxUnavailable": 1,
-            "selector": {"matchLabels": selector_labels(agent, c.COMPONENT_AGENT)},
-        },
-    }
+def build_pdb(agent: common.Agent) -> common.Manifest:
+    spec = {"maxUnavailable": 1, "selector": common.match_labels(agent, c.COMPONENT_AGENT)}
+    return common.child("policy/v1", "PodDisruptionBudget", common.agent_metadata(agent), spec=spec)

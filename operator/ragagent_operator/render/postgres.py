@@ -5,53 +5,38 @@ from __future__ import annotations
 from typing import Any
 
 from ragagent_operator import constants as c
-from ragagent_operator.render import secrets
-from ragagent_operator.render.common import (
-    Agent,
-    Manifest,
-    labels,
-    metadata,
-    name_of,
-    restricted_container_security,
-    restricted_pod_security,
-    secret_env,
-    selector_labels,
-)
+from ragagent_operator.render import common, secrets
 
 DB_USER = "ragagent"
 DB_NAME = "ragagent"
 POSTGRES_UID = 999  # the postgres user of the official images
 
 
-def postgres_name(agent: Agent) -> str:
-    return name_of(agent, "postgres")
+def postgres_name(agent: common.Agent) -> str:
+    return common.name_of(agent, "postgres")
 
 
-def build_database_url(agent: Agent, password: str) -> str:
+def build_database_url(agent: common.Agent, password: str) -> str:
     """The URL the agent uses for the managed database (stored only in a Secret)."""
     host = f"{postgres_name(agent)}.{agent.namespace}.svc"
     return f"postgresql://{DB_USER}:{password}@{host}:{c.POSTGRES_PORT}/{DB_NAME}"
 
 
-def build_postgres_service(agent: Agent) -> Manifest:
+def build_postgres_service(agent: common.Agent) -> common.Manifest:
     """Headless: the StatefulSet's single pod gets a stable DNS name."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": metadata(agent, postgres_name(agent), c.COMPONENT_DATABASE),
-        "spec": {
-            "clusterIP": "None",
-            "selector": selector_labels(agent, c.COMPONENT_DATABASE),
-            "ports": [{"name": "postgres", "port": c.POSTGRES_PORT, "protocol": "TCP"}],
-        },
+    spec = {
+        "clusterIP": "None",
+        "selector": common.selector_labels(agent, c.COMPONENT_DATABASE),
+        "ports": [{"name": "postgres", "port": c.POSTGRES_PORT, "protocol": "TCP"}],
     }
+    return common.child("v1", "Service", _metadata(agent), spec=spec)
 
 
-def build_postgres_statefulset(agent: Agent) -> Manifest:
+def build_postgres_statefulset(agent: common.Agent) -> common.Manifest:
     managed = agent.spec.database.managed
     assert managed is not None, "only rendered for database.managed"
     claim: dict[str, Any] = {
-        "metadata": {"name": "data", "labels": labels(agent, c.COMPONENT_DATABASE)},
+        "metadata": {"name": "data", "labels": common.labels(agent, c.COMPONENT_DATABASE)},
         "spec": {
             "accessModes": ["ReadWriteOnce"],
             "resources": {"requests": {"storage": managed.storage}},
@@ -59,26 +44,26 @@ def build_postgres_statefulset(agent: Agent) -> Manifest:
     }
     if managed.storage_class_name:
         claim["spec"]["storageClassName"] = managed.storage_class_name
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": metadata(agent, postgres_name(agent), c.COMPONENT_DATABASE),
-        "spec": {
-            "replicas": 1,
-            "serviceName": postgres_name(agent),
-            "selector": {"matchLabels": selector_labels(agent, c.COMPONENT_DATABASE)},
-            "template": {
-                "metadata": {"labels": labels(agent, c.COMPONENT_DATABASE)},
-                "spec": _pod_spec(agent, managed.image),
-            },
-            "volumeClaimTemplates": [claim],
+    spec = {
+        "replicas": 1,
+        "serviceName": postgres_name(agent),
+        "selector": common.match_labels(agent, c.COMPONENT_DATABASE),
+        "template": {
+            "metadata": {"labels": common.labels(agent, c.COMPONENT_DATABASE)},
+            "spec": _pod_spec(agent, managed.image),
         },
+        "volumeClaimTemplates": [claim],
     }
+    return common.child("apps/v1", "StatefulSet", _metadata(agent), spec=spec)
 
 
-def _pod_spec(agent: Agent, image: str) -> dict[str, Any]:
+def _metadata(agent: common.Agent) -> dict[str, Any]:
+    return common.metadata(agent, postgres_name(agent), c.COMPONENT_DATABASE)
+
+
+def _pod_spec(agent: common.Agent, image: str) -> dict[str, Any]:
     """PostgreSQL writes only to its volume, the socket dir and /tmp: root FS stays read-only."""
-    password = secret_env(
+    password = common.secret_env(
         "POSTGRES_PASSWORD", secrets.generated_secret_name(agent), c.KEY_DB_PASSWORD
     )
     container = {
@@ -91,7 +76,7 @@ def _pod_spec(agent: Agent, image: str) -> dict[str, Any]:
             password,
         ],
         "ports": [{"name": "postgres", "containerPort": c.POSTGRES_PORT, "protocol": "TCP"}],
-        "securityContext": restricted_container_security(),
+        "securityContext": common.restricted_container_security(),
         "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}},
         "readinessProbe": _pg_isready(period=5),
         "livenessProbe": _pg_isready(period=20),
@@ -104,7 +89,7 @@ def _pod_spec(agent: Agent, image: str) -> dict[str, Any]:
     return {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "securityContext": restricted_pod_security(POSTGRES_UID),
+        "securityContext": common.restricted_pod_security(POSTGRES_UID),
         "containers": [container],
         "volumes": [{"name": "run", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}],
     }

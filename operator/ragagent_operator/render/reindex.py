@@ -7,20 +7,17 @@ change: the embedding model (provider, name, dimension) and the chunking.
 from __future__ import annotations
 
 from ragagent_operator import constants as c
-from ragagent_operator.render import ingest_job
-from ragagent_operator.render.common import (
-    Agent,
-    Manifest,
-    labels,
-    metadata,
-    name_of,
-    stable_hash,
+from ragagent_operator.render import common, ingest_job, job
+
+# backoffLimit 1: re-embedding is costly, a second failure needs a human.
+RUN = job.Run(
+    c.COMPONENT_REINDEX, c.ANNOTATION_INDEX_HASH, backoff_limit=1, deadline_seconds=6 * 3600
 )
 
 
-def index_settings_hash(agent: Agent) -> str:
+def index_settings_hash(agent: common.Agent) -> str:
     model = agent.spec.model
-    return stable_hash(
+    return common.stable_hash(
         {
             "embedding": [
                 model.embedding_provider,
@@ -32,31 +29,14 @@ def index_settings_hash(agent: Agent) -> str:
     )
 
 
-def reindex_job_name(agent: Agent, settings_hash: str) -> str:
-    return name_of(agent, f"reindex-{settings_hash[:10]}")
+def reindex_job_name(agent: common.Agent, settings_hash: str) -> str:
+    return common.name_of(agent, f"reindex-{settings_hash[:10]}")
 
 
-def build_reindex_job(agent: Agent, *, settings_hash: str, image: str) -> Manifest:
-    """backoffLimit 1: re-embedding is costly, a second failure needs a human."""
-    meta = metadata(agent, reindex_job_name(agent, settings_hash), c.COMPONENT_REINDEX)
-    meta["annotations"] = {c.ANNOTATION_INDEX_HASH: settings_hash}
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": meta,
-        "spec": {
-            "backoffLimit": 1,
-            "activeDeadlineSeconds": 6 * 3600,
-            "template": {
-                "metadata": {"labels": labels(agent, c.COMPONENT_REINDEX)},
-                "spec": ingest_job.build_command_pod(
-                    agent,
-                    name="reindex",
-                    image=image,
-                    args=["reindex"],
-                    mounts=[{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
-                    volumes=[{"name": "tmp", "emptyDir": {}}],
-                ),
-            },
-        },
-    }
+def build_reindex_job(agent: common.Agent, *, settings_hash: str, image: str) -> common.Manifest:
+    """Re-embeds every chunk with the index settings of ``settings_hash``."""
+    pod = ingest_job.build_data_pod(
+        agent, name="reindex", image=image, args=["reindex"], volumes=[job.TMP]
+    )
+    name = reindex_job_name(agent, settings_hash)
+    return job.build_job(agent, RUN, name=name, made_for=settings_hash, pod=pod)

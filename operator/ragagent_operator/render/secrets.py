@@ -13,7 +13,7 @@ from typing import Any
 
 from ragagent.core import settings_env
 from ragagent_operator import constants as c
-from ragagent_operator.render.common import Agent, Manifest, metadata, name_of, secret_env
+from ragagent_operator.render import common
 
 
 @dataclass(frozen=True)
@@ -31,18 +31,18 @@ class SecretRef:
 
     def build_env_var(self) -> dict[str, Any]:
         """The container ``env`` item: the value by reference, never inline."""
-        return secret_env(self.env, self.secret, self.key)
+        return common.secret_env(self.env, self.secret, self.key)
 
 
-def generated_secret_name(agent: Agent) -> str:
-    return name_of(agent, "generated")
+def generated_secret_name(agent: common.Agent) -> str:
+    return common.name_of(agent, "generated")
 
 
-def llm_secret_name(agent: Agent) -> str:
-    return name_of(agent, "llm")
+def llm_secret_name(agent: common.Agent) -> str:
+    return common.name_of(agent, "llm")
 
 
-def generated_keys(agent: Agent) -> list[str]:
+def generated_keys(agent: common.Agent) -> list[str]:
     """Keys the operator generates once for this agent."""
     keys = [c.KEY_SECRET_KEY]
     if agent.managed_db:
@@ -50,7 +50,7 @@ def generated_keys(agent: Agent) -> list[str]:
     return keys
 
 
-def secret_refs(agent: Agent) -> list[SecretRef]:
+def secret_refs(agent: common.Agent) -> list[SecretRef]:
     """Every Secret value the agent's server reads (their data feeds the pod-template hash).
 
     The server signs API-key hashes and HS256 tokens, so it alone gets the signing secret.
@@ -59,7 +59,7 @@ def secret_refs(agent: Agent) -> list[SecretRef]:
     return [signing, database_ref(agent), *_api_key_refs(agent)]
 
 
-def data_command_refs(agent: Agent) -> list[SecretRef]:
+def data_command_refs(agent: common.Agent) -> list[SecretRef]:
     """What ``ragagent ingest`` and ``reindex`` read: the database, and the API key only
     when the embeddings come from the OpenAI-compatible endpoint. They sign nothing."""
     refs = [database_ref(agent)]
@@ -68,7 +68,7 @@ def data_command_refs(agent: Agent) -> list[SecretRef]:
     return refs
 
 
-def database_ref(agent: Agent) -> SecretRef:
+def database_ref(agent: common.Agent) -> SecretRef:
     """The database URL: all ``ragagent backup`` and ``restore`` read from a Secret."""
     external = agent.spec.database.external
     if external is not None:
@@ -76,7 +76,7 @@ def database_ref(agent: Agent) -> SecretRef:
     return SecretRef("database_url", generated_secret_name(agent), c.KEY_DATABASE_URL)
 
 
-def _api_key_refs(agent: Agent) -> list[SecretRef]:
+def _api_key_refs(agent: common.Agent) -> list[SecretRef]:
     api_key = agent.spec.model.api_key
     if api_key and api_key.secret_ref:
         return [SecretRef("openai_api_key", api_key.secret_ref.name, api_key.secret_ref.key)]
@@ -85,28 +85,21 @@ def _api_key_refs(agent: Agent) -> list[SecretRef]:
     return []
 
 
-def build_sealed_secret(agent: Agent, name: str, encrypted: dict[str, str]) -> Manifest:
+def build_sealed_secret(
+    agent: common.Agent, name: str, encrypted: dict[str, str]
+) -> common.Manifest:
     """A strict-scope SealedSecret; ``encrypted`` maps keys to base64 ciphertexts."""
-    meta = metadata(agent, name, c.COMPONENT_AGENT)
+    meta = common.metadata(agent, name, c.COMPONENT_AGENT)
     template_meta = {"name": name, "namespace": agent.namespace, "labels": meta["labels"]}
-    return {
-        "apiVersion": "bitnami.com/v1alpha1",
-        "kind": "SealedSecret",
-        "metadata": meta,
-        "spec": {
-            "encryptedData": dict(sorted(encrypted.items())),
-            "template": {"metadata": template_meta, "type": "Opaque"},
-        },
+    spec = {
+        "encryptedData": dict(sorted(encrypted.items())),
+        "template": {"metadata": template_meta, "type": "Opaque"},
     }
+    return common.child("bitnami.com/v1alpha1", "SealedSecret", meta, spec=spec)
 
 
-def build_plain_secret(agent: Agent, name: str, values: dict[str, bytes]) -> Manifest:
+def build_plain_secret(agent: common.Agent, name: str, values: dict[str, bytes]) -> common.Manifest:
     """A plain Secret (kubernetes provider only), written as ``data``, not write-only stringData."""
     data = {key: base64.b64encode(value).decode() for key, value in sorted(values.items())}
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": metadata(agent, name, c.COMPONENT_AGENT),
-        "type": "Opaque",
-        "data": data,
-    }
+    meta = common.metadata(agent, name, c.COMPONENT_AGENT)
+    return common.child("v1", "Secret", meta, type="Opaque", data=data)

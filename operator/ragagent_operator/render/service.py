@@ -3,31 +3,23 @@
 from __future__ import annotations
 
 from ragagent_operator import constants as c
-from ragagent_operator.render.common import Agent, Manifest, metadata, name_of, selector_labels
+from ragagent_operator.render import common
 
 
-def build_service(agent: Agent) -> Manifest:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": metadata(agent, name_of(agent), c.COMPONENT_AGENT),
-        "spec": {
-            "type": "ClusterIP",
-            "selector": selector_labels(agent, c.COMPONENT_AGENT),
-            "ports": [
-                {"name": "http", "port": c.APP_PORT, "targetPort": "http", "protocol": "TCP"},
-                {
-                    "name": "metrics",
-                    "port": c.METRICS_PORT,
-                    "targetPort": "metrics",
-                    "protocol": "TCP",
-                },
-            ],
-        },
+def build_service(agent: common.Agent) -> common.Manifest:
+    ports = [
+        {"name": name, "port": port, "targetPort": name, "protocol": "TCP"}
+        for name, port in (("http", c.APP_PORT), ("metrics", c.METRICS_PORT))
+    ]
+    spec = {
+        "type": "ClusterIP",
+        "selector": common.selector_labels(agent, c.COMPONENT_AGENT),
+        "ports": ports,
     }
+    return common.child("v1", "Service", common.agent_metadata(agent), spec=spec)
 
 
-def build_endpoints(agent: Agent) -> dict[str, str]:
+def build_endpoints(agent: common.Agent) -> dict[str, str]:
     """In-cluster URLs for status.endpoints: the agent's own routes (tested against its app).
 
     The OpenAI-compatible routes (``/v1/chat/completions``, ``/v1/models``) share the

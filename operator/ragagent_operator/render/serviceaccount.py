@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from ragagent_operator import constants as c
-from ragagent_operator.render.common import Agent, Manifest, metadata, name_of
+from ragagent_operator.render import common
 
 
-def build_service_account(agent: Agent) -> Manifest:
-    return {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": metadata(agent, name_of(agent), c.COMPONENT_AGENT),
-        "automountServiceAccountToken": False,
-    }
+def build_service_account(agent: common.Agent) -> common.Manifest:
+    meta = common.agent_metadata(agent)
+    return common.child("v1", "ServiceAccount", meta, automountServiceAccountToken=False)
