@@ -216,12 +216,11 @@ def build_backup_status(
     jobs: Iterable[Mapping[str, Any]],
     *,
     schedule: str,
-    now: datetime | None = None,
+    now: datetime,
     since: datetime | None = None,
     messages: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """``(lastBackup, BackupReady condition)`` from the backup CronJob's Jobs."""
     finished = build_finished_jobs(jobs, messages)
-    moment = now or datetime.now(UTC)
-    condition = build_backup_condition(finished, schedule=schedule, now=moment, since=since)
+    condition = build_backup_condition(finished, schedule=schedule, now=now, since=since)
     return build_last_backup(finished), condition

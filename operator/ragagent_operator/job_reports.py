@@ -23,7 +23,7 @@ CACHE_SIZE = 1024
 _messages: OrderedDict[tuple[str, str, str], str | None] = OrderedDict()
 
 
-async def termination_message(api: k8s.Api, job: Mapping[str, Any]) -> str | None:
+async def read_termination_message(api: k8s.Api, job: Mapping[str, Any]) -> str | None:
     """The newest pod's termination message of the finished Job ``job``; None when none.
 
     Call it for finished Jobs only: the answer is cached for the life of the process.
@@ -41,7 +41,7 @@ async def termination_message(api: k8s.Api, job: Mapping[str, Any]) -> str | Non
     return message
 
 
-async def newest_finished_messages(
+async def read_newest_finished_messages(
     api: k8s.Api, namespace: str, jobs: Iterable[Mapping[str, Any]]
 ) -> dict[str, str]:
     """``{job name: message}`` for the newest finished Job (the one status reports), or {}.
@@ -55,5 +55,5 @@ async def newest_finished_messages(
     name = finished[-1].name
     job = next(item for item in listed if item.get("metadata", {}).get("name") == name)
     meta = {**job.get("metadata", {}), "namespace": namespace}
-    message = await termination_message(api, {**job, "metadata": meta})
+    message = await read_termination_message(api, {**job, "metadata": meta})
     return {name: message} if message else {}

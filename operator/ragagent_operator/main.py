@@ -25,12 +25,11 @@ sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
 import kopf  # noqa: E402
 from prometheus_client import start_http_server  # noqa: E402
 
+from ragagent_operator import config, job_events, k8s, logs, reconcile, resync  # noqa: E402
 from ragagent_operator import constants as c  # noqa: E402
-from ragagent_operator import job_events, k8s, logs, reconcile, resync  # noqa: E402
-from ragagent_operator.config import OperatorSettings  # noqa: E402
 
 log = logging.getLogger(__name__)
-SETTINGS = OperatorSettings()
+SETTINGS = config.OperatorSettings()
 OWNED = {c.LABEL_MANAGED_BY: c.MANAGED_BY}
 CHILD_DEBOUNCE_SECONDS = 1.0
 _state: dict[str, k8s.Api] = {}
@@ -110,7 +109,7 @@ async def _retry(namespace: str, name: str) -> None:
 
 @kopf.on.event(c.GROUP, c.VERSION, c.PLURAL)
 async def on_event(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
-    """Reconcile created and changed RagAgents (``reconcile.build_trigger`` says which),
+    """Reconcile created and changed RagAgents (``reconcile.trigger_for`` says which),
     and keep one periodic resync per RagAgent (``resync.Resync``) until it is deleted.
 
     A low-level event handler, unlike on.create/update/resume, makes kopf write nothing
@@ -125,7 +124,7 @@ async def on_event(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
         reconcile.forget(namespace, name)
         return
     RESYNC.track(namespace, name, uid)
-    trigger = reconcile.build_trigger(dict(body), _handled.get(uid))
+    trigger = reconcile.trigger_for(dict(body), _handled.get(uid))
     if trigger is not None:
         _handled[uid] = int(body.metadata.get("generation") or 0)
         await _reconcile(dict(body), trigger)

@@ -14,11 +14,9 @@ import asyncio
 import logging
 import time
 
-from ragagent_operator import conditions, k8s, metrics, sealing, steps
+from ragagent_operator import conditions, config, context, k8s, manifest, metrics, sealing, steps
 from ragagent_operator import constants as c
-from ragagent_operator.config import OperatorSettings
-from ragagent_operator.context import Context
-from ragagent_operator.render.common import Manifest, build_agent
+from ragagent_operator.render import common
 
 log = logging.getLogger(__name__)
 _locks: dict[str, asyncio.Lock] = {}
@@ -37,19 +35,22 @@ _SLOTS = asyncio.Semaphore(MAX_RECONCILES)
 STEP_ERRORS = (k8s.KubeError, sealing.SealingError, OSError)
 
 
-def build_context(api: k8s.Api, settings: OperatorSettings, body: Manifest) -> Context:
-    agent = build_agent(
+def build_context(
+    api: k8s.Api, settings: config.OperatorSettings, body: manifest.Manifest
+) -> context.Context:
+    """One reconcile's context.Context for RagAgent ``body``, its spec parsed with the defaults."""
+    agent = common.build_agent(
         body,
         default_image=settings.default_image,
         monitoring_namespace=settings.monitoring_namespace,
         secrets_provider=settings.secrets_provider,
         cluster_domain=settings.cluster_domain,
     )
-    return Context(api=api, settings=settings, agent=agent, body=body)
+    return context.Context(api=api, settings=settings, agent=agent, body=body)
 
 
 async def reconcile(
-    api: k8s.Api, settings: OperatorSettings, body: Manifest, *, trigger: str
+    api: k8s.Api, settings: config.OperatorSettings, body: manifest.Manifest, *, trigger: str
 ) -> list[str]:
     """Run every step and then the status step; returns the names of failed steps.
 
@@ -70,7 +71,7 @@ async def reconcile(
         return failed
 
 
-def build_trigger(body: Manifest, handled: int | None) -> str | None:
+def trigger_for(body: manifest.Manifest, handled: int | None) -> str | None:
     """Why an event of a RagAgent needs a reconcile, or None when it needs none.
 
     ``handled`` is the generation this process last reconciled (None: none yet).
@@ -110,7 +111,7 @@ def build_waits(names: list[str]) -> dict[str, set[str]]:
 WAITS = build_waits([name for name, _ in steps.STEPS])  # STEPS never changes: worked out once
 
 
-async def _run_steps(ctx: Context) -> list[str]:
+async def _run_steps(ctx: context.Context) -> list[str]:
     """Every step, each as soon as the steps it waits for finished; returns the failed ones."""
     finished = {name: asyncio.Event() for name, _ in steps.STEPS}
     ok: dict[str, bool] = {}
@@ -134,7 +135,7 @@ def _lock_for(namespace: str, name: str) -> asyncio.Lock:
 
 
 async def refresh_status(
-    api: k8s.Api, settings: OperatorSettings, namespace: str, name: str
+    api: k8s.Api, settings: config.OperatorSettings, namespace: str, name: str
 ) -> None:
     """A child's status changed: recompute the status only, without touching any child.
 
@@ -158,7 +159,7 @@ async def refresh_status(
         metrics.RECONCILES.labels(trigger="child", result="status").inc()
 
 
-async def _run_step(ctx: Context, name: str, step: steps.Step) -> bool:
+async def _run_step(ctx: context.Context, name: str, step: steps.Step) -> bool:
     with metrics.STEP_DURATION.labels(step=name).time():
         try:
             await step(ctx)
@@ -173,7 +174,7 @@ async def _run_step(ctx: Context, name: str, step: steps.Step) -> bool:
 
 
 async def reconcile_by_name(
-    api: k8s.Api, settings: OperatorSettings, namespace: str, name: str
+    api: k8s.Api, settings: config.OperatorSettings, namespace: str, name: str
 ) -> None:
     """Run the full reconcile of RagAgent ``namespace/name`` now; nothing when it is gone."""
     body = await k8s.get(api, c.API_VERSION, c.KIND, namespace, name)

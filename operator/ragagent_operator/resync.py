@@ -7,7 +7,7 @@ cleanup outside the cluster (ownerReferences collect its children), so it carrie
 finalizer. Instead each RagAgent this process has seen gets one task that reads it and
 reconciles it every ``interval`` seconds, until it is deleted.
 
-Only the active replica resyncs. ``build_active`` is kopf's own peering rule, applied to
+Only the active replica resyncs. ``is_leader`` is kopf's own peering rule, applied to
 the same ClusterKopfPeering record, so a replica that kopf pauses also skips its resyncs.
 """
 
@@ -46,7 +46,7 @@ def own_identity() -> str:
     return f"{socket.gethostname()}/{started}/{secrets.token_hex(3)}"
 
 
-def build_active(peers: Mapping[str, Any], *, identity: str, priority: int, now: datetime) -> bool:
+def is_leader(peers: Mapping[str, Any], *, identity: str, priority: int, now: datetime) -> bool:
     """kopf's rule: a replica pauses while another live peer has a higher or equal priority."""
     for peer, record in peers.items():
         if peer == identity or not isinstance(record, Mapping):
@@ -97,7 +97,7 @@ class Peering:
         peers = (record or {}).get("status") or {}
         now = datetime.now(UTC)
         try:
-            return build_active(peers, identity=self.identity, priority=self.priority, now=now)
+            return is_leader(peers, identity=self.identity, priority=self.priority, now=now)
         except (TypeError, ValueError) as exc:  # a malformed record: kopf decides meanwhile
             log.warning("peering %s unreadable: %s", name, exc)
             return self._active

@@ -43,18 +43,18 @@ def _reconciled(observed: int, ok: str = "True") -> dict[str, object]:
 
 
 def test_a_ragagent_without_status_is_created_and_a_new_generation_updated() -> None:
-    assert reconcile.build_trigger(_agent(1), None) == "create"
-    assert reconcile.build_trigger(_agent(2, _reconciled(1)), 1) == "update"
-    assert reconcile.build_trigger(_agent(2, _reconciled(1)), None) == "update"
+    assert reconcile.trigger_for(_agent(1), None) == "create"
+    assert reconcile.trigger_for(_agent(2, _reconciled(1)), 1) == "update"
+    assert reconcile.trigger_for(_agent(2, _reconciled(1)), None) == "update"
 
 
 def test_events_of_a_handled_generation_need_no_reconcile() -> None:
     """Our own status patch comes back as an event: nothing to do."""
-    assert reconcile.build_trigger(_agent(1), 1) is None
-    assert reconcile.build_trigger(_agent(3, _reconciled(3)), 3) is None
-    assert reconcile.build_trigger(_agent(3, _reconciled(3, ok="False")), 3) is None
+    assert reconcile.trigger_for(_agent(1), 1) is None
+    assert reconcile.trigger_for(_agent(3, _reconciled(3)), 3) is None
+    assert reconcile.trigger_for(_agent(3, _reconciled(3, ok="False")), 3) is None
 
 
 def test_after_a_restart_only_unfinished_ragagents_are_reconciled() -> None:
-    assert reconcile.build_trigger(_agent(3, _reconciled(3)), None) is None
-    assert reconcile.build_trigger(_agent(3, _reconciled(3, ok="False")), None) == "resume"
+    assert reconcile.trigger_for(_agent(3, _reconciled(3)), None) is None
+    assert reconcile.trigger_for(_agent(3, _reconciled(3, ok="False")), None) == "resume"

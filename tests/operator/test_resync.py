@@ -17,7 +17,7 @@ def record(priority: int, *, seen_ago: float = 1.0, lifetime: int = 60) -> dict[
 
 
 def active(peers: dict[str, object], priority: int = 100) -> bool:
-    return resync.build_active(peers, identity="me", priority=priority, now=NOW)
+    return resync.is_leader(peers, identity="me", priority=priority, now=NOW)
 
 
 def test_the_highest_live_replica_is_active() -> None:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from ragagent_operator import conditions
 from ragagent_operator import constants as c
 from ragagent_operator.render import common
 
 
 def build_event(
-    agent: common.Agent, *, reason: str, message: str, warning: bool = False
+    agent: common.Agent, *, reason: str, message: str, now: str, warning: bool = False
 ) -> common.Manifest:
-    """A Normal Event, or a Warning one; the message is cut at 1000 characters."""
-    stamp = conditions.now_rfc3339()
+    """A Normal Event, or a Warning one, at ``now`` (RFC 3339); the message is cut at 1000
+    characters."""
+    stamp = now
     return {
         "apiVersion": "v1",
         "kind": "Event",

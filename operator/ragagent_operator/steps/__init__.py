@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from ragagent_operator.context import Context
+from ragagent_operator import context
 from ragagent_operator.steps import (
     backup,
     ingest,
@@ -23,7 +23,7 @@ from ragagent_operator.steps import (
     workload,
 )
 
-Step = Callable[[Context], Awaitable[None]]
+Step = Callable[[context.Context], Awaitable[None]]
 
 STEPS: list[tuple[str, Step]] = [
     ("serviceaccount", workload.ensure_service_account),

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ragagent_operator.context import Context
+from ragagent_operator import context
 from ragagent_operator.render import backup
 
 
-async def ensure_backup(ctx: Context) -> None:
+async def ensure_backup(ctx: context.Context) -> None:
     """Disabling backups removes the CronJob but keeps the PVC: it holds the backups."""
     agent = ctx.agent
     image = ctx.settings.backup_image or agent.image

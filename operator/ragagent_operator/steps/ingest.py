@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from ragagent_operator import constants as c
-from ragagent_operator import k8s, manifest
-from ragagent_operator.context import Context
+from ragagent_operator import context, k8s, manifest
 from ragagent_operator.render import common, ingest_job
 
 
-async def ensure_ingest(ctx: Context) -> None:
+async def ensure_ingest(ctx: context.Context) -> None:
     """One Job per knowledge content hash; Jobs of older hashes are removed.
 
     While new index settings wait for their backup, nothing changes: the content hash
@@ -17,10 +16,10 @@ async def ensure_ingest(ctx: Context) -> None:
     if ctx.reindex_waiting or ctx.restoring:
         return
     agent = ctx.agent
-    jobs = [] if ctx.fresh else await _ingest_jobs(ctx)
+    jobs = [] if ctx.fresh else await _list_ingest_jobs(ctx)
     wanted = None
     if agent.spec.knowledge.sources:
-        knowledge_hash = await _knowledge_hash(ctx)
+        knowledge_hash = await _read_knowledge_hash(ctx)
         wanted = ingest_job.ingest_job_name(agent, knowledge_hash)
         ctx.knowledge_hash = knowledge_hash
         if wanted not in {job["metadata"]["name"] for job in jobs}:
@@ -35,13 +34,13 @@ async def ensure_ingest(ctx: Context) -> None:
             await ctx.delete({"apiVersion": "batch/v1", "kind": "Job", "metadata": job["metadata"]})
 
 
-async def _ingest_jobs(ctx: Context) -> list[manifest.Manifest]:
+async def _list_ingest_jobs(ctx: context.Context) -> list[manifest.Manifest]:
     agent = ctx.agent
     selector = common.selector_labels(agent, c.COMPONENT_INGEST)
     return await k8s.list_objects(ctx.api, "batch/v1", "Job", agent.namespace, selector)
 
 
-async def _knowledge_hash(ctx: Context) -> str:
+async def _read_knowledge_hash(ctx: context.Context) -> str:
     """Covers sources, their ConfigMaps' content, chunking and the embedding model."""
     agent = ctx.agent
     contents = {}

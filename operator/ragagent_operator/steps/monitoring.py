@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from ragagent_operator import conditions, k8s
-from ragagent_operator.context import Context
+from ragagent_operator import conditions, context, k8s
 from ragagent_operator.render import monitoring
 
 MONITORING_GV = "monitoring.coreos.com/v1"
 
 
-async def ensure_monitoring(ctx: Context) -> None:
+async def ensure_monitoring(ctx: context.Context) -> None:
     """Only with the Prometheus Operator CRDs; otherwise say so in MonitoringReady."""
     agent = ctx.agent
     wanted = agent.spec.observability

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ragagent_operator import backup_status, conditions, k8s
-from ragagent_operator.context import Context
+from ragagent_operator import backup_status, conditions, context, k8s
 from ragagent_operator.render import backup, reindex
 
 REINDEXED = conditions.Type.REINDEXED
@@ -28,7 +27,7 @@ STARTED = (conditions.Reason.REINDEXING, conditions.Reason.REINDEX_FAILED)
 FINAL = (conditions.Reason.REINDEXED, conditions.Reason.SETTINGS_REVERTED)
 
 
-async def ensure_reindex(ctx: Context) -> None:
+async def ensure_reindex(ctx: context.Context) -> None:
     agent = ctx.agent
     wanted = reindex.index_settings_hash(agent)
     recorded = (ctx.body.get("status") or {}).get("indexSettingsHash")
@@ -50,14 +49,14 @@ async def ensure_reindex(ctx: Context) -> None:
     ctx.note(REINDEXED, False, conditions.Reason.REINDEXING, f"re-index Job {name} started")
 
 
-async def _start_reindex(ctx: Context, wanted: str) -> str:
+async def _start_reindex(ctx: context.Context, wanted: str) -> str:
     """Create the re-index Job for settings hash ``wanted``; returns its name."""
     image = ctx.settings.backup_image or ctx.agent.image
     await ctx.ensure(reindex.build_reindex_job(ctx.agent, settings_hash=wanted, image=image))
     return reindex.reindex_job_name(ctx.agent, wanted)
 
 
-async def _track_reindex(ctx: Context, wanted: str) -> None:
+async def _track_reindex(ctx: context.Context, wanted: str) -> None:
     """The state of the index built with the current settings; only success is carried over.
 
     A failed re-index is read again on every resync, because deleting its Job is how a
@@ -102,7 +101,7 @@ def build_reindex_state(name: str, job: dict[str, Any]) -> tuple[str, str, str]:
     return "False", conditions.Reason.REINDEX_FAILED, message
 
 
-async def _backup_succeeded(ctx: Context, wanted: str) -> bool:
+async def _backup_succeeded(ctx: context.Context, wanted: str) -> bool:
     """Create the backup Job once; say in Reconciled why the re-index waits or stopped."""
     agent = ctx.agent
     name = backup.pre_reindex_backup_name(agent, wanted)
@@ -125,7 +124,7 @@ async def _backup_succeeded(ctx: Context, wanted: str) -> bool:
     return True
 
 
-def _note_waiting(ctx: Context, reason: str, message: str) -> None:
+def _note_waiting(ctx: context.Context, reason: str, message: str) -> None:
     """The re-index waits for (or stopped at) its backup: Reconciled says so too."""
     ctx.note(conditions.Type.RECONCILED, False, reason, message)
     ctx.note(REINDEXED, False, reason, message)

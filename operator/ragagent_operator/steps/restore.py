@@ -22,15 +22,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ragagent_operator import backup_status, conditions, job_reports, k8s, spec
-from ragagent_operator.context import Context
+from ragagent_operator import backup_status, conditions, context, job_reports, k8s, spec
 from ragagent_operator.render import common, restore
 
 RESTORED = conditions.Type.RESTORED
 FINAL = ("Succeeded", "Failed")  # lastRestore.result of a finished request
 
 
-async def ensure_restore(ctx: Context) -> None:
+async def ensure_restore(ctx: context.Context) -> None:
     request = ctx.agent.spec.restore
     if request is None:
         return
@@ -56,7 +55,7 @@ async def ensure_restore(ctx: Context) -> None:
 
 
 async def _observe(
-    ctx: Context, agent: common.Agent, request: spec.Restore, key: str
+    ctx: context.Context, agent: common.Agent, request: spec.Restore, key: str
 ) -> tuple[dict[str, Any], str]:
     """Create the Job if it is missing; returns (lastRestore, failure reason)."""
     name = restore.restore_job_name(agent, key)
@@ -66,20 +65,20 @@ async def _observe(
         await ctx.ensure(restore.build_restore_job(agent, request, image=image))
     finished = None
     if job is not None and backup_status.build_finished_job(job) is not None:
-        message = await job_reports.termination_message(ctx.api, job)
+        message = await job_reports.read_termination_message(ctx.api, job)
         finished = backup_status.build_finished_job(job, message)
     reason = str((finished.report if finished else {}).get("reason") or "the Job failed")
     return build_last_restore(request, key, name, finished), reason
 
 
-def _carry(ctx: Context, recorded: dict[str, Any]) -> None:
+def _carry(ctx: context.Context, recorded: dict[str, Any]) -> None:
     """A finished request: keep its condition as recorded (the caller releases on success)."""
     old = conditions.find(ctx.body, RESTORED)
     built = build_restored_condition(recorded, "see the restore Job")
     ctx.conditions[RESTORED] = conditions.without_times(old) if old else built
 
 
-async def _release_autoscaled(ctx: Context) -> None:
+async def _release_autoscaled(ctx: context.Context) -> None:
     """Under an HPA, start from minReplicas: an HPA never scales a Deployment up from 0."""
     agent = ctx.agent
     if not agent.spec.autoscaling.enabled:
@@ -128,7 +127,6 @@ def build_restored_condition(last: dict[str, Any], reason: str) -> conditions.Co
 
 def build_held_agent(agent: common.Agent) -> common.Agent:
     """The agent as rendered during a restore: 0 replicas and no autoscaler."""
-    spec = agent.spec
-    autoscaling = spec.autoscaling.model_copy(update={"enabled": False})
-    held = spec.model_copy(update={"replicas": 0, "autoscaling": autoscaling})
+    autoscaling = agent.spec.autoscaling.model_copy(update={"enabled": False})
+    held = agent.spec.model_copy(update={"replicas": 0, "autoscaling": autoscaling})
     return dataclasses.replace(agent, spec=held)

@@ -9,9 +9,8 @@ import logging
 import time
 from pathlib import Path
 
-from ragagent_operator import conditions, k8s, manifest, metrics, sealing
+from ragagent_operator import conditions, context, k8s, manifest, metrics, sealing
 from ragagent_operator import constants as c
-from ragagent_operator.context import Context
 from ragagent_operator.render import common, postgres, secrets
 
 log = logging.getLogger(__name__)
@@ -20,7 +19,7 @@ CERT_TTL_SECONDS = 600.0
 _cert_cache: dict[str, tuple[float, bytes]] = {}
 
 
-async def ensure_secrets(ctx: Context) -> None:
+async def ensure_secrets(ctx: context.Context) -> None:
     if ctx.agent.secrets_provider == "kubernetes":
         await _ensure_plain(ctx)
     elif not await k8s.group_version_exists(ctx.api, SEALED_GV):
@@ -44,7 +43,7 @@ def _missing_keys(agent_keys: list[str], existing: set[str]) -> list[str]:
     return missing
 
 
-def _generate(ctx: Context, keys: list[str]) -> dict[str, bytes]:
+def _generate(ctx: context.Context, keys: list[str]) -> dict[str, bytes]:
     values: dict[str, bytes] = {}
     for key in keys:
         values[key] = sealing.generate_token(48 if key == c.KEY_SECRET_KEY else 24)
@@ -54,7 +53,7 @@ def _generate(ctx: Context, keys: list[str]) -> dict[str, bytes]:
     return values
 
 
-async def _ensure_plain(ctx: Context) -> None:
+async def _ensure_plain(ctx: context.Context) -> None:
     agent = ctx.agent
     name = secrets.generated_secret_name(agent)
     live = await k8s.get(ctx.api, "v1", "Secret", agent.namespace, name)
@@ -64,7 +63,7 @@ async def _ensure_plain(ctx: Context) -> None:
     await ctx.ensure(secrets.build_plain_secret(agent, name, values))
 
 
-async def _ensure_sealed(ctx: Context) -> None:
+async def _ensure_sealed(ctx: context.Context) -> None:
     agent = ctx.agent
     name = secrets.generated_secret_name(agent)
     live = await k8s.get(ctx.api, SEALED_GV, "SealedSecret", agent.namespace, name)
@@ -72,7 +71,7 @@ async def _ensure_sealed(ctx: Context) -> None:
     missing = _missing_keys(secrets.generated_keys(agent), set(existing))
     # Fetched (cached) even when nothing needs sealing, so that the expiry gauge exists after
     # a restart and follows a rotated certificate.
-    cert = await _sealing_cert(ctx)
+    cert = await _read_sealing_cert(ctx)
     if missing:
         if cert is None:
             ctx.note(
@@ -93,13 +92,13 @@ async def _ensure_sealed(ctx: Context) -> None:
         await _ensure_sealed_secret(ctx, secrets.llm_secret_name(agent), encrypted)
 
 
-async def _ensure_sealed_secret(ctx: Context, name: str, encrypted: dict[str, str]) -> None:
+async def _ensure_sealed_secret(ctx: context.Context, name: str, encrypted: dict[str, str]) -> None:
     """Apply one SealedSecret and remember its ciphertexts for the pod-template hash."""
     await ctx.ensure(secrets.build_sealed_secret(ctx.agent, name, encrypted))
     ctx.sealed[name] = dict(sorted(encrypted.items()))
 
 
-async def _sealing_cert(ctx: Context) -> bytes | None:
+async def _read_sealing_cert(ctx: context.Context) -> bytes | None:
     """The controller's certificate (its expiry exported as a gauge for the alert)."""
     cert = await _fetch_sealing_cert(ctx)
     if cert is not None:
@@ -111,7 +110,7 @@ async def _sealing_cert(ctx: Context) -> bytes | None:
     return cert
 
 
-async def _fetch_sealing_cert(ctx: Context) -> bytes | None:
+async def _fetch_sealing_cert(ctx: context.Context) -> bytes | None:
     """From the configured file, else via the service proxy (cached for CERT_TTL_SECONDS)."""
     settings = ctx.settings
     if settings.sealed_secrets_cert_file:
@@ -134,7 +133,7 @@ async def _fetch_sealing_cert(ctx: Context) -> bytes | None:
     return text.encode()
 
 
-async def _referenced(ctx: Context, name: str) -> dict[str, object] | None:
+async def _read_referenced(ctx: context.Context, name: str) -> dict[str, object] | None:
     """A referenced Secret. A fresh RagAgent's unsealed Secrets are not asked for: their
     SealedSecrets were applied a moment ago, and the next resync hashes them once they exist."""
     agent = ctx.agent
@@ -162,13 +161,13 @@ def build_secrets_condition(
     return False, reason, "missing Secrets: " + ", ".join(missing)
 
 
-async def _hash_referenced(ctx: Context) -> None:
+async def _hash_referenced(ctx: context.Context) -> None:
     """Hash the data of every Secret the pods read; note which are missing."""
     agent = ctx.agent
     data: dict[str, object] = {}
     for ref in secrets.secret_refs(agent):
         if ref.secret not in data:
-            live = await _referenced(ctx, ref.secret)
+            live = await _read_referenced(ctx, ref.secret)
             data[ref.secret] = None if live is None else live.get("data") or {}
     missing = sorted(name for name, value in data.items() if value is None)
     # A Secret the operator seals is hashed by its ciphertexts, not by the unsealed copy: that

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from ragagent_operator import backup_status, conditions, job_reports, k8s, metrics
+from ragagent_operator import backup_status, conditions, context, job_reports, k8s, metrics
 from ragagent_operator import constants as c
-from ragagent_operator.context import Context
 from ragagent_operator.render import common, event, postgres, service
 
 # Transitions of these types become Events; a first failure of the last two does too.
@@ -21,7 +20,7 @@ EVENTFUL = (
 FIRST_FAILURE_EVENTFUL = (conditions.Type.RECONCILED, conditions.Type.SECRETS_READY)
 
 
-async def ensure_status(ctx: Context, failed: list[str] | None) -> None:
+async def ensure_status(ctx: context.Context, failed: list[str] | None) -> None:
     """``failed`` None means a status-only refresh: Reconciled is carried over, not recomputed."""
     agent = ctx.agent
     live = ctx.deployment or await k8s.get(
@@ -53,7 +52,7 @@ async def ensure_status(ctx: Context, failed: list[str] | None) -> None:
         await _emit_events(ctx, old.get("conditions") or [], status["conditions"])
 
 
-def _workload_status(ctx: Context, live: dict[str, Any] | None) -> dict[str, Any]:
+def _workload_status(ctx: context.Context, live: dict[str, Any] | None) -> dict[str, Any]:
     agent = ctx.agent
     observed = (live or {}).get("status") or {}
     available = any(
@@ -80,7 +79,7 @@ def _workload_status(ctx: Context, live: dict[str, Any] | None) -> dict[str, Any
     }
 
 
-async def _database_condition(ctx: Context) -> None:
+async def _database_condition(ctx: context.Context) -> None:
     agent = ctx.agent
     if not agent.managed_db:
         missing = ctx.missing_secrets
@@ -108,7 +107,7 @@ async def _database_condition(ctx: Context) -> None:
     )
 
 
-async def _backup_condition(ctx: Context) -> dict[str, Any] | None:
+async def _backup_condition(ctx: context.Context) -> dict[str, Any] | None:
     agent = ctx.agent
     if not agent.spec.backup.enabled:
         message = "spec.backup.enabled is false"
@@ -118,10 +117,11 @@ async def _backup_condition(ctx: Context) -> dict[str, Any] | None:
     selector = common.selector_labels(agent, c.COMPONENT_BACKUP)
     jobs = await k8s.list_objects(ctx.api, "batch/v1", "Job", agent.namespace, selector)
     created = backup_status.parse_time(ctx.body["metadata"].get("creationTimestamp"))
-    messages = await job_reports.newest_finished_messages(ctx.api, agent.namespace, jobs)
+    messages = await job_reports.read_newest_finished_messages(ctx.api, agent.namespace, jobs)
     last, cond = backup_status.build_backup_status(
         jobs,
         schedule=agent.spec.backup.schedule,
+        now=datetime.now(UTC),
         since=created or datetime.now().astimezone(),
         messages=messages,
     )
@@ -130,7 +130,7 @@ async def _backup_condition(ctx: Context) -> dict[str, Any] | None:
     return last
 
 
-def _export_backup(ctx: Context, finished: list[backup_status.FinishedJob]) -> None:
+def _export_backup(ctx: context.Context, finished: list[backup_status.FinishedJob]) -> None:
     """Backup gauges: absent until a backup Job finished, so a new RagAgent is not stale."""
     labels = (ctx.agent.namespace, ctx.agent.name)
     if not finished:
@@ -141,14 +141,14 @@ def _export_backup(ctx: Context, finished: list[backup_status.FinishedJob]) -> N
         metrics.LAST_BACKUP_TIMESTAMP.labels(*labels).set(max(succeeded).timestamp())
 
 
-def _ingested_hash(ctx: Context) -> str | None:
+def _ingested_hash(ctx: context.Context) -> str | None:
     """The current knowledge hash once its ingest Job succeeded; None before."""
     job = ctx.ingest_job or {}
     succeeded = int((job.get("status") or {}).get("succeeded") or 0) > 0
     return ctx.knowledge_hash if succeeded else None
 
 
-def _reconciled_condition(ctx: Context, failed: list[str] | None) -> None:
+def _reconciled_condition(ctx: context.Context, failed: list[str] | None) -> None:
     if failed is None:
         return
     if failed:
@@ -159,7 +159,9 @@ def _reconciled_condition(ctx: Context, failed: list[str] | None) -> None:
         ctx.note(conditions.Type.RECONCILED, True, conditions.Reason.RECONCILE_SUCCEEDED, message)
 
 
-async def _emit_events(ctx: Context, old: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
+async def _emit_events(
+    ctx: context.Context, old: list[dict[str, Any]], new: list[dict[str, Any]]
+) -> None:
     """Events for real transitions, plus first-seen failures; not for initial states, and
     not for the routine wait of a new RagAgent's Secrets for the controller to unseal them."""
     before = {item.get("type"): item for item in old}
@@ -172,12 +174,11 @@ async def _emit_events(ctx: Context, old: list[dict[str, Any]], new: list[dict[s
         if cond["type"] in EVENTFUL:
             warning = cond["status"] == "False"
             message = f"{cond['type']} is {cond['status']}: {cond['message']}"
-            await k8s.create_event(
-                ctx.api,
-                event.build_event(
-                    ctx.agent, reason=cond["reason"], message=message, warning=warning
-                ),
+            now = conditions.now_rfc3339()
+            notice = event.build_event(
+                ctx.agent, reason=cond["reason"], message=message, now=now, warning=warning
             )
+            await k8s.create_event(ctx.api, notice)
 
 
 def _unseal_wait(cond: dict[str, Any]) -> bool:

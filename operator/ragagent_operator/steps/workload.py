@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ragagent_operator import k8s, manifest
-from ragagent_operator.context import Context
+from ragagent_operator import context, k8s, manifest
 from ragagent_operator.render import (
     configmap,
     deployment,
@@ -16,17 +15,17 @@ from ragagent_operator.render import (
 )
 
 
-async def ensure_service_account(ctx: Context) -> None:
+async def ensure_service_account(ctx: context.Context) -> None:
     await ctx.ensure(serviceaccount.build_service_account(ctx.agent))
 
 
-async def ensure_config_map(ctx: Context) -> None:
+async def ensure_config_map(ctx: context.Context) -> None:
     config_map = configmap.build_config_map(ctx.agent)
     ctx.config_hash = manifest.stable_hash(config_map["data"])
     await ctx.ensure(config_map)
 
 
-async def ensure_database(ctx: Context) -> None:
+async def ensure_database(ctx: context.Context) -> None:
     """Managed: StatefulSet + Service. External: nothing to run (the URL Secret is checked)."""
     agent = ctx.agent
     children = [postgres.build_postgres_service(agent)]
@@ -45,7 +44,7 @@ async def ensure_database(ctx: Context) -> None:
     await ctx.delete(sts)
 
 
-async def ensure_deployment(ctx: Context) -> None:
+async def ensure_deployment(ctx: context.Context) -> None:
     """Under an HPA, hand ``replicas`` over once, then never send it again."""
     agent = ctx.agent
     desired = deployment.build_deployment(
@@ -61,15 +60,15 @@ async def ensure_deployment(ctx: Context) -> None:
     _, ctx.deployment = await k8s.ensure_object(ctx.api, desired, live, fetched=True)
 
 
-async def ensure_service(ctx: Context) -> None:
+async def ensure_service(ctx: context.Context) -> None:
     await ctx.ensure(service.build_service(ctx.agent))
 
 
-async def ensure_pdb(ctx: Context) -> None:
+async def ensure_pdb(ctx: context.Context) -> None:
     await ctx.ensure(pdb.build_pdb(ctx.agent))
 
 
-async def ensure_autoscaling(ctx: Context) -> None:
+async def ensure_autoscaling(ctx: context.Context) -> None:
     autoscaler = hpa.build_hpa(ctx.agent)
     if ctx.agent.spec.autoscaling.enabled:
         await ctx.ensure(autoscaler)
@@ -77,7 +76,7 @@ async def ensure_autoscaling(ctx: Context) -> None:
         await ctx.delete(autoscaler)
 
 
-async def ensure_network_policies(ctx: Context) -> None:
+async def ensure_network_policies(ctx: context.Context) -> None:
     wanted = networkpolicy.build_network_policies(ctx.agent)
     enabled = ctx.agent.spec.network_policy.enabled
     names = {policy["metadata"]["name"] for policy in wanted} if enabled else set()
