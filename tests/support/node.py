@@ -40,6 +40,7 @@ START_TIMEOUT = 120.0
 POD_DELETE_TIMEOUT = "90s"
 NODE_TOOLS = ("kubelet", "containerd", "containerd-shim-runc-v2", "ctr", "coredns")
 CRI_NAMESPACE = "k8s.io"
+NETWORK_ATTEMPTS = 5
 
 
 class RealNode:
@@ -60,9 +61,12 @@ class RealNode:
         self.sandbox_image = sandbox_image
         self.layout = node_config.Layout(Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX)))
         self.network = node_config.Network(node_host.free_network_index())
-        self.name = self.network.node_name
         self._components: list[processes.Component] = []
         self._stopped = False
+
+    @property
+    def name(self) -> str:
+        return self.network.node_name
 
     @property
     def node_ip(self) -> str:
@@ -73,9 +77,13 @@ class RealNode:
     def start(self) -> RealNode:
         """Starts everything; on any failure stops what was started and re-raises."""
         clean_stale()
+        try:
+            self._claim_network()
+        except BaseException:
+            shutil.rmtree(self.layout.workdir, ignore_errors=True)
+            raise
         _write_owner(self.layout.workdir, self.network)
         try:
-            node_host.create_bridge(self.network)
             node_host.create_cgroup_root(self.network)
             self._start_containerd()
             self._import_images()
@@ -100,6 +108,17 @@ class RealNode:
         self._stop_component("containerd")
         self.cluster.kubectl("delete", "node", self.name, "--ignore-not-found", check=False)
         remove_node_state(self.layout.workdir, self.network)
+
+    def _claim_network(self) -> None:
+        """Creates the bridge. A node starting at the same moment may take the same index;
+        then the next free one is tried."""
+        for _ in range(NETWORK_ATTEMPTS):
+            try:
+                node_host.create_bridge(self.network)
+                return
+            except subprocess.CalledProcessError:
+                self.network = node_config.Network(node_host.free_network_index())
+        raise RuntimeError(f"could not create a pod bridge in {NETWORK_ATTEMPTS} attempts")
 
     def __enter__(self) -> RealNode:
         return self.start()
