@@ -15,9 +15,7 @@ from typing import Any
 import yaml
 
 from ragagent_operator import constants as c
-from ragagent_operator import schema
-from ragagent_operator.spec import RagAgentSpec
-from ragagent_operator.status import RagAgentStatus
+from ragagent_operator import schema, spec, status
 
 PRINTER_COLUMNS: list[dict[str, Any]] = [
     {
@@ -64,9 +62,9 @@ def build_openapi_schema() -> dict[str, Any]:
             "apiVersion": {"type": "string", "description": "API version of this object."},
             "kind": {"type": "string", "description": "Kind of this object."},
             "metadata": {"type": "object"},
-            "spec": schema.build_object_schema(RagAgentSpec, "Desired state of the RagAgent."),
+            "spec": schema.build_object_schema(spec.RagAgentSpec, "Desired state of the RagAgent."),
             "status": schema.build_object_schema(
-                RagAgentStatus, "Observed state, by the operator."
+                status.RagAgentStatus, "Observed state, by the operator."
             ),
         },
     }

@@ -16,7 +16,7 @@ import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from ragagent_operator.spec import FreeFormMarker
+from ragagent_operator import spec_base
 
 Schema = dict[str, Any]
 _SCALARS: dict[type, str] = {str: "string", int: "integer", bool: "boolean", float: "number"}
@@ -95,7 +95,7 @@ def _type_schema(annotation: Any, description: str) -> Schema:
     origin = get_origin(annotation)
     if origin is Annotated:
         base, *marks = get_args(annotation)
-        if any(isinstance(mark, FreeFormMarker) for mark in marks):
+        if any(isinstance(mark, spec_base.FreeFormMarker) for mark in marks):
             return _free_form(description)
         return _type_schema(base, description)
     if origin is Literal:

@@ -6,64 +6,34 @@ reconciler parses ``spec`` with the same classes, so render code works on typed
 values with defaults already applied (the API server applies the CRD defaults
 too, but a parent object that is absent gets no nested defaults there).
 
-Conventions read by the generator:
-
-* every field carries ``description`` (the generator refuses fields without);
-* ``FreeForm`` marks Kubernetes types we pass through untouched (resources,
-  affinity, ...), rendered as ``x-kubernetes-preserve-unknown-fields``;
-* ``__cel__`` on a class lists ``(rule, message)`` pairs for that object, and
-  ``json_schema_extra`` on a field adds schema keys such as ``maxItems`` or
-  field-level ``x-kubernetes-validations``.
+The conventions the generator reads are in ``spec_base``; the networkPolicy
+section is in ``spec_network`` and auth, rate limits and CORS in ``spec_access``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
 from ragagent.core import config as agent_config
-
-
-class FreeFormMarker:
-    """Annotation marker: an object the schema does not describe field by field."""
-
-
-FreeForm = Annotated[dict[str, Any], FreeFormMarker()]
-Cel = list[tuple[str, str]]
+from ragagent_operator import spec_access, spec_base, spec_network
 
 # Space-separated: CEL string literals have no \s escape, and cron fields never hold tabs.
 CRON_RE = r"^ *[0-9A-Za-z*/,?-]+( +[0-9A-Za-z*/,?-]+){4} *$"
 # A single directory name on the backup volume: no slash, so never a path outside it.
 BACKUP_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-# An IPv4 CIDR, or an IPv6 one checked loosely (the API server checks the NetworkPolicy again).
-# [.] because CEL string literals have no \. escape.
-_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-CIDR_RE = (
-    f"^({_OCTET}[.]){{3}}{_OCTET}/([0-9]|[12][0-9]|3[0-2])$"
-    "|^[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8])$"
-)
 # The agent's local embedder runs one model, which it accepts under either of its names.
 LOCAL_MODEL_NAMES = agent_config.LOCAL_EMBEDDING_MODEL_NAMES
 LOCAL_MODEL_DIMENSION = agent_config.LOCAL_EMBEDDING_DIMENSION
 
 
-class ApiModel(BaseModel):
-    """Base: camelCase wire names, unknown fields rejected, immutable values."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
-    __cel__: ClassVar[Cel] = []
-
-
-class SecretKeyRef(ApiModel):
+class SecretKeyRef(spec_base.ApiModel):
     name: str = Field(description="Name of a Secret in the RagAgent's namespace.", max_length=253)
     key: str = Field(description="Key inside that Secret's data.", max_length=253)
 
 
-class SealedValue(ApiModel):
+class SealedValue(spec_base.ApiModel):
     encrypted_value: str = Field(
         description=(
             "kubeseal output in strict scope for the Secret named '<ragagent>-llm' in this "
@@ -73,8 +43,8 @@ class SealedValue(ApiModel):
     )
 
 
-class ApiKey(ApiModel):
-    __cel__ = [
+class ApiKey(spec_base.ApiModel):
+    __cel__: ClassVar[spec_base.Cel] = [
         (
             "has(self.secretRef) != has(self.sealed)",
             "model.apiKey needs exactly one of secretRef or sealed",
@@ -84,8 +54,8 @@ class ApiKey(ApiModel):
     sealed: SealedValue | None = Field(None, description="A value sealed with kubeseal.")
 
 
-class Model(ApiModel):
-    __cel__ = [
+class Model(spec_base.ApiModel):
+    __cel__: ClassVar[spec_base.Cel] = [
         (
             "self.provider != 'openai' || has(self.apiKey) || has(self.baseURL)",
             "model.provider openai needs model.apiKey (or a keyless model.baseURL)",
@@ -140,13 +110,13 @@ class Model(ApiModel):
     api_key: ApiKey | None = Field(None, description="API key of the LLM endpoint.")
 
 
-class ExternalDatabase(ApiModel):
+class ExternalDatabase(spec_base.ApiModel):
     secret_ref: SecretKeyRef = Field(
         description="Secret key holding a postgresql:// URL of a PostgreSQL with pgvector."
     )
 
 
-class ManagedDatabase(ApiModel):
+class ManagedDatabase(spec_base.ApiModel):
     storage: str = Field("10Gi", description="Size of the data volume.", max_length=63)
     storage_class_name: str | None = Field(
         None, description="StorageClass of the data volume; unset uses the cluster default."
@@ -156,8 +126,8 @@ class ManagedDatabase(ApiModel):
     )
 
 
-class Database(ApiModel):
-    __cel__ = [
+class Database(spec_base.ApiModel):
+    __cel__: ClassVar[spec_base.Cel] = [
         (
             "has(self.external) != has(self.managed)",
             "database needs exactly one of external or managed",
@@ -169,12 +139,12 @@ class Database(ApiModel):
     )
 
 
-class ConfigMapRef(ApiModel):
+class ConfigMapRef(spec_base.ApiModel):
     name: str = Field(description="ConfigMap name in the RagAgent's namespace.", max_length=253)
 
 
-class KnowledgeSource(ApiModel):
-    __cel__ = [
+class KnowledgeSource(spec_base.ApiModel):
+    __cel__: ClassVar[spec_base.Cel] = [
         (
             "has(self.configMap) != has(self.url)",
             "each knowledge source needs exactly one of configMap or url",
@@ -187,13 +157,15 @@ class KnowledgeSource(ApiModel):
     url: str | None = Field(None, description="An https URL fetched and ingested.", max_length=2048)
 
 
-class Chunking(ApiModel):
-    __cel__ = [("self.overlap < self.size", "knowledge.chunking.overlap must be below size")]
+class Chunking(spec_base.ApiModel):
+    __cel__: ClassVar[spec_base.Cel] = [
+        ("self.overlap < self.size", "knowledge.chunking.overlap must be below size")
+    ]
     size: int = Field(800, description="Target chunk size in characters.", ge=100, le=20000)
     overlap: int = Field(120, description="Overlap between chunks in characters.", ge=0, le=10000)
 
 
-class Knowledge(ApiModel):
+class Knowledge(spec_base.ApiModel):
     sources: list[KnowledgeSource] = Field(
         default_factory=list,
         description="Documents ingested by a Job whenever their content changes.",
@@ -202,67 +174,8 @@ class Knowledge(ApiModel):
     chunking: Chunking = Field(default_factory=Chunking, description="How documents are split.")
 
 
-class Jwt(ApiModel):
-    issuer: str = Field(description="Required iss claim.", max_length=2048)
-    audience: str = Field(description="Required aud claim.", max_length=2048)
-    jwks_url: str | None = Field(
-        None,
-        alias="jwksURL",
-        description="JWKS URL for RS256/ES256 tokens. NetworkPolicy egress opens its port "
-        "for the agent (see networkPolicy.endpoints).",
-        max_length=2048,
-    )
-
-
-class Auth(ApiModel):
-    # An unauthenticated agent answers (and spends LLM tokens for) anyone who reaches it, so
-    # it is never the result of a typo or a copied sample: it takes a second, loud field.
-    __cel__ = [
-        ("self.mode != 'jwt' || has(self.jwt)", "auth.mode jwt needs auth.jwt"),
-        (
-            "self.mode != 'none' || (has(self.allowUnauthenticated) && self.allowUnauthenticated)",
-            "auth.mode none serves the API to anyone who can reach it: "
-            "set auth.allowUnauthenticated: true to confirm",
-        ),
-    ]
-    mode: Literal["apiKey", "jwt", "none"] = Field(
-        "apiKey",
-        description="apiKey: keys made with 'ragagent apikey'; jwt: bearer tokens; none: "
-        "anonymous (demos only; needs allowUnauthenticated).",
-    )
-    jwt: Jwt | None = Field(None, description="Token checks for mode jwt.")
-    allow_unauthenticated: bool = Field(
-        False,
-        description="DANGER: confirms mode none. The agent then runs in development mode "
-        "and serves anyone who can reach it; the NetworkPolicy is the only gate.",
-    )
-
-
-class RateLimit(ApiModel):
-    requests_per_minute: int = Field(60, description="Requests per identity per minute.", ge=1)
-    burst: int = Field(20, description="Extra requests allowed in a burst.", ge=0)
-    tokens_per_day: int = Field(200000, description="LLM tokens per identity per day.", ge=0)
-
-
-class Cors(ApiModel):
-    allowed_origins: list[str] = Field(
-        default_factory=list,
-        description="Exact origins allowed to call the API from a browser; no wildcards.",
-        json_schema_extra={
-            "maxItems": 64,
-            "items": {"maxLength": 512},
-            "x-kubernetes-validations": [
-                {
-                    "rule": "self.all(o, !o.contains('*'))",
-                    "message": "cors.allowedOrigins must not contain wildcards",
-                }
-            ],
-        },
-    )
-
-
-class Autoscaling(ApiModel):
-    __cel__ = [
+class Autoscaling(spec_base.ApiModel):
+    __cel__: ClassVar[spec_base.Cel] = [
         (
             "self.minReplicas <= self.maxReplicas",
             "autoscaling.minReplicas must be <= autoscaling.maxReplicas",
@@ -278,115 +191,13 @@ class Autoscaling(ApiModel):
         ge=1,
         le=100,
     )
-    behavior: FreeForm | None = Field(
+    behavior: spec_base.FreeForm | None = Field(
         None, description="autoscaling/v2 HorizontalPodAutoscalerBehavior, passed through."
     )
 
 
-class PeerSelector(ApiModel):
-    namespace_selector: FreeForm | None = Field(None, description="A LabelSelector of namespaces.")
-    pod_selector: FreeForm | None = Field(None, description="A LabelSelector of pods.")
-
-
-class IpBlock(ApiModel):
-    cidr: str = Field(
-        description="Addresses allowed, e.g. 203.0.113.0/24 or 2001:db8::/64.",
-        max_length=64,
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                {"rule": f"self.matches('{CIDR_RE}')", "message": "ipBlock.cidr must be a CIDR"}
-            ]
-        },
-    )
-    except_: list[str] = Field(
-        default_factory=list,
-        alias="except",
-        description="CIDRs inside cidr that stay denied.",
-        json_schema_extra={
-            "maxItems": 16,
-            "items": {"maxLength": 64},
-            "x-kubernetes-validations": [
-                {
-                    "rule": f"self.all(c, c.matches('{CIDR_RE}'))",
-                    "message": "ipBlock.except must list CIDRs",
-                }
-            ],
-        },
-    )
-
-
-class EgressPeer(PeerSelector):
-    __cel__ = [
-        (
-            "has(self.ipBlock) != (has(self.namespaceSelector) || has(self.podSelector))",
-            "a networkPolicy.endpoints peer takes an ipBlock or pod/namespace selectors, "
-            "not both and not neither",
-        )
-    ]
-    ip_block: IpBlock | None = Field(
-        None,
-        description="Addresses outside the cluster. Not a Service's ClusterIP: traffic to it "
-        "reaches the policy already translated to a pod address.",
-    )
-
-
-class EndpointEgress(ApiModel):
-    to: list[EgressPeer] = Field(
-        default_factory=list,
-        description="NetworkPolicyPeers the endpoint's port is opened to, instead of the "
-        "default; e.g. the Service's pods by namespaceSelector and podSelector, or an ipBlock.",
-        json_schema_extra={"maxItems": 16},
-    )
-    port: int | None = Field(
-        None,
-        description="The port opened instead of the URL's: the pods' port (targetPort) when "
-        "the URL names a Service whose port differs.",
-        ge=1,
-        le=65535,
-    )
-
-
-class Endpoints(ApiModel):
-    model: EndpointEgress | None = Field(
-        None,
-        description="model.baseURL (default https://api.openai.com): for the agent, and for "
-        "the ingest and re-index Jobs with embeddingProvider openai.",
-    )
-    tracing: EndpointEgress | None = Field(
-        None, description="observability.tracing.otlpEndpoint: for the agent."
-    )
-    jwks: EndpointEgress | None = Field(None, description="auth.jwt.jwksURL: for the agent.")
-
-
-class NetworkPolicySettings(ApiModel):
-    enabled: bool = Field(
-        True,
-        description="Create a default deny for every pod of this RagAgent, and for each "
-        "component (agent, ingest, reindex, backup, restore, database) a policy opening "
-        "only what it uses: DNS, the database, and the endpoints below.",
-    )
-    ingress_from: list[PeerSelector] = Field(
-        default_factory=list,
-        description="Who may reach the app port; empty means pods of this namespace only.",
-        json_schema_extra={"maxItems": 32},
-    )
-    extra_egress: list[FreeForm] = Field(
-        default_factory=list,
-        description="Extra NetworkPolicyEgressRule objects for the agent's pods, passed through.",
-        json_schema_extra={"maxItems": 32},
-    )
-    endpoints: Endpoints | None = Field(
-        None,
-        description="Where egress to the HTTP endpoints goes. A NetworkPolicy cannot match "
-        "host names, so by default each URL's port (the scheme's when absent) is opened: to "
-        "the Service's namespace when the host is an in-cluster Service name (<svc>, in this "
-        "namespace, or <svc>.<ns>.svc[.<cluster domain>]), otherwise to every address. "
-        "Set 'to' to name the peers, and 'port' for a Service whose targetPort differs.",
-    )
-
-
-class BackupStorage(ApiModel):
-    __cel__ = [
+class BackupStorage(spec_base.ApiModel):
+    __cel__: ClassVar[spec_base.Cel] = [
         (
             "!(has(self.existingClaim) && has(self.storageClassName))",
             "backup.storage takes existingClaim or storageClassName, not both",
@@ -399,7 +210,7 @@ class BackupStorage(ApiModel):
     )
 
 
-class Backup(ApiModel):
+class Backup(spec_base.ApiModel):
     enabled: bool = Field(False, description="Run 'ragagent backup' on a schedule.")
     schedule: str = Field(
         "0 3 * * *",
@@ -420,7 +231,7 @@ class Backup(ApiModel):
     )
 
 
-class Restore(ApiModel):
+class Restore(spec_base.ApiModel):
     from_: str = Field(
         alias="from",
         description=(
@@ -456,7 +267,7 @@ class Restore(ApiModel):
     )
 
 
-class Tracing(ApiModel):
+class Tracing(spec_base.ApiModel):
     otlp_endpoint: str | None = Field(
         None,
         description="OTLP/HTTP endpoint for traces, e.g. http://otel.monitoring.svc:4318. "
@@ -465,7 +276,7 @@ class Tracing(ApiModel):
     )
 
 
-class Observability(ApiModel):
+class Observability(spec_base.ApiModel):
     service_monitor: bool = Field(
         True, description="Create a ServiceMonitor when the Prometheus Operator CRDs exist."
     )
@@ -478,7 +289,7 @@ class Observability(ApiModel):
     )
 
 
-class SecretsSettings(ApiModel):
+class SecretsSettings(spec_base.ApiModel):
     provider: Literal["sealedSecrets", "kubernetes"] | None = Field(
         None,
         description=(
@@ -488,10 +299,10 @@ class SecretsSettings(ApiModel):
     )
 
 
-class RagAgentSpec(ApiModel):
+class RagAgentSpec(spec_base.ApiModel):
     """The desired state of one RagAgent."""
 
-    __cel__ = [
+    __cel__: ClassVar[spec_base.Cel] = [
         (
             "!has(self.secrets) || !has(self.secrets.provider) || "
             "self.secrets.provider != 'kubernetes' || !has(self.model.apiKey) || "
@@ -510,24 +321,32 @@ class RagAgentSpec(ApiModel):
     replicas: int = Field(
         2, description="Pod count when autoscaling is off (scale subresource).", ge=0, le=1000
     )
-    resources: FreeForm | None = Field(None, description="Container ResourceRequirements.")
+    resources: spec_base.FreeForm | None = Field(
+        None, description="Container ResourceRequirements."
+    )
     node_selector: dict[str, str] | None = Field(None, description="Pod nodeSelector.")
-    affinity: FreeForm | None = Field(None, description="Pod affinity, passed through.")
-    tolerations: list[FreeForm] | None = Field(None, description="Pod tolerations.")
-    topology_spread_constraints: list[FreeForm] | None = Field(
+    affinity: spec_base.FreeForm | None = Field(None, description="Pod affinity, passed through.")
+    tolerations: list[spec_base.FreeForm] | None = Field(None, description="Pod tolerations.")
+    topology_spread_constraints: list[spec_base.FreeForm] | None = Field(
         None, description="Pod topologySpreadConstraints."
     )
     model: Model = Field(default_factory=Model, description="Chat and embedding models.")
     database: Database = Field(description="PostgreSQL with pgvector: external or managed.")
     knowledge: Knowledge = Field(default_factory=Knowledge, description="Documents to ingest.")
-    auth: Auth = Field(default_factory=Auth, description="How API callers authenticate.")
-    rate_limit: RateLimit = Field(default_factory=RateLimit, description="Per-identity limits.")
-    cors: Cors = Field(default_factory=Cors, description="Browser cross-origin access.")
+    auth: spec_access.Auth = Field(
+        default_factory=spec_access.Auth, description="How API callers authenticate."
+    )
+    rate_limit: spec_access.RateLimit = Field(
+        default_factory=spec_access.RateLimit, description="Per-identity limits."
+    )
+    cors: spec_access.Cors = Field(
+        default_factory=spec_access.Cors, description="Browser cross-origin access."
+    )
     autoscaling: Autoscaling = Field(
         default_factory=Autoscaling, description="HorizontalPodAutoscaler settings."
     )
-    network_policy: NetworkPolicySettings = Field(
-        default_factory=NetworkPolicySettings, description="Pod network isolation."
+    network_policy: spec_network.NetworkPolicySettings = Field(
+        default_factory=spec_network.NetworkPolicySettings, description="Pod network isolation."
     )
     backup: Backup = Field(default_factory=Backup, description="Scheduled database backups.")
     restore: Restore | None = Field(

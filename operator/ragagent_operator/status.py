@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from ragagent_operator.spec import ApiModel
+from ragagent_operator import spec_base
 
 
-class Condition(ApiModel):
+class Condition(spec_base.ApiModel):
     type: str = Field(description="Ready, Reconciled, DeploymentAvailable, SecretsReady, ...")
     status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
     reason: str = Field(description="One CamelCase word explaining the status.")
@@ -18,7 +18,7 @@ class Condition(ApiModel):
     observed_generation: int = Field(0, description="metadata.generation this was computed for.")
 
 
-class Endpoints(ApiModel):
+class Endpoints(spec_base.ApiModel):
     rest: str = Field(description="In-cluster base URL of the REST API.")
     websocket: str = Field(description="In-cluster URL of the chat WebSocket.")
     openai_base_url: str = Field(
@@ -26,13 +26,13 @@ class Endpoints(ApiModel):
     )
 
 
-class LastBackup(ApiModel):
+class LastBackup(spec_base.ApiModel):
     time: str = Field(description="Completion time of the newest finished backup Job.")
     result: Literal["Succeeded", "Failed"] = Field(description="Succeeded or Failed.")
     size: int | None = Field(None, description="Backup size in bytes, when the Job reported it.")
 
 
-class LastRestore(ApiModel):
+class LastRestore(spec_base.ApiModel):
     from_: str = Field(alias="from", description="The backup restored (spec.restore.from).")
     request_hash: str = Field(
         description="Hash of the spec.restore request; each distinct request runs once."
@@ -44,7 +44,7 @@ class LastRestore(ApiModel):
     time: str | None = Field(None, description="When the restore Job finished (RFC 3339).")
 
 
-class RagAgentStatus(ApiModel):
+class RagAgentStatus(spec_base.ApiModel):
     observed_generation: int = Field(0, description="Latest metadata.generation reconciled.")
     conditions: list[Condition] = Field(
         default_factory=list,

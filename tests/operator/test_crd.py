@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ragagent_operator import crd
-from ragagent_operator.spec import CIDR_RE, RagAgentSpec
+from ragagent_operator import crd, spec, spec_network
 
 CRD_FILE = Path(__file__).parents[2] / "manifests" / "crd" / "ragagent.dev_ragagents.yaml"
 
@@ -84,18 +83,18 @@ def test_cel_messages_cover_the_documented_rules() -> None:
 )
 def test_ip_block_rule_accepts_cidrs_only(cidr: str, valid: bool) -> None:
     """The CEL rule's regular expression, read with RE2's search semantics (anchored by ^$)."""
-    assert (re.search(CIDR_RE, cidr) is not None) is valid
+    assert (re.search(spec_network.CIDR_RE, cidr) is not None) is valid
 
 
 def test_spec_model_applies_defaults_for_a_minimal_resource() -> None:
-    spec = RagAgentSpec.model_validate({"database": {"managed": {}}})
-    assert spec.replicas == 2
-    assert spec.network_policy.enabled is True
-    assert spec.backup.schedule == "0 3 * * *"
-    assert spec.database.managed is not None
-    assert spec.database.managed.storage == "10Gi"
+    parsed = spec.RagAgentSpec.model_validate({"database": {"managed": {}}})
+    assert parsed.replicas == 2
+    assert parsed.network_policy.enabled is True
+    assert parsed.backup.schedule == "0 3 * * *"
+    assert parsed.database.managed is not None
+    assert parsed.database.managed.storage == "10Gi"
 
 
 def test_spec_model_rejects_unknown_fields() -> None:
     with pytest.raises(ValueError, match="replicaz"):
-        RagAgentSpec.model_validate({"database": {"managed": {}}, "replicaz": 3})
+        spec.RagAgentSpec.model_validate({"database": {"managed": {}}, "replicaz": 3})

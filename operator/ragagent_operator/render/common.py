@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from ragagent_operator import constants as c
 from ragagent_operator import manifest
-from ragagent_operator.spec import RagAgentSpec
+from ragagent_operator import spec as spec_models  # Agent has a field named spec
 
 # The object type and its hash belong to ``manifest`` (below render and k8s alike);
 # builders, and the callers of builders, name them here.
@@ -23,7 +23,7 @@ class Agent:
     name: str
     namespace: str
     uid: str
-    spec: RagAgentSpec
+    spec: spec_models.RagAgentSpec
     image: str
     monitoring_namespace: str = "monitoring"
     secrets_provider: SecretsProvider = "sealedSecrets"
@@ -37,7 +37,7 @@ class Agent:
 def build_agent(body: Manifest, *, default_image: str, **defaults: Any) -> Agent:
     """Parse a RagAgent object; ``spec.image`` and ``spec.secrets.provider`` win over defaults."""
     meta = body["metadata"]
-    spec = RagAgentSpec.model_validate(body.get("spec") or {})
+    spec = spec_models.RagAgentSpec.model_validate(body.get("spec") or {})
     default_provider = defaults.pop("secrets_provider", "sealedSecrets")
     provider = spec.secrets.provider or default_provider
     return Agent(

@@ -22,7 +22,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ragagent_operator import constants as c
-from ragagent_operator import spec
+from ragagent_operator import spec_network
 from ragagent_operator.render import common
 
 METADATA_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -190,7 +190,7 @@ def _jwks_url(agent: common.Agent) -> str | None:
 
 def _endpoint_rules(agent: common.Agent, needs: frozenset[Need]) -> list[dict[str, Any]]:
     """One rule per HTTP endpoint the pod calls: the model, the collector, the JWKS URL."""
-    endpoints = agent.spec.network_policy.endpoints or spec.Endpoints()
+    endpoints = agent.spec.network_policy.endpoints or spec_network.Endpoints()
     rules = []
     if _calls_model(agent, needs):
         url = agent.spec.model.base_url or OPENAI_URL
@@ -205,11 +205,15 @@ def _endpoint_rules(agent: common.Agent, needs: frozenset[Need]) -> list[dict[st
 
 
 def _endpoint_rule(
-    agent: common.Agent, url: str, egress: spec.EndpointEgress | None, *, default_port: int = 443
+    agent: common.Agent,
+    url: str,
+    egress: spec_network.EndpointEgress | None,
+    *,
+    default_port: int = 443,
 ) -> dict[str, Any]:
     """The URL's port (or ``egress.port``) to ``egress.to``, else to the URL's Service's
     namespace, else (no ``to``) to every address."""
-    egress = egress or spec.EndpointEgress()
+    egress = egress or spec_network.EndpointEgress()
     ports = [_tcp(egress.port or url_port(url, default_port))]
     peers = [
         peer.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True)

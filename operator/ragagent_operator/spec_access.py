@@ -1,0 +1,68 @@
+"""``spec.auth``, ``spec.rateLimit`` and ``spec.cors``: who may call the agent, and how often."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from ragagent_operator import spec_base
+
+
+class Jwt(spec_base.ApiModel):
+    issuer: str = Field(description="Required iss claim.", max_length=2048)
+    audience: str = Field(description="Required aud claim.", max_length=2048)
+    jwks_url: str | None = Field(
+        None,
+        alias="jwksURL",
+        description="JWKS URL for RS256/ES256 tokens. NetworkPolicy egress opens its port "
+        "for the agent (see networkPolicy.endpoints).",
+        max_length=2048,
+    )
+
+
+class Auth(spec_base.ApiModel):
+    # An unauthenticated agent answers (and spends LLM tokens for) anyone who reaches it, so
+    # it is never the result of a typo or a copied sample: it takes a second, loud field.
+    __cel__: ClassVar[spec_base.Cel] = [
+        ("self.mode != 'jwt' || has(self.jwt)", "auth.mode jwt needs auth.jwt"),
+        (
+            "self.mode != 'none' || (has(self.allowUnauthenticated) && self.allowUnauthenticated)",
+            "auth.mode none serves the API to anyone who can reach it: "
+            "set auth.allowUnauthenticated: true to confirm",
+        ),
+    ]
+    mode: Literal["apiKey", "jwt", "none"] = Field(
+        "apiKey",
+        description="apiKey: keys made with 'ragagent apikey'; jwt: bearer tokens; none: "
+        "anonymous (demos only; needs allowUnauthenticated).",
+    )
+    jwt: Jwt | None = Field(None, description="Token checks for mode jwt.")
+    allow_unauthenticated: bool = Field(
+        False,
+        description="DANGER: confirms mode none. The agent then runs in development mode "
+        "and serves anyone who can reach it; the NetworkPolicy is the only gate.",
+    )
+
+
+class RateLimit(spec_base.ApiModel):
+    requests_per_minute: int = Field(60, description="Requests per identity per minute.", ge=1)
+    burst: int = Field(20, description="Extra requests allowed in a burst.", ge=0)
+    tokens_per_day: int = Field(200000, description="LLM tokens per identity per day.", ge=0)
+
+
+class Cors(spec_base.ApiModel):
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Exact origins allowed to call the API from a browser; no wildcards.",
+        json_schema_extra={
+            "maxItems": 64,
+            "items": {"maxLength": 512},
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.all(o, !o.contains('*'))",
+                    "message": "cors.allowedOrigins must not contain wildcards",
+                }
+            ],
+        },
+    )
