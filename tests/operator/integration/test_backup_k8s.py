@@ -10,6 +10,13 @@ from typing import Any
 import pytest
 
 from ragagent_operator import backup_status
+from tests.operator.integration.agents import (
+    agent_status,
+    condition,
+    operator_metric,
+    patch_agent,
+    ready_agent,
+)
 from tests.operator.integration.harness import (
     RESYNC_SECONDS,
     Operator,
@@ -17,8 +24,7 @@ from tests.operator.integration.harness import (
     job_from_cronjob,
     wait_for,
 )
-from tests.operator.integration.test_operator_k8s import operator_metric, ready_agent
-from tests.operator.integration.test_restore_k8s import agent_status, condition, finish_pod, job_pod
+from tests.operator.integration.jobs import finish_pod, job_pod
 from tests.support import controlplane
 
 pytestmark = pytest.mark.k8s
@@ -76,16 +82,14 @@ def set_job_status(cluster: controlplane.ControlPlane, ns: str, name: str, statu
 
 
 def backup_state(cluster: controlplane.ControlPlane, ns: str) -> tuple[Any, Any]:
-    status = (get_json(cluster, "ragagent", "docs", "-n", ns) or {}).get("status") or {}
-    cond = next((c for c in status.get("conditions") or [] if c["type"] == "BackupReady"), None)
-    return status.get("lastBackup"), cond
+    return agent_status(cluster, ns).get("lastBackup"), condition(cluster, ns, "BackupReady")
 
 
 def change_index_settings(
     cluster: controlplane.ControlPlane, ns: str, operator: Operator, patch: dict[str, Any]
 ) -> list[str]:
     """Patch settings that need a re-index; returns the pre-reindex backup Jobs this starts."""
-    cluster.kubectl("patch", "ragagent", "docs", "-n", ns, "--type=merge", "-p", json.dumps(patch))
+    patch_agent(cluster, ns, patch)
     return list(
         wait_for(
             lambda: jobs_named(cluster, ns, "docs-backup-pre-"),
@@ -189,8 +193,7 @@ def jobs_named(cluster: controlplane.ControlPlane, ns: str, prefix: str) -> list
 
 
 def reconciled(cluster: controlplane.ControlPlane, ns: str) -> dict[str, Any]:
-    status = (get_json(cluster, "ragagent", "docs", "-n", ns) or {}).get("status") or {}
-    return next((c for c in status.get("conditions") or [] if c["type"] == "Reconciled"), {})
+    return condition(cluster, ns, "Reconciled")
 
 
 @pytest.mark.parametrize("succeeded", [True, False], ids=["backup-succeeds", "backup-fails"])
@@ -224,38 +227,56 @@ def test_embedding_model_change_backs_up_before_the_reindex(
         cluster, namespace, backups[0], finished_status(succeeded, started=None, finished=now)
     )
     if succeeded:
-        reindexes = wait_for(
-            lambda: jobs_named(cluster, namespace, "docs-reindex-"),
-            "the re-index Job after the backup succeeded",
-            operator=operator,
-        )
-        assert reindexes[0].removeprefix("docs-reindex-") == backups[0].split("-")[-1]
-        # The finished backup Job triggers a full reconcile of its own (with the tests' short
-        # resync interval a resync may get to the re-index first; in production it is minutes).
-        wait_for(
-            lambda: operator_metric(operator, "reconciles_total", 'trigger="job"') > job_reconciles,
-            "a reconcile triggered by the finished backup Job",
-            operator=operator,
-        )
-        assert f"a step Job finished: reconciling {namespace}/docs now" in operator.log()
-        # KWOK runs the re-index pod (it mounts no claim) and it succeeds.
-        done = wait_reindexed(
-            cluster,
-            namespace,
-            operator,
-            status="True",
-            what="Reindexed True once the re-index Job finished",
-        )
-        assert done["reason"] == "Reindexed"
-        assert reindexes[0] in done["message"]
-        wait_for(
-            lambda: reconciled(cluster, namespace).get("status") == "True",
-            "Reconciled True again",
-            operator=operator,
-        )
+        assert_reindexed_after_the_backup(cluster, namespace, operator, backups[0], job_reconciles)
         status = get_json(cluster, "ragagent", "docs", "-n", namespace)["status"]
         assert status["indexSettingsHash"] != first
-        return
+    else:
+        assert_no_reindex_after_a_failed_backup(cluster, namespace, operator, first)
+
+
+def assert_reindexed_after_the_backup(
+    cluster: controlplane.ControlPlane,
+    namespace: str,
+    operator: Operator,
+    backup: str,
+    job_reconciles: float,
+) -> None:
+    """The pre-reindex ``backup`` succeeded: the re-index Job starts, at once, and succeeds."""
+    reindexes = wait_for(
+        lambda: jobs_named(cluster, namespace, "docs-reindex-"),
+        "the re-index Job after the backup succeeded",
+        operator=operator,
+    )
+    assert reindexes[0].removeprefix("docs-reindex-") == backup.split("-")[-1]
+    # The finished backup Job triggers a full reconcile of its own (with the tests' short
+    # resync interval a resync may get to the re-index first; in production it is minutes).
+    wait_for(
+        lambda: operator_metric(operator, "reconciles_total", 'trigger="job"') > job_reconciles,
+        "a reconcile triggered by the finished backup Job",
+        operator=operator,
+    )
+    assert f"a step Job finished: reconciling {namespace}/docs now" in operator.log()
+    # KWOK runs the re-index pod (it mounts no claim) and it succeeds.
+    done = wait_reindexed(
+        cluster,
+        namespace,
+        operator,
+        status="True",
+        what="Reindexed True once the re-index Job finished",
+    )
+    assert done["reason"] == "Reindexed"
+    assert reindexes[0] in done["message"]
+    wait_for(
+        lambda: reconciled(cluster, namespace).get("status") == "True",
+        "Reconciled True again",
+        operator=operator,
+    )
+
+
+def assert_no_reindex_after_a_failed_backup(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator, first: str
+) -> None:
+    """The pre-reindex backup failed: no re-index; reverting the change needs none either."""
     failed = wait_for(
         lambda: (
             (cond := reconciled(cluster, namespace)).get("reason") == "PreReindexBackupFailed"
@@ -272,10 +293,7 @@ def test_embedding_model_change_backs_up_before_the_reindex(
     status = get_json(cluster, "ragagent", "docs", "-n", namespace)["status"]
     assert status["indexSettingsHash"] == first
     # Giving the change up (back to the default model) needs no re-index at all.
-    revert = {"spec": {"model": dict.fromkeys(OTHER_EMBEDDING_MODEL)}}
-    cluster.kubectl(
-        "patch", "ragagent", "docs", "-n", namespace, "--type=merge", "-p", json.dumps(revert)
-    )
+    patch_agent(cluster, namespace, {"spec": {"model": dict.fromkeys(OTHER_EMBEDDING_MODEL)}})
     reverted = wait_reindexed(
         cluster, namespace, operator, reason="SettingsReverted", what="Reindexed after the revert"
     )

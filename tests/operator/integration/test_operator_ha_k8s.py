@@ -23,6 +23,16 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes import watch
 
+from tests.operator.integration.agents import (
+    agent_with_condition,
+    apply,
+    condition,
+    db_secret,
+    deployment,
+    operator_metric,
+    rag,
+    ready_agent,
+)
 from tests.operator.integration.harness import (
     MAIN_PRIORITY,
     PEERING_LIFETIME_SECONDS,
@@ -35,17 +45,7 @@ from tests.operator.integration.harness import (
     stop,
     wait_for,
 )
-from tests.operator.integration.test_operator_k8s import (
-    agent_with_condition,
-    apply,
-    assert_noop_resync,
-    condition,
-    db_secret,
-    deployment,
-    operator_metric,
-    rag,
-    ready_agent,
-)
+from tests.operator.integration.writes import assert_noop_resync
 from tests.support import controlplane
 
 pytestmark = pytest.mark.k8s
@@ -192,7 +192,7 @@ def test_standby_takes_over_when_the_active_replica_is_killed(
         timeout=TAKEOVER_BOUND_SECONDS,
     )
     wait_for(
-        lambda: condition(cluster, namespace, "two", "Reconciled") == "True",
+        lambda: condition(cluster, namespace, "Reconciled", "two").get("status") == "True",
         "the new RagAgent reconciled by the survivor",
         operator=standby,
         timeout=TAKEOVER_BOUND_SECONDS - (time.monotonic() - killed),
@@ -223,7 +223,7 @@ def children(name: str) -> list[tuple[str, str]]:
 def condition_is(
     cluster: controlplane.ControlPlane, namespace: str, name: str, kind: str, status: str
 ) -> bool:
-    return condition(cluster, namespace, name, kind) == status
+    return condition(cluster, namespace, kind, name).get("status") == status
 
 
 def present(cluster: controlplane.ControlPlane, namespace: str) -> set[tuple[str, str]]:
@@ -343,4 +343,4 @@ def test_missing_sealed_secrets_controller_is_a_condition_not_a_crash(
     assert get_json(cluster, "sealedsecret", "docs-generated", "-n", namespace) is None
     time.sleep(3 * RESYNC_SECONDS)  # several resyncs later: still running, still saying why
     assert lonely.process.poll() is None
-    assert condition(cluster, namespace, "docs", "SecretsReady") == "False"
+    assert condition(cluster, namespace, "SecretsReady").get("status") == "False"

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.operator.integration.agents import agent_with_condition
 from tests.operator.integration.harness import (
     RESYNC_SECONDS,
     Operator,
@@ -21,7 +22,6 @@ from tests.operator.integration.harness import (
     start_operator,
     stop,
 )
-from tests.operator.integration.test_operator_k8s import agent_with_condition
 from tests.support import controlplane
 
 pytestmark = pytest.mark.k8s

@@ -1,15 +1,11 @@
 """Operator-side restore and Job reports on the real control plane.
 
-Job pods never run here: the backup volume's claim stays unbound (no storage
-provisioner), so the Job controller's pod waits unscheduled. The tests write
-that pod's status through the API, as a kubelet would (terminated container,
-termination message), and the real Job controller then finishes the Job.
+The restore Job's pod never runs here (see ``jobs``): the tests finish it by hand.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import time
 from typing import Any
 
@@ -18,71 +14,27 @@ import pytest
 from ragagent import cli_backup
 from ragagent.core import config
 from tests.contract import pod_env
+from tests.operator.integration.agents import (
+    agent_status,
+    apply,
+    condition,
+    db_secret,
+    patch_agent,
+    rag,
+    ready_agent,
+)
 from tests.operator.integration.harness import RESYNC_SECONDS, Operator, get_json, wait_for
-from tests.operator.integration.test_operator_k8s import apply, db_secret, rag, ready_agent
+from tests.operator.integration.jobs import finish_pod, job_pod
 from tests.support import controlplane
 
 pytestmark = pytest.mark.k8s
 BACKUP = "20250310T020000.123Z-1a2b3c4d"
-NOW = "2025-03-10T02:05:00Z"
 
 
 def restore_jobs(cluster: controlplane.ControlPlane, ns: str) -> list[dict[str, Any]]:
     selector = "app.kubernetes.io/component=restore,app.kubernetes.io/instance=docs"
     listed = get_json(cluster, "jobs", "-n", ns, "-l", selector) or {"items": []}
     return list(listed["items"])
-
-
-def job_pod(
-    cluster: controlplane.ControlPlane, ns: str, job: str, *, phase: str | None = None
-) -> dict[str, Any] | None:
-    """A pod of ``job`` (in ``phase``, when given); None while there is none."""
-    listed = get_json(cluster, "pods", "-n", ns, "-l", f"batch.kubernetes.io/job-name={job}")
-    items = (listed or {}).get("items") or []
-    items = [pod for pod in items if phase is None or pod["status"].get("phase") == phase]
-    return items[0] if items else None
-
-
-def finish_pod(
-    cluster: controlplane.ControlPlane, ns: str, pod: dict[str, Any], *, report: dict[str, Any]
-) -> None:
-    """What a kubelet reports for a finished container that left a termination message."""
-    succeeded = report.get("result") == "succeeded"
-    container = pod["spec"]["containers"][0]
-    terminated = {
-        "exitCode": 0 if succeeded else 1,
-        "reason": "Completed" if succeeded else "Error",
-        "message": json.dumps(report) + "\n",
-        "startedAt": NOW,
-        "finishedAt": NOW,
-    }
-    status = {
-        "phase": "Succeeded" if succeeded else "Failed",
-        "containerStatuses": [
-            {
-                "name": container["name"],
-                "image": container["image"],
-                "imageID": "",
-                "ready": False,
-                "restartCount": 0,
-                "started": False,
-                "state": {"terminated": terminated},
-            }
-        ],
-    }
-    cluster.kubectl(
-        "patch", "pod", pod["metadata"]["name"], "-n", ns, "--subresource=status",
-        "--type=merge", "-p", json.dumps({"status": status}),
-    )  # fmt: skip
-
-
-def agent_status(cluster: controlplane.ControlPlane, ns: str) -> dict[str, Any]:
-    return dict((get_json(cluster, "ragagent", "docs", "-n", ns) or {}).get("status") or {})
-
-
-def condition(cluster: controlplane.ControlPlane, ns: str, kind: str) -> dict[str, Any]:
-    conditions = agent_status(cluster, ns).get("conditions") or []
-    return next((cond for cond in conditions if cond["type"] == kind), {})
 
 
 def replicas(cluster: controlplane.ControlPlane, ns: str) -> int | None:
@@ -110,8 +62,7 @@ def test_restore_needs_backup_storage_and_a_plain_backup_name(
 def start_restore(
     cluster: controlplane.ControlPlane, ns: str, operator: Operator, **restore: Any
 ) -> dict[str, Any]:
-    patch = {"spec": {"restore": {"from": BACKUP, **restore}}}
-    cluster.kubectl("patch", "ragagent", "docs", "-n", ns, "--type=merge", "-p", json.dumps(patch))
+    patch_agent(cluster, ns, {"spec": {"restore": {"from": BACKUP, **restore}}})
     jobs = wait_for(lambda: restore_jobs(cluster, ns), "the restore Job", operator=operator)
     return dict(jobs[0])
 
@@ -186,63 +137,103 @@ def test_restore_holds_the_agent_at_zero_runs_once_and_reports(
     job = start_restore(cluster, namespace, operator, force=True)
     assert_restore_job_shape(job, force=True)
     assert_restore_job_starts(cluster, namespace, job, monkeypatch)
-    wait_for(lambda: replicas(cluster, namespace) == 0, "the agent held at 0", operator=operator)
-    restoring = condition(cluster, namespace, "Restored")
-    assert (restoring["status"], restoring["reason"]) == ("False", "Restoring")
-    last = agent_status(cluster, namespace)["lastRestore"]
-    assert last["from"] == BACKUP
-    assert last["result"] == "Running"
-    assert last["job"] == job["metadata"]["name"]
-    assert get_json(cluster, "hpa", "docs", "-n", namespace) is None
-    assert backups_suspended(cluster, namespace)  # no dump of a half-restored database
-    time.sleep(2 * RESYNC_SECONDS)  # resyncs keep holding and start no second Job
-    assert replicas(cluster, namespace) == 0
-    assert len(restore_jobs(cluster, namespace)) == 1
-
-    pod = wait_for(lambda: job_pod(cluster, namespace, job["metadata"]["name"]), "the Job's pod")
-    report = (
-        {"result": "succeeded"}
-        if succeeded
-        else {"result": "failed", "reason": "dump.pgc fails its sha256 checksum"}
-    )
-    finish_pod(cluster, namespace, pod, report=report)
-    final = wait_for(
-        lambda: (
-            (cond := condition(cluster, namespace, "Restored")).get("reason")
-            in ("RestoreSucceeded", "RestoreFailed")
-            and cond
-        ),
-        "Restored to reach its final state",
-        operator=operator,
-    )
+    assert_agent_held_while_restoring(cluster, namespace, operator, job)
+    final = finish_restore(cluster, namespace, operator, job, succeeded=succeeded)
     last = agent_status(cluster, namespace)["lastRestore"]
     if succeeded:
-        assert (final["status"], last["result"]) == ("True", "Succeeded")
-        assert last["time"]
-        back = 3 if autoscaling else 2
-        wait_for(lambda: replicas(cluster, namespace) == back, "the agent back", operator=operator)
-        wait_for(
-            lambda: not backups_suspended(cluster, namespace),
-            "scheduled backups resumed",
-            operator=operator,
+        assert_agent_back_after_success(
+            cluster, namespace, operator, final, last, autoscaling=autoscaling
         )
-        if autoscaling:
-            wait_for(
-                lambda: get_json(cluster, "hpa", "docs", "-n", namespace),
-                "the HPA re-created",
-                operator=operator,
-            )
     else:
-        assert (final["status"], last["result"]) == ("False", "Failed")
-        assert "dump.pgc fails its sha256 checksum" in final["message"]
-        time.sleep(2 * RESYNC_SECONDS)  # a failed restore does not bring writers back
-        assert replicas(cluster, namespace) == 0
-        assert backups_suspended(cluster, namespace)  # the last good backups stay
+        assert_agent_held_after_failure(cluster, namespace, final, last)
     time.sleep(2 * RESYNC_SECONDS)
     assert [j["metadata"]["name"] for j in restore_jobs(cluster, namespace)] == [
         job["metadata"]["name"]
     ]
     assert condition(cluster, namespace, "Restored")["reason"] == final["reason"]
+
+
+def assert_agent_held_while_restoring(
+    cluster: controlplane.ControlPlane, ns: str, operator: Operator, job: dict[str, Any]
+) -> None:
+    """While the Job runs: the agent at 0 without its HPA, backups suspended, one Job."""
+    wait_for(lambda: replicas(cluster, ns) == 0, "the agent held at 0", operator=operator)
+    restoring = condition(cluster, ns, "Restored")
+    assert (restoring["status"], restoring["reason"]) == ("False", "Restoring")
+    last = agent_status(cluster, ns)["lastRestore"]
+    assert last["from"] == BACKUP
+    assert last["result"] == "Running"
+    assert last["job"] == job["metadata"]["name"]
+    assert get_json(cluster, "hpa", "docs", "-n", ns) is None
+    assert backups_suspended(cluster, ns)  # no dump of a half-restored database
+    time.sleep(2 * RESYNC_SECONDS)  # resyncs keep holding and start no second Job
+    assert replicas(cluster, ns) == 0
+    assert len(restore_jobs(cluster, ns)) == 1
+
+
+def finish_restore(
+    cluster: controlplane.ControlPlane,
+    ns: str,
+    operator: Operator,
+    job: dict[str, Any],
+    *,
+    succeeded: bool,
+) -> dict[str, Any]:
+    """Finish the Job's pod with a report; returns Restored once it is final."""
+    pod = wait_for(lambda: job_pod(cluster, ns, job["metadata"]["name"]), "the Job's pod")
+    report = (
+        {"result": "succeeded"}
+        if succeeded
+        else {"result": "failed", "reason": "dump.pgc fails its sha256 checksum"}
+    )
+    finish_pod(cluster, ns, pod, report=report)
+    return dict(
+        wait_for(
+            lambda: (
+                (cond := condition(cluster, ns, "Restored")).get("reason")
+                in ("RestoreSucceeded", "RestoreFailed")
+                and cond
+            ),
+            "Restored to reach its final state",
+            operator=operator,
+        )
+    )
+
+
+def assert_agent_back_after_success(
+    cluster: controlplane.ControlPlane,
+    ns: str,
+    operator: Operator,
+    final: dict[str, Any],
+    last: dict[str, Any],
+    *,
+    autoscaling: bool,
+) -> None:
+    assert (final["status"], last["result"]) == ("True", "Succeeded")
+    assert last["time"]
+    back = 3 if autoscaling else 2
+    wait_for(lambda: replicas(cluster, ns) == back, "the agent back", operator=operator)
+    wait_for(
+        lambda: not backups_suspended(cluster, ns),
+        "scheduled backups resumed",
+        operator=operator,
+    )
+    if autoscaling:
+        wait_for(
+            lambda: get_json(cluster, "hpa", "docs", "-n", ns),
+            "the HPA re-created",
+            operator=operator,
+        )
+
+
+def assert_agent_held_after_failure(
+    cluster: controlplane.ControlPlane, ns: str, final: dict[str, Any], last: dict[str, Any]
+) -> None:
+    assert (final["status"], last["result"]) == ("False", "Failed")
+    assert "dump.pgc fails its sha256 checksum" in final["message"]
+    time.sleep(2 * RESYNC_SECONDS)  # a failed restore does not bring writers back
+    assert replicas(cluster, ns) == 0
+    assert backups_suspended(cluster, ns)  # the last good backups stay
 
 
 def test_a_new_request_id_runs_the_same_restore_again(
@@ -257,9 +248,8 @@ def test_a_new_request_id_runs_the_same_restore_again(
         "the first restore failing",
         operator=operator,
     )
-    patch = {"spec": {"restore": {"from": BACKUP, "force": True, "requestId": "2"}}}
-    cluster.kubectl(
-        "patch", "ragagent", "docs", "-n", namespace, "--type=merge", "-p", json.dumps(patch)
+    patch_agent(
+        cluster, namespace, {"spec": {"restore": {"from": BACKUP, "force": True, "requestId": "2"}}}
     )
     jobs = wait_for(
         lambda: len(found := restore_jobs(cluster, namespace)) == 2 and found,

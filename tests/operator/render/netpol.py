@@ -87,21 +87,38 @@ def allows_egress(
     policies: Iterable[Mapping[str, Any]], src: Endpoint, dst: Endpoint, protocol: str, port: int
 ) -> bool:
     """Whether ``src``'s own policies let it open ``protocol``/``port`` to ``dst``."""
-    specs = isolating(policies, src, "Egress")
-    rules = [rule for spec in specs for rule in spec.get("egress") or []]
-    return not specs or any(
-        _rule_allows(rule, "to", src.namespace, dst, protocol, port) for rule in rules
-    )
+    return _own_policies_allow(policies, "Egress", src, dst, protocol, port)
 
 
 def allows_ingress(
     policies: Iterable[Mapping[str, Any]], dst: Endpoint, src: Endpoint, protocol: str, port: int
 ) -> bool:
     """Whether ``dst``'s own policies let ``src`` reach it on ``protocol``/``port``."""
-    specs = isolating(policies, dst, "Ingress")
-    rules = [rule for spec in specs for rule in spec.get("ingress") or []]
+    return _own_policies_allow(policies, "Ingress", dst, src, protocol, port)
+
+
+# A direction's rule lists, and the side of a rule that names the peer.
+_RULE_KEYS: dict[Direction, tuple[str, str]] = {
+    "Egress": ("egress", "to"),
+    "Ingress": ("ingress", "from"),
+}
+
+
+def _own_policies_allow(
+    policies: Iterable[Mapping[str, Any]],
+    direction: Direction,
+    own: Endpoint,
+    peer: Endpoint,
+    protocol: str,
+    port: int,
+) -> bool:
+    """Whether the policies that isolate ``own`` for ``direction`` allow ``peer`` on the port
+    (no isolating policy allows everything)."""
+    specs = isolating(policies, own, direction)
+    rules_key, peer_key = _RULE_KEYS[direction]
+    rules = [rule for spec in specs for rule in spec.get(rules_key) or []]
     return not specs or any(
-        _rule_allows(rule, "from", dst.namespace, src, protocol, port) for rule in rules
+        _rule_allows(rule, peer_key, own.namespace, peer, protocol, port) for rule in rules
     )
 
 
