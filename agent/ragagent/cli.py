@@ -77,7 +77,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
     """Run the API server (embedded PostgreSQL unless DATABASE_URL is set)."""
-    from ragagent.core import server
+    from ragagent import main
 
     settings = _settings("serve", host=host, port=port)
     base = f"http://{settings.host}:{settings.port}"
@@ -85,7 +85,7 @@ def serve(
     console.print(f"  API docs: {base}/docs")
     if settings.metrics_port:
         console.print(f"  metrics:  http://{settings.host}:{settings.metrics_port}/metrics")
-    server.serve(settings)
+    main.serve(settings)
 
 
 @app.command()

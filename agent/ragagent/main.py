@@ -1,9 +1,11 @@
-"""App assembly: the FastAPI app, its routers, middleware, and the lifespan that
-creates the shared clients (database, embedder, answerer, limiter)."""
+"""App assembly: the FastAPI app, its routers and middleware, the lifespan that
+creates the shared clients (database, embedder, answerer, limiter, authenticator)
+into one ``AppState``, and ``serve``, which runs it under uvicorn."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -12,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from ragagent import __version__
-from ragagent.api import deps, middleware
+from ragagent.api import lifecycle, middleware
 from ragagent.api.routes import (
     chat,
     conversations,
@@ -24,14 +26,16 @@ from ragagent.api.routes import (
     web,
     ws,
 )
-from ragagent.core import errors
+from ragagent.core import errors, poolmetrics, server
 from ragagent.core.config import Settings, load_settings
 from ragagent.core.db import Database
 from ragagent.core.embedded_pg import start_embedded
+from ragagent.core.logging import configure_logging
 from ragagent.core.ratelimit import Limiter
 from ragagent.db import migrate
 from ragagent.rag import embeddings, llm, samples
-from ragagent.services import retention
+from ragagent.services import auth, retention
+from ragagent.services.chat import ChatService
 from ragagent.state import AppState
 
 log = logging.getLogger(__name__)
@@ -52,10 +56,12 @@ async def open_database(settings: Settings, stack: AsyncExitStack) -> Database:
         url = server.url
     db = await Database.open(url, settings)
     stack.push_async_callback(db.close)
+    poolmetrics.watch(db)
+    stack.callback(poolmetrics.unwatch, db)
     return db
 
 
-async def build_state(settings: Settings, stack: AsyncExitStack) -> AppState:
+async def open_state(settings: Settings, stack: AsyncExitStack) -> AppState:
     """Database -> migrations -> embedder -> answerer -> limiter, in that order."""
     db = await open_database(settings, stack)
     applied = await migrate.migrate(db)
@@ -67,7 +73,15 @@ async def build_state(settings: Settings, stack: AsyncExitStack) -> AppState:
     if closer is not None:
         stack.push_async_callback(closer)
     limiter = Limiter.from_settings(settings)
-    return AppState(settings=settings, db=db, embedder=embedder, llm=answerer, limiter=limiter)
+    return AppState(
+        settings=settings,
+        db=db,
+        embedder=embedder,
+        llm=answerer,
+        limiter=limiter,
+        auth=auth.Authenticator(settings, db),
+        chat=ChatService(settings, db, embedder, answerer, limiter),
+    )
 
 
 async def ingest_samples(state: AppState) -> None:
@@ -75,7 +89,9 @@ async def ingest_samples(state: AppState) -> None:
     if not state.settings.ingest_samples_on_start:
         return
     try:
-        count = await samples.ingest_samples_if_empty(state)
+        count = await samples.ingest_samples_if_empty(
+            db=state.db, embedder=state.embedder, settings=state.settings
+        )
     except errors.EmbeddingModelMismatch as exc:
         log.warning("sample documents not loaded: %s", exc.detail)
         return
@@ -84,20 +100,19 @@ async def ingest_samples(state: AppState) -> None:
 
 
 @asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings: Settings = app.state.settings
+async def lifespan(app: FastAPI, *, settings: Settings) -> AsyncIterator[None]:
     async with AsyncExitStack() as stack:
-        state = await build_state(settings, stack)
+        state = await open_state(settings, stack)
         await ingest_samples(state)
-        app.state.ragagent = state
-        await deps.announce_auth_mode(app)
-        purge = retention.start_retention(state)
+        state.attach(app)
+        await state.auth.log_mode()
+        purge = retention.start_retention(state.db, settings.conversation_retention_days)
         log.info("RagAgent %s ready", __version__)
         try:
             yield
         finally:
             await retention.stop_retention(purge)
-            app.state.ragagent = None
+            AppState.detach(app)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -107,14 +122,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="RagAgent",
         version=__version__,
         description="RAG chat over PostgreSQL + pgvector.",
-        lifespan=lifespan,
+        lifespan=functools.partial(lifespan, settings=settings),
         docs_url="/docs",
         redoc_url=None,
     )
-    app.state.settings = settings
-    app.state.ragagent = None
+    AppState.detach(app)
     middleware.install(app, settings)
     for module in (health, documents, retrieve, chat, ws, openai, conversations, users, web):
         router: Any = module.router
         app.include_router(router)
     return app
+
+
+def serve(settings: Settings) -> None:
+    """Configure logging and metrics, build the app and serve it until signalled."""
+    configure_logging(settings)
+    server.start_metrics_server(settings)
+    app = create_app(settings)
+    drain = functools.partial(lifecycle.drain, app, settings.shutdown_grace_seconds)
+    server.serve(app, settings, drain=drain)

@@ -1,27 +1,90 @@
 """The long-lived objects one agent process shares between requests.
 
-Created once in ``main.lifespan`` and stored at ``app.state.ragagent``; routes
-reach it through ``api.deps.StateDep``. Nothing here is created at import time.
+``main.lifespan`` creates one ``AppState`` at start-up and attaches it to the
+app; ``AppState.of(app)`` is the one place that reads it back (routes use
+``api.deps.StateDep``). Nothing here is created at import time.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from starlette.types import Send
+
     from ragagent.core.config import Settings
     from ragagent.core.db import Database
     from ragagent.core.ratelimit import Limiter
     from ragagent.rag.types import LLM, Embedder
+    from ragagent.services.auth import Authenticator
+    from ragagent.services.chat import ChatService
+
+log = logging.getLogger(__name__)
+
+WS_GOING_AWAY = 1001
+
+
+class WebSocketRegistry:
+    """The raw ``send`` of every accepted WebSocket, so shutdown can close them."""
+
+    def __init__(self) -> None:
+        self._open: dict[int, Send] = {}
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def add(self, key: int, send: Send) -> None:
+        self._open[key] = send
+
+    def discard(self, key: int) -> None:
+        self._open.pop(key, None)
+
+    async def close_all(self, code: int = WS_GOING_AWAY) -> int:
+        """Send a close frame to every open socket; returns how many were asked."""
+        sends = list(self._open.values())
+        results = await asyncio.gather(
+            *(
+                send({"type": "websocket.close", "code": code, "reason": "server shutting down"})
+                for send in sends
+            ),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, Exception):
+                log.debug("websocket already closing: %s", type(result).__name__)
+        return len(sends)
 
 
 @dataclass
 class AppState:
+    """The shared clients and services, the open WebSockets and the draining flag."""
+
     settings: Settings
     db: Database
     embedder: Embedder
     llm: LLM
     limiter: Limiter
+    auth: Authenticator
+    chat: ChatService
+    websockets: WebSocketRegistry = field(default_factory=WebSocketRegistry)
     # Flipped on SIGTERM: /readyz turns 503 and new work is refused while in-flight drains.
-    draining: bool = field(default=False)
+    draining: bool = False
+
+    def attach(self, app: Starlette) -> None:
+        """Make this the state ``of(app)`` returns, until ``detach``."""
+        app.state.ragagent = self
+
+    @staticmethod
+    def detach(app: Starlette) -> None:
+        """From now on ``of(app)`` is None (before start-up and after shutdown)."""
+        app.state.ragagent = None
+
+    @staticmethod
+    def of(app: Starlette) -> AppState | None:
+        """The app's state while its lifespan runs; None before start-up and after shutdown."""
+        state: AppState | None = app.state.ragagent
+        return state

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ragagent.core.models import ChatTurn
 from ragagent.rag import prompts
-from ragagent.rag.types import ChatTurn, RetrievedChunk
+from ragagent.rag.types import RetrievedChunk
 
 
 def chunk(n: int, text: str) -> RetrievedChunk:

@@ -19,10 +19,11 @@ import pytest
 
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
+from ragagent.core.models import Vector
 from ragagent.db import embedding_index, migrate
 from ragagent.rag import ingest, reindex, retrieval
 from ragagent.rag.ingest import DocumentInput, ingest_documents
-from ragagent.rag.types import Embedder, Vector
+from ragagent.rag.types import Embedder
 
 pytestmark = pytest.mark.db
 

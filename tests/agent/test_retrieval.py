@@ -9,10 +9,11 @@ import pytest
 from ragagent.core import errors
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
+from ragagent.core.models import Vector
 from ragagent.db import embedding_index
 from ragagent.rag import ingest, reindex, retrieval
 from ragagent.rag.ingest import DocumentInput, ingest_documents
-from ragagent.rag.types import Embedder, RetrievedChunk, Vector
+from ragagent.rag.types import Embedder, RetrievedChunk
 
 pytestmark = pytest.mark.db
 

@@ -24,6 +24,7 @@ from ragagent.core.db import Database
 from ragagent.core.ratelimit import Limiter
 from ragagent.main import create_app
 from ragagent.rag import embeddings, llm
+from ragagent.services import auth as authentication
 from ragagent_operator import constants as c
 from ragagent_operator.render import postgres, secrets
 from ragagent_operator.render.common import Agent
@@ -85,7 +86,7 @@ async def check_serve(agent: Agent, settings: config.Settings, world: pod_env.Wo
     Limiter.from_settings(settings)
     create_app(settings)
     # The authenticator only keeps the database; no check below reaches it.
-    auth = security.Authenticator(settings, cast(Database, None))
+    auth = authentication.Authenticator(settings, cast(Database, None))
     assert await auth.allows_anonymous() is (agent.spec.auth.mode == "none")
     assert auth.jwt_configured is (agent.spec.auth.mode == "jwt")
     signing = world.secret_value(secrets.generated_secret_name(agent), c.KEY_SECRET_KEY)

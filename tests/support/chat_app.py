@@ -58,7 +58,8 @@ def chat_client(chat_app_factory: ClientFactory) -> TestClient:
 
 
 def app_state(client: TestClient) -> AppState:
-    state: AppState = client.app.state.ragagent  # type: ignore[attr-defined]
+    state = AppState.of(client.app)  # type: ignore[arg-type]
+    assert state is not None, "the client has not started the app"
     return state
 
 

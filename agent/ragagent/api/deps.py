@@ -1,4 +1,4 @@
-"""FastAPI dependencies: app state, the authenticated principal, scope checks.
+"""FastAPI dependencies: the app's state, the authenticated principal, scope checks.
 
 ``ChatUser`` / ``IngestUser`` / ``AdminUser`` authenticate the caller, check
 the scope and count the request against the caller's rate limit, in that
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request, WebSocket
 from starlette.requests import HTTPConnection
 
 from ragagent.core import errors
-from ragagent.core.security import Authenticator, Principal, fail, forbid
+from ragagent.core.security import Principal, fail, forbid
 from ragagent.state import AppState
 
 __all__ = [
@@ -35,35 +35,15 @@ BEARER_SUBPROTOCOL = "bearer."
 WS_POLICY_VIOLATION = 1008
 
 
-def get_state(request: HTTPConnection) -> AppState:
-    state: AppState | None = getattr(request.app.state, "ragagent", None)
+def get_state(conn: HTTPConnection) -> AppState:
+    """The app's state; 503 while the agent is starting up or shutting down."""
+    state = AppState.of(conn.app)
     if state is None:
         raise errors.ServiceUnavailable("The agent is starting up")
     return state
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
-
-
-def authenticator_for(app: Any) -> Authenticator:
-    """One Authenticator per app, created on first use (it caches JWKS keys)."""
-    state: AppState | None = getattr(app.state, "ragagent", None)
-    if state is None:
-        raise errors.ServiceUnavailable("The agent is starting up")
-    auth: Authenticator | None = getattr(app.state, "ragagent_auth", None)
-    if auth is None or auth.db is not state.db:
-        auth = Authenticator(state.settings, state.db)
-        app.state.ragagent_auth = auth
-    return auth
-
-
-def get_authenticator(conn: HTTPConnection) -> Authenticator:
-    return authenticator_for(conn.app)
-
-
-async def announce_auth_mode(app: Any) -> None:
-    """At start-up: say how callers authenticate; a loud warning when anyone may call."""
-    await authenticator_for(app).log_mode()
 
 
 def credential(conn: HTTPConnection) -> str | None:
@@ -82,7 +62,8 @@ def client_ip(conn: HTTPConnection) -> str | None:
 
 
 async def authenticate(conn: HTTPConnection) -> Principal:
-    return await get_authenticator(conn).authenticate(credential(conn), client_ip=client_ip(conn))
+    auth = get_state(conn).auth
+    return await auth.authenticate(credential(conn), client_ip=client_ip(conn))
 
 
 def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
@@ -129,7 +110,7 @@ def websocket_credential(websocket: WebSocket) -> str | None:
 async def authenticate_websocket(websocket: WebSocket, scope: str = "chat") -> Principal | None:
     """Authenticate before ``accept``; on failure close with 1008 and return None."""
     try:
-        auth = get_authenticator(websocket)
+        auth = get_state(websocket).auth
         principal = await auth.authenticate(
             websocket_credential(websocket), client_ip=client_ip(websocket)
         )

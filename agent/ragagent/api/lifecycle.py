@@ -1,70 +1,56 @@
 """Draining on shutdown: refuse new work, and close open WebSockets with 1001.
 
-``AppState.draining`` is flipped by the server on SIGTERM. From then on new
-HTTP requests get 503 (health probes still answer, so readiness can report
-the drain), new WebSockets are refused, and ``WebSocketRegistry.close_all``
-sends 1001 "going away" to every accepted one. In-flight requests continue.
+On SIGTERM the server calls ``drain``, which flips ``AppState.draining``. From
+then on new HTTP requests get 503 (health probes still answer, so readiness can
+report the drain), new WebSockets are refused, and every accepted one, which
+``DrainMiddleware`` tracked in ``AppState.websockets``, is sent 1001 "going
+away". In-flight requests continue.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragagent.api import problems
+from ragagent.state import WS_GOING_AWAY, AppState
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 log = logging.getLogger(__name__)
 
-WS_GOING_AWAY = 1001
 PROBE_PATHS = frozenset({"/livez", "/readyz", "/healthz"})
 
 
-class WebSocketRegistry:
-    """The raw ``send`` of every accepted WebSocket, so shutdown can close them."""
-
-    def __init__(self) -> None:
-        self._open: dict[int, Send] = {}
-
-    def __len__(self) -> int:
-        return len(self._open)
-
-    def add(self, key: int, send: Send) -> None:
-        self._open[key] = send
-
-    def discard(self, key: int) -> None:
-        self._open.pop(key, None)
-
-    async def close_all(self, code: int = WS_GOING_AWAY) -> int:
-        """Send a close frame to every open socket; returns how many were asked."""
-        sends = list(self._open.values())
-        results = await asyncio.gather(
-            *(
-                send({"type": "websocket.close", "code": code, "reason": "server shutting down"})
-                for send in sends
-            ),
-            return_exceptions=True,
-        )
-        for result in results:
-            if isinstance(result, Exception):
-                log.debug("websocket already closing: %s", type(result).__name__)
-        return len(sends)
-
-
 def is_draining(scope: Scope) -> bool:
-    app: Any = scope.get("app")
-    state = getattr(getattr(app, "state", None), "ragagent", None)
+    state = AppState.of(scope["app"])
     return bool(state is not None and state.draining)
+
+
+async def drain(app: Starlette, grace_seconds: float) -> None:
+    """Refuse new work, then close the open WebSockets with 1001 within ``grace_seconds``.
+
+    The server calls it on the first SIGTERM; before start-up it only logs.
+    """
+    state = AppState.of(app)
+    if state is not None:
+        state.draining = True
+    log.info("draining: refusing new requests, closing websockets")
+    if state is not None and len(state.websockets):
+        async with asyncio.timeout(grace_seconds):
+            closed = await state.websockets.close_all()
+        log.info("asked %d websocket(s) to close", closed)
 
 
 class DrainMiddleware:
     """Refuses new work while draining and tracks accepted WebSockets."""
 
-    def __init__(self, app: ASGIApp, *, registry: WebSocketRegistry) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.registry = registry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -75,22 +61,26 @@ class DrainMiddleware:
             await self.app(scope, receive, send)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if is_draining(scope):
+        state = AppState.of(scope["app"])
+        if state is None:
+            await self.app(scope, receive, send)
+            return
+        if state.draining:
             await send({"type": "websocket.close", "code": WS_GOING_AWAY})
             return
-        key = id(scope)
+        registry, key = state.websockets, id(scope)
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "websocket.accept":
-                self.registry.add(key, send)
+                registry.add(key, send)
             await send(message)
             if message["type"] == "websocket.close":
-                self.registry.discard(key)
+                registry.discard(key)
 
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            self.registry.discard(key)
+            registry.discard(key)
 
 
 async def _refuse(scope: Scope, send: Send) -> None:

@@ -20,9 +20,9 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragagent.api import problems
-from ragagent.api.lifecycle import DrainMiddleware, WebSocketRegistry
+from ragagent.api.lifecycle import DrainMiddleware
 from ragagent.api.openapi import install_openapi
-from ragagent.core import poolmetrics, telemetry
+from ragagent.core import telemetry
 from ragagent.core.logging import REQUEST_ID
 from ragagent.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -248,10 +248,8 @@ def install(app: FastAPI, settings: Settings) -> None:
     """Add the whole stack and the problem+json handlers to ``app`` (call once)."""
     problems.install_handlers(app)
     install_openapi(app)
-    registry = WebSocketRegistry()
-    app.state.ragagent_websockets = registry
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
-    app.add_middleware(DrainMiddleware, registry=registry)
+    app.add_middleware(DrainMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     if settings.cors_allowed_origins:
         app.add_middleware(
@@ -270,5 +268,4 @@ def install(app: FastAPI, settings: Settings) -> None:
         )
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts or ["*"])
     app.add_middleware(RequestContextMiddleware)
-    poolmetrics.watch(app)
     telemetry.instrument_app(app, settings)

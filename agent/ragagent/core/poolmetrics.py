@@ -1,7 +1,8 @@
 """Refreshes the DB pool gauge at scrape time instead of on every request.
 
 A collector registered once in ``metrics.REGISTRY`` reads ``pool_stats()`` of
-the most recently started app's database whenever Prometheus scrapes.
+the databases ``main.lifespan`` watches (one per running app; the last wins)
+whenever Prometheus scrapes.
 """
 
 from __future__ import annotations
@@ -9,12 +10,15 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from ragagent.core.metrics import DB_POOL, REGISTRY
+
+if TYPE_CHECKING:
+    from ragagent.core.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -25,19 +29,20 @@ class PoolCollector(Collector):
     """Yields nothing itself; it updates ``ragagent_db_pool_connections`` in place."""
 
     def __init__(self) -> None:
-        self._apps: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._databases: weakref.WeakSet[Database] = weakref.WeakSet()
 
-    def add(self, app: Any) -> None:
-        self._apps.add(app)
+    def add(self, db: Database) -> None:
+        self._databases.add(db)
+
+    def discard(self, db: Database) -> None:
+        self._databases.discard(db)
 
     def describe(self) -> Iterable[Metric]:
         return []
 
     def collect(self) -> Iterable[Metric]:
-        for app in list(self._apps):
-            state = getattr(app.state, "ragagent", None)
-            if state is not None:
-                self._update(state.db.pool_stats())
+        for db in list(self._databases):
+            self._update(db.pool_stats())
         return []
 
     @staticmethod
@@ -56,6 +61,11 @@ REGISTRY.register(_COLLECTOR)
 REGISTRY.register(DB_POOL)
 
 
-def watch(app: Any) -> None:
-    """Report this app's pool on scrapes (weakly held; gone apps are forgotten)."""
-    _COLLECTOR.add(app)
+def watch(db: Database) -> None:
+    """Report this database's pool on scrapes until ``unwatch`` (weakly held)."""
+    _COLLECTOR.add(db)
+
+
+def unwatch(db: Database) -> None:
+    """Stop reporting this database's pool (call before closing it)."""
+    _COLLECTOR.discard(db)

@@ -1,11 +1,11 @@
-"""Run the agent under uvicorn, programmatically, with a graceful SIGTERM drain.
+"""Run an ASGI app under uvicorn, programmatically, with a graceful SIGTERM drain.
 
 Never with ``--reload``. Proxy headers are ignored unless the operator asks
 (a client could otherwise pick its own rate-limit identity). On the first
-SIGTERM/SIGINT the app starts draining (readiness 503, new requests refused,
-WebSockets closed with 1001), then uvicorn stops accepting connections and
-waits up to ``shutdown_grace_seconds`` for in-flight requests to finish.
-A second signal exits at once.
+SIGTERM/SIGINT the server awaits the ``drain`` it was given (the agent's makes
+readiness 503, refuses new requests and closes WebSockets with 1001), then
+uvicorn stops accepting connections and waits up to ``shutdown_grace_seconds``
+for in-flight requests to finish. A second signal exits at once.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Awaitable, Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIServer
@@ -20,7 +21,6 @@ from wsgiref.simple_server import WSGIServer
 import uvicorn
 from prometheus_client import start_http_server
 
-from ragagent.core.logging import configure_logging
 from ragagent.core.metrics import REGISTRY
 
 if TYPE_CHECKING:
@@ -54,12 +54,11 @@ def build_config(app: Any, settings: Settings) -> uvicorn.Config:
 
 
 class DrainingServer(uvicorn.Server):
-    """uvicorn.Server that drains the app before uvicorn's own shutdown begins."""
+    """uvicorn.Server that awaits ``drain`` before uvicorn's own shutdown begins."""
 
-    def __init__(self, config: uvicorn.Config, app: Any, grace_seconds: float) -> None:
+    def __init__(self, config: uvicorn.Config, drain: Callable[[], Awaitable[None]]) -> None:
         super().__init__(config)
-        self.app = app
-        self.grace_seconds = grace_seconds
+        self._drain = drain
         self._loop: asyncio.AbstractEventLoop | None = None
         self._draining = False
 
@@ -80,25 +79,11 @@ class DrainingServer(uvicorn.Server):
         self._drain_task = asyncio.ensure_future(self.drain())
 
     async def drain(self) -> None:
-        """Refuse new work, close WebSockets with 1001, then let uvicorn finish."""
-        state = getattr(self.app.state, "ragagent", None)
-        if state is not None:
-            state.draining = True
-        registry = getattr(self.app.state, "ragagent_websockets", None)
-        log.info("draining: refusing new requests, closing websockets")
-        if registry is not None and len(registry):
-            async with asyncio.timeout(self.grace_seconds):
-                closed = await registry.close_all()
-            log.info("asked %d websocket(s) to close", closed)
+        """Run the app's drain, then let uvicorn finish."""
+        await self._drain()
         self.should_exit = True
 
 
-def serve(settings: Settings) -> None:
-    """Configure logging and metrics, build the app and serve until signalled."""
-    configure_logging(settings)
-    start_metrics_server(settings)
-    from ragagent.main import create_app
-
-    app = create_app(settings)
-    server = DrainingServer(build_config(app, settings), app, settings.shutdown_grace_seconds)
-    server.run()
+def serve(app: Any, settings: Settings, *, drain: Callable[[], Awaitable[None]]) -> None:
+    """Serve ``app`` until signalled, awaiting ``drain`` on the first signal."""
+    DrainingServer(build_config(app, settings), drain).run()

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from ragagent.rag.types import ChatTurn
+from ragagent.core import models
 
 if TYPE_CHECKING:
     from ragagent.core.db import Connection, Database
@@ -50,7 +50,7 @@ class ConversationContext:
     """What a new turn needs from an existing conversation."""
 
     conversation: Conversation
-    history: list[ChatTurn]
+    history: list[models.ChatTurn]
 
 
 _CONVERSATION = "id, user_id, title, message_count, created_at, updated_at"
@@ -95,7 +95,7 @@ async def load_context(
             (conversation_id, max_turns),
         )
         rows = await cur.fetchall()
-    history = [ChatTurn(role=row["role"], content=row["content"]) for row in reversed(rows)]
+    history = [models.ChatTurn(role=row["role"], content=row["content"]) for row in reversed(rows)]
     return ConversationContext(conversation, history)
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from ragagent.core import models
 from ragagent.core.db import Connection
-from ragagent.rag.types import Vector
 
 _COLUMNS = """id, external_id, title, source, content_type, content_hash, metadata,
     char_count, chunk_count, created_at, updated_at"""
@@ -117,7 +117,7 @@ async def upsert_document(conn: Connection, doc: DocumentValues) -> tuple[int, b
 
 
 async def replace_chunks(
-    conn: Connection, document_id: int, texts: Sequence[str], vectors: Vector
+    conn: Connection, document_id: int, texts: Sequence[str], vectors: models.Vector
 ) -> None:
     """Delete the document's chunks and bulk-load the new ones with binary COPY."""
     await conn.execute("DELETE FROM chunks WHERE document_id = %s", (document_id,))

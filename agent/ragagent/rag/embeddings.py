@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import openai
 
-from ragagent.core import config, errors, telemetry
+from ragagent.core import config, errors, models, telemetry
 from ragagent.core.config import ConfigError, Settings
 from ragagent.rag import minilm, model_files
-from ragagent.rag.types import Embedder, Vector
+from ragagent.rag.types import Embedder
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class LocalMiniLMEmbedder:
                     logger.info("loaded local embedding model from %s", directory)
         return self._model
 
-    def embed(self, texts: Sequence[str]) -> Vector:
+    def embed(self, texts: Sequence[str]) -> models.Vector:
         if not texts:
             return np.empty((0, LOCAL_DIMENSION), dtype=np.float32)
         with telemetry.span(
@@ -93,13 +93,13 @@ class OpenAIEmbedder:
     def dimension(self) -> int:
         return self._dimension
 
-    def embed(self, texts: Sequence[str]) -> Vector:
+    def embed(self, texts: Sequence[str]) -> models.Vector:
         with telemetry.span(
             "embed", **{"embedding.model": self._model, "embedding.texts": len(texts)}
         ):
             return self._embed_all(texts)
 
-    def _embed_all(self, texts: Sequence[str]) -> Vector:
+    def _embed_all(self, texts: Sequence[str]) -> models.Vector:
         batches = [
             self._embed_batch(texts[start : start + self._batch_size])
             for start in range(0, len(texts), self._batch_size)
@@ -108,7 +108,7 @@ class OpenAIEmbedder:
             return np.empty((0, self._dimension), dtype=np.float32)
         return _normalise(np.concatenate(batches))
 
-    def _embed_batch(self, texts: Sequence[str]) -> Vector:
+    def _embed_batch(self, texts: Sequence[str]) -> models.Vector:
         try:
             response = self._client.embeddings.create(
                 model=self._model,
@@ -131,10 +131,10 @@ class OpenAIEmbedder:
         return self._model.startswith(_SHORTENABLE_PREFIX)
 
 
-def _normalise(vectors: Vector) -> Vector:
+def _normalise(vectors: models.Vector) -> models.Vector:
     # OpenAI's vectors are unit length already; other compatible servers' may not be.
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    normalised: Vector = (vectors / np.maximum(norms, np.float32(1e-12))).astype(np.float32)
+    normalised: models.Vector = (vectors / np.maximum(norms, np.float32(1e-12))).astype(np.float32)
     return normalised
 
 

@@ -13,8 +13,9 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from ragagent.core import models
 from ragagent.rag.prompts import estimate_tokens
-from ragagent.rag.types import AnswerDelta, ChatTurn, RetrievedChunk, Usage
+from ragagent.rag.types import AnswerDelta, RetrievedChunk, Usage
 
 MAX_SENTENCES = 3
 MAX_SENTENCE_CHARS = 400
@@ -109,7 +110,7 @@ class ExtractiveLLM:
     model = "extractive"
 
     async def stream(
-        self, *, question: str, history: Sequence[ChatTurn], chunks: Sequence[RetrievedChunk]
+        self, *, question: str, history: Sequence[models.ChatTurn], chunks: Sequence[RetrievedChunk]
     ) -> AsyncIterator[AnswerDelta]:
         answer = build_answer(question, chunks)
         words = answer.split(" ")

@@ -29,13 +29,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ragagent.core import errors, metrics
+from ragagent.core import errors, metrics, models
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
 from ragagent.db import documents as doc_sql
 from ragagent.db import embedding_index
 from ragagent.rag import chunking, parsing
-from ragagent.rag.types import Embedder, Vector
+from ragagent.rag.types import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -223,11 +223,11 @@ async def _embed_and_write(
     return results
 
 
-def _start_embedding(embedder: Embedder, texts: list[str]) -> asyncio.Task[Vector]:
+def _start_embedding(embedder: Embedder, texts: list[str]) -> asyncio.Task[models.Vector]:
     return asyncio.create_task(asyncio.to_thread(_embed, embedder, texts))
 
 
-def _embed(embedder: Embedder, texts: list[str]) -> Vector:
+def _embed(embedder: Embedder, texts: list[str]) -> models.Vector:
     started = time.perf_counter()
     vectors = embedder.embed(texts)
     metrics.EMBEDDING_LATENCY.labels("ingest").observe(time.perf_counter() - started)
@@ -239,7 +239,7 @@ def _embed(embedder: Embedder, texts: list[str]) -> Vector:
 async def write_document(
     db: Database,
     prepared: PreparedDocument,
-    vectors: Vector,
+    vectors: models.Vector,
     wanted: embedding_index.IndexModel,
     *,
     chunking: embedding_index.Chunking,

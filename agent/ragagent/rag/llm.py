@@ -18,13 +18,13 @@ from typing import Any
 import openai
 from openai.types.chat import ChatCompletionChunk
 
-from ragagent.core import errors
+from ragagent.core import errors, models
 from ragagent.core.config import Settings
 from ragagent.core.metrics import LLM_ERRORS
 from ragagent.rag.breaker import CircuitBreaker
 from ragagent.rag.extractive import ExtractiveLLM
 from ragagent.rag.prompts import Message, build_messages, estimate_prompt_tokens, estimate_tokens
-from ragagent.rag.types import LLM, AnswerDelta, ChatTurn, RetrievedChunk, Usage
+from ragagent.rag.types import LLM, AnswerDelta, RetrievedChunk, Usage
 
 __all__ = ["ExtractiveLLM", "OpenAIChatLLM", "build_llm"]
 
@@ -102,7 +102,7 @@ class OpenAIChatLLM:
         await self.client.close()
 
     async def stream(
-        self, *, question: str, history: Sequence[ChatTurn], chunks: Sequence[RetrievedChunk]
+        self, *, question: str, history: Sequence[models.ChatTurn], chunks: Sequence[RetrievedChunk]
     ) -> AsyncIterator[AnswerDelta]:
         if not self.breaker.allow():
             LLM_ERRORS.labels(self.provider, "circuit_open").inc()

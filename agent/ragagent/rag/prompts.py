@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from ragagent.rag.types import ChatTurn, RetrievedChunk
+from ragagent.core import models
+from ragagent.rag.types import RetrievedChunk
 
 CHARS_PER_TOKEN = 4
 
@@ -42,13 +43,15 @@ def build_context(chunks: Sequence[RetrievedChunk]) -> str:
     )
 
 
-def trim_history(history: Sequence[ChatTurn], *, budget: int, max_turns: int) -> list[ChatTurn]:
+def trim_history(
+    history: Sequence[models.ChatTurn], *, budget: int, max_turns: int
+) -> list[models.ChatTurn]:
     """The most recent turns (oldest first) whose estimated tokens fit ``budget``.
 
     A turn that does not fit ends the selection, so the kept history is always
     a contiguous tail of the conversation; system turns are never replayed.
     """
-    kept: list[ChatTurn] = []
+    kept: list[models.ChatTurn] = []
     spent = 0
     for turn in reversed([t for t in history if t.role != "system"]):
         cost = estimate_tokens(turn.content)
@@ -63,7 +66,7 @@ def trim_history(history: Sequence[ChatTurn], *, budget: int, max_turns: int) ->
 def build_messages(
     *,
     question: str,
-    history: Sequence[ChatTurn],
+    history: Sequence[models.ChatTurn],
     chunks: Sequence[RetrievedChunk],
     history_budget: int,
     max_turns: int,

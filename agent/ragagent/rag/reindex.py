@@ -27,11 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ragagent.core import models
 from ragagent.core.db import Connection, Database
 from ragagent.db import documents as doc_sql
 from ragagent.db import embedding_index
 from ragagent.rag import chunking as chunker
-from ragagent.rag.types import Embedder, Vector
+from ragagent.rag.types import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ async def _chunks(conn: Connection, query: str) -> tuple[list[int], list[str]]:
 
 async def _embed_all(
     embedder: Embedder, texts: list[str], batch_size: int, on_progress: Progress | None
-) -> Vector:
+) -> models.Vector:
     parts = [np.empty((0, embedder.dimension), dtype=np.float32)]
     for start in range(0, len(texts), batch_size):
         parts.append(await asyncio.to_thread(embedder.embed, texts[start : start + batch_size]))
@@ -148,7 +149,7 @@ async def _embed_all(
 
 
 async def _write(
-    conn: Connection, plan: Plan, vectors: Vector, current: dict[int, str]
+    conn: Connection, plan: Plan, vectors: models.Vector, current: dict[int, str]
 ) -> ReindexResult:
     """Replace the re-cut documents' chunks (unless changed meanwhile), then re-embed the rest.
 
@@ -168,7 +169,7 @@ async def _write(
     return ReindexResult(written + len(plan.chunk_ids), rechunked, plan.kept, skipped)
 
 
-async def _update(conn: Connection, ids: list[int], vectors: Vector) -> None:
+async def _update(conn: Connection, ids: list[int], vectors: models.Vector) -> None:
     async with conn.cursor() as cursor:
         await cursor.executemany(
             "UPDATE chunks SET embedding = %s WHERE id = %s",

@@ -16,10 +16,10 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from ragagent.core import metrics
+from ragagent.core import metrics, models
 from ragagent.core.db import Connection, Database
 from ragagent.db import embedding_index
-from ragagent.rag.types import Embedder, RetrievedChunk, Vector
+from ragagent.rag.types import Embedder, RetrievedChunk
 
 # HNSW explores at least this many neighbours however few candidates are asked for.
 MIN_EF_SEARCH = 40
@@ -83,9 +83,9 @@ async def retrieve(
     )
 
 
-def _embed_query(embedder: Embedder, query: str) -> Vector:
+def _embed_query(embedder: Embedder, query: str) -> models.Vector:
     started = time.perf_counter()
-    vector: Vector = embedder.embed([query])[0]
+    vector: models.Vector = embedder.embed([query])[0]
     metrics.EMBEDDING_LATENCY.labels("query").observe(time.perf_counter() - started)
     return vector
 
@@ -94,7 +94,7 @@ async def search(
     *,
     db: Database,
     wanted: embedding_index.IndexModel,
-    vector: Vector,
+    vector: models.Vector,
     query: str,
     top_k: int,
     candidates: int,
@@ -146,7 +146,7 @@ def build_ranked(rows: Sequence[dict[str, Any]], *, top_k: int, rrf_k: int) -> l
 
 
 def _params(
-    vector: Vector,
+    vector: models.Vector,
     query: str,
     candidates: int,
     active: RetrievalFilter | None,

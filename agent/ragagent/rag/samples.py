@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from importlib import resources
 
+from ragagent.core.config import Settings
+from ragagent.core.db import Database
 from ragagent.db import documents as doc_sql
 from ragagent.rag import ingest
-from ragagent.state import AppState
+from ragagent.rag.types import Embedder
 
 SAMPLE_SOURCE = "ragagent-docs"
 
@@ -28,19 +30,16 @@ def build_sample_documents() -> list[ingest.DocumentInput]:
     ]
 
 
-async def ingest_samples_if_empty(state: AppState) -> int:
+async def ingest_samples_if_empty(*, db: Database, embedder: Embedder, settings: Settings) -> int:
     """Ingest the samples when no document exists; returns how many were ingested.
 
     Two replicas racing here is harmless: the same external_ids and content
     hashes make the second one's writes no-ops.
     """
-    async with state.db.connection() as conn:
+    async with db.connection() as conn:
         if await doc_sql.count_documents(conn) > 0:
             return 0
     results = await ingest.ingest_documents(
-        db=state.db,
-        embedder=state.embedder,
-        settings=state.settings,
-        docs=build_sample_documents(),
+        db=db, embedder=embedder, settings=settings, docs=build_sample_documents()
     )
     return sum(1 for r in results if r.outcome != "unchanged")

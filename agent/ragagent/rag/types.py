@@ -1,18 +1,16 @@
-"""Plain data types shared by the RAG pipeline, the API and the answerers.
+"""What the RAG pipeline, the services and the API pass around: the ``Embedder``
+and ``LLM`` protocols, ranked chunks, citations and token usage.
 
-They import nothing that does I/O, so every layer can use them.
+Nothing here does I/O. Data the database layer needs too lives in ``core.models``.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-import numpy as np
-import numpy.typing as npt
-
-Vector = npt.NDArray[np.float32]
+from ragagent.core import models
 
 
 class Embedder(Protocol):
@@ -24,7 +22,7 @@ class Embedder(Protocol):
     @property
     def dimension(self) -> int: ...
 
-    def embed(self, texts: Sequence[str]) -> Vector:
+    def embed(self, texts: Sequence[str]) -> models.Vector:
         """Synchronous and CPU-bound; async callers run it in a worker thread."""
         ...
 
@@ -58,12 +56,6 @@ class Citation:
 
 
 @dataclass(frozen=True)
-class ChatTurn:
-    role: Literal["user", "assistant", "system"]
-    content: str
-
-
-@dataclass(frozen=True)
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -91,5 +83,5 @@ class LLM(Protocol):
     def model(self) -> str: ...
 
     def stream(
-        self, *, question: str, history: Sequence[ChatTurn], chunks: Sequence[RetrievedChunk]
+        self, *, question: str, history: Sequence[models.ChatTurn], chunks: Sequence[RetrievedChunk]
     ) -> AsyncIterator[AnswerDelta]: ...

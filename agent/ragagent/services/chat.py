@@ -2,12 +2,12 @@
 
 A turn runs in two phases so each interface can answer errors properly:
 
-1. ``prepare_turn`` does everything that can refuse the request (validation,
+1. ``ChatService.prepare_turn`` does everything that can refuse the request (validation,
    token budget, unknown conversation, full conversation, retrieval) and then
    persists the user's message — before any byte of the response is sent, so
    refusals become plain HTTP errors, and an accepted message is never lost
    even when the LLM fails afterwards.
-2. ``stream_turn`` streams the answer, then stores it with its citations and
+2. ``ChatService.stream_turn`` streams the answer, then stores it with its citations and
    usage, charges the tokens to the principal and records the metrics.
 """
 
@@ -20,16 +20,18 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from ragagent.core import errors, telemetry
+from ragagent.core import errors, models, telemetry
 from ragagent.core.metrics import CHAT_LATENCY, LLM_LATENCY, LLM_TOKENS
 from ragagent.db import conversations
 from ragagent.rag import retrieval
-from ragagent.rag.types import AnswerDelta, ChatTurn, Citation, RetrievedChunk, Usage
+from ragagent.rag.types import AnswerDelta, Citation, RetrievedChunk, Usage
 
 if TYPE_CHECKING:
-    from ragagent.api.deps import Principal
     from ragagent.core.config import Settings
-    from ragagent.state import AppState
+    from ragagent.core.db import Database
+    from ragagent.core.ratelimit import Limiter
+    from ragagent.core.security import Principal
+    from ragagent.rag.types import LLM, Embedder
 
 SNIPPET_CHARS = 300
 _MARKER = re.compile(r"\[(\d{1,3})\]")
@@ -41,7 +43,7 @@ class PreparedTurn:
 
     conversation_id: UUID
     question: str
-    history: list[ChatTurn]
+    history: list[models.ChatTurn]
     chunks: list[RetrievedChunk]
     interface: str
     started: float
@@ -94,55 +96,139 @@ def citation_dicts(citations: Sequence[Citation]) -> list[dict[str, object]]:
     return [asdict(citation) for citation in citations]
 
 
-async def prepare_turn(
-    state: AppState,
-    principal: Principal,
-    *,
-    message: str,
-    conversation_id: UUID | None,
-    interface: str,
-    history: Sequence[ChatTurn] | None = None,
-) -> PreparedTurn:
-    """Validate, retrieve and persist the user's message; raises AgentError to refuse.
+@dataclass(frozen=True)
+class ChatService:
+    """The chat pipeline over the process's shared clients; ``main.lifespan`` makes one."""
 
-    ``history`` replaces the stored history when the client sends its own
-    (the OpenAI-compatible interface carries the whole conversation).
-    """
-    started = time.perf_counter()
-    settings = state.settings
-    question = validate_message(message, settings)
-    await state.limiter.check_tokens(principal)
-    stored = await _stored_history(state, principal, conversation_id)
-    with telemetry.span("retrieve", **{"retrieval.top_k": settings.retrieval_top_k}) as span:
-        chunks = await retrieval.retrieve(
-            db=state.db,
-            embedder=state.embedder,
-            query=question,
-            top_k=settings.retrieval_top_k,
-            candidates=settings.retrieval_candidates,
-            rrf_k=settings.rrf_k,
+    settings: Settings
+    db: Database
+    embedder: Embedder
+    llm: LLM
+    limiter: Limiter
+
+    async def prepare_turn(
+        self,
+        principal: Principal,
+        *,
+        message: str,
+        conversation_id: UUID | None,
+        interface: str,
+        history: Sequence[models.ChatTurn] | None = None,
+    ) -> PreparedTurn:
+        """Validate, retrieve and persist the user's message; raises AgentError to refuse.
+
+        ``history`` replaces the stored history when the client sends its own
+        (the OpenAI-compatible interface carries the whole conversation).
+        """
+        started = time.perf_counter()
+        settings = self.settings
+        question = validate_message(message, settings)
+        await self.limiter.check_tokens(principal)
+        stored = await self._stored_history(principal, conversation_id)
+        with telemetry.span("retrieve", **{"retrieval.top_k": settings.retrieval_top_k}) as span:
+            chunks = await retrieval.retrieve(
+                db=self.db,
+                embedder=self.embedder,
+                query=question,
+                top_k=settings.retrieval_top_k,
+                candidates=settings.retrieval_candidates,
+                rrf_k=settings.rrf_k,
+            )
+            span.set_attribute("retrieval.chunks", len(chunks))
+        conversation_id = await self._store_question(principal, conversation_id, question)
+        turns = list(history) if history is not None else stored
+        return PreparedTurn(conversation_id, question, turns, chunks, interface, started)
+
+    async def _stored_history(
+        self, principal: Principal, conversation_id: UUID | None
+    ) -> list[models.ChatTurn]:
+        if conversation_id is None:
+            return []
+        context = await conversations.load_context(
+            self.db,
+            user_id=principal.id,
+            conversation_id=conversation_id,
+            max_turns=self.settings.history_max_turns,
         )
-        span.set_attribute("retrieval.chunks", len(chunks))
-    conversation_id = await _store_question(state, principal, conversation_id, question)
-    turns = list(history) if history is not None else stored
-    return PreparedTurn(conversation_id, question, turns, chunks, interface, started)
+        if context is None:
+            raise errors.NotFound("conversation not found")
+        _check_room(context.conversation.message_count, self.settings)
+        return context.history
 
+    async def _store_question(
+        self, principal: Principal, conversation_id: UUID | None, question: str
+    ) -> UUID:
+        if conversation_id is None:
+            return await conversations.create_conversation(
+                self.db, user_id=principal.id, first_message=question
+            )
+        stored = await conversations.add_message(
+            self.db,
+            conversation_id=conversation_id,
+            role="user",
+            content=question,
+            max_messages=self.settings.max_turns_per_conversation,
+        )
+        if not stored:  # Filled up or deleted by a concurrent request since it was loaded.
+            _check_room(self.settings.max_turns_per_conversation, self.settings)
+        return conversation_id
 
-async def _stored_history(
-    state: AppState, principal: Principal, conversation_id: UUID | None
-) -> list[ChatTurn]:
-    if conversation_id is None:
-        return []
-    context = await conversations.load_context(
-        state.db,
-        user_id=principal.id,
-        conversation_id=conversation_id,
-        max_turns=state.settings.history_max_turns,
-    )
-    if context is None:
-        raise errors.NotFound("conversation not found")
-    _check_room(context.conversation.message_count, state.settings)
-    return context.history
+    async def stream_turn(
+        self, principal: Principal, turn: PreparedTurn
+    ) -> AsyncIterator[AnswerDelta]:
+        """Text deltas of the answer, then a final delta with usage once the answer is stored.
+
+        LLM failures raise ``errors.LLMUnavailable``; the user's message stays stored.
+        """
+        llm = self.llm
+        llm_started = time.perf_counter()
+        parts: list[str] = []
+        usage = Usage()
+        attributes = {"llm.provider": llm.provider, "llm.model": llm.model}
+        with telemetry.detached_span("llm", **attributes) as span:
+            stream = llm.stream(question=turn.question, history=turn.history, chunks=turn.chunks)
+            async for delta in stream:
+                if delta.usage is not None:
+                    usage = delta.usage
+                if delta.text:
+                    parts.append(delta.text)
+                    yield AnswerDelta(text=delta.text)
+            span.set_attribute("llm.tokens_in", usage.prompt_tokens)
+            span.set_attribute("llm.tokens_out", usage.completion_tokens)
+        LLM_LATENCY.labels(llm.provider, llm.model).observe(time.perf_counter() - llm_started)
+        answer = "".join(parts)
+        await self._store_answer(principal, turn, answer, usage)
+        CHAT_LATENCY.labels(turn.interface).observe(time.perf_counter() - turn.started)
+        yield AnswerDelta(text="", usage=usage)
+
+    async def _store_answer(
+        self, principal: Principal, turn: PreparedTurn, answer: str, usage: Usage
+    ) -> None:
+        LLM_TOKENS.labels(self.llm.model, "in").inc(usage.prompt_tokens)
+        LLM_TOKENS.labels(self.llm.model, "out").inc(usage.completion_tokens)
+        await self.limiter.record_tokens(principal, usage.total_tokens)
+        # One slot beyond the limit is allowed for the answer, so an accepted question
+        # always gets its answer stored.
+        await conversations.add_message(
+            self.db,
+            conversation_id=turn.conversation_id,
+            role="assistant",
+            content=answer,
+            max_messages=self.settings.max_turns_per_conversation + 1,
+            citations=citation_dicts(build_citations(turn.chunks, answer)),
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+        )
+
+    async def answer_turn(self, principal: Principal, turn: PreparedTurn) -> ChatAnswer:
+        """The whole answer at once, for non-streaming interfaces."""
+        parts: list[str] = []
+        usage = Usage()
+        async for delta in self.stream_turn(principal, turn):
+            parts.append(delta.text)
+            usage = delta.usage or usage
+        answer = "".join(parts)
+        return ChatAnswer(answer, build_citations(turn.chunks, answer), turn.conversation_id, usage)
 
 
 def _check_room(message_count: int, settings: Settings) -> None:
@@ -151,82 +237,3 @@ def _check_room(message_count: int, settings: Settings) -> None:
             f"this conversation has reached its limit of {settings.max_turns_per_conversation} "
             "messages; start a new conversation"
         )
-
-
-async def _store_question(
-    state: AppState, principal: Principal, conversation_id: UUID | None, question: str
-) -> UUID:
-    if conversation_id is None:
-        return await conversations.create_conversation(
-            state.db, user_id=principal.id, first_message=question
-        )
-    stored = await conversations.add_message(
-        state.db,
-        conversation_id=conversation_id,
-        role="user",
-        content=question,
-        max_messages=state.settings.max_turns_per_conversation,
-    )
-    if not stored:  # Filled up or deleted by a concurrent request since it was loaded.
-        _check_room(state.settings.max_turns_per_conversation, state.settings)
-    return conversation_id
-
-
-async def stream_turn(
-    state: AppState, principal: Principal, turn: PreparedTurn
-) -> AsyncIterator[AnswerDelta]:
-    """Text deltas of the answer, then a final delta with usage once the answer is stored.
-
-    LLM failures raise ``errors.LLMUnavailable``; the user's message stays stored.
-    """
-    llm = state.llm
-    llm_started = time.perf_counter()
-    parts: list[str] = []
-    usage = Usage()
-    attributes = {"llm.provider": llm.provider, "llm.model": llm.model}
-    with telemetry.detached_span("llm", **attributes) as span:
-        stream = llm.stream(question=turn.question, history=turn.history, chunks=turn.chunks)
-        async for delta in stream:
-            if delta.usage is not None:
-                usage = delta.usage
-            if delta.text:
-                parts.append(delta.text)
-                yield AnswerDelta(text=delta.text)
-        span.set_attribute("llm.tokens_in", usage.prompt_tokens)
-        span.set_attribute("llm.tokens_out", usage.completion_tokens)
-    LLM_LATENCY.labels(llm.provider, llm.model).observe(time.perf_counter() - llm_started)
-    answer = "".join(parts)
-    await _store_answer(state, principal, turn, answer, usage)
-    CHAT_LATENCY.labels(turn.interface).observe(time.perf_counter() - turn.started)
-    yield AnswerDelta(text="", usage=usage)
-
-
-async def _store_answer(
-    state: AppState, principal: Principal, turn: PreparedTurn, answer: str, usage: Usage
-) -> None:
-    LLM_TOKENS.labels(state.llm.model, "in").inc(usage.prompt_tokens)
-    LLM_TOKENS.labels(state.llm.model, "out").inc(usage.completion_tokens)
-    await state.limiter.record_tokens(principal, usage.total_tokens)
-    # One slot beyond the limit is allowed for the answer, so an accepted question
-    # always gets its answer stored.
-    await conversations.add_message(
-        state.db,
-        conversation_id=turn.conversation_id,
-        role="assistant",
-        content=answer,
-        max_messages=state.settings.max_turns_per_conversation + 1,
-        citations=citation_dicts(build_citations(turn.chunks, answer)),
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-    )
-
-
-async def answer_turn(state: AppState, principal: Principal, turn: PreparedTurn) -> ChatAnswer:
-    """The whole answer at once, for non-streaming interfaces."""
-    parts: list[str] = []
-    usage = Usage()
-    async for delta in stream_turn(state, principal, turn):
-        parts.append(delta.text)
-        usage = delta.usage or usage
-    answer = "".join(parts)
-    return ChatAnswer(answer, build_citations(turn.chunks, answer), turn.conversation_id, usage)

@@ -26,7 +26,6 @@ from ragagent.core import errors
 
 if TYPE_CHECKING:
     from ragagent.core.db import Database
-    from ragagent.state import AppState
 
 log = logging.getLogger(__name__)
 audit = logging.getLogger("ragagent.audit")
@@ -120,12 +119,11 @@ async def run_retention_loop(
         await asyncio.sleep(interval)
 
 
-def start_retention(state: AppState) -> asyncio.Task[None] | None:
+def start_retention(db: Database, retention_days: int | None) -> asyncio.Task[None] | None:
     """Start the purge schedule when a retention is configured; None otherwise."""
-    days = state.settings.conversation_retention_days
-    if days is None:
+    if retention_days is None:
         return None
-    loop = run_retention_loop(state.db, retention_days=days)
+    loop = run_retention_loop(db, retention_days=retention_days)
     return asyncio.create_task(loop, name="ragagent-retention")
 
 

@@ -13,6 +13,7 @@ import pytest
 from ragagent.core.db import Database
 from ragagent.db import conversations
 from ragagent.services import retention
+from ragagent.state import AppState
 from tests.agent.backup import agentdata
 from tests.agent.backup.cli import run
 from tests.agent.hardening.harness import bearer, create_key
@@ -103,7 +104,8 @@ async def test_erasure_needs_admin_and_erases_only_that_user(
     client, lifespan = await start_client(settings)
     caplog.set_level(logging.INFO, logger="ragagent.audit")
     try:
-        state = client._transport.app.state.ragagent  # type: ignore[attr-defined]
+        state = AppState.of(client._transport.app)  # type: ignore[attr-defined]
+        assert state is not None
         admin = await create_key(state, scopes=["admin"], user="ops")
         chatter = await create_key(state, scopes=["chat"], user="alice")
         path = "/v1/users/alice/data"

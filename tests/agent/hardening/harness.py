@@ -50,7 +50,8 @@ class RunningApp:
 
     @property
     def state(self) -> AppState:
-        state: AppState = self.app.state.ragagent
+        state = AppState.of(self.app)
+        assert state is not None, "the lifespan has not started"
         return state
 
 

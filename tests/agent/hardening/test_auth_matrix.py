@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute
 from starlette.websockets import WebSocketDisconnect
 
 from ragagent.core.metrics import AUTH_FAILURES
+from ragagent.state import AppState
 from tests.agent.hardening.harness import (
     SECRET,
     RunningApp,
@@ -229,7 +230,8 @@ def test_websocket_authenticates_before_accepting(db_url: str, data_dir: str) ->
     from ragagent.main import create_app
 
     with TestClient(create_app(app_settings)) as client:
-        state = client.app.state.ragagent  # type: ignore[attr-defined]
+        state = AppState.of(client.app)  # type: ignore[arg-type]
+        assert state is not None
         assert client.portal is not None
         ingest_only = client.portal.call(lambda: create_key(state, scopes=["ingest"]))
         revoked = client.portal.call(lambda: create_key(state, scopes=["chat"], revoked=True))
@@ -266,7 +268,7 @@ async def test_startup_warns_loudly_only_when_anyone_may_call(
     db_url: str, data_dir: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     open_settings = build_settings(db_url, data_dir, jwt_issuer=None, jwt_audience=None)
-    with caplog.at_level(logging.INFO, logger="ragagent.core.security"):
+    with caplog.at_level(logging.INFO, logger="ragagent.services.auth"):
         async with running_app(open_settings):
             pass
         warnings = [r for r in caplog.records if r.levelno == logging.WARNING]

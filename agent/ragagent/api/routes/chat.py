@@ -37,8 +37,7 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 )
 async def post_chat(body: ChatCreate, state: StateDep, principal: ChatUser) -> Any:
     interface = "sse" if body.stream else "rest"
-    turn = await chat.prepare_turn(
-        state,
+    turn = await state.chat.prepare_turn(
         principal,
         message=body.message,
         conversation_id=body.conversation_id,
@@ -47,7 +46,7 @@ async def post_chat(body: ChatCreate, state: StateDep, principal: ChatUser) -> A
     if body.stream:
         events = sse_events(state, principal, turn)
         return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
-    result = await chat.answer_turn(state, principal, turn)
+    result = await state.chat.answer_turn(principal, turn)
     return ChatPublic(
         answer=result.answer,
         citations=[CitationPublic.of(c) for c in result.citations],
@@ -66,7 +65,7 @@ async def sse_events(
 ) -> AsyncIterator[str]:
     parts: list[str] = []
     try:
-        async for delta in chat.stream_turn(state, principal, turn):
+        async for delta in state.chat.stream_turn(principal, turn):
             if delta.text:
                 parts.append(delta.text)
                 yield sse_event("token", {"text": delta.text})

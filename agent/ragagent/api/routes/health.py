@@ -76,7 +76,7 @@ async def readiness(state: AppState | None) -> tuple[bool, dict[str, str]]:
 
 
 async def _ready_response(request: Request) -> Any:
-    ready, checks = await readiness(getattr(request.app.state, "ragagent", None))
+    ready, checks = await readiness(AppState.of(request.app))
     body = Readiness(status="ready" if ready else "not ready", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 

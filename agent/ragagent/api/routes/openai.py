@@ -23,8 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ragagent.api.chat_schemas import UsagePublic
 from ragagent.api.deps import ChatUser, Principal, StateDep
-from ragagent.core import errors
-from ragagent.rag.types import ChatTurn
+from ragagent.core import errors, models
 from ragagent.services import chat
 from ragagent.state import AppState
 
@@ -62,13 +61,13 @@ class CompletionCreate(BaseModel):
     metadata: dict[str, Any] | None = None
 
 
-def split_messages(messages: list[CompletionMessage]) -> tuple[str, list[ChatTurn]]:
+def split_messages(messages: list[CompletionMessage]) -> tuple[str, list[models.ChatTurn]]:
     """The last user message (the question) and the user/assistant turns before it."""
     last = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
     if last is None:
         raise errors.ValidationFailed("messages must contain a user message")
     history = [
-        ChatTurn(role="user" if m.role == "user" else "assistant", content=m.text())
+        models.ChatTurn(role="user" if m.role == "user" else "assistant", content=m.text())
         for m in messages[:last]
         if m.role in ("user", "assistant") and m.text()
     ]
@@ -95,8 +94,7 @@ async def list_models(principal: ChatUser) -> dict[str, Any]:
 async def create_completion(body: CompletionCreate, state: StateDep, principal: ChatUser) -> Any:
     question, history = split_messages(body.messages)
     conversation_id = requested_conversation(body.metadata)
-    turn = await chat.prepare_turn(
-        state,
+    turn = await state.chat.prepare_turn(
         principal,
         message=question,
         conversation_id=conversation_id,
@@ -108,7 +106,7 @@ async def create_completion(body: CompletionCreate, state: StateDep, principal: 
         include_usage = bool((body.stream_options or {}).get("include_usage"))
         chunks = _chunks(state, principal, turn, body.model, completion_id, include_usage)
         return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
-    result = await chat.answer_turn(state, principal, turn)
+    result = await state.chat.answer_turn(principal, turn)
     return {
         "id": completion_id,
         "object": "chat.completion",
@@ -156,7 +154,7 @@ async def _chunks(
     yield _data(build_chunk(completion_id, model, {"role": "assistant", "content": ""}))
     parts: list[str] = []
     try:
-        async for delta in chat.stream_turn(state, principal, turn):
+        async for delta in state.chat.stream_turn(principal, turn):
             if delta.text:
                 parts.append(delta.text)
                 yield _data(build_chunk(completion_id, model, {"content": delta.text}))

@@ -100,15 +100,14 @@ def _parse(raw: str | bytes) -> WsQuestion:
 async def _answer(
     websocket: WebSocket, state: AppState, principal: deps.Principal, question: WsQuestion
 ) -> None:
-    turn = await chat.prepare_turn(
-        state,
+    turn = await state.chat.prepare_turn(
         principal,
         message=question.message,
         conversation_id=question.conversation_id,
         interface="ws",
     )
     parts: list[str] = []
-    async for delta in chat.stream_turn(state, principal, turn):
+    async for delta in state.chat.stream_turn(principal, turn):
         if delta.text:
             parts.append(delta.text)
             await websocket.send_json({"type": "token", "text": delta.text})
