@@ -135,12 +135,12 @@ def start_agent(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
 
 async def run(total: int, clients: int, rounds: int) -> tuple[float, float]:
     settings = Settings(ingest_samples_on_start=False, llm_provider="extractive")
-    embedder = embeddings.build_embedder(settings)
+    embedder = embeddings.create_embedder(settings)
     fake = FakeOpenAI()
     with ServerThread(fake.app) as llm_server:
         llm_url = f"{llm_server.url}/v1"
         async with bench_database(settings) as db:
-            docs = samples.build_sample_documents()
+            docs = samples.load_sample_documents()
             await ingest.ingest_documents(db=db, embedder=embedder, settings=settings, docs=docs)
             llm = openai.AsyncOpenAI(base_url=llm_url, api_key="bench", max_retries=0)
             try:

@@ -44,7 +44,7 @@ def make_texts(count: int, chars: int, *, seed: int = 7) -> list[str]:
 
 def raw_encode_throughput(texts: Sequence[str], *, embedder: Embedder | None = None) -> float:
     """Texts per second for one ``embed`` call over ``texts`` (loading excluded)."""
-    embedder = embedder or embeddings.build_embedder(Settings())
+    embedder = embedder or embeddings.create_embedder(Settings())
     embedder.embed(texts[:8])  # loads the model and warms BLAS up
     started = time.perf_counter()
     embedder.embed(texts)
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=512)
     parser.add_argument("--chunks", type=int, default=128)
     args = parser.parse_args()
-    embedder = embeddings.build_embedder(Settings())
+    embedder = embeddings.create_embedder(Settings())
     sentences = raw_encode_throughput(make_texts(args.sentences, 80), embedder=embedder)
     chunks = raw_encode_throughput(make_texts(args.chunks, 800), embedder=embedder)
     # On a shared machine the load average explains most of the variation between runs.

@@ -51,7 +51,7 @@ async def ingest_throughput(
     settings: Settings, docs_per_round: int, rounds: int
 ) -> tuple[float, float, int]:
     """(best ingestion chunks/s, best raw encode chunks/s, chunks per round)."""
-    embedder = embeddings.build_embedder(settings)
+    embedder = embeddings.create_embedder(settings)
     best_ingest = best_raw = 0.0
     chunks = 0
     async with bench_database(settings) as db:

@@ -25,7 +25,7 @@ from ragagent.core.errors import AgentError
 from ragagent.db import migrate as migrations
 from ragagent.rag import embeddings, ingest
 from ragagent.rag import reindex as reindexing
-from ragagent.rag.sources import Source, build_inputs, find_sources
+from ragagent.rag.sources import Source, find_sources, read_inputs
 
 app = typer.Typer(help="RagAgent: RAG chat over PostgreSQL + pgvector.", no_args_is_help=True)
 app.add_typer(cli_apikey.app, name="apikey")
@@ -121,12 +121,12 @@ def ingest_command(
 
 
 async def _ingest_files(settings: Settings, files: list[Source], source: str) -> dict[str, int]:
-    embedder = await asyncio.to_thread(embeddings.build_embedder, settings)
+    embedder = await asyncio.to_thread(embeddings.create_embedder, settings)
     counts: dict[str, int] = {}
     async with open_database(settings) as db:
         with _progress() as progress:
             task = progress.add_task("ingesting", total=None)
-            groups = build_inputs(
+            groups = read_inputs(
                 files, source=source, group_size=INGEST_GROUP, max_bytes=settings.max_document_bytes
             )
             for group in groups:
@@ -156,7 +156,7 @@ def reindex() -> None:
     settings = _settings("reindex")
 
     async def action() -> reindexing.ReindexResult:
-        embedder = await asyncio.to_thread(embeddings.build_embedder, settings)
+        embedder = await asyncio.to_thread(embeddings.create_embedder, settings)
         async with open_database(settings) as db:
             with _progress() as progress:
                 task = progress.add_task("re-embedding chunks", total=None)

@@ -83,7 +83,7 @@ def create(
     """Create a key and print it once; store it now, it cannot be shown again."""
     settings = _settings()
     scope_list = parse_scopes(scopes)
-    prefix, key = security.build_api_key()
+    prefix, key = security.generate_api_key()
     key_hash = security.build_key_hash(security.signing_secret(settings), key)
 
     async def action(db: Database) -> apikeys.ApiKeyRecord:

@@ -67,8 +67,8 @@ async def open_state(settings: Settings, stack: AsyncExitStack) -> AppState:
     applied = await migrate.migrate(db)
     if applied:
         log.info("applied migrations: %s", ", ".join(applied))
-    embedder = await asyncio.to_thread(embeddings.build_embedder, settings)
-    answerer = llm.build_llm(settings)
+    embedder = await asyncio.to_thread(embeddings.create_embedder, settings)
+    answerer = llm.create_llm(settings)
     closer = getattr(answerer, "aclose", None)
     if closer is not None:
         stack.push_async_callback(closer)

@@ -10,7 +10,7 @@ import pytest
 from ragagent.core import errors
 from ragagent.core.config import Settings
 from ragagent.core.metrics import REGISTRY
-from ragagent.rag.llm import OpenAIChatLLM, backoff_delay, build_llm
+from ragagent.rag.llm import OpenAIChatLLM, backoff_delay, create_llm
 from ragagent.rag.types import AnswerDelta, RetrievedChunk
 from tests.support.fake_openai import FakeOpenAI
 
@@ -68,7 +68,7 @@ def errors_of(kind: str) -> float:
 
 
 def test_build_llm_picks_openai_when_a_base_url_is_set(fake_openai: FakeOpenAI) -> None:
-    assert isinstance(build_llm(settings_for(fake_openai, llm_provider="auto")), OpenAIChatLLM)
+    assert isinstance(create_llm(settings_for(fake_openai, llm_provider="auto")), OpenAIChatLLM)
 
 
 async def test_answer_streams_in_pieces_and_carries_reported_usage(

@@ -21,7 +21,7 @@ async def _open(settings: Settings) -> Database:
 async def test_migrate_applies_everything_once_then_nothing(pg_settings: Settings) -> None:
     db = await _open(pg_settings)
     try:
-        assert await migrate.pending(db) == [m.name for m in migrate.build_migrations()]
+        assert await migrate.pending(db) == [m.name for m in migrate.load_migrations()]
         first = await migrate.migrate(db)
         assert first[0] == "0001_documents"
         assert await migrate.migrate(db) == []
@@ -37,7 +37,7 @@ async def test_two_replicas_migrating_at_once_apply_each_migration_once(
     try:
         results = await asyncio.gather(*(migrate.migrate(db) for db in dbs))
         applied = sorted(name for result in results for name in result)
-        assert applied == [m.name for m in migrate.build_migrations()]
+        assert applied == [m.name for m in migrate.load_migrations()]
         async with dbs[0].connection() as conn:
             cursor = await conn.execute("SELECT count(*) AS n FROM schema_migrations")
             row = await cursor.fetchone()
@@ -58,6 +58,6 @@ async def test_migration_creates_the_tables_and_indexes(db: Database) -> None:
 
 
 def test_migration_files_are_numbered_uniquely() -> None:
-    versions = [m.version for m in migrate.build_migrations()]
+    versions = [m.version for m in migrate.load_migrations()]
     assert versions == sorted(set(versions))
     assert versions[0] == "0001"

@@ -203,7 +203,7 @@ def _migrations_before(tmp_path: Path, version: str) -> Path:
     """A directory with the migrations older than ``version``: the schema of an older agent."""
     older = tmp_path / "migrations"
     older.mkdir()
-    for found in migrate.build_migrations():
+    for found in migrate.load_migrations():
         if found.version < version:
             shutil.copy(found.path, older / found.path.name)
     return older

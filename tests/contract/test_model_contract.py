@@ -34,7 +34,7 @@ def test_the_crds_default_model_runs_on_the_agents_local_embedder() -> None:
         embedding_model=model.embedding_model,
         embedding_dimension=model.embedding_dimension,
     )
-    assert embeddings.build_embedder(settings).dimension == model.embedding_dimension
+    assert embeddings.create_embedder(settings).dimension == model.embedding_dimension
 
 
 def test_crd_and_agent_bound_the_embedding_dimension_alike() -> None:

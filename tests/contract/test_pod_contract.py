@@ -77,7 +77,7 @@ async def check_agent_pod(
 
 async def check_serve(agent: Agent, settings: config.Settings, world: pod_env.World) -> None:
     check_embedder(agent, settings, world)
-    answerer = llm.build_llm(settings)
+    answerer = llm.create_llm(settings)
     expected = llm.OpenAIChatLLM if agent.spec.model.provider == "openai" else llm.ExtractiveLLM
     assert isinstance(answerer, expected)
     if isinstance(answerer, llm.OpenAIChatLLM):
@@ -94,7 +94,7 @@ async def check_serve(agent: Agent, settings: config.Settings, world: pod_env.Wo
 
 
 def check_embedder(agent: Agent, settings: config.Settings, world: pod_env.World) -> None:
-    embedder = embeddings.build_embedder(settings)
+    embedder = embeddings.create_embedder(settings)
     assert embedder.dimension == agent.spec.model.embedding_dimension
     if agent.spec.model.embedding_provider == "openai":
         assert embedder.model_name == agent.spec.model.embedding_model

@@ -68,7 +68,7 @@ def create_key(
 ) -> str:
     """A real API key for ``user_id``, stored through the app's own database pool."""
     state = app_state(client)
-    prefix, key = security.build_api_key()
+    prefix, key = security.generate_api_key()
     key_hash = security.build_key_hash(security.signing_secret(state.settings), key)
 
     async def insert() -> None:
@@ -123,7 +123,7 @@ async def insert_key(settings: Settings, user_id: str) -> str:
     """A real API key for ``user_id``, written straight to the (migrated) database."""
     assert settings.database_url is not None
     db = await Database.open(settings.database_url.get_secret_value(), settings)
-    prefix, key = security.build_api_key()
+    prefix, key = security.generate_api_key()
     key_hash = security.build_key_hash(security.signing_secret(settings), key)
     try:
         await apikeys.insert_key(

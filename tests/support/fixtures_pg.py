@@ -23,7 +23,7 @@ from ragagent.core.db import Database
 from ragagent.core.embedded_pg import EmbeddedPostgres, start_embedded
 from ragagent.db import migrate
 from ragagent.main import create_app
-from ragagent.rag.embeddings import build_embedder
+from ragagent.rag.embeddings import create_embedder
 from ragagent.rag.types import Embedder
 
 
@@ -80,7 +80,7 @@ async def db(pg_settings: Settings) -> AsyncIterator[Database]:
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     """The real local all-MiniLM-L6-v2 embedder (loaded once per session)."""
-    return build_embedder(Settings())
+    return create_embedder(Settings())
 
 
 async def start_client(settings: Settings) -> tuple[httpx.AsyncClient, Any]:

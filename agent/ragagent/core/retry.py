@@ -37,7 +37,7 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT)
 
 
-def build_delay(attempt: int, *, base: float, cap: float) -> float:
+def jittered_delay(attempt: int, *, base: float, cap: float) -> float:
     """Full-jitter backoff: uniform in [0, min(cap, base * 2**attempt)]."""
     return random.uniform(0, min(cap, base * 2**attempt))  # noqa: S311 - jitter, not crypto
 
@@ -60,7 +60,7 @@ async def retry_read(
         except TRANSIENT as exc:
             if attempt == attempts - 1:
                 raise
-            delay = build_delay(attempt, base=base_delay, cap=max_delay)
+            delay = jittered_delay(attempt, base=base_delay, cap=max_delay)
             log.info("transient database error (%s), retry in %.3fs", type(exc).__name__, delay)
             await asyncio.sleep(delay)
     raise AssertionError("unreachable: attempts must be >= 1")

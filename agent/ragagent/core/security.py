@@ -64,7 +64,7 @@ def signing_secret(settings: Settings) -> bytes:
     return path.read_text(encoding="utf-8").strip().encode()
 
 
-def build_api_key() -> tuple[str, str]:
+def generate_api_key() -> tuple[str, str]:
     """A fresh key ``rag_<prefix>_<secret>`` and its public prefix."""
     prefix = secrets.token_hex(6)
     return prefix, f"{KEY_MARKER}_{prefix}_{secrets.token_urlsafe(32)}"

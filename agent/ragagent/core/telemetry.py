@@ -44,7 +44,7 @@ def is_tracing_active() -> bool:
     return isinstance(trace.get_tracer_provider(), TracerProvider)
 
 
-def build_tracer_provider() -> TracerProvider:
+def create_tracer_provider() -> TracerProvider:
     """An SDK provider exporting over OTLP/HTTP; the exporter reads OTEL_* itself."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -62,7 +62,7 @@ def build_tracer_provider() -> TracerProvider:
 def ensure_tracing() -> bool:
     """Install the OTLP provider once if configured; returns whether tracing is active."""
     if is_export_configured() and not is_tracing_active():
-        trace.set_tracer_provider(build_tracer_provider())
+        trace.set_tracer_provider(create_tracer_provider())
         log.info("tracing exported over OTLP")
     return is_tracing_active()
 

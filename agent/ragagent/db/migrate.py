@@ -42,7 +42,7 @@ class Migration:
         return self.path.read_text(encoding="utf-8")
 
 
-def build_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     """All migration files in version order; a duplicate version is a packaging bug."""
     found: dict[str, Migration] = {}
     for path in sorted(directory.glob("*.sql")):
@@ -62,7 +62,7 @@ async def migrate(db: Database, directory: Path = MIGRATIONS_DIR) -> list[str]:
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
         await conn.execute(_CREATE_TABLE)
         done = await _applied_versions(conn)
-        for migration in build_migrations(directory):
+        for migration in load_migrations(directory):
             if migration.version in done:
                 continue
             log.info("applying migration %s", migration.name)
@@ -81,7 +81,7 @@ async def pending(db: Database, directory: Path = MIGRATIONS_DIR) -> list[str]:
         exists = await conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL AS ok")
         row = await exists.fetchone()
         done = await _applied_versions(conn) if row and row["ok"] else set()
-    return [m.name for m in build_migrations(directory) if m.version not in done]
+    return [m.name for m in load_migrations(directory) if m.version not in done]
 
 
 async def _applied_versions(conn: Connection) -> set[str]:

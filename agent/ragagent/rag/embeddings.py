@@ -1,6 +1,6 @@
 """Embedding providers: the offline local MiniLM and any OpenAI-compatible embeddings API.
 
-``build_embedder(settings)`` picks one. The local model is loaded lazily, once per
+``create_embedder(settings)`` picks one. The local model is loaded lazily, once per
 process and model directory, and shared by every app built in that process (tests
 build many). Both providers return L2-normalised float32 vectors of shape
 ``(len(texts), dimension)``; an empty input gives an empty ``(0, dimension)`` array.
@@ -138,14 +138,14 @@ def _normalise(vectors: models.Vector) -> models.Vector:
     return normalised
 
 
-def build_embedder(settings: Settings) -> Embedder:
+def create_embedder(settings: Settings) -> Embedder:
     """The embedder the settings ask for; raises ConfigError on an impossible combination.
 
     The local model answers to its short name and its hub id alike, and records the
     short name with the index either way.
     """
     if settings.embedding_provider == "openai":
-        return build_openai_embedder(settings)
+        return create_openai_embedder(settings)
     known = settings.embedding_model in config.LOCAL_EMBEDDING_MODEL_NAMES
     if not known or settings.embedding_dimension != LOCAL_DIMENSION:
         raise ConfigError(
@@ -164,7 +164,7 @@ def shared_local_embedder(model_dir: Path | None, batch_size: int) -> LocalMiniL
     return LocalMiniLMEmbedder(model_dir=model_dir, batch_size=batch_size)
 
 
-def build_openai_embedder(settings: Settings) -> OpenAIEmbedder:
+def create_openai_embedder(settings: Settings) -> OpenAIEmbedder:
     if settings.openai_api_key is None and not settings.openai_base_url:
         raise ConfigError(
             "RAGAGENT_EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY or OPENAI_BASE_URL"

@@ -1,6 +1,6 @@
 """Answerers: the OpenAI-compatible provider and the offline extractive one.
 
-``build_llm`` picks one from Settings. The OpenAI provider talks to any
+``create_llm`` picks one from Settings. The OpenAI provider talks to any
 OpenAI-compatible base URL through the official SDK, streams, and is resilient
 in a bounded way: 429/5xx/timeouts are retried with jittered exponential
 backoff, but only while nothing has been streamed yet (a retry after the first
@@ -26,13 +26,13 @@ from ragagent.rag.extractive import ExtractiveLLM
 from ragagent.rag.prompts import Message, build_messages, estimate_prompt_tokens, estimate_tokens
 from ragagent.rag.types import LLM, AnswerDelta, RetrievedChunk, Usage
 
-__all__ = ["ExtractiveLLM", "OpenAIChatLLM", "build_llm"]
+__all__ = ["ExtractiveLLM", "OpenAIChatLLM", "create_llm"]
 
 MAX_BACKOFF_SECONDS = 8.0
 UNAVAILABLE = "The language model provider is not answering; please try again shortly."
 
 
-def build_llm(settings: Settings) -> LLM:
+def create_llm(settings: Settings) -> LLM:
     """The answerer Settings ask for (``auto`` resolves to openai when it is configured)."""
     if settings.resolved_llm_provider == "openai":
         return OpenAIChatLLM.from_settings(settings)

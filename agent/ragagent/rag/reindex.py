@@ -95,7 +95,7 @@ async def reindex(
     ``on_progress(done, total)`` is called after each embedded batch.
     """
     async with db.connection() as conn:
-        plan = await build_plan(conn, chunking)
+        plan = await read_plan(conn, chunking)
     if plan.kept:
         log.warning(
             "%d documents were ingested before their text was kept and keep their old "
@@ -115,7 +115,7 @@ async def reindex(
     return result
 
 
-async def build_plan(conn: Connection, chunking: embedding_index.Chunking) -> Plan:
+async def read_plan(conn: Connection, chunking: embedding_index.Chunking) -> Plan:
     """Cut every document with a body again when ``chunking`` is new; else re-embed all chunks."""
     record = await embedding_index.read_index_record(conn)
     if record is not None and record.chunking == chunking:

@@ -14,7 +14,7 @@ from ragagent.rag.types import Embedder
 SAMPLE_SOURCE = "ragagent-docs"
 
 
-def build_sample_documents() -> list[ingest.DocumentInput]:
+def load_sample_documents() -> list[ingest.DocumentInput]:
     """One DocumentInput per bundled Markdown file, in name order."""
     folder = resources.files("ragagent") / "sample_docs"
     files = sorted((f for f in folder.iterdir() if f.name.endswith(".md")), key=lambda f: f.name)
@@ -40,6 +40,6 @@ async def ingest_samples_if_empty(*, db: Database, embedder: Embedder, settings:
         if await doc_sql.count_documents(conn) > 0:
             return 0
     results = await ingest.ingest_documents(
-        db=db, embedder=embedder, settings=settings, docs=build_sample_documents()
+        db=db, embedder=embedder, settings=settings, docs=load_sample_documents()
     )
     return sum(1 for r in results if r.outcome != "unchanged")

@@ -70,7 +70,7 @@ def walk_directory(directory: Path) -> list[Path]:
     )
 
 
-def build_inputs(
+def read_inputs(
     files: list[Source], *, source: str, group_size: int, max_bytes: int = 5 * 1024 * 1024
 ) -> Iterator[list[DocumentInput]]:
     """DocumentInputs in groups of ``group_size``; JSONL files yield one per line.

@@ -15,7 +15,7 @@ from ragagent.core.config import Settings
 from ragagent.core.db import Database
 from ragagent.db import apikeys, conversations
 from ragagent.db.migrate import migrate
-from ragagent.rag.embeddings import build_embedder
+from ragagent.rag.embeddings import create_embedder
 from ragagent.rag.ingest import DocumentInput, ingest_documents
 from ragagent.rag.retrieval import retrieve
 from ragagent.rag.types import Embedder
@@ -65,7 +65,7 @@ async def open_migrated(url: str) -> Database:
 async def fill(url: str, *, users: int = 3, turns: int = 4) -> Embedder:
     """Migrate, ingest the corpus, add conversations and API keys; returns the embedder."""
     settings = agent_settings(url)
-    embedder = build_embedder(settings)
+    embedder = create_embedder(settings)
     db = await open_migrated(url)
     try:
         await ingest_documents(db=db, embedder=embedder, settings=settings, docs=corpus())

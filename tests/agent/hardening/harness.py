@@ -92,7 +92,7 @@ async def create_key(
     state: AppState, *, scopes: list[str], user: str | None = None, revoked: bool = False
 ) -> str:
     """Insert an API key the way the CLI does and return its clear value."""
-    prefix, key = security.build_api_key()
+    prefix, key = security.generate_api_key()
     record = await apikeys.insert_key(
         state.db,
         name=f"test-{'-'.join(scopes)}",

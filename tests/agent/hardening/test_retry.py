@@ -7,7 +7,7 @@ import pytest
 from psycopg import errors as pg_errors
 
 from ragagent.core.db import Database
-from ragagent.core.retry import build_delay, retry_read
+from ragagent.core.retry import jittered_delay, retry_read
 
 
 async def test_a_read_survives_its_backend_being_terminated(db: Database) -> None:
@@ -59,6 +59,8 @@ async def test_attempts_are_bounded() -> None:
 
 
 def test_backoff_is_jittered_and_capped() -> None:
-    delays = [build_delay(attempt, base=0.1, cap=0.5) for attempt in range(10) for _ in range(20)]
+    delays = [
+        jittered_delay(attempt, base=0.1, cap=0.5) for attempt in range(10) for _ in range(20)
+    ]
     assert all(0 <= d <= 0.5 for d in delays)
     assert len(set(delays)) > 100

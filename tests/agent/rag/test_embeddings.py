@@ -18,7 +18,7 @@ REFERENCE = Path(__file__).resolve().parent.parent / "data" / "minilm_reference.
 
 @pytest.fixture(scope="module")
 def local() -> embeddings.LocalMiniLMEmbedder:
-    embedder = embeddings.build_embedder(Settings())
+    embedder = embeddings.create_embedder(Settings())
     assert isinstance(embedder, embeddings.LocalMiniLMEmbedder)
     return embedder
 
@@ -138,12 +138,12 @@ def test_the_module_entry_point_prepares_a_directory_for_images(
     model_files.main([str(target)])
     assert capsys.readouterr().out == f"{target}\n"
     assert model_files.is_complete(target)
-    embedder = embeddings.build_embedder(Settings(model_dir=target))
+    embedder = embeddings.create_embedder(Settings(model_dir=target))
     assert embedder.embed(["baked in"]).shape == (1, 384)
 
 
 def test_the_local_model_is_built_once_per_process() -> None:
-    assert embeddings.build_embedder(Settings()) is embeddings.build_embedder(Settings())
+    assert embeddings.create_embedder(Settings()) is embeddings.create_embedder(Settings())
 
 
 def test_concurrent_first_use_loads_the_model_once() -> None:
@@ -161,12 +161,12 @@ def test_concurrent_first_use_loads_the_model_once() -> None:
 def test_the_local_provider_refuses_another_model_name() -> None:
     settings = Settings(embedding_model="text-embedding-3-small", embedding_dimension=1536)
     with pytest.raises(ConfigError, match="local embedding provider"):
-        embeddings.build_embedder(settings)
+        embeddings.create_embedder(settings)
 
 
 def test_the_local_provider_accepts_the_models_hub_name_as_the_same_model() -> None:
     hub = Settings(embedding_model="sentence-transformers/all-MiniLM-L6-v2")
-    embedder = embeddings.build_embedder(hub)
-    assert embedder is embeddings.build_embedder(Settings())
+    embedder = embeddings.create_embedder(hub)
+    assert embedder is embeddings.create_embedder(Settings())
     # The index records one name for the one model, whichever spelling was configured.
     assert embedder.model_name == "all-MiniLM-L6-v2"

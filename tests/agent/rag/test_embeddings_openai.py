@@ -30,7 +30,7 @@ def openai_settings(fake: FakeEmbeddings, **overrides: Any) -> Settings:
 def test_texts_are_sent_in_batches_and_come_back_normalised_in_order(
     fake_embeddings: FakeEmbeddings,
 ) -> None:
-    embedder = embeddings.build_embedder(openai_settings(fake_embeddings))
+    embedder = embeddings.create_embedder(openai_settings(fake_embeddings))
     texts = [f"text number {n}" for n in range(5)]
     vectors = embedder.embed(texts)
     assert vectors.dtype == np.float32
@@ -49,20 +49,20 @@ def test_models_without_shortening_are_not_sent_dimensions(
     fake_embeddings: FakeEmbeddings,
 ) -> None:
     settings = openai_settings(fake_embeddings, embedding_model="bge-small", embedding_dimension=24)
-    assert embeddings.build_embedder(settings).embed(["hello"]).shape == (1, 24)
+    assert embeddings.create_embedder(settings).embed(["hello"]).shape == (1, 24)
     assert "dimensions" not in fake_embeddings.behaviour.requests[0]
 
 
 def test_server_errors_are_retried_by_the_sdk(fake_embeddings: FakeEmbeddings) -> None:
     fake_embeddings.behaviour.fail_with = [500, 429]
-    vectors = embeddings.build_embedder(openai_settings(fake_embeddings)).embed(["retry me"])
+    vectors = embeddings.create_embedder(openai_settings(fake_embeddings)).embed(["retry me"])
     assert vectors.shape == (1, 16)
     assert len(fake_embeddings.behaviour.requests) == 3
 
 
 def test_a_provider_that_stays_down_is_a_503(fake_embeddings: FakeEmbeddings) -> None:
     fake_embeddings.behaviour.fail_with = [503, 503, 503]
-    embedder = embeddings.build_embedder(openai_settings(fake_embeddings))
+    embedder = embeddings.create_embedder(openai_settings(fake_embeddings))
     with pytest.raises(errors.ServiceUnavailable) as caught:
         embedder.embed(["anything"])
     assert caught.value.status_code == 503
@@ -71,7 +71,7 @@ def test_a_provider_that_stays_down_is_a_503(fake_embeddings: FakeEmbeddings) ->
 
 def test_a_rejected_key_is_a_503_that_does_not_leak_it(fake_embeddings: FakeEmbeddings) -> None:
     secret = "sk-wrong-but-secret-value"
-    embedder = embeddings.build_embedder(openai_settings(fake_embeddings, openai_api_key=secret))
+    embedder = embeddings.create_embedder(openai_settings(fake_embeddings, openai_api_key=secret))
     with pytest.raises(errors.ServiceUnavailable) as caught:
         embedder.embed(["anything"])
     assert secret not in str(caught.value)
@@ -82,17 +82,17 @@ def test_a_slow_provider_times_out(fake_embeddings: FakeEmbeddings) -> None:
     fake_embeddings.behaviour.delay_seconds = 2.0
     settings = openai_settings(fake_embeddings, llm_timeout_seconds=0.3, llm_max_retries=0)
     with pytest.raises(errors.ServiceUnavailable):
-        embeddings.build_embedder(settings).embed(["slow"])
+        embeddings.create_embedder(settings).embed(["slow"])
 
 
 def test_vectors_of_the_wrong_dimension_are_refused(fake_embeddings: FakeEmbeddings) -> None:
     fake_embeddings.behaviour.dimension_override = 8
     with pytest.raises(errors.ServiceUnavailable, match="unexpected vectors"):
-        embeddings.build_embedder(openai_settings(fake_embeddings)).embed(["hello"])
+        embeddings.create_embedder(openai_settings(fake_embeddings)).embed(["hello"])
 
 
 def test_no_texts_make_no_request(fake_embeddings: FakeEmbeddings) -> None:
-    vectors = embeddings.build_embedder(openai_settings(fake_embeddings)).embed([])
+    vectors = embeddings.create_embedder(openai_settings(fake_embeddings)).embed([])
     assert vectors.shape == (0, 16)
     assert fake_embeddings.behaviour.requests == []
 
@@ -100,4 +100,4 @@ def test_no_texts_make_no_request(fake_embeddings: FakeEmbeddings) -> None:
 def test_the_openai_provider_needs_a_key_or_a_base_url() -> None:
     settings = Settings(embedding_provider="openai", openai_api_key=None, openai_base_url=None)
     with pytest.raises(ConfigError, match="OPENAI_API_KEY or OPENAI_BASE_URL"):
-        embeddings.build_embedder(settings)
+        embeddings.create_embedder(settings)
