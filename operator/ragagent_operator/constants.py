@@ -17,12 +17,13 @@ FIELD_MANAGER: Final = "ragagent-operator"
 APP_NAME: Final = "ragagent"
 MANAGED_BY: Final = "ragagent-operator"
 
-LABEL_NAME: Final = "app.kubernetes.io/name"
-LABEL_INSTANCE: Final = "app.kubernetes.io/instance"
-LABEL_COMPONENT: Final = "app.kubernetes.io/component"
-LABEL_PART_OF: Final = "app.kubernetes.io/part-of"
-LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
-LABEL_VERSION: Final = "app.kubernetes.io/version"
+# Kubernetes' recommended labels, on every child and pod.
+K8S_LABELS: Final = "app.kubernetes.io"
+LABEL_NAME: Final = f"{K8S_LABELS}/name"
+LABEL_INSTANCE: Final = f"{K8S_LABELS}/instance"
+LABEL_COMPONENT: Final = f"{K8S_LABELS}/component"
+LABEL_PART_OF: Final = f"{K8S_LABELS}/part-of"
+LABEL_MANAGED_BY: Final = f"{K8S_LABELS}/managed-by"
 
 ANNOTATION_SPEC_HASH: Final = f"{GROUP}/spec-hash"
 ANNOTATION_CONFIG_HASH: Final = f"{GROUP}/config-hash"
@@ -30,8 +31,6 @@ ANNOTATION_SECRETS_HASH: Final = f"{GROUP}/secrets-hash"
 ANNOTATION_KNOWLEDGE_HASH: Final = f"{GROUP}/knowledge-hash"
 ANNOTATION_INDEX_HASH: Final = f"{GROUP}/index-settings-hash"
 ANNOTATION_RESTORE_REQUEST: Final = f"{GROUP}/restore-request-hash"
-
-SEALED_MANAGED_ANNOTATION: Final = "sealedsecrets.bitnami.com/managed"
 
 APP_PORT: Final = 8000
 METRICS_PORT: Final = 9090

@@ -58,7 +58,7 @@ class Context:
 
     async def ensure(self, obj: manifest.Manifest) -> k8s.Outcome:
         """Apply unless unchanged; a fresh RagAgent's children are applied without a read."""
-        return await k8s.ensure(self.api, obj, None, fetched=self.fresh)
+        return await k8s.ensure(self.api, obj, absent=self.fresh)
 
     async def get(self, api_version: str, kind: str, name: str) -> manifest.Manifest | None:
         """A child in the RagAgent's namespace; None when absent or the RagAgent is fresh."""

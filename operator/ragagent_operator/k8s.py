@@ -34,28 +34,36 @@ Outcome = Literal["unchanged", "applied"]
 HANDOVER_MANAGER = "ragagent-operator-handover"
 DISCOVERY_TTL_SECONDS = 60.0
 
-# (apiVersion, kind) -> plural; every kind the operator reads or writes.
-PLURALS: dict[tuple[str, str], str] = {
-    ("v1", "ServiceAccount"): "serviceaccounts",
-    ("v1", "ConfigMap"): "configmaps",
-    ("v1", "Secret"): "secrets",
-    ("v1", "Service"): "services",
-    ("v1", "PersistentVolumeClaim"): "persistentvolumeclaims",
-    ("v1", "Event"): "events",
-    ("v1", "Pod"): "pods",  # read only: Job pods' termination messages
-    ("apps/v1", "Deployment"): "deployments",
-    ("apps/v1", "StatefulSet"): "statefulsets",
-    ("policy/v1", "PodDisruptionBudget"): "poddisruptionbudgets",
-    ("autoscaling/v2", "HorizontalPodAutoscaler"): "horizontalpodautoscalers",
-    ("networking.k8s.io/v1", "NetworkPolicy"): "networkpolicies",
-    ("batch/v1", "Job"): "jobs",
-    ("batch/v1", "CronJob"): "cronjobs",
-    ("bitnami.com/v1alpha1", "SealedSecret"): "sealedsecrets",
-    ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitors",
-    ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheusrules",
-    (c.API_VERSION, c.KIND): c.PLURAL,
-    ("kopf.dev/v1", "ClusterKopfPeering"): "clusterkopfpeerings",  # read only: who is active
+# Every kind the operator reads or writes, by apiVersion. Their plurals are regular.
+KINDS: dict[str, tuple[str, ...]] = {
+    # Pods are read only, for Job pods' termination messages.
+    "v1": (
+        "ServiceAccount",
+        "ConfigMap",
+        "Secret",
+        "Service",
+        "PersistentVolumeClaim",
+        "Event",
+        "Pod",
+    ),
+    "apps/v1": ("Deployment", "StatefulSet"),
+    "policy/v1": ("PodDisruptionBudget",),
+    "autoscaling/v2": ("HorizontalPodAutoscaler",),
+    "networking.k8s.io/v1": ("NetworkPolicy",),
+    "batch/v1": ("Job", "CronJob"),
+    "bitnami.com/v1alpha1": ("SealedSecret",),
+    "monitoring.coreos.com/v1": ("ServiceMonitor", "PrometheusRule"),
+    c.API_VERSION: (c.KIND,),
+    "kopf.dev/v1": ("ClusterKopfPeering",),  # read only: which replica is active
 }
+
+
+def plural(api_version: str, kind: str) -> str:
+    """The resource name of ``kind`` in URLs; KeyError for a kind not in KINDS."""
+    if kind not in KINDS[api_version]:
+        raise KeyError((api_version, kind))
+    lower = kind.lower()
+    return f"{lower[:-1]}ies" if lower.endswith("y") else f"{lower}s"
 
 
 class KubeError(RuntimeError):
@@ -179,10 +187,10 @@ async def close(api: Api) -> None:
 
 
 def path_for(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:
-    plural = PLURALS[(api_version, kind)]
+    resource = plural(api_version, kind)
     root = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
     ns = f"/namespaces/{namespace}" if namespace else ""
-    return f"{root}{ns}/{plural}" + (f"/{name}" if name else "")
+    return f"{root}{ns}/{resource}" + (f"/{name}" if name else "")
 
 
 async def _call(api: Api, method: str, url: str, **kwargs: Any) -> httpx.Response | None:
@@ -334,15 +342,10 @@ def matches(desired: manifest.Manifest, live: manifest.Manifest | None) -> bool:
     )
 
 
-async def ensure(
-    api: Api,
-    obj: manifest.Manifest,
-    live: manifest.Manifest | None = None,
-    *,
-    fetched: bool = False,
-) -> Outcome:
-    """Apply ``obj`` unless the live object already matches it (then nothing is written)."""
-    return (await ensure_object(api, obj, live, fetched=fetched))[0]
+async def ensure(api: Api, obj: manifest.Manifest, *, absent: bool = False) -> Outcome:
+    """Apply ``obj`` unless the live object already matches it (then nothing is written);
+    ``absent``: the object is known not to exist, so it is applied without a read."""
+    return (await ensure_object(api, obj, None, fetched=absent))[0]
 
 
 async def ensure_object(

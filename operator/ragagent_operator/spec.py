@@ -270,9 +270,9 @@ class Restore(spec_base.ApiModel):
 class Tracing(spec_base.ApiModel):
     otlp_endpoint: str | None = Field(
         None,
+        max_length=2048,
         description="OTLP/HTTP endpoint for traces, e.g. http://otel.monitoring.svc:4318. "
         "NetworkPolicy egress opens its port for the agent (see networkPolicy.endpoints).",
-        max_length=2048,
     )
 
 

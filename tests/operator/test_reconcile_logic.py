@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ragagent_operator import constants as c
 from ragagent_operator import k8s
 from ragagent_operator.conditions import build_condition, build_ready, merge_conditions, transitions
@@ -72,6 +74,13 @@ def test_replica_ownership_is_read_from_managed_fields() -> None:
 def test_paths_for_core_and_group_kinds() -> None:
     assert k8s.path_for("v1", "Secret", "ns", "s") == "/api/v1/namespaces/ns/secrets/s"
     assert k8s.path_for("apps/v1", "Deployment", "ns") == "/apis/apps/v1/namespaces/ns/deployments"
+
+
+def test_plurals_are_regular_and_only_known_kinds_have_paths() -> None:
+    assert k8s.plural("networking.k8s.io/v1", "NetworkPolicy") == "networkpolicies"
+    assert k8s.plural("kopf.dev/v1", "ClusterKopfPeering") == "clusterkopfpeerings"
+    with pytest.raises(KeyError):
+        k8s.path_for("v1", "Node", None)
 
 
 def test_transition_time_is_kept_while_status_is_unchanged() -> None:
