@@ -16,6 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 ROOTS = (
     "operator/ragagent_operator",
     "tests/operator",
+    "agent/ragagent",
+    "tests/agent",
 )
 MAX_FUNCTION_LINES = 60
 MAX_MODULE_LINES = 400
