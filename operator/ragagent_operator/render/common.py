@@ -1,4 +1,5 @@
-"""Inputs shared by every render module: the Agent view, names, labels, metadata, hashes."""
+"""Inputs shared by every render module: the Agent view, names, labels, metadata, the
+object skeleton (``child``) and the stable hash."""
 
 from __future__ import annotations
 
