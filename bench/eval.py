@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from ragagent.core import models
 from ragagent.core.config import Settings
 from ragagent.core.embedded_pg import stop_embedded
 from ragagent.main import create_app
@@ -85,12 +86,12 @@ def read_qrels(path: Path) -> Qrels:
     return qrels
 
 
-def build_corpus(dataset: Path) -> Iterator[ingest.DocumentInput]:
+def build_corpus(dataset: Path) -> Iterator[models.DocumentInput]:
     for record in read_jsonl(dataset / "corpus.jsonl"):
         title = str(record.get("title") or "")
         metadata = record.get("metadata")
         text = str(record.get("text") or "")
-        yield ingest.DocumentInput(
+        yield models.DocumentInput(
             text=f"{title}\n\n{text}" if title else text,
             external_id=str(record["_id"]),
             title=title or None,
@@ -102,7 +103,7 @@ async def ingest_corpus(app: Any, dataset: Path) -> int:
     """Batched ingestion straight through the app's own pipeline and database."""
     state = app.state.ragagent
     count = 0
-    group: list[ingest.DocumentInput] = []
+    group: list[models.DocumentInput] = []
     for doc in build_corpus(dataset):
         group.append(doc)
         if len(group) == INGEST_GROUP:
@@ -113,7 +114,7 @@ async def ingest_corpus(app: Any, dataset: Path) -> int:
     return count
 
 
-async def _ingest(state: Any, docs: list[ingest.DocumentInput]) -> int:
+async def _ingest(state: Any, docs: list[models.DocumentInput]) -> int:
     await ingest.ingest_documents(
         db=state.db, embedder=state.embedder, settings=state.settings, docs=docs
     )

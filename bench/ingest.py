@@ -18,16 +18,17 @@ import time
 
 from bench._pg import bench_database
 from bench.encode import make_texts, raw_encode_throughput
+from ragagent.core import models
 from ragagent.core.config import Settings
 from ragagent.rag import chunking, embeddings, ingest
 
 log = logging.getLogger(__name__)
 
 
-def build_documents(count: int, paragraphs: int, *, seed: int) -> list[ingest.DocumentInput]:
+def build_documents(count: int, paragraphs: int, *, seed: int) -> list[models.DocumentInput]:
     texts = make_texts(count * paragraphs, 700, seed=seed)
     return [
-        ingest.DocumentInput(
+        models.DocumentInput(
             text=f"# Document {d}\n\n" + "\n\n".join(texts[d * paragraphs : (d + 1) * paragraphs]),
             content_type="text/markdown",
             external_id=f"bench-{seed}-{d}",
@@ -37,7 +38,7 @@ def build_documents(count: int, paragraphs: int, *, seed: int) -> list[ingest.Do
     ]
 
 
-def chunk_texts(docs: list[ingest.DocumentInput], settings: Settings) -> list[str]:
+def chunk_texts(docs: list[models.DocumentInput], settings: Settings) -> list[str]:
     return [
         chunk
         for doc in docs

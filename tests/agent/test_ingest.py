@@ -9,20 +9,16 @@ import pytest
 from ragagent.core import errors
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
+from ragagent.core.models import DocumentInput
 from ragagent.db import embedding_index
 from ragagent.rag import ingest
-from ragagent.rag.ingest import EMBED_CALL_BATCHES, DocumentInput, ingest_documents
+from ragagent.rag.ingest import EMBED_CALL_BATCHES, ingest_documents
 from ragagent.rag.types import Embedder
+from tests.agent import documents
 
 pytestmark = pytest.mark.db
 
 HANDBOOK = "# Handbook\n\nThe office opens at nine.\n\n## Holidays\n\nStaff get 30 days of leave."
-
-
-async def _ingest(
-    db: Database, embedder: Embedder, settings: Settings, *docs: DocumentInput
-) -> Any:
-    return await ingest_documents(db=db, embedder=embedder, settings=settings, docs=list(docs))
 
 
 async def _snapshot(db: Database) -> list[tuple[Any, ...]]:
@@ -38,9 +34,7 @@ async def _snapshot(db: Database) -> list[tuple[Any, ...]]:
 async def test_new_document_is_created_with_its_chunks(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
-    [result] = await _ingest(
-        db, embedder, pg_settings, DocumentInput(HANDBOOK, "text/markdown", "hb")
-    )
+    [result] = await documents.ingest(db, embedder, pg_settings, documents.markdown(HANDBOOK, "hb"))
     assert result.outcome == "created"
     assert result.chunks >= 1
     rows = await _snapshot(db)
@@ -51,13 +45,13 @@ async def test_new_document_is_created_with_its_chunks(
 async def test_reingesting_an_unchanged_document_writes_nothing(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
-    doc = DocumentInput(HANDBOOK, "text/markdown", "hb", metadata={"team": "hr"})
-    [first] = await _ingest(db, embedder, pg_settings, doc)
+    doc = documents.markdown(HANDBOOK, "hb", metadata={"team": "hr"})
+    [first] = await documents.ingest(db, embedder, pg_settings, doc)
     before = await _snapshot(db)
     async with db.connection() as conn:
         cursor = await conn.execute("SELECT pg_current_wal_insert_lsn()::text AS lsn")
         lsn_before = (await cursor.fetchone() or {})["lsn"]
-    [second] = await _ingest(db, embedder, pg_settings, doc)
+    [second] = await documents.ingest(db, embedder, pg_settings, doc)
     assert second.outcome == "unchanged"
     assert second.document_id == first.document_id
     assert await _snapshot(db) == before
@@ -69,11 +63,9 @@ async def test_reingesting_an_unchanged_document_writes_nothing(
 async def test_changed_document_replaces_all_its_chunks(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
-    await _ingest(db, embedder, pg_settings, DocumentInput(HANDBOOK, "text/markdown", "hb"))
+    await documents.ingest(db, embedder, pg_settings, documents.markdown(HANDBOOK, "hb"))
     changed = HANDBOOK.replace("30 days", "35 days")
-    [result] = await _ingest(
-        db, embedder, pg_settings, DocumentInput(changed, "text/markdown", "hb")
-    )
+    [result] = await documents.ingest(db, embedder, pg_settings, documents.markdown(changed, "hb"))
     assert result.outcome == "updated"
     texts = [row[3] for row in await _snapshot(db)]
     assert len(texts) == result.chunks
@@ -84,16 +76,18 @@ async def test_changed_document_replaces_all_its_chunks(
 async def test_changed_metadata_alone_counts_as_a_change(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
-    await _ingest(db, embedder, pg_settings, DocumentInput("Some text.", external_id="m"))
-    doc = DocumentInput("Some text.", external_id="m", metadata={"v": 2})
-    [result] = await _ingest(db, embedder, pg_settings, doc)
+    await documents.ingest(
+        db, embedder, pg_settings, DocumentInput(text="Some text.", external_id="m")
+    )
+    doc = DocumentInput(text="Some text.", external_id="m", metadata={"v": 2})
+    [result] = await documents.ingest(db, embedder, pg_settings, doc)
     assert result.outcome == "updated"
 
 
 async def test_a_failure_mid_ingest_leaves_the_old_version_intact(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
-    await _ingest(db, embedder, pg_settings, DocumentInput(HANDBOOK, "text/markdown", "hb"))
+    await documents.ingest(db, embedder, pg_settings, documents.markdown(HANDBOOK, "hb"))
     before = await _snapshot(db)
     async with db.connection() as conn:
         # A real database failure after the old chunks were deleted, during the COPY.
@@ -108,15 +102,15 @@ async def test_a_failure_mid_ingest_leaves_the_old_version_intact(
         )
     poisoned = HANDBOOK + "\n\n## Appendix\n\nPOISON here."
     with pytest.raises(Exception, match="poisoned chunk"):
-        await _ingest(db, embedder, pg_settings, DocumentInput(poisoned, "text/markdown", "hb"))
+        await documents.ingest(db, embedder, pg_settings, documents.markdown(poisoned, "hb"))
     assert await _snapshot(db) == before
 
 
 async def test_documents_without_external_id_are_identified_by_their_text(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
-    [a] = await _ingest(db, embedder, pg_settings, DocumentInput("Same words."))
-    [b] = await _ingest(db, embedder, pg_settings, DocumentInput("Same words."))
+    [a] = await documents.ingest(db, embedder, pg_settings, DocumentInput(text="Same words."))
+    [b] = await documents.ingest(db, embedder, pg_settings, DocumentInput(text="Same words."))
     assert a.external_id == b.external_id
     assert (a.outcome, b.outcome) == ("created", "unchanged")
 
@@ -125,7 +119,8 @@ async def test_many_documents_in_one_call_are_batched_across_documents(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
     docs = [
-        DocumentInput(f"Document {i} is about topic {i}.", external_id=f"d{i}") for i in range(300)
+        DocumentInput(text=f"Document {i} is about topic {i}.", external_id=f"d{i}")
+        for i in range(300)
     ]
     progress: list[int] = []
     results = await ingest_documents(
@@ -139,9 +134,9 @@ async def test_many_documents_in_one_call_are_batched_across_documents(
 @pytest.mark.parametrize(
     ("doc", "error"),
     [
-        (DocumentInput("   \n\n  "), errors.ValidationFailed),
-        (DocumentInput("<p> </p>", "text/html"), errors.ValidationFailed),
-        (DocumentInput("x", "application/pdf"), errors.UnsupportedMediaType),
+        (DocumentInput(text="   \n\n  "), errors.ValidationFailed),
+        (DocumentInput(text="<p> </p>", content_type="text/html"), errors.ValidationFailed),
+        (DocumentInput(text="x", content_type="application/pdf"), errors.UnsupportedMediaType),
     ],
 )
 async def test_bad_documents_are_refused_before_anything_is_written(
@@ -152,7 +147,9 @@ async def test_bad_documents_are_refused_before_anything_is_written(
     error: type[errors.AgentError],
 ) -> None:
     with pytest.raises(error):
-        await _ingest(db, embedder, pg_settings, DocumentInput("fine", external_id="ok"), doc)
+        await documents.ingest(
+            db, embedder, pg_settings, DocumentInput(text="fine", external_id="ok"), doc
+        )
     assert await _snapshot(db) == []
 
 
@@ -161,20 +158,20 @@ async def test_oversized_document_is_413(
 ) -> None:
     small = pg_settings.model_copy(update={"max_document_bytes": 100})
     with pytest.raises(errors.PayloadTooLarge):
-        await _ingest(db, embedder, small, DocumentInput("x" * 101))
+        await documents.ingest(db, embedder, small, DocumentInput(text="x" * 101))
 
 
 async def test_under_a_new_chunking_only_new_documents_are_cut_with_it(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
     """Before the re-index, stored documents keep their chunks and the index its record."""
-    stored = DocumentInput(HANDBOOK, "text/markdown", "hb")
-    await _ingest(db, embedder, pg_settings, stored)
+    stored = documents.markdown(HANDBOOK, "hb")
+    await documents.ingest(db, embedder, pg_settings, stored)
     before = await _snapshot(db)
     small = pg_settings.model_copy(update={"chunk_size": 100, "chunk_overlap": 20})
-    new = DocumentInput(HANDBOOK.replace("Handbook", "Guide"), "text/markdown", "guide")
+    new = documents.markdown(HANDBOOK.replace("Handbook", "Guide"), "guide")
 
-    results = await _ingest(db, embedder, small, stored, new)
+    results = await documents.ingest(db, embedder, small, stored, new)
 
     assert [r.outcome for r in results] == ["unchanged", "created"]
     assert (await _snapshot(db))[: len(before)] == before
@@ -193,12 +190,12 @@ async def test_a_document_stored_without_a_body_gets_one_when_ingested_again(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
     """Documents from before bodies were kept become re-chunkable by ingesting them again."""
-    doc = DocumentInput(HANDBOOK, "text/markdown", "hb")
-    await _ingest(db, embedder, pg_settings, doc)
+    doc = documents.markdown(HANDBOOK, "hb")
+    await documents.ingest(db, embedder, pg_settings, doc)
     async with db.connection() as conn:
         await conn.execute("UPDATE documents SET body = NULL")
 
-    [again] = await _ingest(db, embedder, pg_settings, doc)
+    [again] = await documents.ingest(db, embedder, pg_settings, doc)
 
     assert again.outcome == "updated"
     async with db.connection() as conn:

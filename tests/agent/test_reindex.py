@@ -12,7 +12,6 @@ import shutil
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -22,8 +21,8 @@ from ragagent.core.db import Database
 from ragagent.core.models import Vector
 from ragagent.db import embedding_index, migrate
 from ragagent.rag import ingest, reindex, retrieval
-from ragagent.rag.ingest import DocumentInput, ingest_documents
 from ragagent.rag.types import Embedder
+from tests.agent import documents
 
 pytestmark = pytest.mark.db
 
@@ -46,12 +45,6 @@ GARDEN = "\n\n".join(
         "Basil grows well beside them and keeps some of the pests away from the leaves.",
     ]
 )
-
-
-async def _ingest(
-    db: Database, embedder: Embedder, settings: Settings, *docs: DocumentInput
-) -> Any:
-    return await ingest_documents(db=db, embedder=embedder, settings=settings, docs=list(docs))
 
 
 async def _reindex(
@@ -96,7 +89,7 @@ async def _top_document(db: Database, embedder: Embedder, query: str) -> str:
 async def test_reindex_after_a_chunking_change_re_chunks_and_records_the_chunking(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
-    await _ingest(db, embedder, pg_settings, DocumentInput(HANDBOOK, "text/markdown", "hb"))
+    await documents.ingest(db, embedder, pg_settings, documents.markdown(HANDBOOK, "hb"))
     before = await _chunks(db, "hb")
     assert await _record(db) == embedding_index.IndexRecord(
         embedding_index.IndexModel(embedder.model_name, embedder.dimension),
@@ -119,7 +112,7 @@ async def test_reindex_after_a_chunking_change_re_chunks_and_records_the_chunkin
 async def test_a_second_reindex_with_the_same_chunking_rewrites_no_chunk(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
-    await _ingest(db, embedder, pg_settings, DocumentInput(HANDBOOK, "text/markdown", "hb"))
+    await documents.ingest(db, embedder, pg_settings, documents.markdown(HANDBOOK, "hb"))
     await _reindex(db, embedder, SMALL)
     first = await _chunks(db, "hb")
 
@@ -138,7 +131,7 @@ async def test_a_document_from_before_the_migration_keeps_its_chunks(
         await migrate.migrate(db, _migrations_before(tmp_path, "0004"))
         await _store_the_old_way(db, embedder, "old", GARDEN)
         await migrate.migrate(db)
-        await _ingest(db, embedder, pg_settings, DocumentInput(HANDBOOK, "text/markdown", "hb"))
+        await documents.ingest(db, embedder, pg_settings, documents.markdown(HANDBOOK, "hb"))
         old_chunks = await _chunks(db, "old")
 
         with caplog.at_level(logging.WARNING, logger=reindex.__name__):
@@ -156,12 +149,12 @@ async def test_a_document_from_before_the_migration_keeps_its_chunks(
 async def test_a_document_changed_while_re_indexing_keeps_its_newer_version(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
-    await _ingest(db, embedder, pg_settings, DocumentInput(HANDBOOK, "text/markdown", "hb"))
+    await documents.ingest(db, embedder, pg_settings, documents.markdown(HANDBOOK, "hb"))
     paused = _PausingEmbedder(embedder)
     running = asyncio.create_task(_reindex(db, paused, SMALL))
     await asyncio.to_thread(paused.started.wait)
     changed = HANDBOOK.replace("30 days", "35 days")
-    await _ingest(db, embedder, pg_settings, DocumentInput(changed, "text/markdown", "hb"))
+    await documents.ingest(db, embedder, pg_settings, documents.markdown(changed, "hb"))
     written = await _chunks(db, "hb")
     paused.go_on.set()
 

@@ -9,35 +9,36 @@ import pytest
 from ragagent.core import errors
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
-from ragagent.core.models import Vector
+from ragagent.core.models import DocumentInput, Vector
 from ragagent.db import embedding_index
 from ragagent.rag import ingest, reindex, retrieval
-from ragagent.rag.ingest import DocumentInput, ingest_documents
+from ragagent.rag.ingest import ingest_documents
 from ragagent.rag.types import Embedder, RetrievedChunk
 
 pytestmark = pytest.mark.db
 
 CORPUS = [
     DocumentInput(
-        "Zebras are African equines with distinctive black-and-white striped coats.",
+        text="Zebras are African equines with distinctive black-and-white striped coats.",
         external_id="zebra",
         source="animals",
         metadata={"lang": "en", "kind": "mammal"},
     ),
     DocumentInput(
-        "The Rust compiler enforces memory safety through ownership and borrowing.",
+        text="The Rust compiler enforces memory safety through ownership and borrowing.",
         external_id="rust",
         source="programming",
         metadata={"lang": "en"},
     ),
     DocumentInput(
-        "Sourdough bread rises thanks to wild yeast and lactic acid bacteria.",
+        text="Sourdough bread rises thanks to wild yeast and lactic acid bacteria.",
         external_id="bread",
         source="cooking",
         metadata={"lang": "en"},
     ),
     DocumentInput(
-        "Penguins are flightless seabirds that live almost exclusively in the Southern Hemisphere.",
+        text="Penguins are flightless seabirds that live almost exclusively in the Southern "
+        "Hemisphere.",
         external_id="penguin",
         source="animals",
         metadata={"lang": "en", "kind": "bird"},

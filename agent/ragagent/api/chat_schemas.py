@@ -20,18 +20,8 @@ class ChatCreate(BaseModel):
     stream: bool = Field(False, description="Answer as server-sent events instead of JSON.")
 
 
-class CitationPublic(BaseModel):
-    index: int = Field(description="The [n] marker in the answer.")
-    document_id: int
-    external_id: str
-    title: str
-    chunk_id: int
-    snippet: str
-    score: float
-
-    @classmethod
-    def of(cls, citation: Citation) -> CitationPublic:
-        return cls.model_validate(citation, from_attributes=True)
+class CitationPublic(Citation):
+    pass  # a citation, published as the chat service made it
 
 
 class UsagePublic(BaseModel):

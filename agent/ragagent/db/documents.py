@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -15,40 +14,6 @@ from ragagent.core.db import Connection
 
 _COLUMNS = """id, external_id, title, source, content_type, content_hash, metadata,
     char_count, chunk_count, created_at, updated_at"""
-
-
-@dataclass(frozen=True)
-class DocumentRow:
-    id: int
-    external_id: str
-    title: str
-    source: str | None
-    content_type: str
-    content_hash: str
-    metadata: dict[str, Any]
-    char_count: int
-    chunk_count: int
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class DocumentValues:
-    """What ingestion writes for one document (chunks go separately).
-
-    ``body`` is the parsed, normalised text the chunks are cut from, kept so that
-    a re-index can cut them again with other settings.
-    """
-
-    external_id: str
-    title: str
-    source: str | None
-    content_type: str
-    content_hash: str
-    metadata: dict[str, Any]
-    char_count: int
-    chunk_count: int
-    body: str
 
 
 @dataclass(frozen=True)
@@ -81,7 +46,7 @@ async def find_hashes(conn: Connection, external_ids: Sequence[str]) -> dict[str
     }
 
 
-async def upsert_document(conn: Connection, doc: DocumentValues) -> tuple[int, bool] | None:
+async def upsert_document(conn: Connection, doc: models.DocumentValues) -> tuple[int, bool] | None:
     """Insert or replace the document row; returns (id, created).
 
     A row with the same hash but no body (ingested before bodies were kept) is
@@ -155,7 +120,7 @@ async def set_chunk_count(conn: Connection, document_id: int, count: int) -> Non
 
 async def list_documents(
     conn: Connection, *, limit: int, offset: int, source: str | None = None
-) -> tuple[list[DocumentRow], int]:
+) -> tuple[list[models.Document], int]:
     """A page of documents, newest first, and the total count."""
     where = "WHERE source = %(source)s" if source is not None else ""
     params = {"source": source, "limit": limit, "offset": offset}
@@ -175,7 +140,7 @@ async def _count(conn: Connection, where: str, params: dict[str, Any]) -> int:
     return int(row["n"]) if row else 0
 
 
-async def get_document(conn: Connection, key: str) -> DocumentRow | None:
+async def get_document(conn: Connection, key: str) -> models.Document | None:
     """By external_id, or by numeric id when no external_id matches."""
     cursor = await conn.execute(
         f"SELECT {_COLUMNS} FROM documents WHERE external_id = %s "
@@ -198,5 +163,5 @@ async def count_documents(conn: Connection) -> int:
     return int(row["n"]) if row else 0
 
 
-def _document(row: dict[str, Any]) -> DocumentRow:
-    return DocumentRow(**{k: v for k, v in row.items() if k != "total"})
+def _document(row: dict[str, Any]) -> models.Document:
+    return models.Document(**{k: v for k, v in row.items() if k != "total"})

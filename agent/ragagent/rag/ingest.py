@@ -24,10 +24,11 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from ragagent.core import errors, metrics, models
 from ragagent.core.config import Settings
@@ -44,20 +45,12 @@ Outcome = Literal["created", "updated", "unchanged"]
 Progress = Callable[[int], None]
 
 
-@dataclass(frozen=True)
-class DocumentInput:
-    """One document as a client sends it; ``content_type`` is already normalised."""
+class IngestResult(BaseModel):
+    """What ingesting one document did; ``document_id`` is None when a concurrent ingest
+    of the same content won."""
 
-    text: str
-    content_type: str = "text/plain"
-    external_id: str | None = None
-    title: str | None = None
-    source: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
+    model_config = ConfigDict(frozen=True)
 
-
-@dataclass(frozen=True)
-class IngestResult:
     external_id: str
     outcome: Outcome
     chunks: int
@@ -66,11 +59,11 @@ class IngestResult:
 
 @dataclass(frozen=True)
 class PreparedDocument:
-    values: doc_sql.DocumentValues
+    values: models.DocumentValues
     chunks: list[str]
 
 
-def build_prepared(doc: DocumentInput, settings: Settings) -> PreparedDocument:
+def build_prepared(doc: models.DocumentInput, settings: Settings) -> PreparedDocument:
     """Parse, validate, hash and chunk one document; raises 413/415/422 errors."""
     if len(doc.text.encode()) > settings.max_document_bytes:
         raise errors.PayloadTooLarge(
@@ -87,7 +80,7 @@ def build_prepared(doc: DocumentInput, settings: Settings) -> PreparedDocument:
         raise errors.ValidationFailed("document has no text to index")
     title = (doc.title or parsed.title or text.split("\n", 1)[0])[:300]
     digest = build_content_hash(text=text, title=title, source=doc.source, metadata=doc.metadata)
-    values = doc_sql.DocumentValues(
+    values = models.DocumentValues(
         external_id=doc.external_id or f"sha256-{_sha256(text)[:32]}",
         title=title,
         source=doc.source,
@@ -128,7 +121,7 @@ async def ingest_documents(
     db: Database,
     embedder: Embedder,
     settings: Settings,
-    docs: Sequence[DocumentInput],
+    docs: Sequence[models.DocumentInput],
     on_progress: Progress | None = None,
 ) -> list[IngestResult]:
     """Ingest ``docs`` in order; results line up with ``docs``.
@@ -176,7 +169,12 @@ def _note_other_chunking(
 def _unchanged(prepared: PreparedDocument, stored: doc_sql.StoredHash | None) -> IngestResult:
     values = prepared.values
     document_id = stored.id if stored else None
-    return IngestResult(values.external_id, "unchanged", values.chunk_count, document_id)
+    return IngestResult(
+        external_id=values.external_id,
+        outcome="unchanged",
+        chunks=values.chunk_count,
+        document_id=document_id,
+    )
 
 
 async def _embed_and_write(
@@ -253,9 +251,16 @@ async def write_document(
         await embedding_index.ensure_index_model(conn, wanted, chunking=chunking)
         upserted = await doc_sql.upsert_document(conn, values)
         if upserted is None:
-            return IngestResult(values.external_id, "unchanged", values.chunk_count)
+            return IngestResult(
+                external_id=values.external_id, outcome="unchanged", chunks=values.chunk_count
+            )
         document_id, created = upserted
         await doc_sql.replace_chunks(conn, document_id, prepared.chunks, vectors)
     metrics.CHUNKS_INGESTED.inc(len(prepared.chunks))
     outcome: Outcome = "created" if created else "updated"
-    return IngestResult(values.external_id, outcome, len(prepared.chunks), document_id)
+    return IngestResult(
+        external_id=values.external_id,
+        outcome=outcome,
+        chunks=len(prepared.chunks),
+        document_id=document_id,
+    )

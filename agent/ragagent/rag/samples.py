@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from importlib import resources
 
+from ragagent.core import models
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
 from ragagent.db import documents as doc_sql
@@ -14,12 +15,12 @@ from ragagent.rag.types import Embedder
 SAMPLE_SOURCE = "ragagent-docs"
 
 
-def load_sample_documents() -> list[ingest.DocumentInput]:
+def load_sample_documents() -> list[models.DocumentInput]:
     """One DocumentInput per bundled Markdown file, in name order."""
     folder = resources.files("ragagent") / "sample_docs"
     files = sorted((f for f in folder.iterdir() if f.name.endswith(".md")), key=lambda f: f.name)
     return [
-        ingest.DocumentInput(
+        models.DocumentInput(
             text=f.read_text(encoding="utf-8"),
             content_type="text/markdown",
             external_id=f"{SAMPLE_SOURCE}/{f.name.removesuffix('.md')}",

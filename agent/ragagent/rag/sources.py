@@ -10,8 +10,7 @@ from typing import Any
 
 import httpx
 
-from ragagent.core import errors
-from ragagent.rag.ingest import DocumentInput
+from ragagent.core import errors, models
 
 CONTENT_TYPE_BY_SUFFIX = {
     ".md": "text/markdown",
@@ -72,13 +71,13 @@ def walk_directory(directory: Path) -> list[Path]:
 
 def read_inputs(
     files: list[Source], *, source: str, group_size: int, max_bytes: int = 5 * 1024 * 1024
-) -> Iterator[list[DocumentInput]]:
+) -> Iterator[list[models.DocumentInput]]:
     """DocumentInputs in groups of ``group_size``; JSONL files yield one per line.
 
     URLs are fetched here, one at a time, so a large knowledge base never sits
     in memory whole; ``max_bytes`` caps each fetched body.
     """
-    group: list[DocumentInput] = []
+    group: list[models.DocumentInput] = []
     for path in files:
         for doc in _documents_of(path, source, max_bytes):
             group.append(doc)
@@ -89,18 +88,18 @@ def read_inputs(
         yield group
 
 
-def _documents_of(item: Source, source: str, max_bytes: int) -> Iterator[DocumentInput]:
+def _documents_of(item: Source, source: str, max_bytes: int) -> Iterator[models.DocumentInput]:
     if isinstance(item, str):
         yield fetch_url(item, max_bytes=max_bytes)
     else:
         yield from _documents(item, source)
 
 
-def _documents(path: Path, source: str) -> Iterator[DocumentInput]:
+def _documents(path: Path, source: str) -> Iterator[models.DocumentInput]:
     if path.suffix.lower() == JSONL:
         yield from read_jsonl(path, source=source)
         return
-    yield DocumentInput(
+    yield models.DocumentInput(
         text=path.read_text(encoding="utf-8", errors="replace"),
         content_type=CONTENT_TYPE_BY_SUFFIX[path.suffix.lower()],
         external_id=path.as_posix(),
@@ -109,7 +108,7 @@ def _documents(path: Path, source: str) -> Iterator[DocumentInput]:
     )
 
 
-def read_jsonl(path: Path, *, source: str) -> Iterator[DocumentInput]:
+def read_jsonl(path: Path, *, source: str) -> Iterator[models.DocumentInput]:
     """One ``{external_id, title, text, metadata}`` object per line; blank lines are skipped."""
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
@@ -127,9 +126,9 @@ def _parse_line(line: str, path: Path, number: int) -> dict[str, Any]:
     return record
 
 
-def _from_record(record: dict[str, Any], source: str) -> DocumentInput:
+def _from_record(record: dict[str, Any], source: str) -> models.DocumentInput:
     metadata = record.get("metadata")
-    return DocumentInput(
+    return models.DocumentInput(
         text=record["text"],
         content_type=str(record.get("content_type") or "text/plain"),
         external_id=str(record["external_id"]) if record.get("external_id") is not None else None,
@@ -139,7 +138,7 @@ def _from_record(record: dict[str, Any], source: str) -> DocumentInput:
     )
 
 
-def fetch_url(url: str, *, max_bytes: int) -> DocumentInput:
+def fetch_url(url: str, *, max_bytes: int) -> models.DocumentInput:
     """One document from a URL; any failure is a BadRequest naming the URL, not a traceback."""
     try:
         with httpx.stream("GET", url, follow_redirects=True, timeout=URL_TIMEOUT_SECONDS) as reply:
@@ -148,7 +147,7 @@ def fetch_url(url: str, *, max_bytes: int) -> DocumentInput:
             media_type = reply.headers.get("content-type", "").split(";")[0].strip().lower()
     except httpx.HTTPError as exc:
         raise errors.BadRequest(f"could not fetch {url}: {exc}") from None
-    return DocumentInput(
+    return models.DocumentInput(
         text=body.decode("utf-8", errors="replace"),
         content_type=_url_content_type(media_type, url),
         external_id=url,

@@ -7,8 +7,10 @@ Nothing here does I/O. Data the database layer needs too lives in ``core.models`
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from ragagent.core import models
 
@@ -27,26 +29,28 @@ class Embedder(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class RetrievedChunk:
+class RetrievedChunk(BaseModel):
     """One ranked chunk with its fused score and its document's identity."""
+
+    model_config = ConfigDict(frozen=True)
 
     chunk_id: int
     document_id: int
     external_id: str
     title: str
     text: str
-    score: float
-    ordinal: int
+    score: float = Field(description="Reciprocal-rank-fusion score; higher is better.")
+    ordinal: int = Field(description="Position of the chunk in its document, from 0.")
     source: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Citation:
+class Citation(BaseModel):
     """What an answer cites: a 1-based marker ``[n]`` and the chunk behind it."""
 
-    index: int
+    model_config = ConfigDict(frozen=True)
+
+    index: int = Field(description="The [n] marker in the answer.")
     document_id: int
     external_id: str
     title: str

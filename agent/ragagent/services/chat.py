@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -93,7 +93,7 @@ def _citation(index: int, chunk: RetrievedChunk) -> Citation:
 
 
 def citation_dicts(citations: Sequence[Citation]) -> list[dict[str, object]]:
-    return [asdict(citation) for citation in citations]
+    return [citation.model_dump() for citation in citations]
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,11 @@ import psycopg
 
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
+from ragagent.core.models import DocumentInput
 from ragagent.db import apikeys, conversations
 from ragagent.db.migrate import migrate
 from ragagent.rag.embeddings import create_embedder
-from ragagent.rag.ingest import DocumentInput, ingest_documents
+from ragagent.rag.ingest import ingest_documents
 from ragagent.rag.retrieval import retrieve
 from ragagent.rag.types import Embedder
 

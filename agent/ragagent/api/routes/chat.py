@@ -49,7 +49,9 @@ async def post_chat(body: ChatCreate, state: StateDep, principal: ChatUser) -> A
     result = await state.chat.answer_turn(principal, turn)
     return ChatPublic(
         answer=result.answer,
-        citations=[CitationPublic.of(c) for c in result.citations],
+        citations=[
+            CitationPublic.model_validate(c, from_attributes=True) for c in result.citations
+        ],
         conversation_id=result.conversation_id,
         usage=UsagePublic.of(result.usage),
     )

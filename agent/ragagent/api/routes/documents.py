@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from ragagent.api.deps import ChatUser, IngestUser, StateDep
 from ragagent.api.document_schemas import DocumentCreate, DocumentList, DocumentPublic, IngestPublic
-from ragagent.core import errors
+from ragagent.core import errors, models
 from ragagent.db import documents as doc_sql
 from ragagent.rag import ingest, parsing
 
@@ -57,12 +57,12 @@ async def create_document(
         db=state.db, embedder=state.embedder, settings=state.settings, docs=[doc]
     )
     response.status_code = 201 if result.outcome == "created" else 200
-    return IngestPublic.of(result)
+    return IngestPublic.model_validate(result, from_attributes=True)
 
 
 async def read_document(
     request: Request, *, external_id: str | None, title: str | None, source: str | None
-) -> ingest.DocumentInput:
+) -> models.DocumentInput:
     """The request body as a DocumentInput, whichever of the accepted forms it uses."""
     media = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
     body = await request.body()
@@ -70,17 +70,16 @@ async def read_document(
         return _from_json(body)
     content_type = parsing.normalise_content_type(request.headers.get("content-type"))
     text = _decode(body, request.headers.get("content-type") or "")
-    return ingest.DocumentInput(
+    return models.DocumentInput(
         text=text, content_type=content_type, external_id=external_id, title=title, source=source
     )
 
 
-def _from_json(body: bytes) -> ingest.DocumentInput:
+def _from_json(body: bytes) -> DocumentCreate:
     try:
-        create = DocumentCreate.model_validate_json(body)
+        return DocumentCreate.model_validate_json(body)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_input=False, include_url=False)) from None
-    return ingest.DocumentInput(**create.model_dump())
 
 
 def _decode(body: bytes, content_type: str) -> str:
@@ -106,7 +105,7 @@ async def list_documents(
     """Documents, newest first."""
     async with state.db.connection() as conn:
         rows, total = await doc_sql.list_documents(conn, limit=limit, offset=offset, source=source)
-    items = [DocumentPublic.of(row) for row in rows]
+    items = [DocumentPublic.model_validate(row, from_attributes=True) for row in rows]
     return DocumentList(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -116,7 +115,7 @@ async def get_document(document_id: str, state: StateDep, _: ChatUser) -> Docume
         row = await doc_sql.get_document(conn, document_id)
     if row is None:
         raise errors.NotFound("no such document")
-    return DocumentPublic.of(row)
+    return DocumentPublic.model_validate(row, from_attributes=True)
 
 
 @router.delete("/{document_id:path}", status_code=204, responses={404: {}})

@@ -31,4 +31,5 @@ async def retrieve(body: RetrieveRequest, state: StateDep, _: ChatUser) -> Retri
         rrf_k=settings.rrf_k,
         filter=retrieval.RetrievalFilter(flt.source, flt.metadata) if flt else None,
     )
-    return RetrieveResponse(results=[RetrievedChunkPublic.of(chunk) for chunk in chunks])
+    results = [RetrievedChunkPublic.model_validate(c, from_attributes=True) for c in chunks]
+    return RetrieveResponse(results=results)
