@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragagent.rag.types import Citation, Usage
+from ragagent.services.chat import ChatAnswer
 
 
 class ChatCreate(BaseModel):
@@ -36,6 +38,19 @@ class UsagePublic(BaseModel):
             completion_tokens=usage.completion_tokens,
             total_tokens=usage.total_tokens,
         )
+
+
+def closing_events(done: ChatAnswer) -> list[tuple[str, dict[str, Any]]]:
+    """The ``citations`` and then the ``done`` event that end every streamed answer
+    (named SSE events; WebSocket frames of that ``type``)."""
+    conversation_id = str(done.conversation_id)
+    return [
+        ("citations", {"citations": done.citation_dicts(), "conversation_id": conversation_id}),
+        (
+            "done",
+            {"usage": UsagePublic.of(done.usage).model_dump(), "conversation_id": conversation_id},
+        ),
+    ]
 
 
 class ChatPublic(BaseModel):

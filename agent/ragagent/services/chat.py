@@ -7,8 +7,9 @@ A turn runs in two phases so each interface can answer errors properly:
    persists the user's message — before any byte of the response is sent, so
    refusals become plain HTTP errors, and an accepted message is never lost
    even when the LLM fails afterwards.
-2. ``ChatService.stream_turn`` streams the answer, then stores it with its citations and
-   usage, charges the tokens to the principal and records the metrics.
+2. ``ChatService.stream_turn`` streams the answer's text, then stores it with its
+   citations and usage, charges the tokens to the principal, records the metrics and
+   yields the finished ``ChatAnswer``: the one tail every interface ends a turn with.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ragagent.core import errors, models, telemetry
 from ragagent.core.metrics import CHAT_LATENCY, LLM_LATENCY, LLM_TOKENS
 from ragagent.db import conversations
 from ragagent.rag import retrieval
-from ragagent.rag.types import AnswerDelta, Citation, RetrievedChunk, Usage
+from ragagent.rag.types import Citation, RetrievedChunk, Usage
 
 if TYPE_CHECKING:
     from ragagent.core.config import Settings
@@ -51,10 +52,20 @@ class PreparedTurn:
 
 @dataclass(frozen=True)
 class ChatAnswer:
+    """A finished turn: the stored answer, what it cites, its conversation and its usage."""
+
     answer: str
     citations: list[Citation]
     conversation_id: UUID
     usage: Usage
+
+    def citation_dicts(self) -> list[dict[str, object]]:
+        """The citations as JSON objects, as they are stored and streamed."""
+        return [citation.model_dump() for citation in self.citations]
+
+
+# What ChatService.stream_turn yields: each piece of the answer's text, then the answer.
+TurnEvent = str | ChatAnswer
 
 
 def validate_message(message: str, settings: Settings) -> str:
@@ -90,10 +101,6 @@ def _citation(index: int, chunk: RetrievedChunk) -> Citation:
         snippet=snippet,
         score=chunk.score,
     )
-
-
-def citation_dicts(citations: Sequence[Citation]) -> list[dict[str, object]]:
-    return [citation.model_dump() for citation in citations]
 
 
 @dataclass(frozen=True)
@@ -175,35 +182,39 @@ class ChatService:
 
     async def stream_turn(
         self, principal: Principal, turn: PreparedTurn
-    ) -> AsyncIterator[AnswerDelta]:
-        """Text deltas of the answer, then a final delta with usage once the answer is stored.
+    ) -> AsyncIterator[TurnEvent]:
+        """Each piece of the answer's text, then the ChatAnswer once the answer is stored.
 
-        LLM failures raise ``errors.LLMUnavailable``; the user's message stays stored.
+        Every interface ends a turn from that last event: its citations, conversation
+        and usage. LLM failures raise ``errors.LLMUnavailable``; the user's message
+        stays stored.
         """
-        llm = self.llm
         llm_started = time.perf_counter()
         parts: list[str] = []
         usage = Usage()
-        attributes = {"llm.provider": llm.provider, "llm.model": llm.model}
+        attributes = {"llm.provider": self.llm.provider, "llm.model": self.llm.model}
         with telemetry.detached_span("llm", **attributes) as span:
-            stream = llm.stream(question=turn.question, history=turn.history, chunks=turn.chunks)
+            stream = self.llm.stream(
+                question=turn.question, history=turn.history, chunks=turn.chunks
+            )
             async for delta in stream:
-                if delta.usage is not None:
-                    usage = delta.usage
+                usage = delta.usage or usage
                 if delta.text:
                     parts.append(delta.text)
-                    yield AnswerDelta(text=delta.text)
+                    yield delta.text
             span.set_attribute("llm.tokens_in", usage.prompt_tokens)
             span.set_attribute("llm.tokens_out", usage.completion_tokens)
-        LLM_LATENCY.labels(llm.provider, llm.model).observe(time.perf_counter() - llm_started)
+        LLM_LATENCY.labels(self.llm.provider, self.llm.model).observe(
+            time.perf_counter() - llm_started
+        )
         answer = "".join(parts)
-        await self._store_answer(principal, turn, answer, usage)
+        done = ChatAnswer(answer, build_citations(turn.chunks, answer), turn.conversation_id, usage)
+        await self._store_answer(principal, done)
         CHAT_LATENCY.labels(turn.interface).observe(time.perf_counter() - turn.started)
-        yield AnswerDelta(text="", usage=usage)
+        yield done
 
-    async def _store_answer(
-        self, principal: Principal, turn: PreparedTurn, answer: str, usage: Usage
-    ) -> None:
+    async def _store_answer(self, principal: Principal, done: ChatAnswer) -> None:
+        usage = done.usage
         LLM_TOKENS.labels(self.llm.model, "in").inc(usage.prompt_tokens)
         LLM_TOKENS.labels(self.llm.model, "out").inc(usage.completion_tokens)
         await self.limiter.record_tokens(principal, usage.total_tokens)
@@ -211,24 +222,21 @@ class ChatService:
         # always gets its answer stored.
         await conversations.add_message(
             self.db,
-            conversation_id=turn.conversation_id,
+            conversation_id=done.conversation_id,
             role="assistant",
-            content=answer,
+            content=done.answer,
             max_messages=self.settings.max_turns_per_conversation + 1,
-            citations=citation_dicts(build_citations(turn.chunks, answer)),
+            citations=done.citation_dicts(),
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
         )
 
     async def answer_turn(self, principal: Principal, turn: PreparedTurn) -> ChatAnswer:
         """The whole answer at once, for non-streaming interfaces."""
-        parts: list[str] = []
-        usage = Usage()
-        async for delta in self.stream_turn(principal, turn):
-            parts.append(delta.text)
-            usage = delta.usage or usage
-        answer = "".join(parts)
-        return ChatAnswer(answer, build_citations(turn.chunks, answer), turn.conversation_id, usage)
+        async for event in self.stream_turn(principal, turn):
+            if isinstance(event, ChatAnswer):
+                return event
+        raise AssertionError("unreachable: stream_turn always ends with the ChatAnswer")
 
 
 def _check_room(message_count: int, settings: Settings) -> None:

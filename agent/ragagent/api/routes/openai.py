@@ -9,7 +9,6 @@ top-level field ``citations`` (on the final chunk when streaming), as does
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -18,21 +17,19 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from ragagent.api import sse
 from ragagent.api.chat_schemas import UsagePublic
 from ragagent.api.deps import ChatUser, Principal, StateDep
 from ragagent.core import errors, models
 from ragagent.services import chat
-from ragagent.state import AppState
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
 MODEL_ID = "ragagent"
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 class CompletionMessage(BaseModel):
@@ -104,8 +101,8 @@ async def create_completion(body: CompletionCreate, state: StateDep, principal: 
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     if body.stream:
         include_usage = bool((body.stream_options or {}).get("include_usage"))
-        chunks = _chunks(state, principal, turn, body.model, completion_id, include_usage)
-        return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
+        chunks = _chunks(state.chat, principal, turn, body.model, completion_id, include_usage)
+        return sse.response(chunks)
     result = await state.chat.answer_turn(principal, turn)
     return {
         "id": completion_id,
@@ -121,7 +118,7 @@ async def create_completion(body: CompletionCreate, state: StateDep, principal: 
             }
         ],
         "usage": UsagePublic.of(result.usage).model_dump(),
-        "citations": chat.citation_dicts(result.citations),
+        "citations": result.citation_dicts(),
         "conversation_id": str(result.conversation_id),
     }
 
@@ -139,37 +136,39 @@ def build_chunk(
     }
 
 
-def _data(payload: dict[str, Any]) -> str:
-    return f"data: {json.dumps(payload, default=str)}\n\n"
-
-
 async def _chunks(
-    state: AppState,
+    service: chat.ChatService,
     principal: Principal,
     turn: chat.PreparedTurn,
     model: str,
     completion_id: str,
     include_usage: bool,
 ) -> AsyncIterator[str]:
-    yield _data(build_chunk(completion_id, model, {"role": "assistant", "content": ""}))
-    parts: list[str] = []
+    yield sse.message(build_chunk(completion_id, model, {"role": "assistant", "content": ""}))
     try:
-        async for delta in state.chat.stream_turn(principal, turn):
-            if delta.text:
-                parts.append(delta.text)
-                yield _data(build_chunk(completion_id, model, {"content": delta.text}))
-            if delta.usage is not None:
-                final = build_chunk(completion_id, model, {}, finish="stop")
-                citations = chat.build_citations(turn.chunks, "".join(parts))
-                final["citations"] = chat.citation_dicts(citations)
-                final["conversation_id"] = str(turn.conversation_id)
-                yield _data(final)
-                if include_usage:
-                    usage_chunk = build_chunk(completion_id, model, {})
-                    usage_chunk["choices"] = []
-                    usage_chunk["usage"] = UsagePublic.of(delta.usage).model_dump()
-                    yield _data(usage_chunk)
+        async for event in service.stream_turn(principal, turn):
+            if isinstance(event, chat.ChatAnswer):
+                for chunk in _closing_chunks(event, completion_id, model, include_usage):
+                    yield sse.message(chunk)
+            else:
+                yield sse.message(build_chunk(completion_id, model, {"content": event}))
     except errors.AgentError as exc:
         log.warning("completion stream failed: %s", exc.title)
-        yield _data({"error": {"message": exc.detail, "type": exc.title, "code": exc.status_code}})
+        error = {"message": exc.detail, "type": exc.title, "code": exc.status_code}
+        yield sse.message({"error": error})
     yield "data: [DONE]\n\n"
+
+
+def _closing_chunks(
+    done: chat.ChatAnswer, completion_id: str, model: str, include_usage: bool
+) -> list[dict[str, Any]]:
+    """The finishing chunk with the citations, then the usage chunk when it was asked for."""
+    final = build_chunk(completion_id, model, {}, finish="stop")
+    final["citations"] = done.citation_dicts()
+    final["conversation_id"] = str(done.conversation_id)
+    if not include_usage:
+        return [final]
+    usage = build_chunk(completion_id, model, {})
+    usage["choices"] = []
+    usage["usage"] = UsagePublic.of(done.usage).model_dump()
+    return [final, usage]

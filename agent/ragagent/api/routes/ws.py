@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ragagent.api import deps
-from ragagent.api.chat_schemas import UsagePublic
+from ragagent.api.chat_schemas import closing_events
 from ragagent.core import errors
 from ragagent.core.metrics import WEBSOCKETS_ACTIVE
-from ragagent.rag.types import Usage
 from ragagent.services import chat
 from ragagent.state import AppState
 
@@ -106,25 +104,9 @@ async def _answer(
         conversation_id=question.conversation_id,
         interface="ws",
     )
-    parts: list[str] = []
-    async for delta in state.chat.stream_turn(principal, turn):
-        if delta.text:
-            parts.append(delta.text)
-            await websocket.send_json({"type": "token", "text": delta.text})
-        if delta.usage is not None:
-            for frame in _closing_frames(turn, "".join(parts), delta.usage):
-                await websocket.send_json(frame)
-
-
-def _closing_frames(turn: chat.PreparedTurn, answer: str, usage: Usage) -> list[dict[str, Any]]:
-    """The citations frame, then the done frame, that end every answer."""
-    citations = chat.citation_dicts(chat.build_citations(turn.chunks, answer))
-    conversation_id = str(turn.conversation_id)
-    return [
-        {"type": "citations", "citations": citations, "conversation_id": conversation_id},
-        {
-            "type": "done",
-            "usage": UsagePublic.of(usage).model_dump(),
-            "conversation_id": conversation_id,
-        },
-    ]
+    async for event in state.chat.stream_turn(principal, turn):
+        if isinstance(event, chat.ChatAnswer):
+            for kind, data in closing_events(event):
+                await websocket.send_json({"type": kind, **data})
+        else:
+            await websocket.send_json({"type": "token", "text": event})
