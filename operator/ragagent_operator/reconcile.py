@@ -38,7 +38,7 @@ STEP_ERRORS = (k8s.KubeError, sealing.SealingError, OSError)
 def build_context(
     api: k8s.Api, settings: config.OperatorSettings, body: manifest.Manifest
 ) -> context.Context:
-    """One reconcile's context.Context for RagAgent ``body``, its spec parsed with the defaults."""
+    """One reconcile's Context for RagAgent ``body``, its spec parsed with the defaults."""
     agent = common.build_agent(
         body,
         default_image=settings.default_image,
