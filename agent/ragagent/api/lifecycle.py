@@ -91,9 +91,4 @@ async def _refuse(scope: Scope, send: Send) -> None:
         instance=scope.get("path", ""),
         kind="urn:ragagent:error:draining",
     )
-    response = problems.problem_response(body, {"Retry-After": "1", "Connection": "close"})
-    await response(scope, _disconnected, send)
-
-
-async def _disconnected() -> Message:
-    return {"type": "http.disconnect"}
+    await problems.send_problem(scope, send, body, {"Retry-After": "1", "Connection": "close"})

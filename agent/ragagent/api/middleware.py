@@ -225,8 +225,7 @@ class BodyLimitMiddleware:
             instance=scope.get("path", ""),
             kind="urn:ragagent:error:payload-too-large",
         )
-        response = problems.problem_response(body, {"Connection": "close"})
-        await response(scope, _no_receive, send)
+        await problems.send_problem(scope, send, body, {"Connection": "close"})
 
 
 class _BodyTooLargeError(HTTPException):
@@ -238,10 +237,6 @@ class _BodyTooLargeError(HTTPException):
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__(413, f"The request body exceeds {max_bytes} bytes")
-
-
-async def _no_receive() -> Message:
-    return {"type": "http.disconnect"}
 
 
 def install(app: FastAPI, settings: Settings) -> None:

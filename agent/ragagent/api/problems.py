@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
+from starlette.types import Message, Scope, Send
 from starlette.websockets import WebSocket
 
 from ragagent.core import errors
@@ -52,6 +53,17 @@ def problem_type(exc: errors.AgentError) -> str:
 
 def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(body, status_code=body["status"], headers=headers, media_type=PROBLEM_JSON)
+
+
+async def send_problem(
+    scope: Scope, send: Send, body: dict[str, Any], headers: dict[str, str]
+) -> None:
+    """Answer from ASGI middleware with a problem; the request body is never read."""
+    await problem_response(body, headers)(scope, _disconnected, send)
+
+
+async def _disconnected() -> Message:
+    return {"type": "http.disconnect"}
 
 
 async def _close_websocket(conn: WebSocket, code: int) -> None:

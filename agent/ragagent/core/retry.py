@@ -33,10 +33,6 @@ TRANSIENT: tuple[type[Exception], ...] = (
 )
 
 
-def is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, TRANSIENT)
-
-
 def jittered_delay(attempt: int, *, base: float, cap: float) -> float:
     """Full-jitter backoff: uniform in [0, min(cap, base * 2**attempt)]."""
     return random.uniform(0, min(cap, base * 2**attempt))  # noqa: S311 - jitter, not crypto

@@ -188,13 +188,3 @@ async def delete_conversation(db: Database, *, user_id: str, conversation_id: UU
             (conversation_id, user_id),
         )
         return await cur.fetchone() is not None
-
-
-async def purge_older_than(db: Database, *, days: int) -> int:
-    """Delete conversations idle for more than ``days``; returns how many went."""
-    async with db.connection() as conn:
-        cur = await conn.execute(
-            "DELETE FROM conversations WHERE updated_at < now() - make_interval(days => %s)",
-            (days,),
-        )
-        return cur.rowcount
