@@ -1,13 +1,16 @@
 """The agent's one exception hierarchy.
 
 Every error a client can cause or observe is an ``AgentError`` subclass with a
-fixed HTTP status and a short, safe ``title``. The API maps them to
-``application/problem+json`` (RFC 9457); the ``detail`` must never contain
-secrets, SQL or stack traces. Anything that is not an ``AgentError`` is an
-internal fault: logged with its request id, answered with a bare 500.
+fixed HTTP status and a short, safe ``title``, given as class keywords
+(``class NotFound(AgentError, status=404, title="Not found")``). The API maps
+them to ``application/problem+json`` (RFC 9457); the ``detail`` must never
+contain secrets, SQL or stack traces. Anything that is not an ``AgentError`` is
+an internal fault: logged with its request id, answered with a bare 500.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class AgentError(Exception):
@@ -16,65 +19,58 @@ class AgentError(Exception):
     status_code: int = 500
     title: str = "Internal error"
 
+    def __init_subclass__(
+        cls, *, status: int | None = None, title: str | None = None, **kwargs: Any
+    ) -> None:
+        """A subclass keeps its parent's status and title unless it names its own."""
+        super().__init_subclass__(**kwargs)
+        cls.status_code = status or cls.status_code
+        cls.title = title or cls.title
+
     def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.headers = headers or {}
 
 
-class BadRequest(AgentError):
-    status_code = 400
-    title = "Bad request"
+class BadRequest(AgentError, status=400, title="Bad request"):
+    """The request cannot be served as sent, e.g. a source URL that cannot be fetched."""
 
 
-class ValidationFailed(AgentError):
-    status_code = 422
-    title = "Validation failed"
+class ValidationFailed(AgentError, status=422, title="Validation failed"):
+    """A value is empty, malformed or over its limit."""
 
 
-class Unauthorized(AgentError):
+class Unauthorized(AgentError, status=401, title="Unauthorized"):
     """No or bad credentials. ``reason`` feeds the auth-failure metric."""
-
-    status_code = 401
-    title = "Unauthorized"
 
     def __init__(self, detail: str | None = None, *, reason: str = "invalid") -> None:
         super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
         self.reason = reason
 
 
-class Forbidden(AgentError):
-    status_code = 403
-    title = "Forbidden"
+class Forbidden(AgentError, status=403, title="Forbidden"):
+    """The credential is valid but lacks the scope the request needs."""
 
 
-class NotFound(AgentError):
+class NotFound(AgentError, status=404, title="Not found"):
     """Also used for other users' resources, so their existence does not leak."""
 
-    status_code = 404
-    title = "Not found"
+
+class Conflict(AgentError, status=409, title="Conflict"):
+    """The resource's state refuses the request, e.g. a conversation at its message limit."""
 
 
-class Conflict(AgentError):
-    status_code = 409
-    title = "Conflict"
+class PayloadTooLarge(AgentError, status=413, title="Payload too large"):
+    """A document or fetched body over its size cap."""
 
 
-class PayloadTooLarge(AgentError):
-    status_code = 413
-    title = "Payload too large"
+class UnsupportedMediaType(AgentError, status=415, title="Unsupported media type"):
+    """A content type ingestion cannot parse."""
 
 
-class UnsupportedMediaType(AgentError):
-    status_code = 415
-    title = "Unsupported media type"
-
-
-class RateLimited(AgentError):
+class RateLimited(AgentError, status=429, title="Too many requests"):
     """Over a request rate or token budget; ``retry_after`` is in whole seconds."""
-
-    status_code = 429
-    title = "Too many requests"
 
     def __init__(
         self, detail: str | None = None, *, retry_after: int, headers: dict[str, str] | None = None
@@ -84,27 +80,21 @@ class RateLimited(AgentError):
         self.retry_after = max(1, retry_after)
 
 
-class ServiceUnavailable(AgentError):
+class ServiceUnavailable(AgentError, status=503, title="Service unavailable"):
     """A dependency (database, LLM provider) is down; clients should retry later."""
-
-    status_code = 503
-    title = "Service unavailable"
 
     def __init__(self, detail: str | None = None, *, retry_after: int = 5) -> None:
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
         self.retry_after = retry_after
 
 
-class DatabaseUnavailable(ServiceUnavailable):
-    title = "Database unavailable"
+class DatabaseUnavailable(ServiceUnavailable, title="Database unavailable"):
+    """The pool could not connect or hand out a connection in time."""
 
 
-class LLMUnavailable(ServiceUnavailable):
-    title = "LLM provider unavailable"
+class LLMUnavailable(ServiceUnavailable, title="LLM provider unavailable"):
+    """The provider failed after its retries, or its circuit breaker is open."""
 
 
-class EmbeddingModelMismatch(AgentError):
+class EmbeddingModelMismatch(AgentError, status=409, title="Embedding model mismatch"):
     """The index was built with another embedding model; re-index before use."""
-
-    status_code = 409
-    title = "Embedding model mismatch"

@@ -12,6 +12,7 @@ import functools
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,7 @@ class LocalMiniLMEmbedder:
             return self.load().encode(texts, batch_size=self._batch_size)
 
 
+@dataclass(frozen=True, kw_only=True)
 class OpenAIEmbedder:
     """The embeddings endpoint of the OpenAI API or any server speaking its protocol.
 
@@ -77,58 +79,47 @@ class OpenAIEmbedder:
     from the provider that could carry internals or secrets.
     """
 
-    def __init__(
-        self, *, client: openai.OpenAI, model: str, dimension: int, batch_size: int = 32
-    ) -> None:
-        self._client = client
-        self._model = model
-        self._dimension = dimension
-        self._batch_size = batch_size
-
-    @property
-    def model_name(self) -> str:
-        return self._model
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
+    client: openai.OpenAI
+    model_name: str
+    dimension: int
+    batch_size: int = 32
 
     def embed(self, texts: Sequence[str]) -> models.Vector:
         with telemetry.span(
-            "embed", **{"embedding.model": self._model, "embedding.texts": len(texts)}
+            "embed", **{"embedding.model": self.model_name, "embedding.texts": len(texts)}
         ):
             return self._embed_all(texts)
 
     def _embed_all(self, texts: Sequence[str]) -> models.Vector:
         batches = [
-            self._embed_batch(texts[start : start + self._batch_size])
-            for start in range(0, len(texts), self._batch_size)
+            self._embed_batch(texts[start : start + self.batch_size])
+            for start in range(0, len(texts), self.batch_size)
         ]
         if not batches:
-            return np.empty((0, self._dimension), dtype=np.float32)
+            return np.empty((0, self.dimension), dtype=np.float32)
         return _normalise(np.concatenate(batches))
 
     def _embed_batch(self, texts: Sequence[str]) -> models.Vector:
         try:
-            response = self._client.embeddings.create(
-                model=self._model,
+            response = self.client.embeddings.create(
+                model=self.model_name,
                 input=list(texts),
                 encoding_format="float",
-                dimensions=self._dimension if self._shortenable else openai.omit,
+                dimensions=self.dimension if self._shortenable else openai.omit,
             )
         except openai.OpenAIError as exc:
             logger.warning("embedding provider failed: %s", type(exc).__name__)
             raise errors.ServiceUnavailable("Embedding provider unavailable") from exc
         rows = sorted(response.data, key=lambda item: item.index)
         vectors = np.asarray([row.embedding for row in rows], dtype=np.float32)
-        if vectors.shape != (len(texts), self._dimension):
+        if vectors.shape != (len(texts), self.dimension):
             logger.warning("embedding provider returned shape %s", vectors.shape)
             raise errors.ServiceUnavailable("Embedding provider returned unexpected vectors")
         return vectors
 
     @property
     def _shortenable(self) -> bool:
-        return self._model.startswith(_SHORTENABLE_PREFIX)
+        return self.model_name.startswith(_SHORTENABLE_PREFIX)
 
 
 def _normalise(vectors: models.Vector) -> models.Vector:
@@ -179,7 +170,7 @@ def create_openai_embedder(settings: Settings) -> OpenAIEmbedder:
     )
     return OpenAIEmbedder(
         client=client,
-        model=settings.embedding_model,
+        model_name=settings.embedding_model,
         dimension=settings.embedding_dimension,
         batch_size=settings.embedding_batch_size,
     )

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import openai
 from openai.types.chat import ChatCompletionChunk
@@ -64,23 +65,16 @@ def backoff_delay(attempt: int, base: float, jitter: float) -> float:
     return min(MAX_BACKOFF_SECONDS, base * 2.0**attempt) * (0.5 + jitter / 2)
 
 
+@dataclass(frozen=True, kw_only=True)
 class OpenAIChatLLM:
     """Streams chat completions from an OpenAI-compatible server via ``AsyncOpenAI``."""
 
-    provider = "openai"
+    provider: ClassVar[str] = "openai"
 
-    def __init__(
-        self,
-        *,
-        client: openai.AsyncOpenAI,
-        model: str,
-        settings: Settings,
-        breaker: CircuitBreaker,
-    ) -> None:
-        self.client = client
-        self.model = model
-        self.settings = settings
-        self.breaker = breaker
+    client: openai.AsyncOpenAI
+    model: str
+    settings: Settings
+    breaker: CircuitBreaker
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenAIChatLLM:

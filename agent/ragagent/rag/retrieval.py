@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from psycopg.types.json import Jsonb
 
@@ -55,15 +55,18 @@ def build_fused(
     return [(item, scores[item]) for item in ordered[:limit]]
 
 
+class Ranking(TypedDict):
+    """How to rank: the ``top_k`` chunks wanted, the ``candidates`` each method proposes,
+    RRF's ``rrf_k``, and an optional ``filter``."""
+
+    top_k: int
+    candidates: int
+    rrf_k: int
+    filter: NotRequired[RetrievalFilter | None]
+
+
 async def retrieve(
-    *,
-    db: Database,
-    embedder: Embedder,
-    query: str,
-    top_k: int,
-    candidates: int,
-    rrf_k: int,
-    filter: RetrievalFilter | None = None,
+    *, db: Database, embedder: Embedder, query: str, **ranking: Unpack[Ranking]
 ) -> list[RetrievedChunk]:
     """The ``top_k`` best chunks for ``query``; an empty list when nothing matches.
 
@@ -71,16 +74,7 @@ async def retrieve(
     """
     vector = await asyncio.to_thread(_embed_query, embedder, query)
     wanted = embedding_index.IndexModel(embedder.model_name, embedder.dimension)
-    return await search(
-        db=db,
-        wanted=wanted,
-        vector=vector,
-        query=query,
-        top_k=top_k,
-        candidates=candidates,
-        rrf_k=rrf_k,
-        filter=filter,
-    )
+    return await search(db=db, wanted=wanted, vector=vector, query=query, **ranking)
 
 
 def _embed_query(embedder: Embedder, query: str) -> models.Vector:
@@ -96,10 +90,7 @@ async def search(
     wanted: embedding_index.IndexModel,
     vector: models.Vector,
     query: str,
-    top_k: int,
-    candidates: int,
-    rrf_k: int,
-    filter: RetrievalFilter | None = None,
+    **ranking: Unpack[Ranking],
 ) -> list[RetrievedChunk]:
     """Retrieval with the query already embedded (what the latency benchmark times).
 
@@ -107,7 +98,8 @@ async def search(
     the recorded model, the HNSW setting and both candidate lists with their rows.
     """
     started = time.perf_counter()
-    active = filter if filter is not None and not filter.is_empty else None
+    candidates, wanted_filter = ranking["candidates"], ranking.get("filter")
+    active = wanted_filter if wanted_filter is not None and not wanted_filter.is_empty else None
     params = _params(vector, query, candidates, active, wanted)
     async with db.connection() as conn:
         async with conn.pipeline():
@@ -117,7 +109,8 @@ async def search(
         embedding_index.check_model(
             embedding_index.build_model(await model_cursor.fetchone()), wanted
         )
-        chunks = build_ranked(await cursor.fetchall(), top_k=top_k, rrf_k=rrf_k)
+        rows = await cursor.fetchall()
+        chunks = build_ranked(rows, top_k=ranking["top_k"], rrf_k=ranking["rrf_k"])
     metrics.RETRIEVAL_LATENCY.observe(time.perf_counter() - started)
     metrics.RETRIEVALS.inc()
     if not chunks:
