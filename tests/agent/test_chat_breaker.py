@@ -19,6 +19,16 @@ def make_breaker(clock: FakeClock) -> CircuitBreaker:
     return CircuitBreaker(failure_threshold=3, cooldown_seconds=10.0, clock=clock)
 
 
+def half_open() -> CircuitBreaker:
+    """A breaker opened by three failures whose cooldown has just passed."""
+    clock = FakeClock()
+    breaker = make_breaker(clock)
+    for _ in range(3):
+        breaker.record_failure()
+    clock.now += 10
+    return breaker
+
+
 def test_breaker_stays_closed_below_the_threshold() -> None:
     breaker = make_breaker(FakeClock())
     breaker.record_failure()
@@ -49,22 +59,14 @@ def test_a_success_resets_the_failure_count() -> None:
 
 
 def test_half_open_breaker_lets_exactly_one_trial_call_through() -> None:
-    clock = FakeClock()
-    breaker = make_breaker(clock)
-    for _ in range(3):
-        breaker.record_failure()
-    clock.now += 10
+    breaker = half_open()
     assert breaker.state == "half_open"
     assert breaker.allow()
     assert not breaker.allow()
 
 
 def test_successful_trial_call_closes_the_breaker() -> None:
-    clock = FakeClock()
-    breaker = make_breaker(clock)
-    for _ in range(3):
-        breaker.record_failure()
-    clock.now += 10
+    breaker = half_open()
     assert breaker.allow()
     breaker.record_success()
     assert breaker.state == "closed"
@@ -72,11 +74,7 @@ def test_successful_trial_call_closes_the_breaker() -> None:
 
 
 def test_failed_trial_call_reopens_for_a_full_cooldown() -> None:
-    clock = FakeClock()
-    breaker = make_breaker(clock)
-    for _ in range(3):
-        breaker.record_failure()
-    clock.now += 10
+    breaker = half_open()
     assert breaker.allow()
     breaker.record_failure()
     assert breaker.state == "open"

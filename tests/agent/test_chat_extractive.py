@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from ragagent.rag.extractive import NOTHING_FOUND, ExtractiveLLM, build_answer, split_sentences
 from ragagent.rag.types import RetrievedChunk
+from tests.agent import documents
 
 
 def chunk(n: int, text: str) -> RetrievedChunk:
-    return RetrievedChunk(
-        chunk_id=n,
-        document_id=n,
-        external_id=f"doc-{n}",
-        title=f"Doc {n}",
-        text=text,
-        score=1.0,
-        ordinal=0,
-    )
+    return documents.retrieved(n, text)
 
 
 PASSAGES = [

@@ -5,18 +5,16 @@ from __future__ import annotations
 from ragagent.core.models import ChatTurn
 from ragagent.rag import prompts
 from ragagent.rag.types import RetrievedChunk
+from tests.agent import documents
 
 
 def chunk(n: int, text: str) -> RetrievedChunk:
-    return RetrievedChunk(
-        chunk_id=n,
-        document_id=n,
-        external_id=f"doc-{n}",
-        title=f"Doc {n}",
-        text=text,
-        score=1.0 / n,
-        ordinal=0,
-    )
+    return documents.retrieved(n, text, score=1.0 / n)
+
+
+def turns(*contents: str) -> list[ChatTurn]:
+    """A conversation that starts with the user and alternates from there."""
+    return [ChatTurn("user" if i % 2 == 0 else "assistant", c) for i, c in enumerate(contents)]
 
 
 def test_context_numbers_passages_in_rank_order() -> None:
@@ -29,21 +27,13 @@ def test_context_says_so_when_nothing_was_retrieved() -> None:
 
 
 def test_history_keeps_the_most_recent_turns_that_fit_the_budget() -> None:
-    history = [
-        ChatTurn("user", "a" * 400),
-        ChatTurn("assistant", "b" * 40),
-        ChatTurn("user", "c" * 40),
-    ]
+    history = turns("a" * 400, "b" * 40, "c" * 40)
     kept = prompts.trim_history(history, budget=25, max_turns=10)
     assert [t.content[0] for t in kept] == ["b", "c"]
 
 
 def test_history_stops_at_the_first_turn_that_does_not_fit() -> None:
-    history = [
-        ChatTurn("user", "a" * 4),
-        ChatTurn("assistant", "b" * 400),
-        ChatTurn("user", "c" * 4),
-    ]
+    history = turns("a" * 4, "b" * 400, "c" * 4)
     kept = prompts.trim_history(history, budget=50, max_turns=10)
     assert [t.content for t in kept] == ["cccc"]
 

@@ -11,7 +11,8 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from ragagent.core.embedded_pg import EmbeddedPostgres
-from tests.support.fixtures_pg import build_test_settings, start_client
+from tests.agent.hardening.harness import running_app
+from tests.support.fixtures_pg import build_test_settings
 
 pytestmark = pytest.mark.db
 
@@ -119,15 +120,11 @@ async def test_bad_retrieve_requests_are_422(app_client: httpx.AsyncClient, body
 
 async def test_oversized_document_is_refused(pg_url: str, tmp_path: Path) -> None:
     settings = build_test_settings(pg_url, tmp_path, max_document_bytes=1000)
-    client, lifespan = await start_client(settings)
-    try:
-        response = await client.post(
+    async with running_app(settings) as running:
+        response = await running.client.post(
             "/v1/documents", content=b"a" * 2000, headers={"content-type": "text/plain"}
         )
         assert response.status_code == 413
-    finally:
-        await client.aclose()
-        await lifespan.__aexit__(None, None, None)
 
 
 async def test_another_embedding_model_gets_409_with_a_reindex_hint(

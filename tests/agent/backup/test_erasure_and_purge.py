@@ -13,11 +13,10 @@ import pytest
 from ragagent.core.db import Database
 from ragagent.db import conversations
 from ragagent.services import retention
-from ragagent.state import AppState
 from tests.agent.backup import agentdata
 from tests.agent.backup.cli import run
-from tests.agent.hardening.harness import bearer, create_key
-from tests.support.fixtures_pg import build_test_settings, start_client
+from tests.agent.hardening.harness import bearer, create_key, running_app
+from tests.support.fixtures_pg import build_test_settings
 
 pytestmark = pytest.mark.db
 
@@ -81,17 +80,13 @@ async def test_app_purges_on_start_when_retention_is_set(db: Database, tmp_path:
     await age(db, await chat(db, "u1"), 10)
     keep = await chat(db, "u2")
     settings = build_test_settings(db.url, tmp_path, conversation_retention_days=7)
-    client, lifespan = await start_client(settings)
-    try:
+    async with running_app(settings):
         for _ in range(100):
             if (await remaining(db))["conversations"] == 1:
                 break
             await asyncio.sleep(0.05)
         assert await remaining(db) == {"conversations": 1, "messages": 2}
         assert await conversations.get_conversation(db, user_id="u2", conversation_id=keep)
-    finally:
-        await client.aclose()
-        await lifespan.__aexit__(None, None, None)
 
 
 async def test_erasure_needs_admin_and_erases_only_that_user(
@@ -101,13 +96,11 @@ async def test_erasure_needs_admin_and_erases_only_that_user(
         await chat(db, "alice", replies=3)
     await chat(db, "bob")
     settings = build_test_settings(db.url, tmp_path, auth_disabled=False, secret_key="s" * 40)
-    client, lifespan = await start_client(settings)
     caplog.set_level(logging.INFO, logger="ragagent.audit")
-    try:
-        state = AppState.of(client._transport.app)  # type: ignore[attr-defined]
-        assert state is not None
-        admin = await create_key(state, scopes=["admin"], user="ops")
-        chatter = await create_key(state, scopes=["chat"], user="alice")
+    async with running_app(settings) as running:
+        client = running.client
+        admin = await create_key(running.state, scopes=["admin"], user="ops")
+        chatter = await create_key(running.state, scopes=["chat"], user="alice")
         path = "/v1/users/alice/data"
 
         assert (await client.delete(path)).status_code == 401
@@ -127,9 +120,6 @@ async def test_erasure_needs_admin_and_erases_only_that_user(
         assert again.json()["conversations_deleted"] == 0
         too_long = await client.delete("/v1/users/" + "x" * 300 + "/data", headers=bearer(admin))
         assert too_long.status_code == 422
-    finally:
-        await client.aclose()
-        await lifespan.__aexit__(None, None, None)
     records = audit_records(caplog, "user.erased")
     subjects = [(r.__dict__["actor"], r.__dict__["subject"]) for r in records]
     assert subjects == [("ops", "alice"), ("ops", "alice")]

@@ -38,21 +38,24 @@ async def test_the_request_after_rate_plus_burst_is_refused() -> None:
     assert RATE_LIMITED.labels(scope="chat", kind="requests")._value.get() == before + 1
 
 
-async def test_identities_and_scopes_are_counted_apart() -> None:
-    limiter = build_limiter(per_minute=1, burst=0)
-    await limiter.hit(user("alice"), "chat")
-    await limiter.hit(user("bob"), "chat")
-    await limiter.hit(user("alice"), "admin")
-    with pytest.raises(errors.RateLimited):
-        await limiter.hit(user("alice"), "chat")
+@pytest.fixture
+def one_per_minute() -> Limiter:
+    return build_limiter(per_minute=1, burst=0)
 
 
-async def test_anonymous_callers_are_limited_per_client_ip() -> None:
-    limiter = build_limiter(per_minute=1, burst=0)
-    await limiter.hit(anonymous("10.0.0.1"), "chat")
-    await limiter.hit(anonymous("10.0.0.2"), "chat")
+async def test_identities_and_scopes_are_counted_apart(one_per_minute: Limiter) -> None:
+    await one_per_minute.hit(user("alice"), "chat")
+    await one_per_minute.hit(user("bob"), "chat")
+    await one_per_minute.hit(user("alice"), "admin")
     with pytest.raises(errors.RateLimited):
-        await limiter.hit(anonymous("10.0.0.1"), "chat")
+        await one_per_minute.hit(user("alice"), "chat")
+
+
+async def test_anonymous_callers_are_limited_per_client_ip(one_per_minute: Limiter) -> None:
+    await one_per_minute.hit(anonymous("10.0.0.1"), "chat")
+    await one_per_minute.hit(anonymous("10.0.0.2"), "chat")
+    with pytest.raises(errors.RateLimited):
+        await one_per_minute.hit(anonymous("10.0.0.1"), "chat")
 
 
 async def test_scope_overrides_apply() -> None:
