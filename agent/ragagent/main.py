@@ -69,9 +69,8 @@ async def open_state(settings: Settings, stack: AsyncExitStack) -> AppState:
         log.info("applied migrations: %s", ", ".join(applied))
     embedder = await asyncio.to_thread(embeddings.create_embedder, settings)
     answerer = llm.create_llm(settings)
-    closer = getattr(answerer, "aclose", None)
-    if closer is not None:
-        stack.push_async_callback(closer)
+    if isinstance(answerer, llm.OpenAIChatLLM):  # the offline answerer holds no client
+        stack.push_async_callback(answerer.aclose)
     limiter = Limiter.from_settings(settings)
     return AppState(
         settings=settings,
