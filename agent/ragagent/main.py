@@ -79,7 +79,9 @@ async def open_state(settings: Settings, stack: AsyncExitStack) -> AppState:
         llm=answerer,
         limiter=limiter,
         auth=auth.Authenticator(settings, db),
-        chat=ChatService(settings, db, embedder, answerer, limiter),
+        chat=ChatService(
+            settings=settings, db=db, embedder=embedder, llm=answerer, limiter=limiter
+        ),
     )
 
 

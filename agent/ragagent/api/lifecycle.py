@@ -91,4 +91,6 @@ async def _refuse(scope: Scope, send: Send) -> None:
         instance=scope.get("path", ""),
         kind="urn:ragagent:error:draining",
     )
-    await problems.send_problem(scope, send, body, {"Retry-After": "1", "Connection": "close"})
+    await problems.send_problem(
+        scope, send, body, headers={"Retry-After": "1", "Connection": "close"}
+    )

@@ -225,7 +225,7 @@ class BodyLimitMiddleware:
             instance=scope.get("path", ""),
             kind="urn:ragagent:error:payload-too-large",
         )
-        await problems.send_problem(scope, send, body, {"Connection": "close"})
+        await problems.send_problem(scope, send, body, headers={"Connection": "close"})
 
 
 class _BodyTooLargeError(HTTPException):

@@ -56,7 +56,7 @@ def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None
 
 
 async def send_problem(
-    scope: Scope, send: Send, body: dict[str, Any], headers: dict[str, str]
+    scope: Scope, send: Send, body: dict[str, Any], *, headers: dict[str, str]
 ) -> None:
     """Answer from ASGI middleware with a problem; the request body is never read."""
     await problem_response(body, headers)(scope, _disconnected, send)

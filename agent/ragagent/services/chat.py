@@ -103,7 +103,7 @@ def _citation(index: int, chunk: RetrievedChunk) -> Citation:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ChatService:
     """The chat pipeline over the process's shared clients; ``main.lifespan`` makes one."""
 

@@ -101,7 +101,14 @@ async def create_completion(body: CompletionCreate, state: StateDep, principal: 
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     if body.stream:
         include_usage = bool((body.stream_options or {}).get("include_usage"))
-        chunks = _chunks(state.chat, principal, turn, body.model, completion_id, include_usage)
+        chunks = _chunks(
+            state.chat,
+            principal,
+            turn,
+            model=body.model,
+            completion_id=completion_id,
+            include_usage=include_usage,
+        )
         return sse.response(chunks)
     result = await state.chat.answer_turn(principal, turn)
     return {
@@ -140,6 +147,7 @@ async def _chunks(
     service: chat.ChatService,
     principal: Principal,
     turn: chat.PreparedTurn,
+    *,
     model: str,
     completion_id: str,
     include_usage: bool,
@@ -148,7 +156,10 @@ async def _chunks(
     try:
         async for event in service.stream_turn(principal, turn):
             if isinstance(event, chat.ChatAnswer):
-                for chunk in _closing_chunks(event, completion_id, model, include_usage):
+                closing = _closing_chunks(
+                    event, completion_id=completion_id, model=model, include_usage=include_usage
+                )
+                for chunk in closing:
                     yield sse.message(chunk)
             else:
                 yield sse.message(build_chunk(completion_id, model, {"content": event}))
@@ -160,7 +171,7 @@ async def _chunks(
 
 
 def _closing_chunks(
-    done: chat.ChatAnswer, completion_id: str, model: str, include_usage: bool
+    done: chat.ChatAnswer, *, completion_id: str, model: str, include_usage: bool
 ) -> list[dict[str, Any]]:
     """The finishing chunk with the citations, then the usage chunk when it was asked for."""
     final = build_chunk(completion_id, model, {}, finish="stop")
