@@ -19,11 +19,7 @@ LAYERS = "Agent: cli -> main -> api"
 @pytest.fixture(scope="module")
 def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the agent package with its contracts beside it; it passes them."""
-    root = tmp_path_factory.mktemp("layers")
-    import_layers.copy_package(PACKAGE, root, id_prefix="agent-")
-    clean = import_layers.lint(root)
-    assert clean.returncode == 0, clean.stdout + clean.stderr
-    return root
+    return import_layers.clean_copy(PACKAGE, tmp_path_factory.mktemp("layers"), id_prefix="agent-")
 
 
 @pytest.mark.parametrize(

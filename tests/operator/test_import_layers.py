@@ -19,11 +19,9 @@ PACKAGE = import_layers.REPO / "operator" / "ragagent_operator"
 @pytest.fixture(scope="module")
 def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the package with the operator's contracts beside it; it passes them."""
-    root = tmp_path_factory.mktemp("layers")
-    import_layers.copy_package(PACKAGE, root, id_prefix="operator-")
-    clean = import_layers.lint(root)
-    assert clean.returncode == 0, clean.stdout + clean.stderr
-    return root
+    return import_layers.clean_copy(
+        PACKAGE, tmp_path_factory.mktemp("layers"), id_prefix="operator-"
+    )
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.support import controlplane, tools
+from tests.support import controlplane, processes, tools
 
 STATE_DIR = Path(os.environ.get("RAGAGENT_CLUSTER_DIR", tools.REPO_ROOT / ".cluster"))
 STATE_FILE = STATE_DIR / "state.json"
@@ -31,17 +31,7 @@ def read_state() -> dict[str, Any] | None:
         state: dict[str, Any] = json.loads(STATE_FILE.read_text())
     except (OSError, ValueError):
         return None
-    return state if _alive(int(state["pid"])) else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return state if processes.is_alive(int(state["pid"])) else None
 
 
 def _export_line(state: dict[str, Any]) -> str:
@@ -121,9 +111,9 @@ def down() -> int:
     pid = int(state["pid"])
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + DOWN_TIMEOUT
-    while _alive(pid) and time.monotonic() < deadline:
+    while processes.is_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    if _alive(pid):
+    if processes.is_alive(pid):
         # Its components carry a parent-death signal, so killing the supervisor ends them too.
         os.kill(pid, signal.SIGKILL)
     print(f"cluster stopped (pid {pid})")

@@ -52,6 +52,14 @@ def copy_package(package: Path, root: Path, *, id_prefix: str) -> Path:
     return root
 
 
+def clean_copy(package: Path, root: Path, *, id_prefix: str) -> Path:
+    """``copy_package``, then a check that the untouched copy passes its contracts."""
+    copy_package(package, root, id_prefix=id_prefix)
+    clean = lint(root)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    return root
+
+
 def lint(root: Path) -> subprocess.CompletedProcess[str]:
     """lint-imports on the copy in ``root``, without a cache."""
     env = {**os.environ, "PYTHONPATH": str(root)}

@@ -278,7 +278,7 @@ def clean_stale() -> list[Path]:
     cleaned = []
     for workdir in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*"):
         owner = _read_owner(workdir)
-        if owner is not None and not _alive(owner[0]):
+        if owner is not None and not processes.is_alive(owner[0]):
             remove_node_state(workdir, node_config.Network(owner[1]))
             cleaned.append(workdir)
     return cleaned
@@ -291,16 +291,6 @@ def _read_owner(workdir: Path) -> tuple[int, int] | None:
         return int(owner["pid"]), int(owner["index"])
     except (OSError, ValueError, KeyError):
         return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def main(argv: Sequence[str]) -> int:

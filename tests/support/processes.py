@@ -46,6 +46,17 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
+def is_alive(pid: int) -> bool:
+    """True while a process ``pid`` exists (one of another user's counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _die_with_parent() -> None:
     # Runs in the child between fork and exec. Failure is harmless (non-Linux): the
     # process-group kill on teardown still applies.
