@@ -247,18 +247,30 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def install_operator_prereqs(cluster: controlplane.ControlPlane) -> Path:
+    """Applies the CRDs, RBAC and peering; returns a kubeconfig of the operator's account."""
+    for path in ("crd", "rbac"):
+        cluster.kubectl("apply", "-k", str(harness.REPO / "manifests" / path))
+    harness.wait_established(cluster)
+    cluster.kubectl("apply", "-f", str(harness.REPO / "manifests" / "operator" / "peering.yaml"))
+    token = cluster.token_for(
+        harness.OPERATOR_SERVICE_ACCOUNT, harness.OPERATOR_NAMESPACE, duration="2h"
+    )
+    return cluster.kubeconfig_for_token(token, name="bench-operator")
+
+
+def wait_all_ready(cluster: controlplane.ControlPlane, namespace: str) -> None:
+    """Waits up to 900 s for every RagAgent in ``namespace`` to turn Ready."""
+    deadline = time.monotonic() + 900
+    while all_reconciled(cluster, namespace, "Ready") < COUNT:
+        if time.monotonic() > deadline:
+            raise TimeoutError("not all RagAgents turned Ready in 900 s")
+        time.sleep(2.0)
+
+
 def main() -> None:
     with controlplane.ControlPlane() as cluster:
-        for path in ("crd", "rbac"):
-            cluster.kubectl("apply", "-k", str(harness.REPO / "manifests" / path))
-        harness.wait_established(cluster)
-        cluster.kubectl(
-            "apply", "-f", str(harness.REPO / "manifests" / "operator" / "peering.yaml")
-        )
-        token = cluster.token_for(
-            harness.OPERATOR_SERVICE_ACCOUNT, harness.OPERATOR_NAMESPACE, duration="2h"
-        )
-        kubeconfig = cluster.kubeconfig_for_token(token, name="bench-operator")
+        kubeconfig = install_operator_prereqs(cluster)
         operator = harness.start_operator(
             cluster, kubeconfig, "bench", resync_seconds=RESYNC_SECONDS
         )
@@ -274,11 +286,7 @@ def main() -> None:
             cpu = cpu_seconds(operator.process.pid) - cpu_before
             events = events_per_agent(cluster, "bench-op")
             # Steady state first: unsealed Secrets roll the pods once, then all turn Ready.
-            deadline = time.monotonic() + 900
-            while all_reconciled(cluster, "bench-op", "Ready") < COUNT:
-                if time.monotonic() > deadline:
-                    raise TimeoutError("not all RagAgents turned Ready in 900 s")
-                time.sleep(2.0)
+            wait_all_ready(cluster, "bench-op")
             ready = time.perf_counter() - started
             time.sleep(RESYNC_SECONDS)
             writes, resyncs = noop_writes(cluster, operator)
