@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tests.charts.chart_helpers import CHART
-from tests.operator.integration.harness import Operator, get_json, wait_for
+from tests.operator.integration.harness import Operator, get_json, is_healthy, wait_for
 from tests.support import controlplane, processes
 
 REPO = CHART.parents[1]
@@ -96,16 +96,8 @@ def start_chart_operator(
             cwd=REPO,
         )
     operator = Operator(process, log_path, metrics_port)
-    wait_for(lambda: _healthy(health_port), "chart operator liveness", operator=operator)
+    wait_for(lambda: is_healthy(health_port), "chart operator liveness", operator=operator)
     return operator
-
-
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-            return True
-    except OSError:
-        return False
 
 
 def condition(cluster: controlplane.ControlPlane, ns: str, name: str, kind: str) -> str | None:

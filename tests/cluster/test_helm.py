@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.charts import chart_cluster
 from tests.support import controlplane
 
 pytestmark = pytest.mark.k8s
@@ -18,14 +19,11 @@ CHART = Path(__file__).resolve().parent / "charts" / "tiny"
 def helm(
     cluster: controlplane.ControlPlane, home: Path, *args: str
 ) -> subprocess.CompletedProcess[str]:
-    """Runs our helm with its cache/config/data kept under ``home``, not the user's."""
-    env = cluster.env() | {
-        "HELM_CACHE_HOME": str(home / "cache"),
-        "HELM_CONFIG_HOME": str(home / "config"),
-        "HELM_DATA_HOME": str(home / "data"),
-    }
-    argv = [str(cluster.tool("helm")), *args]
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=180, check=True)
+    """Runs our helm with its cache/config/data kept under ``home``, not the user's; raises
+    CalledProcessError when it fails."""
+    done = chart_cluster.run_helm(cluster, home, *args)
+    done.check_returncode()
+    return done
 
 
 def test_helm_install_of_a_tiny_chart_works(

@@ -29,14 +29,8 @@ BASE = f"http://127.0.0.1:{c.APP_PORT}"
 def agent_pod(stack: stacks.Stack, ingested: runner.Finished) -> Iterator[runner.Container]:
     assert ingested.exit_code == 0, ingested.describe()
     manifest = deployment.build_deployment(stack.agent, config_hash="c", secrets_hash="s")
-    container = runner.start(stack.plan(manifest))
-    try:
-        runner.wait_ready(container, timeout=180)
+    with runner.running(stack.plan(manifest), timeout=180) as container:
         yield container
-    finally:
-        if container.is_running():
-            runner.stop(container)
-        runner.remove(container.name)
 
 
 @pytest.fixture(scope="module")

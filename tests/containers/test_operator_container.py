@@ -119,14 +119,8 @@ def operator_pod(
     install(cluster, chart)
     deployment = chart_helpers.find(chart, "Deployment")
     plan = operator_plan(cluster, deployment, tmp_path_factory.mktemp("operator-pod"))
-    container = runner.start(plan)
-    try:
-        runner.wait_ready(container, timeout=120)
+    with runner.running(plan, timeout=120) as container:
         yield container
-    finally:
-        if container.is_running():
-            runner.stop(container)
-        runner.remove(container.name)
 
 
 def rag_agent(name: str, db_secret: str) -> dict[str, Any]:

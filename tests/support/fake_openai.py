@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 import pytest
 import uvicorn
@@ -169,12 +169,26 @@ class ServerThread:
         self.thread.join(timeout=30)
 
 
-@pytest.fixture(scope="session")
-def fake_openai_server() -> Iterator[FakeOpenAI]:
-    fake = FakeOpenAI()
+class Served(Protocol):
+    """A fake server: its ASGI app, and the URL it is reached at once served."""
+
+    app: Any
+    url: str
+
+
+ServedT = TypeVar("ServedT", bound=Served)
+
+
+def serve(fake: ServedT) -> Iterator[ServedT]:
+    """Serves ``fake.app`` on a thread with ``fake.url`` set, until the caller stops iterating."""
     with ServerThread(fake.app) as server:
         fake.url = server.url
         yield fake
+
+
+@pytest.fixture(scope="session")
+def fake_openai_server() -> Iterator[FakeOpenAI]:
+    yield from serve(FakeOpenAI())
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.fake_openai import ServerThread
+from tests.support import fake_openai
 
 API_KEY = "sk-fake-embeddings-key"
 DEFAULT_DIMENSION = 24
@@ -92,10 +92,7 @@ def _error(status: int, code: str) -> JSONResponse:
 
 @pytest.fixture(scope="session")
 def fake_embeddings_server() -> Iterator[FakeEmbeddings]:
-    fake = FakeEmbeddings()
-    with ServerThread(fake.app) as server:
-        fake.url = server.url
-        yield fake
+    yield from fake_openai.serve(FakeEmbeddings())
 
 
 @pytest.fixture

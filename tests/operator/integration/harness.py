@@ -95,7 +95,7 @@ def start_operator(
     with log_path.open("wb") as sink:
         process = subprocess.Popen(argv, env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=REPO)
     operator = Operator(process, log_path, metrics_port)
-    wait_for(lambda: _healthy(health_port), f"operator {tag} liveness", operator=operator)
+    wait_for(lambda: is_healthy(health_port), f"operator {tag} liveness", operator=operator)
     return operator
 
 
@@ -121,7 +121,8 @@ def wait_established(cluster: controlplane.ControlPlane, crds: Sequence[str] = C
     wait_for(lambda: all(map(established, crds)), f"{', '.join(crds)} Established", timeout=120)
 
 
-def _healthy(port: int) -> bool:
+def is_healthy(port: int) -> bool:
+    """Whether the operator on ``port`` answers its liveness probe (False while it does not)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
             return True

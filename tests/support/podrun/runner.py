@@ -12,11 +12,13 @@ podman runs through ``tests.support.images.podman_command`` (the project's conta
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,6 +151,20 @@ def stop(container: Container) -> int:
 
 def remove(name: str) -> None:
     podman("rm", "--force", "--ignore", name, check=False)
+
+
+@contextlib.contextmanager
+def running(plan: model.RunPlan, *, timeout: float) -> Iterator[Container]:
+    """Starts ``plan`` and waits until it is ready; on the way out stops it (when still
+    running) and removes it."""
+    container = start(plan)
+    try:
+        wait_ready(container, timeout=timeout)
+        yield container
+    finally:
+        if container.is_running():
+            stop(container)
+        remove(container.name)
 
 
 def wait_ready(container: Container, *, timeout: float = 180.0) -> None:
