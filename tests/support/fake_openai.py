@@ -16,9 +16,9 @@ import re
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import pytest
 import uvicorn
@@ -69,18 +69,30 @@ def _chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> dict
     }
 
 
-class FakeOpenAI:
-    """The server's application and behaviour; ``url`` is set once it listens."""
+BehaviourT = TypeVar("BehaviourT")
 
-    def __init__(self) -> None:
-        self.behaviour = Behaviour()
+
+class FakeServer(Generic[BehaviourT]):
+    """A fake server's one-route application and behaviour; ``url`` is set once it listens."""
+
+    def __init__(self, new_behaviour: Callable[[], BehaviourT], route: Route) -> None:
+        self._new_behaviour = new_behaviour
+        self.behaviour = new_behaviour()
         self.url = ""
-        self.app = Starlette(
-            routes=[Route("/v1/chat/completions", self.completions, methods=["POST"])]
-        )
+        self.app = Starlette(routes=[route])
 
     def reset(self) -> None:
-        self.behaviour = Behaviour()
+        """Fresh behaviour (no injected failures, no recorded requests) for the next test."""
+        self.behaviour = self._new_behaviour()
+
+
+class FakeOpenAI(FakeServer[Behaviour]):
+    """The fake chat completions server."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            Behaviour, Route("/v1/chat/completions", self.completions, methods=["POST"])
+        )
 
     async def completions(self, request: Request) -> Response:
         body = await request.json()

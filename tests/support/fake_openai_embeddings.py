@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -45,16 +44,11 @@ def vector_for(text: str, dimension: int) -> list[float]:
     return [3.0 * float(x) for x in np.random.default_rng(seed).standard_normal(dimension)]
 
 
-class FakeEmbeddings:
-    """The server's application and behaviour; ``url`` is set once it listens."""
+class FakeEmbeddings(fake_openai.FakeServer[Behaviour]):
+    """The fake embeddings server."""
 
     def __init__(self) -> None:
-        self.behaviour = Behaviour()
-        self.url = ""
-        self.app = Starlette(routes=[Route("/v1/embeddings", self.embeddings, methods=["POST"])])
-
-    def reset(self) -> None:
-        self.behaviour = Behaviour()
+        super().__init__(Behaviour, Route("/v1/embeddings", self.embeddings, methods=["POST"]))
 
     async def embeddings(self, request: Request) -> Response:
         body = await request.json()
