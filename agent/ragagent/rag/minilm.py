@@ -66,9 +66,15 @@ class LayerWeights:
 
 @dataclass(frozen=True)
 class BertWeights:
+    """The whole model's weights; ``position`` already holds the token-type embedding.
+
+    Every text is one segment (token type 0), so the token-type row is the same vector
+    at every position: adding it to the position table once at load time spares
+    ``embed`` an addition over the whole ``(batch, length, hidden)`` array per batch.
+    """
+
     word: Array
     position: Array
-    token_type: Array
     embed_norm: tuple[Array, Array]
     layers: tuple[LayerWeights, ...]
 
@@ -78,8 +84,8 @@ def load_weights(path: Path, config: BertConfig) -> BertWeights:
     raw = {name: np.asarray(value, dtype=np.float32) for name, value in load_file(path).items()}
     return BertWeights(
         word=raw["embeddings.word_embeddings.weight"],
-        position=raw["embeddings.position_embeddings.weight"],
-        token_type=raw["embeddings.token_type_embeddings.weight"][0],
+        position=raw["embeddings.position_embeddings.weight"]
+        + raw["embeddings.token_type_embeddings.weight"][0],
         embed_norm=_norm(raw, "embeddings.LayerNorm"),
         layers=tuple(
             _layer(raw, f"encoder.layer.{i}.", config.num_heads) for i in range(config.num_layers)
@@ -129,9 +135,9 @@ def forward(weights: BertWeights, config: BertConfig, ids: IntArray, mask: Array
 
 
 def embed(weights: BertWeights, ids: IntArray, eps: float) -> Array:
-    """Word + position + token-type embeddings, flattened to ``(batch * length, hidden)``."""
+    """Word + position (token type folded in) embeddings, as ``(batch * length, hidden)``."""
     length = ids.shape[1]
-    x = weights.word[ids] + weights.position[:length] + weights.token_type
+    x = weights.word[ids] + weights.position[:length]
     return layer_norm(x.reshape(-1, x.shape[-1]), weights.embed_norm, eps)
 
 
