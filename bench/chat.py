@@ -71,9 +71,7 @@ def raw_worker(
             db=db,
             embedder=embedder,
             query=question,
-            top_k=settings.retrieval_top_k,
-            candidates=settings.retrieval_candidates,
-            rrf_k=settings.rrf_k,
+            **retrieval.build_ranking(settings),
         )
         messages = prompts.build_messages(
             question=question, history=[], chunks=chunks, history_budget=0, max_turns=0

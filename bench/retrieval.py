@@ -117,9 +117,7 @@ async def time_queries(
             wanted=MODEL,
             vector=vector,
             query=text,
-            top_k=settings.retrieval_top_k,
-            candidates=settings.retrieval_candidates,
-            rrf_k=settings.rrf_k,
+            **retrieval.build_ranking(settings),
         )
         timings.append((time.perf_counter() - started) * 1000)
     return timings

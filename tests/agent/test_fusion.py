@@ -1,10 +1,11 @@
-"""Reciprocal rank fusion (pure)."""
+"""Reciprocal rank fusion and the configured ranking (pure)."""
 
 from __future__ import annotations
 
 import pytest
 
-from ragagent.rag.retrieval import build_fused
+from ragagent.core.config import Settings
+from ragagent.rag.retrieval import build_fused, build_ranking
 
 
 def test_an_item_in_both_lists_beats_items_in_one() -> None:
@@ -33,3 +34,9 @@ def test_ties_break_by_best_rank_then_id() -> None:
 
 def test_empty_rankings_fuse_to_nothing() -> None:
     assert build_fused([[], []], k=60, limit=5) == []
+
+
+def test_the_ranking_takes_each_knob_from_its_own_setting() -> None:
+    # Three distinct values: a knob read from the wrong setting cannot pass unnoticed.
+    settings = Settings(retrieval_top_k=3, retrieval_candidates=17, rrf_k=90)
+    assert build_ranking(settings) == {"top_k": 3, "candidates": 17, "rrf_k": 90}

@@ -17,6 +17,7 @@ from typing import Any, NotRequired, TypedDict, Unpack
 from psycopg.types.json import Jsonb
 
 from ragagent.core import metrics, models
+from ragagent.core.config import Settings
 from ragagent.core.db import Connection, Database
 from ragagent.db import embedding_index
 from ragagent.rag.types import Embedder, RetrievedChunk
@@ -63,6 +64,15 @@ class Ranking(TypedDict):
     candidates: int
     rrf_k: int
     filter: NotRequired[RetrievalFilter | None]
+
+
+def build_ranking(settings: Settings) -> Ranking:
+    """The configured ranking (``retrieval_top_k``, ``retrieval_candidates``, ``rrf_k``)."""
+    return Ranking(
+        top_k=settings.retrieval_top_k,
+        candidates=settings.retrieval_candidates,
+        rrf_k=settings.rrf_k,
+    )
 
 
 async def retrieve(

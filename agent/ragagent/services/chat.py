@@ -137,9 +137,7 @@ class ChatService:
                 db=self.db,
                 embedder=self.embedder,
                 query=question,
-                top_k=settings.retrieval_top_k,
-                candidates=settings.retrieval_candidates,
-                rrf_k=settings.rrf_k,
+                **retrieval.build_ranking(settings),
             )
             span.set_attribute("retrieval.chunks", len(chunks))
         conversation_id = await self._store_question(principal, conversation_id, question)
