@@ -4,6 +4,8 @@ pytest_plugins = [
     "tests.support.fake_openai",
     "tests.support.fake_openai_embeddings",
     "tests.support.fixtures_cluster",
+    # after fixtures_cluster, which it imports
+    "tests.support.fixtures_node",
     "tests.support.fixtures_pg",
     # after fixtures_pg, which it imports
     "tests.support.chat_app",

@@ -1,54 +1,13 @@
-"""Fixtures for the real-node tests (``-m node``): one kubelet node joined to the session's
-control plane, running the project's images. Without the node tools or the images the tests
-skip loudly, and fail under CI."""
+"""The ``node`` marker of the real-node tests. Their fixtures (``real_node``,
+``agent_image``) are in ``tests.support.fixtures_node``, shared with tests/e2e so that a
+session runs one node."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
 import pytest
-
-from tests.support import controlplane, fixtures_cluster, images, node, node_images, tools
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "node: needs a real kubelet node (hack/build-node-tools), runs as root"
     )
-
-
-@pytest.fixture(scope="session")
-def agent_image() -> images.ImageRefs:
-    return images.require_images()
-
-
-def require_node_host() -> None:
-    """Skips loudly (fails under CI) unless this is root with the node tools built."""
-    if os.geteuid() != 0:
-        fixtures_cluster.skip_loudly_or_fail("!!! real-node tests NOT RUN: they need root !!!")
-    try:
-        for name in node.NODE_TOOLS:
-            tools.require_tool(tools.tools_bin(), name)
-    except tools.ToolsMissingError as exc:
-        fixtures_cluster.skip_loudly_or_fail(
-            "!!! NODE TOOLS MISSING (did hack/build-node-tools fail?): "
-            f"real-node tests NOT RUN !!! {exc}"
-        )
-
-
-def start_node(cluster: controlplane.ControlPlane, refs: images.ImageRefs) -> node.RealNode:
-    """A started node with the sandbox and agent images."""
-    require_node_host()
-    sandbox = node_images.ensure_sandbox_image(refs.base)
-    archives = [sandbox.archive, refs.agent_archive]
-    return node.RealNode(cluster, images=archives, sandbox_image=sandbox.ref).start()
-
-
-@pytest.fixture(scope="session")
-def real_node(
-    cluster: controlplane.ControlPlane, agent_image: images.ImageRefs
-) -> Iterator[node.RealNode]:
-    real = start_node(cluster, agent_image)
-    yield real
-    real.stop()

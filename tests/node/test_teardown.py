@@ -1,5 +1,6 @@
 """The real node leaves the host as it found it: no processes, mounts, cgroups, bridge,
-iptables rules or log links, after a normal stop and after its runner is SIGKILLed."""
+iptables rules or log links, and none of kube-proxy's nftables tables or kube-router's chains
+and ipsets, after a normal stop and after its runner is SIGKILLed."""
 
 from __future__ import annotations
 
@@ -10,12 +11,23 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.node import conftest, pods
-from tests.support import controlplane, images, node, node_config, node_host, tools
+from tests.node import pods
+from tests.support import (
+    controlplane,
+    fixtures_node,
+    images,
+    node,
+    node_config,
+    node_host,
+    node_network,
+    processes,
+    tools,
+)
 
 pytestmark = [pytest.mark.k8s, pytest.mark.node, pytest.mark.slow]
 UP_TIMEOUT = 300.0
@@ -23,27 +35,55 @@ UP_TIMEOUT = 300.0
 
 def run_pod(kubeconfig: Path, kubectl: Path, *, image: str, node_name: str) -> None:
     """A web pod on the node under test (the session's real node may share the cluster),
-    Ready: a sandbox, a container, a netns, CNI rules."""
-    pod = pods.build_web_pod(f"web-{node_name}", image=image)
+    Ready: a sandbox, a container, a netns, CNI rules. A Service and a NetworkPolicy select
+    it, so kube-proxy and kube-router program the host for it (rules, chains, ipsets)."""
+    name = f"web-{node_name}"
+    pod = pods.build_web_pod(name, image=image)
     pod["spec"]["nodeSelector"]["kubernetes.io/hostname"] = node_name
+    policy = {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name},
+        "spec": {"podSelector": {"matchLabels": {"app": name}}, "policyTypes": ["Ingress"]},
+    }  # fmt: skip
+    service = pods.build_service(name, selects=name)
     base = [str(kubectl), f"--kubeconfig={kubeconfig}", "-n", "default"]
     apply = [*base, "apply", "-f", "-"]
-    subprocess.run(apply, input=json.dumps(pod), text=True, check=True, timeout=60)
-    wait = [*base, "wait", "--for=condition=Ready", f"pod/web-{node_name}", "--timeout=120s"]
+    for obj in (pod, service, policy):
+        subprocess.run(apply, input=json.dumps(obj), text=True, check=True, timeout=60)
+    wait = [*base, "wait", "--for=condition=Ready", f"pod/{name}", "--timeout=120s"]
     subprocess.run(wait, check=True, capture_output=True, timeout=150)
+    processes.wait_until(
+        "kube-router's ipsets for the policy",
+        lambda: any(found.startswith("ipset ") for found in node_network.leftovers()),
+        timeout=60,
+    )
 
 
+@pytest.fixture
+def host_network_free(real_node: node.RealNode) -> Iterator[None]:
+    """Only one node per host runs kube-proxy and kube-router (node_network's host lock):
+    the session node's are stopped while a test runs a node of its own, then restarted."""
+    assert real_node.service_network is not None
+    real_node.service_network.stop()
+    try:
+        yield
+    finally:
+        real_node.service_network.start()
+
+
+@pytest.mark.usefixtures("host_network_free")
 def test_stop_leaves_the_host_clean(
     cluster: controlplane.ControlPlane, agent_image: images.ImageRefs
 ) -> None:
-    real = conftest.start_node(cluster, agent_image)
+    real = fixtures_node.start_node(cluster, agent_image)
     try:
         kubectl = cluster.tool("kubectl")
         run_pod(cluster.kubeconfig_path, kubectl, image=agent_image.agent, node_name=real.name)
         assert node_host.leftovers(real.layout.workdir, real.network) != []
+        assert node_network.leftovers() != []
     finally:
         real.stop()
     assert node_host.leftovers(real.layout.workdir, real.network) == []
+    assert node_network.leftovers() == []
 
 
 def start_runner() -> tuple[subprocess.Popen[str], dict[str, str]]:
@@ -73,8 +113,9 @@ def start_runner() -> tuple[subprocess.Popen[str], dict[str, str]]:
     return runner, printed
 
 
+@pytest.mark.usefixtures("host_network_free")
 def test_cleanup_after_the_runner_is_sigkilled() -> None:
-    conftest.require_node_host()
+    fixtures_node.require_node_host()
     runner, printed = start_runner()
     workdir = Path(printed["workdir"])
     network = node_config.Network(json.loads((workdir / node.OWNER_FILE).read_text())["index"])
@@ -88,6 +129,8 @@ def test_cleanup_after_the_runner_is_sigkilled() -> None:
         runner.wait()
     time.sleep(1)  # its children get their parent-death signal
     assert node_host.leftovers(workdir, network) != []  # the shim and the container survive
+    assert node_network.leftovers() != []  # the nftables table, chains and ipsets too
     # Another session's node start may sweep it first: either way, it is gone.
     node.clean_stale()
     assert node_host.leftovers(workdir, network) == []
+    assert node_network.leftovers() == []
