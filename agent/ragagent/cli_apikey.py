@@ -3,13 +3,16 @@
 The clear key is printed once, by ``create``, and never stored: the table
 holds only its HMAC-SHA256 (keyed by RAGAGENT_SECRET_KEY, or in development
 by a random secret kept in the data directory). Losing a key means creating
-a new one and revoking the old.
+a new one and revoking the old. ``--expires-in`` gives a key an end date, after
+which it is refused with 401 like a revoked one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Annotated, TypeVar
 
 import typer
@@ -24,6 +27,9 @@ app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True
 
 T = TypeVar("T")
 EXIT_FAILED = 1
+_DURATION = re.compile(r"^([1-9][0-9]{0,5})([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+MAX_EXPIRY = timedelta(days=3660)
 
 
 def parse_scopes(raw: str) -> list[str]:
@@ -34,6 +40,23 @@ def parse_scopes(raw: str) -> list[str]:
         allowed = ", ".join(sorted(security.SCOPES))
         raise typer.BadParameter(f"scopes must be a comma list of: {allowed}")
     return scopes
+
+
+def parse_duration(raw: str) -> timedelta:
+    """``"30d"`` → 30 days: a whole number and one unit of m, h, d or w, at most 10 years."""
+    match = _DURATION.match(raw.strip())
+    if match is None:
+        raise typer.BadParameter(
+            f"{raw!r} is not a duration: write a whole number and a unit, "
+            "m (minutes), h (hours), d (days) or w (weeks), e.g. 90d",
+            param_hint="'--expires-in'",
+        )
+    duration = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    if duration > MAX_EXPIRY:
+        raise typer.BadParameter(
+            f"{raw!r} is longer than {MAX_EXPIRY.days} days", param_hint="'--expires-in'"
+        )
+    return duration
 
 
 def _settings() -> Settings:
@@ -77,23 +100,38 @@ def create(
         "chat"
     ),
     user: Annotated[
-        str | None, typer.Option("--user", help="Principal id; default 'key:<id>'.")
+        str | None,
+        typer.Option(
+            "--user", help="Owner shared by several keys: 'apikey-user:<user>'; default the key."
+        ),
+    ] = None,
+    expires_in: Annotated[
+        str | None,
+        typer.Option("--expires-in", help="Lifetime such as 30d, 12h or 4w; default never."),
     ] = None,
 ) -> None:
     """Create a key and print it once; store it now, it cannot be shown again."""
     settings = _settings()
     scope_list = parse_scopes(scopes)
+    lifetime = None if expires_in is None else parse_duration(expires_in)
     prefix, key = security.generate_api_key()
-    key_hash = security.build_key_hash(security.signing_secret(settings), key)
+    key_hash = security.build_key_hash(security.api_key_pepper(settings), key)
 
     async def action(db: Database) -> apikeys.ApiKeyRecord:
         return await apikeys.insert_key(
-            db, name=name, prefix=prefix, key_hash=key_hash, user_id=user, scopes=scope_list
+            db,
+            name=name,
+            prefix=prefix,
+            key_hash=key_hash,
+            user_id=user,
+            scopes=scope_list,
+            expires_in=lifetime,
         )
 
     record = _with_db(settings, action)
     typer.echo(f"id:     {record.id}\nname:   {record.name}\nscopes: {','.join(scope_list)}")
-    typer.echo(f"user:   {record.user_id or f'key:{record.id}'}")
+    typer.echo(f"owner:  {security.api_key_principal_id(record.id, record.user_id)}")
+    typer.echo(f"expires: {_when(record.expires_at, never='never')}")
     typer.echo(f"key:    {key}")
     typer.echo("Store the key now: it is not kept and cannot be shown again.", err=True)
 
@@ -110,13 +148,17 @@ def revoke(key_id: Annotated[int, typer.Argument(metavar="ID", help="Key id.")])
 
 @app.command("list")
 def list_keys() -> None:
-    """List keys (never their values): id, name, prefix, scopes, user, state."""
+    """List keys (never their values): id, name, prefix, scopes, user, dates, state."""
     records = _with_db(_settings(), apikeys.list_keys)
-    typer.echo("ID\tNAME\tPREFIX\tSCOPES\tUSER\tCREATED\tLAST USED\tSTATE")
+    typer.echo("ID\tNAME\tPREFIX\tSCOPES\tUSER\tCREATED\tLAST USED\tEXPIRES\tSTATE")
     for r in records:
-        state = "revoked" if r.revoked_at else "active"
-        used = r.last_used_at.isoformat(timespec="seconds") if r.last_used_at else "-"
+        state = "revoked" if r.revoked_at else "expired" if r.is_expired() else "active"
         typer.echo(
             f"{r.id}\t{r.name}\trag_{r.prefix}_…\t{','.join(sorted(r.scopes))}\t"
-            f"{r.user_id or '-'}\t{r.created_at.isoformat(timespec='seconds')}\t{used}\t{state}"
+            f"{r.user_id or '-'}\t{_when(r.created_at)}\t{_when(r.last_used_at)}\t"
+            f"{_when(r.expires_at, never='never')}\t{state}"
         )
+
+
+def _when(moment: datetime | None, *, never: str = "-") -> str:
+    return moment.isoformat(timespec="seconds") if moment else never

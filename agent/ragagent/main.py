@@ -34,7 +34,7 @@ from ragagent.core.logging import configure_logging
 from ragagent.core.ratelimit import Limiter
 from ragagent.db import migrate
 from ragagent.rag import embeddings, llm, samples
-from ragagent.services import auth, retention
+from ragagent.services import auth, key_expiry, retention
 from ragagent.services.chat import ChatService
 from ragagent.state import AppState
 
@@ -107,6 +107,7 @@ async def lifespan(app: FastAPI, *, settings: Settings) -> AsyncIterator[None]:
         await ingest_samples(state)
         state.attach(app)
         await state.auth.log_mode()
+        await stack.enter_async_context(key_expiry.expiry_gauge(state.db))
         purge = retention.start_retention(state.db, settings.conversation_retention_days)
         log.info("RagAgent %s ready", __version__)
         try:

@@ -9,15 +9,47 @@ from pydantic import Field
 from ragagent_operator import spec_base
 
 
+class JwtSecretRef(spec_base.ApiModel):
+    """The HS256 key: read by the agent's server only, never by a Job."""
+
+    name: str = Field(description="Name of a Secret in the RagAgent's namespace.", max_length=253)
+    key: str = Field(description="Key inside that Secret's data (>= 32 bytes).", max_length=253)
+
+
 class Jwt(spec_base.ApiModel):
+    # A shared secret beside the identity provider's keys would let whoever holds the secret
+    # mint tokens the provider never issued; a key set fetched over plain http can be swapped
+    # on the way.
+    __cel__: ClassVar[spec_base.Cel] = [
+        (
+            "has(self.jwksURL) != has(self.hs256SecretRef)",
+            "auth.jwt needs exactly one of jwksURL (RS256/ES256) or hs256SecretRef (HS256)",
+        ),
+        (
+            "!has(self.jwksURL) || self.jwksURL.startsWith('https://')",
+            "auth.jwt.jwksURL must be an https:// URL",
+        ),
+    ]
     issuer: str = Field(description="Required iss claim.", max_length=2048)
     audience: str = Field(description="Required aud claim.", max_length=2048)
     jwks_url: str | None = Field(
         None,
         alias="jwksURL",
-        description="JWKS URL for RS256/ES256 tokens. NetworkPolicy egress opens its port "
-        "for the agent (see networkPolicy.endpoints).",
+        description="https:// JWKS URL for RS256/ES256 tokens. NetworkPolicy egress opens its "
+        "port for the agent (see networkPolicy.endpoints).",
         max_length=2048,
+    )
+    hs256_secret_ref: JwtSecretRef | None = Field(
+        None,
+        description="A Secret key holding the HS256 verification key, instead of jwksURL. "
+        "Only the agent's server reads it; the operator's generated secret-key never "
+        "verifies tokens.",
+    )
+    max_token_lifetime_seconds: int = Field(
+        3600,
+        description="Longest accepted token life (exp - iat); longer-lived tokens get 401.",
+        ge=60,
+        le=86400,
     )
 
 

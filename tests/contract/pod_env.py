@@ -112,6 +112,10 @@ def _user_and_sealed_llm_secrets(agent: Agent) -> dict[str, dict[str, str]]:
         password = sealing.generate_token(24).decode()
         url = f"postgresql://rag:{password}@pg.{agent.namespace}.svc:5432/rag?sslmode=require"
         found.setdefault(external.secret_ref.name, {})[external.secret_ref.key] = url
+    jwt = agent.spec.auth.jwt
+    if jwt is not None and jwt.hs256_secret_ref is not None:
+        ref = jwt.hs256_secret_ref
+        found.setdefault(ref.name, {})[ref.key] = sealing.generate_token(48).decode()
     api_key = agent.spec.model.api_key
     token = "sk-" + sealing.generate_token(36).decode()
     if api_key is not None and api_key.secret_ref is not None:

@@ -22,11 +22,13 @@ BACKUP_NAME = "20261203T100000.000Z-0a1b2c3d"
 SEALED = {"sealed": {"encryptedValue": "AgBy3i4OJSWK+PiTySYZZA9rO43cGDEq"}}
 KEY_REF = {"secretRef": {"name": "llm", "key": "k"}}
 ModelKind = Literal["extractive", "openai", "openai-embeddings"]
-AuthMode = Literal["apiKey", "jwt", "none"]
+AuthMode = Literal["apiKey", "jwt", "jwt-hs256", "none"]
 DatabaseKind = Literal["managed", "external"]
 SecretsProvider = Literal["sealedSecrets", "kubernetes"]
 MODELS: tuple[ModelKind, ...] = ("extractive", "openai", "openai-embeddings")
-AUTH_MODES: tuple[AuthMode, ...] = ("apiKey", "jwt", "none")
+AUTH_MODES: tuple[AuthMode, ...] = ("apiKey", "jwt", "jwt-hs256", "none")
+# The Secret key an HS256 RagAgent names for its token key (jwt-hs256 cases).
+HS256_REF = {"name": "token-signing", "key": "hs256"}
 DATABASES: tuple[DatabaseKind, ...] = ("managed", "external")
 PROVIDERS: tuple[SecretsProvider, ...] = ("sealedSecrets", "kubernetes")
 
@@ -77,6 +79,9 @@ class Case:
         if self.auth == "jwt":
             jwt = {"issuer": "https://login.example.com/", "audience": "ragagent"}
             return {"mode": "jwt", "jwt": {**jwt, "jwksURL": "https://login.example.com/jwks"}}
+        if self.auth == "jwt-hs256":
+            jwt = {"issuer": "https://tokens.example.com/", "audience": "ragagent"}
+            return {"mode": "jwt", "jwt": {**jwt, "hs256SecretRef": HS256_REF}}
         if self.auth == "none":
             return {"mode": "none", "allowUnauthenticated": True}
         return {"mode": "apiKey"}

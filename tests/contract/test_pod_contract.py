@@ -65,7 +65,11 @@ async def check_agent_pod(
     assert settings.auth_disabled is unauthenticated
     if command.name == "serve":
         await check_serve(agent, settings, world)
-    elif command.name in ("ingest", "reindex"):
+        return
+    # Only the server verifies credentials: no Job holds a key that hashes or verifies them.
+    assert settings.secret_key is None
+    assert settings.jwt_hs256_secret is None
+    if command.name in ("ingest", "reindex"):
         check_embedder(agent, settings, world)
         check_ingest_paths(pod, container, command)
     else:
@@ -90,7 +94,11 @@ async def check_serve(agent: Agent, settings: config.Settings, world: pod_env.Wo
     assert await auth.allows_anonymous() is (agent.spec.auth.mode == "none")
     assert auth.jwt_configured is (agent.spec.auth.mode == "jwt")
     signing = world.secret_value(secrets.generated_secret_name(agent), c.KEY_SECRET_KEY)
-    assert security.signing_secret(settings) == signing.encode()
+    assert security.api_key_pepper(settings) == signing.encode()
+    jwt = agent.spec.auth.jwt
+    hs256 = jwt.hs256_secret_ref if jwt is not None and agent.spec.auth.mode == "jwt" else None
+    hs256_key = None if hs256 is None else world.secret_value(hs256.name, hs256.key)
+    assert secret_text(settings.jwt_hs256_secret) == hs256_key
 
 
 def check_embedder(agent: Agent, settings: config.Settings, world: pod_env.World) -> None:

@@ -63,6 +63,8 @@ def test_cel_messages_cover_the_documented_rules() -> None:
         "database needs exactly one of external or managed",
         "ipBlock.cidr must be a CIDR",
         "a networkPolicy.endpoints peer takes an ipBlock or pod/namespace selectors",
+        "auth.jwt needs exactly one of jwksURL (RS256/ES256) or hs256SecretRef (HS256)",
+        "auth.jwt.jwksURL must be an https:// URL",
     ):
         assert message in text
 

@@ -69,7 +69,7 @@ def create_key(
     """A real API key for ``user_id``, stored through the app's own database pool."""
     state = app_state(client)
     prefix, key = security.generate_api_key()
-    key_hash = security.build_key_hash(security.signing_secret(state.settings), key)
+    key_hash = security.build_key_hash(security.api_key_pepper(state.settings), key)
 
     async def insert() -> None:
         await apikeys.insert_key(
@@ -124,7 +124,7 @@ async def insert_key(settings: Settings, user_id: str) -> str:
     assert settings.database_url is not None
     db = await Database.open(settings.database_url.get_secret_value(), settings)
     prefix, key = security.generate_api_key()
-    key_hash = security.build_key_hash(security.signing_secret(settings), key)
+    key_hash = security.build_key_hash(security.api_key_pepper(settings), key)
     try:
         await apikeys.insert_key(
             db,

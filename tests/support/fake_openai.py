@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import pytest
@@ -153,9 +154,16 @@ def free_port() -> int:
 class ServerThread:
     """Any ASGI app served by a real uvicorn on 127.0.0.1 in a daemon thread."""
 
-    def __init__(self, app: Any, *, lifespan: Literal["auto", "on", "off"] = "off") -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        lifespan: Literal["auto", "on", "off"] = "off",
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
+        """``tls`` is a (certificate, key) PEM pair: then the server speaks https only."""
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             app,
             host="127.0.0.1",
@@ -163,6 +171,8 @@ class ServerThread:
             log_level="warning",
             lifespan=lifespan,
             ws="websockets-sansio",
+            ssl_certfile=tls[0] if tls else None,
+            ssl_keyfile=tls[1] if tls else None,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

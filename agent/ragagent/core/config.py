@@ -24,6 +24,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from ragagent.core.auth_settings import AuthSettings
+
 MIN_SECRET_BYTES = 32
 # The bundled local embedding model, under its short name and its Hugging Face hub id: two
 # spellings of one model (the operator's CRD defaults to the hub id). Here, not in
@@ -96,14 +98,14 @@ ScopeLimitList = Annotated[
 ]
 
 
-class Settings(BaseSettings):
+class Settings(AuthSettings):
     """All agent settings. Env names are ``RAGAGENT_<FIELD>`` unless noted.
 
     These are the settings of the programs that sign or verify credentials (the server
     and ``ragagent apikey``); ``DataSettings`` are those of the commands that only move data.
     """
 
-    # Whether the program signs or verifies credentials (API-key hashes, HS256 JWTs), and so
+    # Whether the program signs or verifies credentials (API-key hashes, JWTs), and so
     # needs a strong RAGAGENT_SECRET_KEY in production. A class attribute, not a field: no
     # environment variable can switch the check off.
     signs_credentials: ClassVar[bool] = True
@@ -241,17 +243,7 @@ class Settings(BaseSettings):
     )
 
     # --- security ------------------------------------------------------------
-    secret_key: SecretStr | None = Field(
-        None,
-        description="HMAC key for API-key hashes and HS256 JWTs; >= 32 bytes in production.",
-    )
-    auth_disabled: bool = Field(
-        False, description="Explicitly allow anonymous use. Refused in production."
-    )
-    jwt_issuer: str | None = Field(None, description="Required `iss` of bearer tokens.")
-    jwt_audience: str | None = Field(None, description="Required `aud` of bearer tokens.")
-    jwt_jwks_url: str | None = Field(None, description="JWKS URL for RS256/ES256 tokens.")
-    jwt_leeway_seconds: int = Field(30, ge=0, le=300, description="Clock skew allowed.")
+    # The credential fields (secret_key, jwt_*, auth_disabled) are in AuthSettings.
     cors_allowed_origins: CsvList = Field(
         default_factory=list, description="Exact origins allowed by CORS; empty means none."
     )
@@ -305,6 +297,8 @@ class Settings(BaseSettings):
         found = []
         if self.chunk_overlap >= self.chunk_size:
             found.append("RAGAGENT_CHUNK_OVERLAP must be smaller than RAGAGENT_CHUNK_SIZE")
+        if self.signs_credentials:  # the data commands verify nothing (and get no keys)
+            found.extend(self.auth_problems())
         if self.is_production:
             found.extend(self._production_problems())
         return found

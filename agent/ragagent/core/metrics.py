@@ -100,6 +100,11 @@ WEBSOCKETS_ACTIVE = Gauge(
     "Open chat WebSockets.",
     registry=REGISTRY,
 )
+API_KEYS_EXPIRING = Gauge(
+    "ragagent_api_keys_expiring",
+    "Active API keys that expire within 7 days (counted every 5 minutes).",
+    registry=REGISTRY,
+)
 DB_POOL = Gauge(
     "ragagent_db_pool_connections",
     "Database pool connections by state (size, in_use, waiting).",

@@ -1,5 +1,5 @@
 """Credentials apart from the database: principals and scopes, API keys, their HMAC
-hashes and the secret that keys them.
+hashes and the secret that keys them, and the namespaced ids principals own data by.
 
 ``services.auth.Authenticator`` checks a request's credential against the
 database and the JWT settings with these helpers; the ``apikey`` command makes
@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 SCOPES = frozenset({"chat", "ingest", "admin"})
 KEY_MARKER = "rag"
 ANONYMOUS_ID = "anonymous"
+# Principal id prefixes, one per credential kind (see api_key_principal_id).
+APIKEY_PREFIX = "apikey:"
+APIKEY_USER_PREFIX = "apikey-user:"
+JWT_PREFIX = "jwt:"
 
 
 @dataclass(frozen=True)
@@ -48,9 +52,11 @@ def anonymous(client_ip: str | None) -> Principal:
 # --- API keys ------------------------------------------------------------------
 
 
-def signing_secret(settings: Settings) -> bytes:
-    """HMAC key for API-key hashes: the configured secret, else a per-data-dir file.
+def api_key_pepper(settings: Settings) -> bytes:
+    """HMAC key for API-key hashes: RAGAGENT_SECRET_KEY, else a per-data-dir file.
 
+    This key has no other use (HS256 tokens have their own), so rotating a JWT key never
+    revokes API keys. Rotating this one does: every key must then be created again.
     The file fallback exists so ``make run`` works without configuration; it is
     created once with mode 0600 and reused by the CLI and the server alike.
     """
@@ -62,6 +68,20 @@ def signing_secret(settings: Settings) -> bytes:
         path.touch(mode=0o600)
         path.write_text(secrets.token_hex(32), encoding="utf-8")
     return path.read_text(encoding="utf-8").strip().encode()
+
+
+def api_key_principal_id(key_id: int, user_id: str | None) -> str:
+    """Who owns what an API key does: the key itself, or the user it was made for.
+
+    Ids are namespaced by credential kind (and, for tokens, by issuer), so no token can
+    name itself into an API key's conversations and no key into a token subject's.
+    """
+    return f"{APIKEY_USER_PREFIX}{user_id}" if user_id else f"{APIKEY_PREFIX}{key_id}"
+
+
+def jwt_principal_id(issuer: str, subject: str) -> str:
+    """``jwt:<issuer>#<sub>``: a subject means something only at the issuer that named it."""
+    return f"{JWT_PREFIX}{issuer}#{subject}"
 
 
 def generate_api_key() -> tuple[str, str]:

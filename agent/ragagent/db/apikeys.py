@@ -1,4 +1,4 @@
-"""SQL for the ``api_keys`` table (migration 0003).
+"""SQL for the ``api_keys`` table (migration 0003; ``expires_at`` from 0005).
 
 Only HMAC hashes are stored; the clear key exists once, in the output of
 ``ragagent apikey create``. Rows are never deleted, only revoked, so an audit
@@ -8,7 +8,7 @@ can still tell which key did what.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -26,13 +26,20 @@ class ApiKeyRecord:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    expires_at: datetime | None = None
 
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
 
+    def is_expired(self, now: datetime | None = None) -> bool:
+        """True once ``expires_at`` has passed; a key without one never expires."""
+        return self.expires_at is not None and self.expires_at <= (now or datetime.now(UTC))
 
-_COLUMNS = "id, name, prefix, key_hash, user_id, scopes, created_at, last_used_at, revoked_at"
+
+_COLUMNS = (
+    "id, name, prefix, key_hash, user_id, scopes, created_at, last_used_at, revoked_at, expires_at"
+)
 
 
 def _record(row: dict[str, Any]) -> ApiKeyRecord:
@@ -41,13 +48,21 @@ def _record(row: dict[str, Any]) -> ApiKeyRecord:
 
 
 async def insert_key(
-    db: Database, *, name: str, prefix: str, key_hash: str, user_id: str | None, scopes: list[str]
+    db: Database,
+    *,
+    name: str,
+    prefix: str,
+    key_hash: str,
+    user_id: str | None,
+    scopes: list[str],
+    expires_in: timedelta | None = None,
 ) -> ApiKeyRecord:
+    """Store a key; ``expires_in`` counts from the database's clock, None means never."""
     async with db.connection() as conn:
         cur = await conn.execute(
-            f"INSERT INTO api_keys (name, prefix, key_hash, user_id, scopes) "
-            f"VALUES (%s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
-            (name, prefix, key_hash, user_id, scopes),
+            f"INSERT INTO api_keys (name, prefix, key_hash, user_id, scopes, expires_at) "
+            f"VALUES (%s, %s, %s, %s, %s, now() + %s) RETURNING {_COLUMNS}",
+            (name, prefix, key_hash, user_id, scopes, expires_in),
         )
         row = await cur.fetchone()
     assert row is not None
@@ -95,3 +110,15 @@ async def any_active(db: Database) -> bool:
         )
         row = await cur.fetchone()
     return bool(row and row["found"])
+
+
+async def count_expiring(db: Database, within: timedelta) -> int:
+    """Active keys that expire within ``within`` from now and have not expired yet."""
+    async with db.connection() as conn:
+        cur = await conn.execute(
+            "SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NULL "
+            "AND expires_at > now() AND expires_at <= now() + %s",
+            (within,),
+        )
+        row = await cur.fetchone()
+    return int(row["n"]) if row else 0

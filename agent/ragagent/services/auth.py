@@ -27,7 +27,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_JWT_ALGORITHMS = {"HS256", "RS256", "ES256"}
+# HS256 verifies with the configured shared secret, the others with the JWKS; settings
+# refuse both at once, so one agent accepts one family and algorithm confusion has no path.
+_HS256 = ["HS256"]
+_JWKS_ALGORITHMS = ["RS256", "ES256"]
 _TOUCH_EVERY_SECONDS = 60.0
 
 
@@ -58,16 +61,24 @@ class Authenticator:
         self._configured = self.jwt_configured
         self._warned = False
         self._touched: dict[int, float] = {}
+        # The key set is cached for its lifespan only, never per key forever (cache_keys
+        # would keep a key the identity provider removed until restart). An unknown kid
+        # forces one refetch per cooldown, so a flood of made-up kids costs no requests.
         self._jwks = (
-            jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True, lifespan=300, timeout=5)
+            jwt.PyJWKClient(
+                settings.jwt_jwks_url,
+                cache_keys=False,
+                cache_jwk_set=True,
+                lifespan=settings.jwt_jwks_lifespan_seconds,
+                timeout=5,
+            )
             if settings.jwt_jwks_url
             else None
         )
 
     @property
     def jwt_configured(self) -> bool:
-        s = self.settings
-        return bool(s.jwt_jwks_url or s.jwt_issuer or s.jwt_audience)
+        return self.settings.jwt_enabled
 
     async def is_configured(self) -> bool:
         """True once any auth exists; latched, so a later revocation never reopens the door."""
@@ -122,14 +133,16 @@ class Authenticator:
         if prefix is None:
             raise security.fail("malformed")
         record = await retry_read(lambda: apikeys.find_by_prefix(self.db, prefix))
-        expected = security.build_key_hash(security.signing_secret(self.settings), key)
+        expected = security.build_key_hash(security.api_key_pepper(self.settings), key)
         if record is None or not hmac.compare_digest(record.key_hash, expected):
             raise security.fail("unknown_key")
         if not record.is_active:
             raise security.fail("revoked")
+        if record.is_expired():
+            raise security.fail("expired", "This API key has expired")
         self._configured = True
         await self._touch(record.id)
-        principal_id = record.user_id or f"key:{record.id}"
+        principal_id = security.api_key_principal_id(record.id, record.user_id)
         return security.Principal(
             id=principal_id, kind="apikey", scopes=record.scopes & security.SCOPES
         )
@@ -149,7 +162,21 @@ class Authenticator:
             raise errors.ServiceUnavailable("Token keys are unavailable; retry later") from None
         except jwt.PyJWTError as exc:
             raise security.fail(_jwt_reason(exc)) from None
-        return security.Principal(id=str(claims["sub"]), kind="jwt", scopes=_claimed_scopes(claims))
+        self._check_lifetime(claims)
+        principal_id = security.jwt_principal_id(str(claims["iss"]), str(claims["sub"]))
+        return security.Principal(id=principal_id, kind="jwt", scopes=_claimed_scopes(claims))
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        """Refuse tokens meant to live longer than the limit: a stolen one stays useful that
+        long. ``exp - iat`` when the token says when it was issued, else ``exp - now``."""
+        limit = self.settings.jwt_max_lifetime_seconds
+        issued = claims.get("iat")
+        if isinstance(issued, int | float):
+            lifetime = float(claims["exp"]) - float(issued)
+        else:
+            lifetime = float(claims["exp"]) - time.time() - self.settings.jwt_leeway_seconds
+        if lifetime > limit:
+            raise security.fail("too_long_lived", f"Tokens may live at most {limit} seconds")
 
     async def _decode(self, token: str) -> dict[str, Any]:
         algorithm = str(jwt.get_unverified_header(token).get("alg", ""))
@@ -162,19 +189,19 @@ class Authenticator:
             audience=s.jwt_audience,
             issuer=s.jwt_issuer,
             leeway=s.jwt_leeway_seconds,
-            options={"require": ["exp", "sub"]},
+            options={"require": ["exp", "sub", "iss", "aud"]},
         )
 
     async def _verification_key(self, token: str, algorithm: str) -> Any:
-        """The key for ``algorithm``; HS256 never uses a JWKS key (no algorithm confusion)."""
-        if algorithm not in _JWT_ALGORITHMS:
+        """The key for ``algorithm``: the HS256 secret or a JWKS key, whichever is configured
+        (never both), so no token can pick the family it is checked with."""
+        secret = self.settings.jwt_hs256_secret
+        if secret is not None:
+            if algorithm not in _HS256:
+                raise jwt.InvalidAlgorithmError("only HS256 is configured")
+            return secret.get_secret_value()
+        if self._jwks is None or algorithm not in _JWKS_ALGORITHMS:
             raise jwt.InvalidAlgorithmError("unsupported algorithm")
-        if algorithm == "HS256":
-            if self.settings.secret_key is None:
-                raise jwt.InvalidAlgorithmError("HS256 is not configured")
-            return self.settings.secret_key.get_secret_value()
-        if self._jwks is None:
-            raise jwt.InvalidAlgorithmError("no JWKS URL configured")
         signing_key = await anyio.to_thread.run_sync(self._jwks.get_signing_key_from_jwt, token)
         return signing_key.key
 

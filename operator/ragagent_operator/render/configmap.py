@@ -72,6 +72,7 @@ def _auth_settings(agent: common.Agent) -> dict[str, EnvValue]:
         settings: dict[str, EnvValue] = {
             "jwt_issuer": auth.jwt.issuer,
             "jwt_audience": auth.jwt.audience,
+            "jwt_max_lifetime_seconds": auth.jwt.max_token_lifetime_seconds,
         }
         if auth.jwt.jwks_url:
             settings["jwt_jwks_url"] = auth.jwt.jwks_url

@@ -53,10 +53,19 @@ def generated_keys(agent: common.Agent) -> list[str]:
 def secret_refs(agent: common.Agent) -> list[SecretRef]:
     """Every Secret value the agent's server reads (their data feeds the pod-template hash).
 
-    The server signs API-key hashes and HS256 tokens, so it alone gets the signing secret.
+    The server hashes API keys and verifies tokens, so it alone gets the API-key pepper
+    (the generated secret-key) and the HS256 key, if auth.jwt names one.
     """
     signing = SecretRef("secret_key", generated_secret_name(agent), c.KEY_SECRET_KEY)
-    return [signing, database_ref(agent), *_api_key_refs(agent)]
+    return [signing, *jwt_refs(agent), database_ref(agent), *_api_key_refs(agent)]
+
+
+def jwt_refs(agent: common.Agent) -> list[SecretRef]:
+    """The HS256 verification key of auth mode jwt; none with a JWKS or another mode."""
+    jwt = agent.spec.auth.jwt
+    if agent.spec.auth.mode != "jwt" or jwt is None or jwt.hs256_secret_ref is None:
+        return []
+    return [SecretRef("jwt_hs256_secret", jwt.hs256_secret_ref.name, jwt.hs256_secret_ref.key)]
 
 
 def data_command_refs(agent: common.Agent) -> list[SecretRef]:

@@ -122,7 +122,7 @@ async def test_erasure_needs_admin_and_erases_only_that_user(
         assert too_long.status_code == 422
     records = audit_records(caplog, "user.erased")
     subjects = [(r.__dict__["actor"], r.__dict__["subject"]) for r in records]
-    assert subjects == [("ops", "alice"), ("ops", "alice")]
+    assert subjects == [("apikey-user:ops", "alice"), ("apikey-user:ops", "alice")]
     assert SECRET_BODY not in caplog.text
 
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -24,6 +25,8 @@ from ragagent.main import create_app
 from ragagent.state import AppState
 
 SECRET = "hardening-test-secret-" + "x" * 24
+# HS256 tokens have their own key: SECRET (the API-key pepper) never verifies a token.
+JWT_SECRET = "hardening-test-jwt-secret-" + "j" * 24
 ISSUER = "https://issuer.test"
 AUDIENCE = "ragagent-tests"
 
@@ -35,6 +38,7 @@ def build_settings(db_url: str, data_dir: str, **overrides: Any) -> Settings:
         "metrics_port": 0,
         "ingest_samples_on_start": False,
         "secret_key": SECRET,
+        "jwt_hs256_secret": JWT_SECRET,
         "jwt_issuer": ISSUER,
         "jwt_audience": AUDIENCE,
         "llm_provider": "extractive",
@@ -68,7 +72,7 @@ def build_token(
     *,
     sub: str = "alice",
     scope: str = "chat ingest admin",
-    secret: str = SECRET,
+    secret: str = JWT_SECRET,
     issuer: str = ISSUER,
     audience: str = AUDIENCE,
     exp_in: float = 300,
@@ -89,7 +93,12 @@ def build_token(
 
 
 async def create_key(
-    state: AppState, *, scopes: list[str], user: str | None = None, revoked: bool = False
+    state: AppState,
+    *,
+    scopes: list[str],
+    user: str | None = None,
+    revoked: bool = False,
+    expires_in: timedelta | None = None,
 ) -> str:
     """Insert an API key the way the CLI does and return its clear value."""
     prefix, key = security.generate_api_key()
@@ -97,9 +106,10 @@ async def create_key(
         state.db,
         name=f"test-{'-'.join(scopes)}",
         prefix=prefix,
-        key_hash=security.build_key_hash(security.signing_secret(state.settings), key),
+        key_hash=security.build_key_hash(security.api_key_pepper(state.settings), key),
         user_id=user,
         scopes=scopes,
+        expires_in=expires_in,
     )
     if revoked:
         assert await apikeys.revoke(state.db, record.id)

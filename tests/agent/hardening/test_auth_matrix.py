@@ -204,7 +204,9 @@ async def test_someone_elses_conversation_is_not_found(db_url: str, data_dir: st
 async def test_development_without_auth_is_anonymous_until_a_key_exists(
     db_url: str, data_dir: str
 ) -> None:
-    settings = build_settings(db_url, data_dir, jwt_issuer=None, jwt_audience=None)
+    settings = build_settings(
+        db_url, data_dir, jwt_issuer=None, jwt_audience=None, jwt_hs256_secret=None
+    )
     async with running_app(settings) as running:
         assert (await running.client.get("/v1/conversations")).status_code == 200
         key = await create_key(running.state, scopes=["chat"])
@@ -216,7 +218,12 @@ async def test_development_without_auth_is_anonymous_until_a_key_exists(
 
 async def test_production_never_allows_anonymous(db_url: str, data_dir: str) -> None:
     settings = build_settings(
-        db_url, data_dir, environment="production", jwt_issuer=None, jwt_audience=None
+        db_url,
+        data_dir,
+        environment="production",
+        jwt_issuer=None,
+        jwt_audience=None,
+        jwt_hs256_secret=None,
     )
     async with running_app(settings) as running:
         assert (await running.client.get("/v1/conversations")).status_code == 401
@@ -267,7 +274,9 @@ def test_websocket_authenticates_before_accepting(db_url: str, data_dir: str) ->
 async def test_startup_warns_loudly_only_when_anyone_may_call(
     db_url: str, data_dir: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    open_settings = build_settings(db_url, data_dir, jwt_issuer=None, jwt_audience=None)
+    open_settings = build_settings(
+        db_url, data_dir, jwt_issuer=None, jwt_audience=None, jwt_hs256_secret=None
+    )
     with caplog.at_level(logging.INFO, logger="ragagent.services.auth"):
         async with running_app(open_settings):
             pass

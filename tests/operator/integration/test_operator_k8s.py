@@ -23,6 +23,8 @@ from tests.operator.integration.agents import (
 from tests.operator.integration.harness import RESYNC_SECONDS, Operator, get_json, wait_for
 from tests.support import controlplane
 
+JWT_CLAIMS = {"issuer": "https://idp.example", "audience": "docs"}
+
 pytestmark = pytest.mark.k8s
 
 
@@ -133,6 +135,12 @@ def test_bad_resources_are_rejected_with_cel_messages(
         },
         "database needs exactly one of external or managed": {
             "database": {"managed": {}, "external": {"secretRef": {"name": "a", "key": "b"}}}
+        },
+        "auth.jwt.jwksURL must be an https:// URL": {
+            "auth": {"mode": "jwt", "jwt": {**JWT_CLAIMS, "jwksURL": "http://idp.example/jwks"}}
+        },
+        "auth.jwt needs exactly one of jwksURL (RS256/ES256) or hs256SecretRef (HS256)": {
+            "auth": {"mode": "jwt", "jwt": JWT_CLAIMS}
         },
         "cors.allowedOrigins must not contain wildcards": {
             "cors": {"allowedOrigins": ["https://*.example"]}

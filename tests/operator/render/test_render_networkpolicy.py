@@ -83,7 +83,7 @@ def test_ingest_opens_the_ports_of_its_https_sources_only() -> None:
 
 @pytest.mark.parametrize(
     ("jwks_url", "port"),
-    [("https://login.example.com/keys", 443), ("http://keys.example.com:8080/jwks.json", 8080)],
+    [("https://login.example.com/keys", 443), ("https://keys.example.com:8080/jwks.json", 8080)],
 )
 def test_jwks_port_is_open_for_the_agent_with_the_extractive_provider(
     jwks_url: str, port: int

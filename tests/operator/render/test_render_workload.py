@@ -8,6 +8,8 @@ from ragagent_operator import constants as c
 from ragagent_operator.render import configmap, deployment, hpa, pdb, service, serviceaccount
 from ragagent_operator.render.common import Agent, build_agent
 
+HS256 = {"hs256SecretRef": {"name": "token-signing", "key": "hs256"}}
+
 
 def make_agent(**spec: Any) -> Agent:
     spec.setdefault("database", {"managed": {}})
@@ -66,6 +68,7 @@ def test_secrets_are_read_by_reference_and_never_inlined() -> None:
     agent = make_agent(
         database={"external": {"secretRef": {"name": "pg", "key": "url"}}},
         model={"provider": "openai", "apiKey": {"secretRef": {"name": "llm", "key": "token"}}},
+        auth={"mode": "jwt", "jwt": {"issuer": "iss", "audience": "aud", **HS256}},
     )
     env = {
         item["name"]: item
@@ -79,6 +82,8 @@ def test_secrets_are_read_by_reference_and_never_inlined() -> None:
         "key": "token",
     }
     assert env["RAGAGENT_SECRET_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "docs-generated"
+    hs256 = env["RAGAGENT_JWT_HS256_SECRET"]["valueFrom"]["secretKeyRef"]
+    assert hs256 == HS256["hs256SecretRef"]
     assert all("value" not in item for item in env.values())
 
 
@@ -91,7 +96,7 @@ def test_config_map_carries_the_agent_settings() -> None:
         },
         cors={"allowedOrigins": ["https://a.example", "https://b.example"]},
         knowledge={"chunking": {"size": 500, "overlap": 50}},
-        auth={"mode": "jwt", "jwt": {"issuer": "iss", "audience": "aud"}},
+        auth={"mode": "jwt", "jwt": {"issuer": "iss", "audience": "aud", **HS256}},
     )
     data = configmap.build_config_map(agent)["data"]
     assert data["RAGAGENT_ENVIRONMENT"] == "production"
@@ -99,6 +104,8 @@ def test_config_map_carries_the_agent_settings() -> None:
     assert data["RAGAGENT_CORS_ALLOWED_ORIGINS"] == "https://a.example,https://b.example"
     assert data["RAGAGENT_CHUNK_SIZE"] == "500"
     assert data["RAGAGENT_JWT_ISSUER"] == "iss"
+    assert data["RAGAGENT_JWT_MAX_LIFETIME_SECONDS"] == "3600"
+    assert "RAGAGENT_JWT_HS256_SECRET" not in data  # a secret: by reference, in the server only
     assert all(isinstance(value, str) for value in data.values())
 
 
