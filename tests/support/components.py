@@ -64,6 +64,26 @@ def build_apiserver_argv(
         f"--kubelet-certificate-authority={material.ca_cert}",
         f"--kubelet-client-certificate={material.kubelet_client_cert}",
         f"--kubelet-client-key={material.kubelet_client_key}",
+        *build_aggregation_flags(material),
+    ]  # fmt: skip
+
+
+def build_aggregation_flags(material: pki.Pki) -> list[str]:
+    """The aggregation layer, for metrics-server's metrics.k8s.io (tests/support/node_metrics.py).
+
+    Extension servers trust the front-proxy client certificate and the X-Remote-* headers it
+    sends. Aggregator routing dials a Service's endpoints, not its cluster IP, because no
+    kube-proxy runs on the API server's host. A few flags and one key: no startup cost.
+    """
+    return [
+        f"--requestheader-client-ca-file={material.ca_cert}",
+        f"--requestheader-allowed-names={pki.FRONT_PROXY_CLIENT}",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        f"--proxy-client-cert-file={material.front_proxy_cert}",
+        f"--proxy-client-key-file={material.front_proxy_key}",
+        "--enable-aggregator-routing=true",
     ]  # fmt: skip
 
 

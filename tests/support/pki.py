@@ -19,6 +19,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 VALIDITY = datetime.timedelta(days=7)
 # Starting validity a little in the past hides small clock differences between processes.
 BACKDATE = datetime.timedelta(minutes=5)
+# The one common name the API server's request-header authenticator accepts: only the
+# aggregator's own client certificate may assert a user in X-Remote-* headers.
+FRONT_PROXY_CLIENT = "front-proxy-client"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +41,10 @@ class Pki:
     # The API server's client certificate towards kubelets (logs, exec, port-forward).
     kubelet_client_cert: Path
     kubelet_client_key: Path
+    # The aggregation layer's client certificate towards extension API servers
+    # (metrics-server), which trust it through --requestheader-client-ca-file.
+    front_proxy_cert: Path
+    front_proxy_key: Path
 
 
 def new_key(bits: int = 2048) -> rsa.RSAPrivateKey:
@@ -128,6 +135,15 @@ def build_self_signed(key: rsa.RSAPrivateKey, common_name: str) -> x509.Certific
     return _builder(name, name, key).sign(key, hashes.SHA256())
 
 
+def load_ca_key(path: Path) -> rsa.RSAPrivateKey:
+    """The CA's private key (``Pki.ca_key``), to sign certificates for programs the tests
+    start later, such as a real node's kubelet and metrics-server."""
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise TypeError(f"{path} is not an RSA key")
+    return key
+
+
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     path.chmod(0o600)
@@ -152,6 +168,10 @@ def write_pki(directory: Path) -> Pki:
     kubelet_client = build_leaf(
         kubelet_client_key, ca=ca, ca_key=ca_key, subject=kubelet_client_subject, server=False
     )
+    front_proxy_key = new_key()
+    front_proxy = build_leaf(
+        front_proxy_key, ca=ca, ca_key=ca_key, subject=_name(FRONT_PROXY_CLIENT), server=False
+    )
     # 4096 bits matches the keys the sealed-secrets controller makes for itself.
     sealing_key = new_key(4096)
     sealing = build_self_signed(sealing_key, "sealed-secret")
@@ -168,4 +188,6 @@ def write_pki(directory: Path) -> Pki:
         sealing_key=_write(directory / "sealing.key", key_pem(sealing_key)),
         kubelet_client_cert=_write(directory / "kubelet-client.crt", cert_pem(kubelet_client)),
         kubelet_client_key=_write(directory / "kubelet-client.key", key_pem(kubelet_client_key)),
+        front_proxy_cert=_write(directory / "front-proxy-client.crt", cert_pem(front_proxy)),
+        front_proxy_key=_write(directory / "front-proxy-client.key", key_pem(front_proxy_key)),
     )
