@@ -39,6 +39,8 @@ DNS_PORT: Final = 53
 
 # Keys inside the generated Secret (sealed or plain), one per generated value.
 KEY_SECRET_KEY: Final = "secret-key"  # noqa: S105 (a key name)
+# Never generated: set by hand while the API-key pepper (secret-key) is rotated.
+KEY_SECRET_KEY_PREVIOUS: Final = "secret-key-previous"  # noqa: S105 (a key name)
 KEY_DB_PASSWORD: Final = "db-password"  # noqa: S105 (a key name)
 KEY_DATABASE_URL: Final = "database-url"
 KEY_LLM_API_KEY: Final = "api-key"

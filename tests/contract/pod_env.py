@@ -136,8 +136,17 @@ def container_env(container: dict[str, Any], world: World) -> dict[str, str]:
             data = world.secrets[source["secretRef"]["name"]]
         env.update({prefix + name: value for name, value in data.items()})
     for item in container.get("env", []):
-        env[item["name"]] = value_of(item, world)
+        if not is_absent_optional(item, world):
+            env[item["name"]] = value_of(item, world)
     return env
+
+
+def is_absent_optional(item: dict[str, Any], world: World) -> bool:
+    """An optional Secret key the Secret does not hold: the kubelet leaves the variable out."""
+    ref = item.get("valueFrom", {}).get("secretKeyRef")
+    if ref is None or not ref.get("optional"):
+        return False
+    return ref["key"] not in world.secrets.get(ref["name"], {})
 
 
 def value_of(item: dict[str, Any], world: World) -> str:

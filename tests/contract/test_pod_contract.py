@@ -68,6 +68,7 @@ async def check_agent_pod(
         return
     # Only the server verifies credentials: no Job holds a key that hashes or verifies them.
     assert settings.secret_key is None
+    assert settings.secret_key_previous is None
     assert settings.jwt_hs256_secret is None
     if command.name in ("ingest", "reindex"):
         check_embedder(agent, settings, world)
@@ -168,3 +169,23 @@ def test_the_images_own_environment_is_part_of_every_agent_pod() -> None:
     image = pod_env.image_env()
     assert image["RAGAGENT_ENVIRONMENT"] == "production"
     assert "RAGAGENT_MODEL_DIR" not in image  # the baked path; the container tests check it
+
+
+def test_the_previous_api_key_pepper_reaches_the_server_only_while_it_exists() -> None:
+    """secret-key-previous is set by hand during a rotation: the server then reads it, and
+    starts without it otherwise; no Job ever reads it."""
+    agent = specs.agent_of(
+        "docs", specs.Case("extractive", "apiKey", "managed", "kubernetes", True).spec()
+    )
+    world = pod_env.build_world(agent)
+    generated = world.secrets[secrets.generated_secret_name(agent)]
+    for previous in (None, "p" * 40):
+        if previous is not None:
+            generated[c.KEY_SECRET_KEY_PREVIOUS] = previous
+        for role, template in rendered_pods(agent).items():
+            if role == "database":
+                continue
+            (container,) = template["spec"]["containers"]
+            env = pod_env.container_env(container, world)
+            expected = previous if role == "agent" else None
+            assert env.get("RAGAGENT_SECRET_KEY_PREVIOUS") == expected, role

@@ -4,7 +4,8 @@ A part of ``config.Settings`` (its base class), kept in a module of its own so t
 that tie these fields together sit beside them. Each key has one purpose:
 
 - ``RAGAGENT_SECRET_KEY`` keys the HMAC of every stored API key (the "pepper") and
-  nothing else, so rotating a JWT key never revokes an API key;
+  nothing else, so rotating a JWT key never revokes an API key; during its own rotation
+  ``RAGAGENT_SECRET_KEY_PREVIOUS`` still verifies the keys hashed with the old value;
 - ``RAGAGENT_JWT_HS256_SECRET`` verifies HS256 tokens, and only the server gets it;
 - ``RAGAGENT_JWT_JWKS_URL`` (https only) verifies RS256/ES256 tokens.
 
@@ -32,6 +33,11 @@ class AuthSettings(BaseSettings):
         None,
         description="HMAC key (pepper) for API-key hashes, and only that; >= 32 bytes in "
         "production. Unset in development means a random key kept in data_dir.",
+    )
+    secret_key_previous: SecretStr | None = Field(
+        None,
+        description="The API-key pepper before a rotation: keys hashed with it still verify "
+        "and are re-hashed with secret_key on first use. Unset once the rotation is done.",
     )
     auth_disabled: bool = Field(
         False, description="Explicitly allow anonymous use. Refused in production."

@@ -87,6 +87,14 @@ async def touch(db: Database, key_id: int) -> None:
         )
 
 
+async def rehash(db: Database, key_id: int, *, old: str, new: str) -> None:
+    """Replace a key's hash after a pepper rotation; a no-op if another replica already did."""
+    async with db.connection() as conn:
+        await conn.execute(
+            "UPDATE api_keys SET key_hash = %s WHERE id = %s AND key_hash = %s", (new, key_id, old)
+        )
+
+
 async def revoke(db: Database, key_id: int) -> bool:
     """Revoke a key; False when it does not exist or was already revoked."""
     async with db.connection() as conn:

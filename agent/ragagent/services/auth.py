@@ -133,8 +133,9 @@ class Authenticator:
         if prefix is None:
             raise security.fail("malformed")
         record = await retry_read(lambda: apikeys.find_by_prefix(self.db, prefix))
+        # Hashed even for an unknown prefix, so timing tells nothing.
         expected = security.build_key_hash(security.api_key_pepper(self.settings), key)
-        if record is None or not hmac.compare_digest(record.key_hash, expected):
+        if record is None or not await self._hash_matches(record, key, expected):
             raise security.fail("unknown_key")
         if not record.is_active:
             raise security.fail("revoked")
@@ -146,6 +147,21 @@ class Authenticator:
         return security.Principal(
             id=principal_id, kind="apikey", scopes=record.scopes & security.SCOPES
         )
+
+    async def _hash_matches(self, record: apikeys.ApiKeyRecord, key: str, expected: str) -> bool:
+        """Whether ``key`` is the one ``record`` was made for (``expected`` is its hash with
+        the current pepper). During a pepper rotation a key hashed with the previous pepper
+        matches too, and is re-hashed with the current one."""
+        if hmac.compare_digest(record.key_hash, expected):
+            return True
+        previous = self.settings.secret_key_previous
+        if previous is None:
+            return False
+        old = security.build_key_hash(previous.get_secret_value().encode(), key)
+        if not hmac.compare_digest(record.key_hash, old):
+            return False
+        await apikeys.rehash(self.db, record.id, old=old, new=expected)
+        return True
 
     async def _touch(self, key_id: int) -> None:
         now = time.monotonic()

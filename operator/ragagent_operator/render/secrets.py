@@ -23,6 +23,7 @@ class SecretRef:
     field: str
     secret: str
     key: str
+    optional: bool = False
 
     @property
     def env(self) -> str:
@@ -31,7 +32,10 @@ class SecretRef:
 
     def build_env_var(self) -> dict[str, Any]:
         """The container ``env`` item: the value by reference, never inline."""
-        return common.secret_env(self.env, self.secret, self.key)
+        item = common.secret_env(self.env, self.secret, self.key)
+        if self.optional:  # the pod starts without the key (kubelet leaves the variable out)
+            item["valueFrom"]["secretKeyRef"]["optional"] = True
+        return item
 
 
 def generated_secret_name(agent: common.Agent) -> str:
@@ -56,8 +60,11 @@ def secret_refs(agent: common.Agent) -> list[SecretRef]:
     The server hashes API keys and verifies tokens, so it alone gets the API-key pepper
     (the generated secret-key) and the HS256 key, if auth.jwt names one.
     """
-    signing = SecretRef("secret_key", generated_secret_name(agent), c.KEY_SECRET_KEY)
-    return [signing, *jwt_refs(agent), database_ref(agent), *_api_key_refs(agent)]
+    generated = generated_secret_name(agent)
+    signing = SecretRef("secret_key", generated, c.KEY_SECRET_KEY)
+    # Present only while secret-key is rotated (docs/runbooks/rotating-secrets.md).
+    previous = SecretRef("secret_key_previous", generated, c.KEY_SECRET_KEY_PREVIOUS, True)
+    return [signing, previous, *jwt_refs(agent), database_ref(agent), *_api_key_refs(agent)]
 
 
 def jwt_refs(agent: common.Agent) -> list[SecretRef]:
@@ -99,7 +106,8 @@ def build_sealed_secret(
 ) -> common.Manifest:
     """A strict-scope SealedSecret; ``encrypted`` maps keys to base64 ciphertexts."""
     meta = common.metadata(agent, name, c.COMPONENT_AGENT)
-    template_meta = {"name": name, "namespace": agent.namespace, "labels": meta["labels"]}
+    labels = {**meta["labels"], c.LABEL_USE: c.LABEL_USE_VALUE}  # the agent's pods read it
+    template_meta = {"name": name, "namespace": agent.namespace, "labels": labels}
     spec = {
         "encryptedData": dict(sorted(encrypted.items())),
         "template": {"metadata": template_meta, "type": "Opaque"},
@@ -111,4 +119,5 @@ def build_plain_secret(agent: common.Agent, name: str, values: dict[str, bytes])
     """A plain Secret (kubernetes provider only), written as ``data``, not write-only stringData."""
     data = {key: base64.b64encode(value).decode() for key, value in sorted(values.items())}
     meta = common.metadata(agent, name, c.COMPONENT_AGENT)
+    meta["labels"][c.LABEL_USE] = c.LABEL_USE_VALUE  # the agent's pods read it
     return common.child("v1", "Secret", meta, type="Opaque", data=data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import quote
 
 import jwt
 import pytest
@@ -134,3 +135,38 @@ async def test_principal_ids_name_the_credential_kind_and_issuer(
         assert (await auth.authenticate(key, client_ip=None)).id == "apikey-user:bob"
         token = build_token(sub="bob")
         assert (await auth.authenticate(token, client_ip=None)).id == f"jwt:{ISSUER}#bob"
+
+
+async def test_rotating_either_key_leaves_api_keys_working(db_url: str, data_dir: str) -> None:
+    """A new JWT key changes nothing for API keys; a new pepper beside the previous one keeps
+    every key working and re-hashes each on first use, so the previous one can then go."""
+    new_pepper, new_jwt = "rotated-pepper-" + "n" * 30, "rotated-jwt-secret-" + "m" * 30
+    async with running_app(build_settings(db_url, data_dir)) as running:
+        used = await create_key(running.state, scopes=["chat"])
+        idle = await create_key(running.state, scopes=["chat"])
+    rotations = [
+        ({"jwt_hs256_secret": new_jwt}, {used: 200, idle: 200}),
+        ({"secret_key": new_pepper, "secret_key_previous": SECRET}, {used: 200}),
+        ({"secret_key": new_pepper}, {used: 200, idle: 401}),
+    ]
+    for overrides, expected in rotations:
+        async with running_app(build_settings(db_url, data_dir, **overrides)) as running:
+            for key, code in expected.items():
+                assert await status(running, key) == code, overrides
+
+
+async def test_an_admin_erases_a_token_subjects_data_by_its_namespaced_id(
+    db_url: str, data_dir: str
+) -> None:
+    async with running_app(build_settings(db_url, data_dir)) as running:
+        client, alice = running.client, bearer(build_token(sub="alice"))
+        admin = bearer(await create_key(running.state, scopes=["admin"]))
+        created = await client.post("/v1/chat", json={"message": "hello"}, headers=alice)
+        assert created.status_code == 200, created.text
+        principal = f"jwt:{ISSUER}#alice"
+        erased = await client.delete(f"/v1/users/{quote(principal, safe=':/')}/data", headers=admin)
+        assert erased.status_code == 200, erased.text
+        assert erased.json()["user_id"] == principal
+        assert erased.json()["conversations_deleted"] == 1
+        listed = (await client.get("/v1/conversations", headers=alice)).json()
+        assert listed["conversations"] == []

@@ -84,6 +84,9 @@ def test_secrets_are_read_by_reference_and_never_inlined() -> None:
     assert env["RAGAGENT_SECRET_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "docs-generated"
     hs256 = env["RAGAGENT_JWT_HS256_SECRET"]["valueFrom"]["secretKeyRef"]
     assert hs256 == HS256["hs256SecretRef"]
+    # The previous API-key pepper exists only during a rotation, so the pod starts without it.
+    previous = env["RAGAGENT_SECRET_KEY_PREVIOUS"]["valueFrom"]["secretKeyRef"]
+    assert previous == {"name": "docs-generated", "key": "secret-key-previous", "optional": True}
     assert all("value" not in item for item in env.values())
 
 
