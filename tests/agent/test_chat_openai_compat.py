@@ -140,6 +140,23 @@ def test_agent_answers_through_the_openai_provider(
     assert sent["messages"][-1] == {"role": "user", "content": QUESTION}
 
 
+def test_every_chunk_of_a_stream_carries_the_same_created_time(
+    live_agent_factory: Callable[..., LiveAgent], fake_openai: FakeOpenAI
+) -> None:
+    # The role chunk goes out before the provider answers; the delay puts the provider's
+    # tokens past the next second boundary, where a per-chunk clock would differ.
+    live = live_agent_factory(**provider_settings(fake_openai))
+    seed(live)
+    fake_openai.behaviour.delay_seconds = 1.1
+    stream = openai_client(live).chat.completions.create(
+        model="ragagent", messages=[{"role": "user", "content": QUESTION}], stream=True
+    )
+    chunks = list(stream)
+    assert len(chunks) > 3
+    assert {chunk.created for chunk in chunks} == {chunks[0].created}
+    assert {chunk.id for chunk in chunks} == {chunks[0].id}
+
+
 def test_provider_outage_is_a_503_and_the_question_is_kept(
     chat_app_factory: ClientFactory, fake_openai: FakeOpenAI
 ) -> None:

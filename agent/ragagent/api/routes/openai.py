@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -58,6 +59,23 @@ class CompletionCreate(BaseModel):
     metadata: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class Completion:
+    """What every chunk of one completion repeats: its id, the model and one ``created``.
+
+    OpenAI gives all chunks of a stream the same ``created``; taking the clock per chunk
+    would change it whenever a stream outlasts a second boundary.
+    """
+
+    id: str
+    model: str
+    created: int
+
+    @classmethod
+    def start(cls, model: str) -> Completion:
+        return cls(f"chatcmpl-{uuid.uuid4().hex}", model, int(time.time()))
+
+
 def split_messages(messages: list[CompletionMessage]) -> tuple[str, list[models.ChatTurn]]:
     """The last user message (the question) and the user/assistant turns before it."""
     last = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
@@ -98,24 +116,19 @@ async def create_completion(body: CompletionCreate, state: StateDep, principal: 
         interface="openai",
         history=None if conversation_id else history,
     )
-    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    completion = Completion.start(body.model)
     if body.stream:
         include_usage = bool((body.stream_options or {}).get("include_usage"))
         chunks = _chunks(
-            state.chat,
-            principal,
-            turn,
-            model=body.model,
-            completion_id=completion_id,
-            include_usage=include_usage,
+            state.chat, principal, turn, completion=completion, include_usage=include_usage
         )
         return sse.response(chunks)
     result = await state.chat.answer_turn(principal, turn)
     return {
-        "id": completion_id,
+        "id": completion.id,
         "object": "chat.completion",
-        "created": int(time.time()),
-        "model": body.model,
+        "created": completion.created,
+        "model": completion.model,
         "choices": [
             {
                 "index": 0,
@@ -131,14 +144,14 @@ async def create_completion(body: CompletionCreate, state: StateDep, principal: 
 
 
 def build_chunk(
-    completion_id: str, model: str, delta: dict[str, Any], finish: str | None = None
+    completion: Completion, delta: dict[str, Any], finish: str | None = None
 ) -> dict[str, Any]:
-    """One ``chat.completion.chunk`` carrying ``delta`` for choice 0."""
+    """One ``chat.completion.chunk`` of ``completion`` carrying ``delta`` for choice 0."""
     return {
-        "id": completion_id,
+        "id": completion.id,
         "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": model,
+        "created": completion.created,
+        "model": completion.model,
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
     }
 
@@ -148,21 +161,18 @@ async def _chunks(
     principal: Principal,
     turn: chat.PreparedTurn,
     *,
-    model: str,
-    completion_id: str,
+    completion: Completion,
     include_usage: bool,
 ) -> AsyncIterator[str]:
-    yield sse.message(build_chunk(completion_id, model, {"role": "assistant", "content": ""}))
+    yield sse.message(build_chunk(completion, {"role": "assistant", "content": ""}))
     try:
         async for event in service.stream_turn(principal, turn):
             if isinstance(event, chat.ChatAnswer):
-                closing = _closing_chunks(
-                    event, completion_id=completion_id, model=model, include_usage=include_usage
-                )
+                closing = _closing_chunks(event, completion=completion, include_usage=include_usage)
                 for chunk in closing:
                     yield sse.message(chunk)
             else:
-                yield sse.message(build_chunk(completion_id, model, {"content": event}))
+                yield sse.message(build_chunk(completion, {"content": event}))
     except errors.AgentError as exc:
         log.warning("completion stream failed: %s", exc.title)
         error = {"message": exc.detail, "type": exc.title, "code": exc.status_code}
@@ -171,15 +181,15 @@ async def _chunks(
 
 
 def _closing_chunks(
-    done: chat.ChatAnswer, *, completion_id: str, model: str, include_usage: bool
+    done: chat.ChatAnswer, *, completion: Completion, include_usage: bool
 ) -> list[dict[str, Any]]:
     """The finishing chunk with the citations, then the usage chunk when it was asked for."""
-    final = build_chunk(completion_id, model, {}, finish="stop")
+    final = build_chunk(completion, {}, finish="stop")
     final["citations"] = done.citation_dicts()
     final["conversation_id"] = str(done.conversation_id)
     if not include_usage:
         return [final]
-    usage = build_chunk(completion_id, model, {})
+    usage = build_chunk(completion, {})
     usage["choices"] = []
     usage["usage"] = UsagePublic.of(done.usage).model_dump()
     return [final, usage]
