@@ -47,6 +47,6 @@ async def test_owners_written_by_api_keys_move_to_their_namespace(
     finally:
         await db.close()
     # Token subjects ("bob") keep their bare id, which no principal matches any more: the
-    # issuer is configuration, so docs/security.md gives the UPDATE that names it.
+    # issuer is configuration, so the migrations runbook gives the UPDATE that names it.
     assert sorted(owners) == sorted(["apikey:7", "apikey-user:alice", "bob", "anonymous"])
     assert expiry == [None]

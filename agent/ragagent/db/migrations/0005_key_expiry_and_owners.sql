@@ -9,7 +9,8 @@ CREATE INDEX IF NOT EXISTS api_keys_expiry_idx ON api_keys (expires_at)
 -- `jwt:<issuer>#<sub>` for a token. Before, a token whose sub was `key:3` owned key 3's
 -- conversations. Owners written by keys are rewritten here; owners written by tokens kept
 -- their bare `sub`, which no principal matches any more (the issuer is configuration, not
--- data): docs/security.md shows the one UPDATE that hands them to `jwt:<issuer>#<sub>`.
+-- data): docs/runbooks/migrations-and-rollback.md shows the UPDATE that hands them to
+-- `jwt:<issuer>#<sub>`.
 UPDATE conversations SET user_id = 'apikey:' || substr(user_id, 5)
     WHERE user_id ~ '^key:[0-9]+$';
 UPDATE conversations c SET user_id = 'apikey-user:' || c.user_id
