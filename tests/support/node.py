@@ -32,13 +32,23 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.support import controlplane, kubeconfig, node_config, node_host, processes, tools
+from tests.support import (
+    controlplane,
+    kubeconfig,
+    node_addons,
+    node_config,
+    node_host,
+    processes,
+    tools,
+)
 
 WORKDIR_PREFIX = "ragagent-node-"
 OWNER_FILE = "owner.json"
 START_TIMEOUT = 120.0
 POD_DELETE_TIMEOUT = "90s"
-NODE_TOOLS = ("kubelet", "containerd", "containerd-shim-runc-v2", "ctr", "coredns")
+NODE_TOOLS = (
+    "kubelet", "containerd", "containerd-shim-runc-v2", "ctr", "coredns", *node_addons.TOOLS,
+)  # fmt: skip
 CRI_NAMESPACE = "k8s.io"
 NETWORK_ATTEMPTS = 5
 
@@ -89,6 +99,7 @@ class RealNode:
             self._import_images()
             self._start_coredns()
             self._start_kubelet()
+            self._components += node_addons.start(self)
         except BaseException:
             self.stop()
             raise
@@ -101,6 +112,10 @@ class RealNode:
         self._stopped = True
         with contextlib.suppress(Exception):
             self._delete_pods()
+        with contextlib.suppress(Exception):
+            node_addons.stop(self)
+        for name in node_addons.NAMES:
+            self._stop_component(name)
         self._stop_component("kubelet")
         self._stop_component("coredns")
         with contextlib.suppress(Exception):

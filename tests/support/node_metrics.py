@@ -82,7 +82,8 @@ def build_argv(
         f"--kubelet-certificate-authority={ca_cert}", "--kubelet-use-node-status-port",
         "--kubelet-preferred-address-types=InternalIP",
         f"--node-selector={node_config.REAL_NODE_LABEL}=true",
-        f"--metric-resolution={RESOLUTION}",
+        # The resolution must exceed the kubelet request timeout (10 s by default).
+        f"--metric-resolution={RESOLUTION}", "--kubelet-request-timeout=5s",
     ]  # fmt: skip
 
 
