@@ -97,6 +97,19 @@ AGENT_ALERTS = (
         " or lower the agent's rate limits.",
         "llm-errors",
     ),
+    AgentAlert(
+        "RagAgentApiKeysExpiring",
+        # Every replica counts the same table, so max, not sum; the gauge refreshes every 5 min.
+        "max by (namespace, service) (ragagent_api_keys_expiring{$agent}) > 0",
+        "15m",
+        "warning",
+        "RagAgent {{ $labels.namespace }}/{{ $labels.service }}: {{ $value | humanize }} API"
+        " keys expire within 7 days",
+        "Active API keys of {{ $labels.namespace }}/{{ $labels.service }} reach their expiry"
+        " within 7 days; their callers then get 401. List them with `ragagent apikey list`"
+        " and issue replacements.",
+        "rotating-secrets",
+    ),
 )
 # Every target down, or none left at all. absent() needs the agent's exact matchers, which is
 # why no fleet-wide rule can say this; on a bare selector it keeps their labels.
