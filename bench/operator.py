@@ -142,6 +142,7 @@ class ReconciledWatch:
 
 def time_operator(cluster: controlplane.ControlPlane) -> float:
     cluster.kubectl("create", "namespace", "bench-op")
+    harness.grant_secrets(cluster, "bench-op")
     cluster.kubectl(
         "create",
         "secret",
@@ -151,6 +152,7 @@ def time_operator(cluster: controlplane.ControlPlane) -> float:
         "bench-op",
         "--from-literal=url=postgresql://u:p@db:5432/r",
     )
+    cluster.kubectl("label", "secret", "pg", "-n", "bench-op", "ragagent.dev/use=true")
     manifest = yaml.safe_dump(
         {"apiVersion": "v1", "kind": "List", "items": [ragagent(i) for i in range(COUNT)]}
     )
@@ -249,7 +251,7 @@ def rss_mib(pid: int) -> float:
 
 def install_operator_prereqs(cluster: controlplane.ControlPlane) -> Path:
     """Applies the CRDs, RBAC and peering; returns a kubeconfig of the operator's account."""
-    for path in ("crd", "rbac"):
+    for path in ("crd", "rbac-cluster"):
         cluster.kubectl("apply", "-k", str(harness.REPO / "manifests" / path))
     harness.wait_established(cluster)
     cluster.kubectl("apply", "-f", str(harness.REPO / "manifests" / "operator" / "peering.yaml"))

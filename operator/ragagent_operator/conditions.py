@@ -36,13 +36,20 @@ class Reason(enum.StrEnum):
     WAITING = "Waiting"
     RECONCILE_SUCCEEDED = "ReconcileSucceeded"  # Reconciled
     STEP_FAILED = "StepFailed"
+    CHILD_CONFLICT = "ChildConflict"  # a namesake the RagAgent does not own blocks a child
     MINIMUM_REPLICAS_AVAILABLE = "MinimumReplicasAvailable"  # DeploymentAvailable
     DEPLOYMENT_UNAVAILABLE = "DeploymentUnavailable"
     SECRETS_PRESENT = "SecretsPresent"  # SecretsReady
     WAITING_FOR_UNSEAL = "WaitingForUnseal"
     SECRET_NOT_FOUND = "SecretNotFound"  # noqa: S105 (a reason)
+    # A referenced Secret (SecretsReady) or knowledge ConfigMap (Reconciled) lacks the label
+    # ragagent.dev/use=true: nothing that would expose it is written.
+    REFERENCE_NOT_ALLOWED = "ReferenceNotAllowed"
     SEALED_SECRETS_CRD_MISSING = "SealedSecretsCRDMissing"
     SEALED_SECRETS_CONTROLLER_UNAVAILABLE = "SealedSecretsControllerUnavailable"
+    SEALING_CERT_EXPIRED = "SealingCertificateExpired"
+    SEALING_CERT_NOT_YET_VALID = "SealingCertificateNotYetValid"
+    SEALING_CERT_PIN_MISMATCH = "SealingCertificatePinMismatch"
     POSTGRES_READY = "PostgresReady"  # DatabaseReady
     POSTGRES_NOT_READY = "PostgresNotReady"
     EXTERNAL_DATABASE = "ExternalDatabase"

@@ -36,6 +36,11 @@ class OperatorSettings(BaseSettings):
     sealed_secrets_cert_file: str | None = Field(
         None, description="PEM certificate to seal with instead of fetching it (file path)."
     )
+    sealed_secrets_cert_sha256: str | None = Field(
+        None,
+        description="Pin: SHA-256 (hex, colons allowed) of the sealing certificate's DER; "
+        "another certificate is refused and nothing is sealed. Unset trusts any valid one.",
+    )
     peering: str | None = Field(
         "ragagent", description="kopf cluster peering name for HA; None runs standalone."
     )
@@ -57,6 +62,16 @@ class OperatorSettings(BaseSettings):
     backup_image: str | None = Field(
         None, description="Image for backup and ingest Jobs; unset uses the agent image."
     )
+
+    @field_validator("sealed_secrets_cert_sha256")
+    @classmethod
+    def _fingerprint(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        pin = value.replace(":", "").strip().lower()
+        if len(pin) != 64 or any(char not in "0123456789abcdef" for char in pin):
+            raise ValueError("a SHA-256 fingerprint is 64 hex digits (colons allowed)")
+        return pin
 
     @field_validator("namespaces", mode="before")
     @classmethod

@@ -25,6 +25,11 @@ LABEL_COMPONENT: Final = f"{K8S_LABELS}/component"
 LABEL_PART_OF: Final = f"{K8S_LABELS}/part-of"
 LABEL_MANAGED_BY: Final = f"{K8S_LABELS}/managed-by"
 
+# Only Secrets and ConfigMaps carrying this label with value "true" may be referenced by a
+# RagAgent: edit rights on a RagAgent must not be enough to expose any Secret of the namespace.
+LABEL_USE: Final = f"{GROUP}/use"
+LABEL_USE_VALUE: Final = "true"
+
 ANNOTATION_SPEC_HASH: Final = f"{GROUP}/spec-hash"
 ANNOTATION_CONFIG_HASH: Final = f"{GROUP}/config-hash"
 ANNOTATION_SECRETS_HASH: Final = f"{GROUP}/secrets-hash"

@@ -14,6 +14,9 @@ from typing import Any
 from ragagent_operator import conditions, config, k8s, manifest
 from ragagent_operator.render import common
 
+# The kinds whose pods read the RagAgent's Secrets and ConfigMaps.
+POD_MAKERS = frozenset({"Deployment", "StatefulSet", "Job", "CronJob"})
+
 
 @dataclass
 class Context:
@@ -48,6 +51,11 @@ class Context:
     # ingest: the content hash of the knowledge sources, and its Job once it exists.
     knowledge_hash: str | None = None
     ingest_job: manifest.Manifest | None = None
+    # any step: namesakes the RagAgent does not own, which it refused to write ("Kind ns/name").
+    conflicts: list[str] = field(default_factory=list)
+    # secrets, ingest: Secrets and ConfigMaps the pods must not read (not ours, or not allowed
+    # for RagAgent use); while any is listed, no object that makes pods is written.
+    refused: list[str] = field(default_factory=list)
 
     def note(self, kind: str, status: bool | str, reason: str, message: str = "") -> None:
         """Record a condition; a False already noted for this type wins over later notes."""
@@ -57,8 +65,20 @@ class Context:
         self.conditions[kind] = conditions.build_condition(kind, status, reason, message)
 
     async def ensure(self, obj: manifest.Manifest) -> k8s.Outcome:
-        """Apply unless unchanged; a fresh RagAgent's children are applied without a read."""
-        return await k8s.ensure(self.api, obj, absent=self.fresh)
+        """Apply unless unchanged; a fresh RagAgent's children are applied without a read.
+
+        An object that makes pods is not written while ``refused`` lists anything: its pods
+        would read what they must not. A namesake we do not own raises k8s.ChildConflict;
+        a refused Secret is listed in ``refused`` too, since the pods name it.
+        """
+        if obj["kind"] in POD_MAKERS and self.refused:
+            return "unchanged"
+        try:
+            return await k8s.ensure(self.api, obj, absent=self.fresh)
+        except k8s.ChildConflict as exc:
+            if obj["kind"] in ("Secret", "SealedSecret"):
+                self.refused.append(exc.object)
+            raise
 
     async def get(self, api_version: str, kind: str, name: str) -> manifest.Manifest | None:
         """A child in the RagAgent's namespace; None when absent or the RagAgent is fresh."""
@@ -67,10 +87,15 @@ class Context:
         return await k8s.get(self.api, api_version, kind, self.agent.namespace, name)
 
     async def delete(self, obj: manifest.Manifest) -> bool:
-        """Delete if present; nothing to delete for a fresh RagAgent."""
+        """Delete if present and ours (a namesake is left alone); nothing for a fresh RagAgent."""
         if self.fresh:
             return False
         meta = obj["metadata"]
         return await k8s.delete(
-            self.api, obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"]
+            self.api,
+            obj["apiVersion"],
+            obj["kind"],
+            meta["namespace"],
+            meta["name"],
+            owner=self.agent.uid,
         )

@@ -27,7 +27,7 @@ import httpx
 import kopf
 
 from ragagent_operator import constants as c
-from ragagent_operator import manifest, metrics, quantity
+from ragagent_operator import drift, manifest, metrics
 
 log = logging.getLogger(__name__)
 Outcome = Literal["unchanged", "applied"]
@@ -80,6 +80,15 @@ class ApiError(KubeError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"{status}: {message}")
         self.status = status
+
+
+class ChildConflict(KubeError):
+    """An object the reconcile would write exists but is not the RagAgent's child (no controller
+    owner reference with its uid): a namesake it must not take over. Nothing was written."""
+
+    def __init__(self, obj: manifest.Manifest) -> None:
+        super().__init__(f"{manifest.describe(obj)} exists and is not owned by this RagAgent")
+        self.object = manifest.describe(obj)
 
 
 class Unreachable(KubeError):
@@ -193,10 +202,12 @@ def path_for(api_version: str, kind: str, namespace: str | None, name: str | Non
     return f"{root}{ns}/{resource}" + (f"/{name}" if name else "")
 
 
-async def _call(api: Api, method: str, url: str, **kwargs: Any) -> httpx.Response | None:
-    """The single error wrapper: None on 404, one retry on 409, ApiError otherwise;
-    Unreachable when no answer came."""
-    for attempt in range(2):
+async def _call(
+    api: Api, method: str, url: str, *, retry: bool = True, **kwargs: Any
+) -> httpx.Response | None:
+    """The single error wrapper: None on 404, one retry on 409 (unless not ``retry``), ApiError
+    otherwise; Unreachable when no answer came."""
+    for attempt in range(2 if retry else 1):
         async with api.in_flight:
             try:
                 response = await api.http.request(method, url, **kwargs)
@@ -205,7 +216,7 @@ async def _call(api: Api, method: str, url: str, **kwargs: Any) -> httpx.Respons
         metrics.API_REQUESTS.labels(verb=method).inc()
         if response.status_code == 404:
             return None
-        if response.status_code == 409 and attempt == 0:
+        if response.status_code == 409 and attempt == 0 and retry:
             await asyncio.sleep(0.2)
             continue
         if response.status_code >= 400:
@@ -239,22 +250,26 @@ async def list_objects(
 
 
 async def apply(
-    api: Api, obj: manifest.Manifest, *, manager: str = c.FIELD_MANAGER
+    api: Api, obj: manifest.Manifest, *, manager: str = c.FIELD_MANAGER, retry: bool = True
 ) -> manifest.Manifest:
     """Server-side apply, forcing ownership of the fields we set."""
     meta = obj["metadata"]
     url = path_for(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
     params = {"fieldManager": manager, "force": "true"}
     headers = {"Content-Type": "application/apply-patch+yaml"}
-    response = await _call(api, "PATCH", url, params=params, headers=headers, json=obj)
+    response = await _call(api, "PATCH", url, retry=retry, params=params, headers=headers, json=obj)
     if response is None:
-        raise ApiError(404, f"{obj['kind']} {meta['name']}: namespace or type not found")
+        raise ApiError(404, f"{manifest.describe(obj)}: namespace or type not found")
     return dict(response.json())
 
 
-async def delete(api: Api, api_version: str, kind: str, namespace: str, name: str) -> bool:
-    """Deletes with background propagation; False when it was already gone (no request sent)."""
-    if await get(api, api_version, kind, namespace, name) is None:
+async def delete(
+    api: Api, api_version: str, kind: str, namespace: str, name: str, *, owner: str | None = None
+) -> bool:
+    """Deletes with background propagation; False when it was already gone, or, given the
+    ``owner`` uid, when it is not that owner's child (no request sent then)."""
+    live = await get(api, api_version, kind, namespace, name)
+    if live is None or (owner is not None and not manifest.is_owned_by(live, owner)):
         return False
     body = {"propagationPolicy": "Background"}
     await _call(api, "DELETE", path_for(api_version, kind, namespace, name), json=body)
@@ -293,53 +308,11 @@ async def create_event(api: Api, event: manifest.Manifest) -> None:
 # --- idempotent apply ---------------------------------------------------------
 
 
-def with_spec_hash(obj: manifest.Manifest) -> manifest.Manifest:
-    """``obj`` annotated with the hash of itself, so removals in the spec are noticed too."""
-    annotations = dict(obj["metadata"].get("annotations") or {})
-    annotations.pop(c.ANNOTATION_SPEC_HASH, None)
-    digest = manifest.stable_hash(
-        {**obj, "metadata": {**obj["metadata"], "annotations": annotations}}
-    )
-    annotations[c.ANNOTATION_SPEC_HASH] = digest
-    return {**obj, "metadata": {**obj["metadata"], "annotations": annotations}}
+with_spec_hash = manifest.with_spec_hash
 
 
-def is_subset(desired: Any, live: Any) -> bool:
-    """Every desired value is present in ``live`` (which may hold more: defaults, status)."""
-    if isinstance(desired, dict):
-        if not isinstance(live, dict):
-            return not desired
-        return all(
-            (_empty(v) and k not in live) or is_subset(v, live.get(k)) for k, v in desired.items()
-        )
-    if isinstance(desired, list):
-        if not isinstance(live, list):
-            return not desired and live is None
-        return len(desired) == len(live) and all(
-            is_subset(d, item) for d, item in zip(desired, live, strict=True)
-        )
-    return desired == live or _same_quantity(desired, live)
-
-
-def _empty(value: Any) -> bool:
-    return value in ({}, [], None)
-
-
-def _same_quantity(desired: Any, live: Any) -> bool:
-    """The API server canonicalizes quantities ("0.5" -> "500m"); compare their values."""
-    return (
-        isinstance(desired, str) and isinstance(live, str) and quantity.same_quantity(desired, live)
-    )
-
-
-def matches(desired: manifest.Manifest, live: manifest.Manifest | None) -> bool:
-    if live is None:
-        return False
-    live_hash = (live["metadata"].get("annotations") or {}).get(c.ANNOTATION_SPEC_HASH)
-    return bool(
-        live_hash == desired["metadata"]["annotations"][c.ANNOTATION_SPEC_HASH]
-        and is_subset(desired, live)
-    )
+is_subset = drift.is_subset
+matches = drift.matches
 
 
 async def ensure(api: Api, obj: manifest.Manifest, *, absent: bool = False) -> Outcome:
@@ -354,10 +327,13 @@ async def ensure_object(
     live: manifest.Manifest | None = None,
     *,
     fetched: bool = False,
+    compare: bool = True,
 ) -> tuple[Outcome, manifest.Manifest]:
     """``ensure`` that also returns the object as the API server now holds it.
 
-    ``fetched`` says ``live`` is already known (None: absent), so no read is sent.
+    ``fetched`` says ``live`` is already known (None: believed absent), so no read is sent;
+    ``compare`` False applies even when ``live`` matches. Raises ChildConflict, writing
+    nothing, when the object exists without our controller owner reference.
     """
     desired = with_spec_hash(obj)
     meta = desired["metadata"]
@@ -365,19 +341,47 @@ async def ensure_object(
         live = await get(
             api, desired["apiVersion"], desired["kind"], meta["namespace"], meta["name"]
         )
-    if live is not None and matches(desired, live):
+    if live is None:
+        return "applied", await _create(api, desired)
+    check_owner(desired, live)
+    if compare and matches(desired, live):
         return "unchanged", live
-    return "applied", await apply(api, desired)
+    return "applied", await apply(api, _pinned(desired, live))
 
 
-def owns_replicas(live: manifest.Manifest, manager: str = c.FIELD_MANAGER) -> bool:
-    """Whether ``manager`` holds ``spec.replicas`` of a live Deployment (per managedFields)."""
-    for entry in live["metadata"].get("managedFields") or []:
-        spec_fields = (entry.get("fieldsV1") or {}).get("f:spec") or {}
-        mine = entry.get("manager") == manager and entry.get("operation") == "Apply"
-        if mine and "f:replicas" in spec_fields:
-            return True
-    return False
+def check_owner(desired: manifest.Manifest, live: manifest.Manifest | None) -> None:
+    """Raises ChildConflict when ``live`` exists without ``desired``'s controller (owner uid)."""
+    owner = manifest.controller_uid(desired)
+    if live is not None and owner is not None and not manifest.is_owned_by(live, owner):
+        raise ChildConflict(live)
+
+
+def _pinned(desired: manifest.Manifest, live: manifest.Manifest) -> manifest.Manifest:
+    """The apply of ``desired`` on exactly the object ``live`` (its uid as a precondition), so a
+    namesake created in its place since it was read is refused rather than taken over."""
+    meta = {**desired["metadata"], "uid": live["metadata"]["uid"]}
+    return {**desired, "metadata": meta}
+
+
+async def _create(api: Api, desired: manifest.Manifest) -> manifest.Manifest:
+    """A create-only apply: resourceVersion "1" (no live object has it) is a precondition
+    that fails with 409 when the object exists, and is ignored when it is created. On a 409
+    the object is read: ours is applied to, anything else raises ChildConflict."""
+    meta = desired["metadata"]
+    try:
+        return await apply(api, {**desired, "metadata": {**meta, "resourceVersion": "1"}},
+                           retry=False)  # fmt: skip
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+    live = await get(api, desired["apiVersion"], desired["kind"], meta["namespace"], meta["name"])
+    if live is None:
+        raise ApiError(409, f"{manifest.describe(desired)} was deleted while being created")
+    check_owner(desired, live)
+    return await apply(api, _pinned(desired, live))
+
+
+owns_replicas = manifest.owns_replicas
 
 
 async def hand_over_replicas(api: Api, live: manifest.Manifest) -> None:

@@ -63,6 +63,10 @@ async def reconcile(
         ctx = build_context(api, settings, body)
         ctx.fresh = trigger == "create" and not (body.get("status") or {}).get("conditions")
         failed = await _run_steps(ctx)
+        if ctx.conflicts:
+            message = "refusing to write objects this RagAgent does not own (rename or remove "
+            message += "them, or rename the RagAgent): " + ", ".join(sorted(ctx.conflicts))
+            ctx.note(conditions.Type.RECONCILED, False, conditions.Reason.CHILD_CONFLICT, message)
         if not await _run_step(ctx, "status", lambda each: steps.STATUS(each, failed)):
             failed.append("status")
         metrics.RECONCILE_DURATION.observe(time.perf_counter() - started)
@@ -165,6 +169,8 @@ async def _run_step(ctx: context.Context, name: str, step: steps.Step) -> bool:
             await step(ctx)
         except STEP_ERRORS as exc:
             metrics.STEP_ERRORS.labels(step=name).inc()
+            if isinstance(exc, k8s.ChildConflict):
+                ctx.conflicts.append(exc.object)
             ctx.errors[name] = str(exc)
             log.warning(
                 "step %s failed for %s/%s: %s", name, ctx.agent.namespace, ctx.agent.name, exc

@@ -29,7 +29,11 @@ LOCAL_MODEL_DIMENSION = agent_config.LOCAL_EMBEDDING_DIMENSION
 
 
 class SecretKeyRef(spec_base.ApiModel):
-    name: str = Field(description="Name of a Secret in the RagAgent's namespace.", max_length=253)
+    name: str = Field(
+        description="Name of a Secret in the RagAgent's namespace, labelled "
+        "ragagent.dev/use=true (any other is refused: SecretsReady=False/ReferenceNotAllowed).",
+        max_length=253,
+    )
     key: str = Field(description="Key inside that Secret's data.", max_length=253)
 
 
@@ -140,7 +144,11 @@ class Database(spec_base.ApiModel):
 
 
 class ConfigMapRef(spec_base.ApiModel):
-    name: str = Field(description="ConfigMap name in the RagAgent's namespace.", max_length=253)
+    name: str = Field(
+        description="ConfigMap name in the RagAgent's namespace, labelled ragagent.dev/use=true "
+        "(any other is not ingested: Reconciled=False/ReferenceNotAllowed).",
+        max_length=253,
+    )
 
 
 class KnowledgeSource(spec_base.ApiModel):

@@ -85,7 +85,8 @@ def test_container_has_probes_resources_and_ports(default_render: list[dict[str,
 
 def test_operator_settings_are_passed_as_env(default_render: list[dict[str, Any]]) -> None:
     env = {e["name"]: e.get("value") for e in _container(default_render)["env"]}
-    assert env["RAGAGENT_OPERATOR_NAMESPACES"] == ""
+    assert env["RAGAGENT_OPERATOR_NAMESPACES"] == NAMESPACE  # namespaced mode, its own namespace
+    assert "RAGAGENT_OPERATOR_SEALED_SECRETS_CERT_SHA256" not in env
     assert env["RAGAGENT_OPERATOR_PEERING"] == "ragagent"
     assert env["RAGAGENT_OPERATOR_METRICS_PORT"] == "8080"
     assert env["RAGAGENT_OPERATOR_SEALED_SECRETS_SERVICE"] == "sealed-secrets-controller"
@@ -110,20 +111,51 @@ def test_selector_labels_match_the_pod_template(default_render: list[dict[str, A
     assert find(default_render, "Service")["spec"]["selector"] == selector
 
 
-def test_cluster_mode_uses_one_cluster_role(default_render: list[dict[str, Any]]) -> None:
-    role = find(default_render, "ClusterRole", FULLNAME)
+def test_cluster_mode_is_explicit_and_grants_secrets_only_per_namespace() -> None:
+    manifests = render("clusterWide=true", "rbac.secretNamespaces={team-a}")
+    role = find(manifests, "ClusterRole", FULLNAME)
     granted = _rules_text(role["rules"])
     assert ("ragagent.dev", "ragagents/status", "patch") in granted
     assert ("apps", "deployments", "patch") in granted
     assert ("kopf.dev", "clusterkopfpeerings", "watch") in granted
-    binding = find(default_render, "ClusterRoleBinding")
+    assert not [rule for rule in granted if rule[1] == "secrets"]
+    binding = find(manifests, "ClusterRoleBinding")
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": FULLNAME, "namespace": NAMESPACE}
     ]
-    workload_roles = [
-        r for r in of_kind(default_render, "Role") if r["metadata"]["name"] == FULLNAME
+    assert binding["roleRef"]["name"] == FULLNAME  # the -secrets ClusterRole has no such binding
+    secrets = find(manifests, "ClusterRole", f"{FULLNAME}-secrets")
+    assert _rules_text(secrets["rules"]) == {("", "secrets", v) for v in ("get", "create", "patch")}
+    (secret_binding,) = [b for b in of_kind(manifests, "RoleBinding")
+                         if b["roleRef"]["name"] == f"{FULLNAME}-secrets"]  # fmt: skip
+    assert secret_binding["metadata"]["namespace"] == "team-a"
+    assert [r for r in of_kind(manifests, "Role") if r["metadata"]["name"] == FULLNAME] == []
+    env = {e["name"]: e.get("value") for e in _container(manifests)["env"]}
+    assert env["RAGAGENT_OPERATOR_NAMESPACES"] == ""
+
+
+def test_the_default_is_namespaced_mode_in_the_release_namespace(
+    default_render: list[dict[str, Any]],
+) -> None:
+    (role,) = [r for r in of_kind(default_render, "Role") if r["metadata"]["name"] == FULLNAME]
+    assert role["metadata"]["namespace"] == NAMESPACE
+    assert ("", "secrets", "get") in _rules_text(role["rules"])
+    assert [r["metadata"]["name"] for r in of_kind(default_render, "ClusterRole")] == [
+        f"{FULLNAME}-peering"
     ]
-    assert workload_roles == []
+
+
+def test_cluster_mode_refuses_a_namespace_list() -> None:
+    with pytest.raises(HelmError, match="leave watchNamespaces empty"):
+        render("clusterWide=true", "watchNamespaces={a}")
+
+
+def test_the_sealing_certificate_pin_reaches_the_operator_settings() -> None:
+    pin = "ab" * 32
+    container = _container(render(f"sealedSecrets.certificateSHA256={pin}"))
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["RAGAGENT_OPERATOR_SEALED_SECRETS_CERT_SHA256"] == pin
+    assert OperatorSettings(sealed_secrets_cert_sha256=pin).sealed_secrets_cert_sha256 == pin
 
 
 def test_rbac_grants_no_wildcards_and_no_escalation(default_render: list[dict[str, Any]]) -> None:
@@ -175,23 +207,36 @@ def _is_framework(rule: tuple[str, str, str]) -> bool:
 def test_namespaced_and_cluster_modes_grant_the_same_workload_rules(
     default_render: list[dict[str, Any]],
 ) -> None:
-    cluster_rules = _rules_text(find(default_render, "ClusterRole")["rules"])
-    role = find(render("watchNamespaces={team-a}"), "Role", FULLNAME)
-    namespaced_rules = _rules_text(role["rules"])
+    cluster = render("clusterWide=true")
+    cluster_rules = _rules_text(find(cluster, "ClusterRole", FULLNAME)["rules"])
+    cluster_rules |= _rules_text(find(cluster, "ClusterRole", f"{FULLNAME}-secrets")["rules"])
+    namespaced_rules = _rules_text(find(default_render, "Role", FULLNAME)["rules"])
     assert {r for r in namespaced_rules if not _is_framework(r)} == {
         r for r in cluster_rules if not _is_framework(r)
     }
 
 
-def test_cluster_mode_grants_exactly_what_manifests_rbac_grants(
+def _plain_rules(path: str, kind: str, name: str) -> set[tuple[str, str, str]]:
+    plain = [m for m in yaml.safe_load_all((REPO_ROOT / "manifests" / path).read_text()) if m]
+    return _rules_text(find(plain, kind, name)["rules"])
+
+
+def test_both_modes_grant_exactly_what_manifests_rbac_grants(
     default_render: list[dict[str, Any]],
 ) -> None:
-    plain = yaml.safe_load_all((REPO_ROOT / "manifests" / "rbac" / "rbac.yaml").read_text())
-    expected = _rules_text(find([m for m in plain if m], "ClusterRole")["rules"])
-    # The chart narrows the certificate fetch to a Role in the controller's namespace.
+    assert _rules_text(find(default_render, "Role", FULLNAME)["rules"]) == _plain_rules(
+        "rbac/rbac.yaml", "Role", "ragagent-operator"
+    )
     sealing = find(default_render, "Role", f"{FULLNAME}-sealing-cert")["rules"]
-    granted = _rules_text(find(default_render, "ClusterRole")["rules"]) | _rules_text(sealing)
-    assert granted == expected
+    assert _rules_text(sealing) == _plain_rules(
+        "rbac/rbac.yaml", "Role", "ragagent-operator-sealing-cert"
+    )
+    cluster = render("clusterWide=true")
+    for suffix in ("", "-secrets"):
+        granted = _rules_text(find(cluster, "ClusterRole", FULLNAME + suffix)["rules"])
+        assert granted == _plain_rules(
+            "rbac-cluster/rbac.yaml", "ClusterRole", "ragagent-operator" + suffix
+        )
 
 
 def test_peering_lifetime_reaches_the_operator_settings(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -145,7 +145,11 @@ def test_the_operator_container_reconciles_a_rag_agent(
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": "docs-pg", "namespace": namespace},
+        "metadata": {
+            "name": "docs-pg",
+            "namespace": namespace,
+            "labels": {"ragagent.dev/use": "true"},
+        },
         "stringData": {"url": "postgresql://u:p@db.example:5432/rag"},
     }
     agent = rag_agent("docs", "docs-pg")

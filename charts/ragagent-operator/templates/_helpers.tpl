@@ -65,7 +65,19 @@ app.kubernetes.io/part-of: ragagent
 {{- end -}}
 {{- end -}}
 
-{{/* True (non-empty) when the operator watches a fixed list of namespaces. */}}
+{{/* True (non-empty) in namespaced mode, the default: clusterWide is off. */}}
 {{- define "ragagent-operator.namespaced" -}}
-{{- if .Values.watchNamespaces }}true{{ end -}}
+{{- if and .Values.clusterWide .Values.watchNamespaces -}}
+{{- fail "clusterWide=true watches every namespace: leave watchNamespaces empty" -}}
+{{- end -}}
+{{- if not .Values.clusterWide }}true{{ end -}}
+{{- end -}}
+
+{{/* The namespaces of namespaced mode, as JSON: watchNamespaces, else the release namespace. */}}
+{{- define "ragagent-operator.watchNamespaces" -}}
+{{- if include "ragagent-operator.namespaced" . -}}
+{{- default (list .Release.Namespace) .Values.watchNamespaces | toJson -}}
+{{- else -}}
+[]
+{{- end -}}
 {{- end -}}

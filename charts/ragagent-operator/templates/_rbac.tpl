@@ -1,47 +1,56 @@
 {{/*
-The permissions the operator needs on RagAgents and their children. The same list becomes one
-ClusterRole (cluster mode) or one Role per watched namespace (namespaced mode). They mirror
-manifests/rbac/rbac.yaml (a test compares them). Children are written with server-side apply
-(patch, plus create for the first apply) and garbage-collected through ownerReferences; delete
-is granted only where the operator removes a child itself (HPA off, backup off, ...).
+The permissions the operator needs on RagAgents and their children: exactly what the reconcile
+uses (tests/cluster/test_operator_permissions.py lists it and fails on anything more). The same
+list becomes one Role per watched namespace (namespaced mode, the default) or one ClusterRole
+(cluster mode). They mirror manifests/rbac (a test compares them). Children are written with
+server-side apply (patch, plus create for the first apply) and garbage-collected through
+ownerReferences; delete is granted only where the operator removes a child itself (HPA off,
+backup off, ...).
 */}}
 {{- define "ragagent-operator.workloadRules" -}}
-# The RagAgent resource: watch it (patch: kopf removes the finalizer older versions left).
+# The RagAgent resource: read it (retries, resync), list and watch it (kopf); patch because
+# kopf removes the finalizer that older operator versions left on a RagAgent.
 - apiGroups: ["ragagent.dev"]
   resources: ["ragagents"]
   verbs: ["get", "list", "watch", "patch"]
 # Write conditions, replicas, endpoints and the last backup to the status subresource.
 - apiGroups: ["ragagent.dev"]
   resources: ["ragagents/status"]
-  verbs: ["get", "patch"]
-# Owner references with blockOwnerDeletion need "update" on the owner's finalizers.
+  verbs: ["patch"]
+# Owner references with blockOwnerDeletion need "update" on the owner's finalizers (checked by
+# the OwnerReferencesPermissionEnforcement admission plugin; no request is ever sent).
 - apiGroups: ["ragagent.dev"]
   resources: ["ragagents/finalizers"]
   verbs: ["update"]
-# Events about RagAgents (condition transitions, step errors).
+# Events about RagAgents (condition transitions, step errors, child conflicts).
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
-# Children written by server-side apply (an apply that creates needs "create" as well) and
-# removed when their feature is turned off:
-# the agent's ServiceAccount, settings ConfigMap, Services, and backup/database volumes.
+# The agent's ServiceAccount, settings ConfigMap and backup volume, written by server-side
+# apply (an apply that creates needs "create" as well); get: compare before writing, and read
+# the ConfigMaps of knowledge sources. Never deleted by the operator (garbage collection does).
 - apiGroups: [""]
-  resources: ["serviceaccounts", "configmaps", "services", "persistentvolumeclaims"]
-  verbs: ["get", "list", "watch", "create", "patch", "delete"]
-# Secrets: plain generated Secrets (opt-in kubernetes provider), and reading the Secrets a
-# RagAgent references to hash their data, so a rotation rolls the pods. No list or watch.
-- apiGroups: [""]
-  resources: ["secrets"]
+  resources: ["serviceaccounts", "configmaps", "persistentvolumeclaims"]
   verbs: ["get", "create", "patch"]
-# The agent Deployment and the managed PostgreSQL StatefulSet.
+# The agent and database Services; the database Service is deleted when the database
+# becomes external.
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["get", "create", "patch", "delete"]
+# The agent Deployment, watched (kopf) to refresh the RagAgent's status.
 - apiGroups: ["apps"]
-  resources: ["deployments", "statefulsets"]
+  resources: ["deployments"]
+  verbs: ["get", "list", "watch", "create", "patch"]
+# The managed PostgreSQL StatefulSet, watched like the Deployment; deleted when the database
+# becomes external.
+- apiGroups: ["apps"]
+  resources: ["statefulsets"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
 # The agent's PodDisruptionBudget.
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
-  verbs: ["get", "create", "patch", "delete"]
-# The agent's HorizontalPodAutoscaler (deleted when autoscaling is turned off).
+  verbs: ["get", "create", "patch"]
+# The agent's HorizontalPodAutoscaler (deleted when autoscaling is turned off, or for a restore).
 - apiGroups: ["autoscaling"]
   resources: ["horizontalpodautoscalers"]
   verbs: ["get", "create", "patch", "delete"]
@@ -49,16 +58,20 @@ is granted only where the operator removes a child itself (HPA off, backup off, 
 - apiGroups: ["networking.k8s.io"]
   resources: ["networkpolicies"]
   verbs: ["get", "create", "patch", "delete"]
-# Ingestion, re-index and restore Jobs and backup CronJobs; Jobs are also watched to
-# report backup, re-index and restore results.
+# Ingestion, re-index, restore and pre-reindex backup Jobs: listed and watched to report their
+# results, deleted when their content is superseded.
 - apiGroups: ["batch"]
-  resources: ["jobs", "cronjobs"]
+  resources: ["jobs"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
-# Read only: a finished backup or restore Job's pod holds its result line (size, reason)
-# as the container's termination message.
+# The backup CronJob (deleted when backups are turned off).
+- apiGroups: ["batch"]
+  resources: ["cronjobs"]
+  verbs: ["get", "create", "patch", "delete"]
+# Read only: a finished Job's pod holds its result line (size, reason) as the container's
+# termination message, and a failing agent pod says why it fails.
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list"]
+  verbs: ["list"]
 # SealedSecrets the operator seals itself (strict scope).
 - apiGroups: ["bitnami.com"]
   resources: ["sealedsecrets"]
@@ -67,6 +80,20 @@ is granted only where the operator removes a child itself (HPA off, backup off, 
 - apiGroups: ["monitoring.coreos.com"]
   resources: ["servicemonitors", "prometheusrules"]
   verbs: ["get", "create", "patch", "delete"]
+{{- end -}}
+
+{{/*
+Secrets, kept apart from the workload rules: in namespaced mode they join each watched
+namespace's Role; in cluster mode they are a ClusterRole bound only per namespace (RoleBindings
+in rbac.secretNamespaces), so no mode grants Secret access cluster-wide.
+*/}}
+{{- define "ragagent-operator.secretRules" -}}
+# get: hash the data of the Secrets a RagAgent references (a rotation rolls the pods) and
+# check they are labelled ragagent.dev/use=true; create/patch: the generated Secret of the
+# opt-in kubernetes provider. No list or watch.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "create", "patch"]
 {{- end -}}
 
 {{/* kopf's framework needs in cluster mode: discovery of CRDs and namespaces, and peering. */}}

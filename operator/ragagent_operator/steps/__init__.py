@@ -44,6 +44,7 @@ STEPS: list[tuple[str, Step]] = [
 STATUS = status.ensure_status
 # What a step reads from earlier ones; steps wait only for these, the rest run at once.
 NEEDS: dict[str, tuple[str, ...]] = {
+    "database": ("secrets",),  # its pods read the generated Secret: not if that was refused
     "deployment": ("secrets", "configmap"),  # the pod template hashes both
     "ingest": ("reindex",),  # new index settings hold the ingest until their backup
 }

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from ragagent_operator import conditions, context, k8s, manifest
 from ragagent_operator import constants as c
-from ragagent_operator import context, k8s, manifest
 from ragagent_operator.render import common, ingest_job
+from ragagent_operator.steps import secrets
 
 
 async def ensure_ingest(ctx: context.Context) -> None:
@@ -19,10 +20,14 @@ async def ensure_ingest(ctx: context.Context) -> None:
     jobs = [] if ctx.fresh else await _list_ingest_jobs(ctx)
     wanted = None
     if agent.spec.knowledge.sources:
-        knowledge_hash = await _read_knowledge_hash(ctx)
+        knowledge_hash, refused = await _read_knowledge_hash(ctx)
         wanted = ingest_job.ingest_job_name(agent, knowledge_hash)
         ctx.knowledge_hash = knowledge_hash
-        if wanted not in {job["metadata"]["name"] for job in jobs}:
+        if refused:  # its content would reach chat users: nothing is ingested
+            message = f"{', '.join(refused)}: {secrets.NOT_MARKED}; nothing ingested"
+            reason = conditions.Reason.REFERENCE_NOT_ALLOWED
+            ctx.note(conditions.Type.RECONCILED, False, reason, message)
+        elif wanted not in {job["metadata"]["name"] for job in jobs}:
             image = ctx.settings.backup_image or agent.image
             await ctx.ensure(
                 ingest_job.build_ingest_job(agent, knowledge_hash=knowledge_hash, image=image)
@@ -40,18 +45,22 @@ async def _list_ingest_jobs(ctx: context.Context) -> list[manifest.Manifest]:
     return await k8s.list_objects(ctx.api, "batch/v1", "Job", agent.namespace, selector)
 
 
-async def _read_knowledge_hash(ctx: context.Context) -> str:
-    """Covers sources, their ConfigMaps' content, chunking and the embedding model."""
+async def _read_knowledge_hash(ctx: context.Context) -> tuple[str, list[str]]:
+    """The hash covers sources, their ConfigMaps' content, chunking and the embedding model;
+    also returns the ConfigMaps that are not labelled for RagAgent use ("ConfigMap ns/name")."""
     agent = ctx.agent
     contents = {}
+    refused = []
     for source in agent.spec.knowledge.sources:
         if source.config_map is not None:
             live = await k8s.get(
                 ctx.api, "v1", "ConfigMap", agent.namespace, source.config_map.name
             )
             contents[source.config_map.name] = live and [live.get("data"), live.get("binaryData")]
+            if live is not None and not manifest.is_marked_for_use(live):
+                refused.append(manifest.describe({**live, "kind": "ConfigMap"}))
     model = agent.spec.model
-    return manifest.stable_hash(
+    digest = manifest.stable_hash(
         {
             "sources": [s.model_dump() for s in agent.spec.knowledge.sources],
             "contents": contents,
@@ -63,3 +72,4 @@ async def _read_knowledge_hash(ctx: context.Context) -> str:
             ],
         }
     )
+    return digest, refused

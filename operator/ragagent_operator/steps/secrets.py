@@ -7,6 +7,7 @@ import asyncio
 import base64
 import logging
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ragagent_operator import conditions, context, k8s, manifest, metrics, sealing
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 SEALED_GV = "bitnami.com/v1alpha1"
 CERT_TTL_SECONDS = 600.0
 _cert_cache: dict[str, tuple[float, bytes]] = {}
+NOT_MARKED = f"not labelled {c.LABEL_USE}={c.LABEL_USE_VALUE} (what lets a RagAgent reference it)"
 
 
 async def ensure_secrets(ctx: context.Context) -> None:
@@ -80,6 +82,12 @@ async def _ensure_sealed(ctx: context.Context) -> None:
                 conditions.Reason.SEALED_SECRETS_CONTROLLER_UNAVAILABLE,
                 "cannot fetch the sealed-secrets certificate to seal generated values",
             )
+            return
+        pin = ctx.settings.sealed_secrets_cert_sha256
+        try:
+            sealing.check_certificate(cert, now=datetime.now(UTC), pin=pin)
+        except sealing.CertificateRefused as exc:
+            ctx.note(conditions.Type.SECRETS_READY, False, exc.reason, str(exc))
             return
         fresh = sealing.seal_values(
             cert, namespace=agent.namespace, name=name, values=_generate(ctx, missing)
@@ -169,6 +177,12 @@ async def _hash_referenced(ctx: context.Context) -> None:
         if ref.secret not in data:
             live = await _read_referenced(ctx, ref.secret)
             data[ref.secret] = None if live is None else live.get("data") or {}
+            if live is not None and not manifest.is_marked_for_use(live):
+                ctx.refused.append(manifest.describe({**live, "kind": "Secret"}))
+    if ctx.refused:
+        message = f"{', '.join(ctx.refused)}: {NOT_MARKED}; no pod that reads it is written"
+        ctx.note(conditions.Type.SECRETS_READY, False, conditions.Reason.REFERENCE_NOT_ALLOWED,
+                 message)  # fmt: skip
     missing = sorted(name for name, value in data.items() if value is None)
     # A Secret the operator seals is hashed by its ciphertexts, not by the unsealed copy: that
     # changes exactly when its values do, and does not depend on when the controller unseals

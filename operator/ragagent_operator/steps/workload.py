@@ -45,7 +45,8 @@ async def ensure_database(ctx: context.Context) -> None:
 
 
 async def ensure_deployment(ctx: context.Context) -> None:
-    """Under an HPA, hand ``replicas`` over once, then never send it again."""
+    """Under an HPA, hand ``replicas`` over once, then never send it again. Not written while
+    the secrets step refused a Secret the pods would read (``Context.refused``)."""
     agent = ctx.agent
     desired = deployment.build_deployment(
         agent,
@@ -53,11 +54,17 @@ async def ensure_deployment(ctx: context.Context) -> None:
         secrets_hash=ctx.secrets_hash,
     )
     live = await ctx.get("apps/v1", "Deployment", agent.name)
+    k8s.check_owner(desired, live)  # before the handover touches it
+    if ctx.refused:
+        return
+    compare = True
     if live is not None and agent.spec.autoscaling.enabled and k8s.owns_replicas(live):
         await k8s.hand_over_replicas(ctx.api, live)
-        live = None  # its managed fields changed: apply without comparing
+        compare = False  # its managed fields changed: apply without comparing
     # The status step reads the Deployment's status from here instead of asking again.
-    _, ctx.deployment = await k8s.ensure_object(ctx.api, desired, live, fetched=True)
+    _, ctx.deployment = await k8s.ensure_object(
+        ctx.api, desired, live, fetched=True, compare=compare
+    )
 
 
 async def ensure_service(ctx: context.Context) -> None:

@@ -48,7 +48,8 @@ def db_secret(cluster: controlplane.ControlPlane, ns: str, name: str, url: str) 
     manifest = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": name},
+        # Labelled for RagAgent use: the operator refuses to reference any other Secret.
+        "metadata": {"name": name, "labels": {"ragagent.dev/use": "true"}},
         "stringData": {"url": url},
     }
     cluster.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(manifest))

@@ -1,4 +1,5 @@
-"""Fixtures: CRDs + RBAC installed from manifests/, and the operator running under that RBAC."""
+"""Fixtures: CRDs + cluster-mode RBAC installed from manifests/, the operator running under that
+RBAC, and each test's namespace with the per-namespace Secret grant cluster mode needs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from tests.operator.integration.harness import (
     MAIN_PRIORITY,
     Operator,
+    grant_secrets,
     install,
     start_operator,
     stop,
@@ -28,3 +30,10 @@ def operator(cluster: controlplane.ControlPlane, installed: Path) -> Iterator[Op
     running = start_operator(cluster, installed, "main", priority=MAIN_PRIORITY)
     yield running
     stop(running)
+
+
+@pytest.fixture
+def namespace(cluster: controlplane.ControlPlane, installed: Path, namespace: str) -> str:
+    """The shared fresh namespace, where the cluster-mode operator may also use Secrets."""
+    grant_secrets(cluster, namespace)
+    return namespace

@@ -36,6 +36,8 @@ OPERATOR_SERVICE_ACCOUNT = "ragagent-operator"
 # Every test operator authenticates with this ServiceAccount's token (``install``); the API
 # server's audit log names its requests by this user.
 OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_SERVICE_ACCOUNT}"
+# The ClusterRole of Secret access in cluster mode, bound per namespace (``grant_secrets``).
+SECRETS_ROLE = "ragagent-operator-secrets"
 # The kinds (plural names) the operator writes: a no-op resync writes none of them.
 OPERATOR_RESOURCES = frozenset(
     {
@@ -100,13 +102,23 @@ def start_operator(
 
 
 def install(cluster: controlplane.ControlPlane) -> Path:
-    """CRDs, RBAC and the peering object from manifests/; returns the operator's kubeconfig."""
+    """CRDs, cluster-mode RBAC and the peering object from manifests/; returns the operator's
+    kubeconfig. Cluster mode grants no Secret access: ``grant_secrets`` per namespace."""
     cluster.kubectl("apply", "-k", str(REPO / "manifests" / "crd"))
     wait_established(cluster)
-    cluster.kubectl("apply", "-k", str(REPO / "manifests" / "rbac"))
+    cluster.kubectl("apply", "-k", str(REPO / "manifests" / "rbac-cluster"))
     cluster.kubectl("apply", "-f", str(REPO / "manifests" / "operator" / "peering.yaml"))
     token = cluster.token_for(OPERATOR_SERVICE_ACCOUNT, OPERATOR_NAMESPACE, duration="10h")
     return cluster.kubeconfig_for_token(token, name="ragagent-operator")
+
+
+def grant_secrets(cluster: controlplane.ControlPlane, namespace: str) -> None:
+    """Binds ``ragagent-operator-secrets`` in ``namespace``, as manifests/rbac-cluster tells an
+    admin to do for each namespace whose RagAgents read or generate Secrets."""
+    cluster.kubectl(
+        "create", "rolebinding", SECRETS_ROLE, "-n", namespace, f"--clusterrole={SECRETS_ROLE}",
+        f"--serviceaccount={OPERATOR_NAMESPACE}:{OPERATOR_SERVICE_ACCOUNT}",
+    )  # fmt: skip
 
 
 def wait_established(cluster: controlplane.ControlPlane, crds: Sequence[str] = CRDS) -> None:

@@ -89,6 +89,7 @@ def test_knowledge_change_starts_a_new_ingest_job_keyed_by_content(
     cluster: controlplane.ControlPlane, namespace: str, operator: Operator
 ) -> None:
     cluster.kubectl("create", "configmap", "faq", "-n", namespace, "--from-literal=a.md=# One")
+    cluster.kubectl("label", "configmap", "faq", "-n", namespace, "ragagent.dev/use=true")
     ready_agent(
         cluster, namespace, operator, knowledge={"sources": [{"configMap": {"name": "faq"}}]}
     )

@@ -18,6 +18,7 @@ from tests.operator.integration.harness import (
     Operator,
     assert_workload_children,
     get_json,
+    grant_secrets,
     install,
     start_operator,
     stop,
@@ -39,7 +40,9 @@ def bare(cluster: controlplane.ControlPlane) -> Iterator[controlplane.ControlPla
 
 @pytest.fixture(scope="module")
 def bare_operator(bare: controlplane.ControlPlane) -> Iterator[Operator]:
-    running = start_operator(bare, install(bare), "bare")
+    kubeconfig = install(bare)
+    grant_secrets(bare, NAMESPACE)
+    running = start_operator(bare, kubeconfig, "bare")
     yield running
     stop(running)
 

@@ -43,7 +43,7 @@ def database_secret(name: str) -> str:
     body = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": f"{name}-pg"},
+        "metadata": {"name": f"{name}-pg", "labels": {"ragagent.dev/use": "true"}},
         "stringData": {"url": "postgresql://u:p@db.example:5432/rag"},
     }
     return json.dumps(body)

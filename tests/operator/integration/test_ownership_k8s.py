@@ -1,0 +1,89 @@
+"""No takeover: a RagAgent never writes (or, when deleted, garbage-collects) a namesake it does
+not own. Server-side apply with force would otherwise adopt any object with a child's name."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.operator.integration.agents import (
+    DATABASE_URL,
+    apply,
+    condition,
+    db_secret,
+    events_of,
+    rag,
+)
+from tests.operator.integration.harness import Operator, get_json, wait_for
+from tests.support import controlplane
+
+pytestmark = pytest.mark.k8s
+
+
+def victim_deployment() -> dict[str, Any]:
+    labels = {"app": "victim"}
+    container = {"name": "web", "image": "victim:1"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "docs", "labels": labels},
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
+        },
+    }
+
+
+def victim_secret() -> dict[str, Any]:
+    """Named like the Secret the kubernetes provider generates for RagAgent "docs"."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "docs-generated"},
+        "stringData": {"secret-key": "the victim's own value"},
+    }
+
+
+def snapshot(cluster: controlplane.ControlPlane, ns: str, kind: str, name: str) -> Any:
+    live = get_json(cluster, kind, name, "-n", ns)
+    assert live is not None, f"{kind}/{name} is gone"
+    meta = live["metadata"]
+    return meta["resourceVersion"], meta.get("ownerReferences"), live.get("data")
+
+
+def test_namesakes_are_refused_reported_and_survive_the_ragagent(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+) -> None:
+    for victim in (victim_deployment(), victim_secret()):
+        cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(victim))
+    before = {kind: snapshot(cluster, namespace, kind, name)
+              for kind, name in (("deployment", "docs"), ("secret", "docs-generated"))}  # fmt: skip
+    db_secret(cluster, namespace, "docs-pg", DATABASE_URL)
+    assert (
+        apply(cluster, namespace, rag("docs", secrets={"provider": "kubernetes"})).returncode == 0
+    )
+
+    def conflicted() -> dict[str, Any] | None:
+        found = condition(cluster, namespace, "Reconciled")
+        both = "Deployment" in found.get("message", "") and "Secret" in found.get("message", "")
+        return found if found.get("reason") == "ChildConflict" and both else None
+
+    reconciled = wait_for(conflicted, "Reconciled=False/ChildConflict", operator=operator)
+    assert f"Deployment {namespace}/docs" in reconciled["message"]
+    assert f"Secret {namespace}/docs-generated" in reconciled["message"]
+    warnings = [e for e in events_of(cluster, namespace) if e[:2] == ("Warning", "ChildConflict")]
+    assert warnings
+    assert f"Secret {namespace}/docs-generated" in warnings[0][2]
+    # The operator made its other children, so it did reconcile: it only left the namesakes.
+    assert get_json(cluster, "configmap", "docs-config", "-n", namespace) is not None
+    for kind, name in (("deployment", "docs"), ("secret", "docs-generated")):
+        assert snapshot(cluster, namespace, kind, name) == before[kind], f"{kind}/{name} changed"
+
+    cluster.kubectl("delete", "ragagent", "docs", "-n", namespace)
+    gone = lambda: get_json(cluster, "configmap", "docs-config", "-n", namespace) is None  # noqa: E731
+    wait_for(gone, "the RagAgent's own children garbage-collected", timeout=90)
+    for kind, name in (("deployment", "docs"), ("secret", "docs-generated")):
+        assert snapshot(cluster, namespace, kind, name) == before[kind], f"{kind}/{name} changed"
