@@ -29,11 +29,7 @@ LOCAL_MODEL_DIMENSION = agent_config.LOCAL_EMBEDDING_DIMENSION
 
 
 class SecretKeyRef(spec_base.ApiModel):
-    name: str = Field(
-        description="Name of a Secret in the RagAgent's namespace, labelled "
-        "ragagent.dev/use=true (any other is refused: SecretsReady=False/ReferenceNotAllowed).",
-        max_length=253,
-    )
+    name: str = Field(description=spec_base.REFERENCED_NAME_DOC, max_length=253)
     key: str = Field(description="Key inside that Secret's data.", max_length=253)
 
 

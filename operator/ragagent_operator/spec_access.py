@@ -12,11 +12,7 @@ from ragagent_operator import spec_base
 class JwtSecretRef(spec_base.ApiModel):
     """The HS256 key: read by the agent's server only, never by a Job."""
 
-    name: str = Field(
-        description="Name of a Secret in the RagAgent's namespace, labelled "
-        "ragagent.dev/use=true (any other is refused: SecretsReady=False/ReferenceNotAllowed).",
-        max_length=253,
-    )
+    name: str = Field(description=spec_base.REFERENCED_NAME_DOC, max_length=253)
     key: str = Field(description="Key inside that Secret's data (>= 32 bytes).", max_length=253)
 
 

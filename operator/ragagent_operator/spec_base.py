@@ -22,6 +22,11 @@ class FreeFormMarker:
 
 FreeForm = Annotated[dict[str, Any], FreeFormMarker()]
 Cel = list[tuple[str, str]]
+# Every Secret reference says the rule that makes edit rights on a RagAgent harmless.
+REFERENCED_NAME_DOC = (
+    "Name of a Secret in the RagAgent's namespace, labelled ragagent.dev/use=true "
+    "(any other is refused: SecretsReady=False/ReferenceNotAllowed)."
+)
 
 
 class ApiModel(BaseModel):
