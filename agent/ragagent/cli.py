@@ -23,7 +23,7 @@ from ragagent.core.db import Database
 from ragagent.core.embedded_pg import start_embedded
 from ragagent.core.errors import AgentError
 from ragagent.db import migrate as migrations
-from ragagent.rag import embeddings, ingest
+from ragagent.rag import embeddings, ingest, url_guard
 from ragagent.rag import reindex as reindexing
 from ragagent.rag.sources import Source, find_sources, read_inputs
 
@@ -127,7 +127,14 @@ async def _ingest_files(settings: Settings, files: list[Source], source: str) ->
         with _progress() as progress:
             task = progress.add_task("ingesting", total=None)
             groups = read_inputs(
-                files, source=source, group_size=INGEST_GROUP, max_bytes=settings.max_document_bytes
+                files,
+                source=source,
+                group_size=INGEST_GROUP,
+                max_bytes=settings.max_document_bytes,
+                policy=url_guard.AddressPolicy.of(
+                    blocked=settings.url_fetch_blocked_networks,
+                    allowed=settings.url_fetch_allowed_networks,
+                ),
             )
             for group in groups:
                 results = await ingest.ingest_documents(

@@ -18,8 +18,12 @@ from ragagent.cli import app
 pytestmark = pytest.mark.db
 
 
+# The test site listens on loopback, which URL sources may not reach unless allowed.
+ALLOW_LOOPBACK = {"RAGAGENT_URL_FETCH_ALLOWED_NETWORKS": "127.0.0.0/8"}
+
+
 def _invoke(pg_url: str, tmp_path: Path, *args: str) -> str:
-    env = {"DATABASE_URL": pg_url, "RAGAGENT_DATA_DIR": str(tmp_path / "data")}
+    env = {"DATABASE_URL": pg_url, "RAGAGENT_DATA_DIR": str(tmp_path / "data"), **ALLOW_LOOPBACK}
     result = CliRunner().invoke(app, list(args), env=env)
     assert result.exit_code == 0, result.output
     return result.output
@@ -120,9 +124,17 @@ def test_ingest_fetches_url_sources_by_media_type_or_suffix(
 def test_ingest_reports_a_bad_url_clearly_and_writes_nothing(
     pg_url: str, tmp_path: Path, site: str, path: str, message: str
 ) -> None:
-    env = {"DATABASE_URL": pg_url, "RAGAGENT_DATA_DIR": str(tmp_path / "data")}
+    env = {"DATABASE_URL": pg_url, "RAGAGENT_DATA_DIR": str(tmp_path / "data"), **ALLOW_LOOPBACK}
     result = CliRunner().invoke(app, ["ingest", f"{site}{path}"], env=env)
     assert result.exit_code == 1
     assert message in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert _external_ids(pg_url) == set()
+
+
+def test_ingest_refuses_a_loopback_url_by_default(pg_url: str, tmp_path: Path, site: str) -> None:
+    env = {"DATABASE_URL": pg_url, "RAGAGENT_DATA_DIR": str(tmp_path / "data")}
+    result = CliRunner().invoke(app, ["ingest", f"{site}/guide.md"], env=env)
+    assert result.exit_code == 1
+    assert "is 127.0.0.1, in a blocked network" in " ".join(result.output.split())
     assert _external_ids(pg_url) == set()

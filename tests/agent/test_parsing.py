@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from ragagent.core import errors
@@ -45,3 +47,35 @@ def test_unsupported_content_types_are_415(header: str | None) -> None:
     with pytest.raises(errors.UnsupportedMediaType) as caught:
         normalise_content_type(header)
     assert caught.value.status_code == 415
+
+
+def build_flat_html(paragraphs: int) -> str:
+    """The worst case for a per-tag parser: many tiny sibling paragraphs."""
+    return "<html><body>" + "<p>tea</p>\n" * paragraphs + "</body></html>"
+
+
+def test_flat_html_parses_in_linear_time() -> None:
+    """50 KB of tiny paragraphs took 9 s with per-tag inserts; a linear pass takes ms."""
+    body = build_flat_html(5_000)
+    started = time.process_time()
+    parsed = build_parsed(body, "text/html")
+    assert time.process_time() - started < 1.0
+    assert parsed.text.count("tea") == 5_000
+
+
+def test_html_over_the_element_cap_is_refused_with_413() -> None:
+    with pytest.raises(errors.PayloadTooLarge) as caught:
+        build_parsed(build_flat_html(20), "text/html", max_html_elements=10)
+    assert caught.value.status_code == 413
+    assert "more than 10 elements (RAGAGENT_MAX_HTML_ELEMENTS)" in caught.value.detail
+
+
+def test_html_still_parsing_at_its_deadline_is_refused_with_422() -> None:
+    with pytest.raises(errors.ValidationFailed) as caught:
+        build_parsed(build_flat_html(2_000), "text/html", deadline=time.monotonic() - 1)
+    assert "took too long to parse (RAGAGENT_PARSE_TIMEOUT_SECONDS)" in caught.value.detail
+
+
+def test_deeply_nested_dropped_elements_end_where_they_close() -> None:
+    body = "<nav>" * 3 + "menu" + "</nav>" * 3 + "<p>kept</p><embed src=x><p>also kept</p>"
+    assert build_parsed(body, "text/html").text.split() == ["kept", "also", "kept"]

@@ -25,6 +25,7 @@ from pydantic_settings import (
 )
 
 from ragagent.core.auth_settings import AuthSettings
+from ragagent.core.config_bounds import BoundsSettings
 
 MIN_SECRET_BYTES = 32
 # The bundled local embedding model, under its short name and its Hugging Face hub id: two
@@ -98,7 +99,7 @@ ScopeLimitList = Annotated[
 ]
 
 
-class Settings(AuthSettings):
+class Settings(AuthSettings, BoundsSettings):
     """All agent settings. Env names are ``RAGAGENT_<FIELD>`` unless noted.
 
     These are the settings of the programs that sign or verify credentials (the server

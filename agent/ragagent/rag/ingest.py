@@ -71,7 +71,12 @@ def build_prepared(doc: models.DocumentInput, settings: Settings) -> PreparedDoc
             "(RAGAGENT_MAX_DOCUMENT_BYTES)"
         )
     content_type = parsing.normalise_content_type(doc.content_type)
-    parsed = parsing.build_parsed(doc.text, content_type)
+    parsed = parsing.build_parsed(
+        doc.text,
+        content_type,
+        max_html_elements=settings.max_html_elements,
+        deadline=time.monotonic() + settings.parse_timeout_seconds,
+    )
     text = chunking.normalise(parsed.text)
     if not text:
         raise errors.ValidationFailed("document text is empty")
@@ -92,6 +97,12 @@ def build_prepared(doc: models.DocumentInput, settings: Settings) -> PreparedDoc
         body=text,
     )
     return PreparedDocument(values=values, chunks=chunks)
+
+
+def build_all_prepared(
+    docs: Sequence[models.DocumentInput], settings: Settings
+) -> list[PreparedDocument]:
+    return [build_prepared(doc, settings) for doc in docs]
 
 
 def build_chunking(settings: Settings) -> embedding_index.Chunking:
@@ -129,7 +140,8 @@ async def ingest_documents(
     Validation errors for any document are raised before anything is written.
     Duplicated external_ids in one call: the last one wins.
     """
-    prepared = [build_prepared(doc, settings) for doc in docs]
+    # Parsing and chunking are CPU-bound: in a worker thread, the event loop keeps serving.
+    prepared = await asyncio.to_thread(build_all_prepared, docs, settings)
     wanted = embedding_index.IndexModel(embedder.model_name, embedder.dimension)
     async with db.connection() as conn:
         record = await embedding_index.read_index_record(conn)

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from ragagent.core import errors, models
+from ragagent.rag import url_guard
 
 CONTENT_TYPE_BY_SUFFIX = {
     ".md": "text/markdown",
@@ -23,6 +24,7 @@ CONTENT_TYPE_BY_SUFFIX = {
 JSONL = ".jsonl"
 URL_SCHEMES = ("https://", "http://")
 URL_TIMEOUT_SECONDS = 30.0
+MAX_REDIRECTS = 5
 # A mounted ConfigMap holds its files in a kubelet-private ``..<timestamp>`` directory, with
 # ``..data`` linking to it, and shows each key as a symlink through ``..data``. Walking into
 # the private entries would find every key twice, under a name that changes on each update.
@@ -70,16 +72,22 @@ def walk_directory(directory: Path) -> list[Path]:
 
 
 def read_inputs(
-    files: list[Source], *, source: str, group_size: int, max_bytes: int = 5 * 1024 * 1024
+    files: list[Source],
+    *,
+    source: str,
+    group_size: int,
+    max_bytes: int = 5 * 1024 * 1024,
+    policy: url_guard.AddressPolicy | None = None,
 ) -> Iterator[list[models.DocumentInput]]:
     """DocumentInputs in groups of ``group_size``; JSONL files yield one per line.
 
     URLs are fetched here, one at a time, so a large knowledge base never sits
-    in memory whole; ``max_bytes`` caps each fetched body.
+    in memory whole; ``max_bytes`` caps each fetched body, and ``policy`` says which
+    addresses they may reach (by default, none in private or cluster networks).
     """
     group: list[models.DocumentInput] = []
     for path in files:
-        for doc in _documents_of(path, source, max_bytes):
+        for doc in _documents_of(path, source, max_bytes, policy):
             group.append(doc)
             if len(group) >= group_size:
                 yield group
@@ -88,9 +96,11 @@ def read_inputs(
         yield group
 
 
-def _documents_of(item: Source, source: str, max_bytes: int) -> Iterator[models.DocumentInput]:
+def _documents_of(
+    item: Source, source: str, max_bytes: int, policy: url_guard.AddressPolicy | None
+) -> Iterator[models.DocumentInput]:
     if isinstance(item, str):
-        yield fetch_url(item, max_bytes=max_bytes)
+        yield fetch_url(item, max_bytes=max_bytes, policy=policy)
     else:
         yield from _documents(item, source)
 
@@ -138,13 +148,18 @@ def _from_record(record: dict[str, Any], source: str) -> models.DocumentInput:
     )
 
 
-def fetch_url(url: str, *, max_bytes: int) -> models.DocumentInput:
-    """One document from a URL; any failure is a BadRequest naming the URL, not a traceback."""
+def fetch_url(
+    url: str, *, max_bytes: int, policy: url_guard.AddressPolicy | None = None
+) -> models.DocumentInput:
+    """One document from a URL; any failure is a BadRequest naming the URL, not a traceback.
+
+    Redirects are followed by hand, at most MAX_REDIRECTS, each target checked against
+    ``policy`` (the default one blocks private, loopback, link-local and cluster ranges).
+    """
+    policy = policy or url_guard.AddressPolicy()
     try:
-        with httpx.stream("GET", url, follow_redirects=True, timeout=URL_TIMEOUT_SECONDS) as reply:
-            reply.raise_for_status()
-            body = _read_capped(reply, url, max_bytes)
-            media_type = reply.headers.get("content-type", "").split(";")[0].strip().lower()
+        with httpx.Client(timeout=URL_TIMEOUT_SECONDS, follow_redirects=False) as client:
+            body, media_type = _fetch(client, httpx.URL(url), max_bytes, policy)
     except httpx.HTTPError as exc:
         raise errors.BadRequest(f"could not fetch {url}: {exc}") from None
     return models.DocumentInput(
@@ -154,6 +169,23 @@ def fetch_url(url: str, *, max_bytes: int) -> models.DocumentInput:
         source="url",
         metadata={"url": url},
     )
+
+
+def _fetch(
+    client: httpx.Client, url: httpx.URL, max_bytes: int, policy: url_guard.AddressPolicy
+) -> tuple[bytes, str]:
+    """The body and media type at ``url``, after at most MAX_REDIRECTS allowed redirects."""
+    for _ in range(MAX_REDIRECTS + 1):
+        url_guard.check_url(url, policy)
+        with client.stream("GET", url) as reply:
+            url_guard.check_peer(reply, policy)
+            if reply.is_redirect:
+                url = reply.url.join(reply.headers["location"])
+                continue
+            reply.raise_for_status()
+            media_type = reply.headers.get("content-type", "").split(";")[0].strip().lower()
+            return _read_capped(reply, str(url), max_bytes), media_type
+    raise errors.BadRequest(f"could not fetch {url}: more than {MAX_REDIRECTS} redirects")
 
 
 def _read_capped(reply: httpx.Response, url: str, max_bytes: int) -> bytes:

@@ -1,0 +1,125 @@
+"""The agent's bounds on work a caller can cause: document parsing, callers not yet
+authenticated, WebSockets, readiness checks and the addresses URL sources may reach.
+
+A part of ``config.Settings`` (one of its base classes), in a module of its own so these
+limits and their reasons sit together. Import-light like ``config``: the operator's image
+imports it without the agent's dependencies.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode
+
+# Private (RFC 1918, ULA), loopback, link-local (cloud metadata at 169.254.169.254),
+# carrier-grade NAT (often a cluster's pod range), "this network", benchmarking, multicast
+# and reserved ranges: nothing a document URL has a reason to reach from inside a cluster.
+BLOCKED_NETWORKS = (
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+    "::/128",
+    "::1/128",
+    "64:ff9b::/96",
+    "fc00::/7",
+    "fe80::/10",
+    "ff00::/8",
+)
+NetworkList = Annotated[list[str], NoDecode]
+_NETWORK_FIELDS = ("url_fetch_blocked_networks", "url_fetch_allowed_networks")
+
+
+class BoundsSettings(BaseSettings):
+    """Work limits of ``Settings``; env names are ``RAGAGENT_<FIELD>``."""
+
+    max_html_elements: int = Field(
+        200_000,
+        ge=1,
+        description="Most elements in one ingested HTML document; more is refused with 413.",
+    )
+    parse_timeout_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="Seconds one document may take to parse (off the event loop); longer is "
+        "refused with 422.",
+    )
+    preauth_requests_per_minute: int = Field(
+        600,
+        ge=1,
+        description="Requests per minute from one client address, counted before "
+        "authentication (probes excepted); more is answered 429 with Retry-After.",
+    )
+    preauth_burst: int = Field(
+        120, ge=0, description="Extra requests one client address may make in a burst."
+    )
+    apikey_negative_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=60,
+        description="Seconds an unknown API-key prefix is answered 401 without a database "
+        "read; 0 turns the cache off. A key created meanwhile (`ragagent apikey create`, "
+        "another process) works at most this long after its prefix was last tried.",
+    )
+    apikey_negative_cache_size: int = Field(
+        10_000, ge=1, description="Most unknown API-key prefixes remembered (oldest go first)."
+    )
+    readiness_cache_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=10,
+        description="Seconds one readiness database check answers /readyz and /healthz; "
+        "concurrent probes share one check. 0 checks on every probe.",
+    )
+    ws_max_per_principal: int = Field(
+        5,
+        ge=1,
+        description="Open chat WebSockets one principal may hold; one more is closed with "
+        "1008 (policy violation).",
+    )
+    ws_idle_timeout_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds a chat WebSocket may go without a client frame while no answer "
+        "streams; then it is closed with 1000.",
+    )
+    url_fetch_blocked_networks: NetworkList = Field(
+        default_factory=lambda: list(BLOCKED_NETWORKS),
+        description="CIDRs URL sources (and their redirects) may not reach: private, "
+        "loopback, link-local, cluster and reserved ranges by default.",
+    )
+    url_fetch_allowed_networks: NetworkList = Field(
+        default_factory=list,
+        description="CIDRs exempt from url_fetch_blocked_networks (e.g. an intranet wiki, or "
+        "127.0.0.0/8 in tests); empty by default.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_networks(cls, data: Any) -> Any:
+        """Network lists may be written as one comma-separated env variable."""
+        if isinstance(data, dict):
+            for key in _NETWORK_FIELDS:
+                if isinstance(data.get(key), str):
+                    data[key] = [item.strip() for item in data[key].split(",") if item.strip()]
+        return data
+
+    @field_validator(*_NETWORK_FIELDS)
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not a CIDR network like 10.0.0.0/8") from None
+        return value
