@@ -87,6 +87,9 @@ class AuthSettings(BaseSettings):
         if hs256 is not None and len(hs256.encode()) < MIN_JWT_SECRET_BYTES:
             found.append(f"RAGAGENT_JWT_HS256_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes")
         found.extend(self._claim_problems())
+        previous, current = self.secret_key_previous, self.secret_key
+        if previous is not None and (current is None or previous == current):
+            found.append("RAGAGENT_SECRET_KEY_PREVIOUS needs a different RAGAGENT_SECRET_KEY")
         return found
 
     def _claim_problems(self) -> list[str]:

@@ -64,6 +64,11 @@ async def test_the_api_key_pepper_never_verifies_a_token(db_url: str, data_dir: 
         ({**JWKS, "jwt_audience": AUDIENCE}, "RAGAGENT_JWT_ISSUER and RAGAGENT_JWT_AUDIENCE are"),
         ({"jwt_issuer": ISSUER, "jwt_audience": AUDIENCE}, "no key verifies tokens"),
         ({**HS256, "jwt_hs256_secret": "short"}, "RAGAGENT_JWT_HS256_SECRET must be at least"),
+        (
+            {"secret_key": SECRET, "secret_key_previous": SECRET},
+            "needs a different RAGAGENT_SECRET",
+        ),
+        ({"secret_key_previous": SECRET}, "RAGAGENT_SECRET_KEY_PREVIOUS needs a different"),
     ],
 )
 def test_jwt_settings_that_cannot_verify_safely_are_refused(
