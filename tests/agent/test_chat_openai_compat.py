@@ -136,7 +136,7 @@ def test_agent_answers_through_the_openai_provider(
     assert text.startswith("According to the knowledge base, ")
     assert text.endswith("RagAgent backs up PostgreSQL nightly with pg_dump to object storage. [1]")
     sent = fake_openai.behaviour.requests[0]
-    assert "[1] Backups\n" in sent["messages"][0]["content"]
+    assert '<document index="1" title="Backups">\n' in sent["messages"][-2]["content"]
     assert sent["messages"][-1] == {"role": "user", "content": QUESTION}
 
 

@@ -1,4 +1,4 @@
-"""Prompt assembly: numbered passages, history trimmed to its token budget."""
+"""Prompt assembly: delimited, numbered passages; history trimmed to its token budget."""
 
 from __future__ import annotations
 
@@ -19,7 +19,11 @@ def turns(*contents: str) -> list[ChatTurn]:
 
 def test_context_numbers_passages_in_rank_order() -> None:
     context = prompts.build_context([chunk(1, "Alpha text."), chunk(2, "Beta text.")])
-    assert context.index("[1] Doc 1\nAlpha text.") < context.index("[2] Doc 2\nBeta text.")
+    first = '<document index="1" title="Doc 1">\nAlpha text.\n</document>'
+    second = '<document index="2" title="Doc 2">\nBeta text.\n</document>'
+    assert context.index(first) < context.index(second)
+    assert context.startswith("<documents>\n")
+    assert context.endswith("\n</documents>")
 
 
 def test_context_says_so_when_nothing_was_retrieved() -> None:
@@ -44,7 +48,7 @@ def test_history_respects_the_turn_limit_and_drops_system_turns() -> None:
     assert [t.content for t in kept] == ["4", "5"]
 
 
-def test_messages_are_system_then_history_then_question() -> None:
+def test_messages_are_system_then_history_then_passages_then_question() -> None:
     messages = prompts.build_messages(
         question="What is RagAgent?",
         history=[ChatTurn("user", "hi"), ChatTurn("assistant", "hello")],
@@ -52,8 +56,10 @@ def test_messages_are_system_then_history_then_question() -> None:
         history_budget=100,
         max_turns=10,
     )
-    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
-    assert "[1] Doc 1\nRagAgent is a chat agent." in messages[0]["content"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "user"]
+    assert "RagAgent is a chat agent." not in messages[0]["content"]
+    passage = '<document index="1" title="Doc 1">\nRagAgent is a chat agent.'
+    assert passage in messages[-2]["content"]
     assert messages[-1]["content"] == "What is RagAgent?"
 
 
@@ -61,7 +67,7 @@ def test_zero_history_budget_sends_no_history() -> None:
     messages = prompts.build_messages(
         question="q", history=[ChatTurn("user", "old")], chunks=[], history_budget=0, max_turns=10
     )
-    assert [m["role"] for m in messages] == ["system", "user"]
+    assert [m["role"] for m in messages] == ["system", "user", "user"]
 
 
 def test_token_estimate_is_a_quarter_of_the_characters_rounded_up() -> None:

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-_PASSAGE_ONE = re.compile(r"^\[1\] [^\n]*\n(?P<text>.+?)(?:\n\n\[2\] |\Z)", re.M | re.S)
+_PASSAGE_ONE = re.compile(r'^<document index="1"[^\n]*>\n(?P<text>.+?)\n</document>$', re.M | re.S)
 
 
 @dataclass
@@ -41,9 +41,10 @@ class Behaviour:
 
 
 def build_reply(messages: list[dict[str, Any]]) -> str:
-    """The fake model's answer: passage [1]'s first sentence, cited, or a plain 'nothing'."""
-    system = next((str(m["content"]) for m in messages if m["role"] == "system"), "")
-    match = _PASSAGE_ONE.search(system)
+    """The fake model's answer: passage [1]'s first sentence, cited, or a plain 'nothing'.
+
+    Passages are the agent's ``<document index="n">`` elements, in whichever message."""
+    match = _PASSAGE_ONE.search("\n".join(str(m["content"]) for m in messages))
     if match is None:
         return "I found nothing relevant in the provided passages."
     first = " ".join(match.group("text").split()).split(". ")[0].rstrip(".")

@@ -3,8 +3,9 @@
 No model is involved. Each sentence of the top chunks is scored by how many
 distinct question terms it contains (stop words ignored), with a small bonus
 for the chunk's retrieval rank; the best few are quoted with ``[n]`` markers
-that match the citation list. When there are no chunks, or no sentence shares
-a term with the question, the answer says so plainly instead of guessing.
+that match the citation list (markers inside the quoted text become ``(n)``).
+When there are no chunks, or no sentence shares a term with the question, the
+answer says so plainly instead of guessing.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from ragagent.core import models
-from ragagent.rag.prompts import estimate_tokens
+from ragagent.rag.prompts import estimate_tokens, neutralise_markers
 from ragagent.rag.types import AnswerDelta, RetrievedChunk, Usage
 
 MAX_SENTENCES = 3
@@ -99,7 +100,8 @@ def build_answer(question: str, chunks: Sequence[RetrievedChunk]) -> str:
     if not best:
         return NOTHING_FOUND
     best.sort(key=lambda c: (c.rank, c.position))
-    quoted = " ".join(f"{_clip(c.text)} [{c.rank + 1}]" for c in best)
+    # A quoted sentence's own "[n]" would read as a citation of passage n.
+    quoted = " ".join(f"{_clip(neutralise_markers(c.text))} [{c.rank + 1}]" for c in best)
     return f"From the knowledge base: {quoted}"
 
 
