@@ -28,7 +28,12 @@ def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ("module", "line", "contract"),
     [
         ("render/common.py", "from ragagent_operator import steps", "Operator: main -> reconcile"),
-        ("k8s.py", "from ragagent_operator import context", "Operator: main -> reconcile"),
+        ("k8s/__init__.py", "from ragagent_operator import context", "Operator: main -> reconcile"),
+        (
+            "k8s/connection.py",
+            "from ragagent_operator import render",
+            "Operator: main -> reconcile",
+        ),
         ("render/common.py", "from ragagent_operator import metrics", "render is pure"),
         ("steps/backup.py", "import httpx", "only k8s imports httpx"),
     ],

@@ -1,4 +1,4 @@
-"""The API client's errors: httpx's never leave k8s.py, callers see the operator's own."""
+"""The API client's errors: httpx's never leave the k8s package, callers see the operator's own."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one module that talks to the API server (async httpx, credentials found by kopf).
+"""The one package that talks to the API server (async httpx, credentials found by kopf).
 
 Writes are server-side apply with the single field manager ``ragagent-operator``
 and ``force=true``.  ``ensure`` first reads the live object and skips the write
@@ -6,30 +6,34 @@ when it already matches (same spec-hash annotation and every desired field
 present with the same value), so a resync of an unchanged RagAgent sends no
 write request at all.  ``_call`` is the one place that maps HTTP errors: 404
 becomes ``None``, a 409 is retried once, anything else raises ``ApiError``; a request
-that gets no answer raises ``Unreachable``. httpx and its errors stay inside this module:
+that gets no answer raises ``Unreachable``. httpx and its errors stay inside this package:
 callers catch ``KubeError``.
+
+Here are the requests and the idempotent apply; ``connection`` holds the credentials,
+TLS and the pooled client, ``errors`` the ``KubeError`` family. Callers use all of
+them through ``k8s``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import logging
-import os
-import ssl
-import tempfile
 import time
-from collections.abc import Generator
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
-import kopf
 
 from ragagent_operator import constants as c
 from ragagent_operator import drift, manifest, metrics
+from ragagent_operator.k8s.connection import MAX_IN_FLIGHT as MAX_IN_FLIGHT
+from ragagent_operator.k8s.connection import Api as Api
+from ragagent_operator.k8s.connection import close as close
+from ragagent_operator.k8s.connection import connect as connect
+from ragagent_operator.k8s.connection import login as login
+from ragagent_operator.k8s.errors import ApiError as ApiError
+from ragagent_operator.k8s.errors import ChildConflict as ChildConflict
+from ragagent_operator.k8s.errors import KubeError as KubeError
+from ragagent_operator.k8s.errors import Unreachable as Unreachable
 
-log = logging.getLogger(__name__)
 Outcome = Literal["unchanged", "applied"]
 HANDOVER_MANAGER = "ragagent-operator-handover"
 DISCOVERY_TTL_SECONDS = 60.0
@@ -64,135 +68,6 @@ def plural(api_version: str, kind: str) -> str:
         raise KeyError((api_version, kind))
     lower = kind.lower()
     return f"{lower[:-1]}ies" if lower.endswith("y") else f"{lower}s"
-
-
-class KubeError(RuntimeError):
-    """The base of this module's errors: the API server did not do what was asked.
-
-    Callers that only need to know that a request failed catch this one; the two
-    subclasses say whether the server refused it or never answered.
-    """
-
-
-class ApiError(KubeError):
-    """The API server refused a request; ``status`` is the HTTP code, the message its reason."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"{status}: {message}")
-        self.status = status
-
-
-class ChildConflict(KubeError):
-    """An object the reconcile would write exists but is not the RagAgent's child (no controller
-    owner reference with its uid): a namesake it must not take over. Nothing was written."""
-
-    def __init__(self, obj: manifest.Manifest) -> None:
-        super().__init__(f"{manifest.describe(obj)} exists and is not owned by this RagAgent")
-        self.object = manifest.describe(obj)
-
-
-class Unreachable(KubeError):
-    """No usable answer: the connection failed or timed out, or the response was broken.
-
-    Raised from httpx's own errors, which never leave this module.
-    """
-
-
-# In-flight requests per process. httpx's pool scans every waiting request on each
-# hand-out, so letting hundreds queue inside it burns more CPU than the requests do;
-# they wait on this semaphore instead, and the pool never has more than it can serve.
-# Each hand-out also checks every pooled connection for expiry (a socket poll each): with
-# 32 connections that was about a quarter of the operator's CPU in the 200-RagAgent bench,
-# and 8 in flight keep the API server as busy (CPU until reconciled 8.2 s vs 8.9-12.7 s).
-MAX_IN_FLIGHT = 8
-
-
-@dataclass
-class Api:
-    """An authenticated async client; create one per process with ``connect``."""
-
-    http: httpx.AsyncClient
-    discovery: dict[str, tuple[float, bool]] = field(default_factory=dict)
-    in_flight: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_IN_FLIGHT))
-
-
-def login() -> kopf.ConnectionInfo:
-    """kopf's own credential loaders: the in-cluster ServiceAccount, else the kubeconfig
-    (KUBECONFIG or ~/.kube/config). Raises ApiError when there are neither."""
-    settings = kopf.OperatorSettings()
-    info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
-        settings=settings
-    )
-    if info is None:
-        raise ApiError(401, "no credentials: neither a ServiceAccount token nor a kubeconfig")
-    return info
-
-
-class _TokenAuth(httpx.Auth):
-    """Bearer token; on a 401 it logs in again once and retries (ServiceAccount tokens rotate)."""
-
-    def __init__(self, info: kopf.ConnectionInfo) -> None:
-        self.info = info
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        response = yield self._sign(request)
-        if response.status_code == 401:
-            self.info = login()
-            yield self._sign(request)
-
-    def _sign(self, request: httpx.Request) -> httpx.Request:
-        request.headers.update(self.info.as_http_headers())
-        return request
-
-
-def _tls_context(info: kopf.ConnectionInfo) -> ssl.SSLContext | bool:
-    """Verification and client certificate from the connection info (inline data or files)."""
-    if info.insecure:
-        return False
-    context = ssl.create_default_context(cafile=_path(info.ca_path), cadata=_text(info.ca_data))
-    cert = _path(info.certificate_path) or _materialize(info.certificate_data)
-    key = _path(info.private_key_path) or _materialize(info.private_key_data)
-    if cert:
-        context.load_cert_chain(cert, key)
-    return context
-
-
-def _path(value: str | bytes | os.PathLike[str] | os.PathLike[bytes] | None) -> str | None:
-    return os.fsdecode(value) if value else None
-
-
-def _text(data: str | bytes | None) -> str | None:
-    """kubeconfig ``*-data`` fields are base64 of PEM text."""
-    return base64.b64decode(data).decode() if data else None
-
-
-def _materialize(data: str | bytes | None) -> str | None:
-    """ssl reads client certificates and keys only from files: write inline data to one."""
-    if not data:
-        return None
-    with tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False) as sink:
-        sink.write(_text(data) or "")
-    os.chmod(sink.name, 0o600)
-    return sink.name
-
-
-def connect(*, timeout: float = 30.0) -> Api:
-    """A client for the API server that ``login`` finds."""
-    info = login()
-    http = httpx.AsyncClient(
-        base_url=info.server,
-        verify=_tls_context(info),
-        auth=_TokenAuth(info),
-        timeout=timeout,
-        limits=httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT),
-        trust_env=info.trust_env,
-    )
-    return Api(http=http)
-
-
-async def close(api: Api) -> None:
-    """Close the client's connections (at shutdown)."""
-    await api.http.aclose()
 
 
 def path_for(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:
