@@ -62,15 +62,19 @@ def build_client_pod(name: str, *, image: str, url: str) -> dict[str, Any]:
     )
 
 
-def build_service(name: str, *, selects: str, headless: bool = False) -> dict[str, Any]:
-    """A Service for pod ``selects``; a headless one resolves straight to the pod IP (there
-    is no kube-proxy, so only those names lead to a working connection)."""
+def build_service(
+    name: str, *, selects: str, headless: bool = False, node_port: bool = False
+) -> dict[str, Any]:
+    """A Service for pod ``selects``: a ClusterIP one (kube-proxy routes it), a headless one
+    (resolves straight to the pod IP) or a NodePort one."""
     spec: dict[str, Any] = {
         "selector": {"app": selects},
         "ports": [{"port": WEB_PORT, "targetPort": WEB_PORT}],
     }
     if headless:
         spec["clusterIP"] = "None"
+    if node_port:
+        spec["type"] = "NodePort"
     return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": spec}
 
 
@@ -85,3 +89,13 @@ def build_dns_client_pod(name: str, *, image: str, names: list[str], url: str) -
     return build_restricted_pod(
         name, image=image, command=["python3", "-c", script], restart_policy="Never"
     )
+
+
+def build_probe_pod(name: str, *, image: str, labels: dict[str, str]) -> dict[str, Any]:
+    """A pod that only sleeps, for ``kubectl exec`` probes of the network. Its resolver gives
+    up after one second, so a lookup that policy blocks fails fast."""
+    pod = build_restricted_pod(name, image=image, command=["sleep", "infinity"])
+    pod["metadata"]["labels"].update(labels)
+    options = [{"name": "timeout", "value": "1"}, {"name": "attempts", "value": "1"}]
+    pod["spec"]["dnsConfig"] = {"options": options}
+    return pod

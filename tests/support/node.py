@@ -24,13 +24,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.support import (
     controlplane,
@@ -38,6 +33,7 @@ from tests.support import (
     node_addons,
     node_config,
     node_host,
+    node_network,
     processes,
     tools,
 )
@@ -48,6 +44,7 @@ START_TIMEOUT = 120.0
 POD_DELETE_TIMEOUT = "90s"
 NODE_TOOLS = (
     "kubelet", "containerd", "containerd-shim-runc-v2", "ctr", "coredns", *node_addons.TOOLS,
+    *node_network.TOOLS,
 )  # fmt: skip
 CRI_NAMESPACE = "k8s.io"
 NETWORK_ATTEMPTS = 5
@@ -72,6 +69,8 @@ class RealNode:
         self.layout = node_config.Layout(Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX)))
         self.network = node_config.Network(node_host.free_network_index())
         self._components: list[processes.Component] = []
+        # kube-proxy and kube-router, once the kubelet is Ready (tests/support/node_network.py).
+        self.service_network: node_network.NodeNetwork | None = None
         self._stopped = False
 
     @property
@@ -99,6 +98,9 @@ class RealNode:
             self._import_images()
             self._start_coredns()
             self._start_kubelet()
+            self.service_network = node_network.NodeNetwork(
+                self.cluster, self.layout.workdir, self.network
+            ).start()
             self._components += node_addons.start(self)
         except BaseException:
             self.stop()
@@ -116,6 +118,8 @@ class RealNode:
             node_addons.stop(self)
         for name in node_addons.NAMES:
             self._stop_component(name)
+        if self.service_network is not None:
+            self.service_network.stop()
         self._stop_component("kubelet")
         self._stop_component("coredns")
         with contextlib.suppress(Exception):
@@ -143,7 +147,8 @@ class RealNode:
 
     def logs(self) -> str:
         """The last lines of containerd's and the kubelet's logs (for failure messages)."""
-        return "\n".join(f"--- {c.name}:\n{c.log_tail(60)}" for c in self._components)
+        extra = self.service_network.components if self.service_network else []
+        return "\n".join(f"--- {c.name}:\n{c.log_tail(60)}" for c in [*self._components, *extra])
 
     # --- containerd -----------------------------------------------------------------------
 
@@ -202,7 +207,9 @@ class RealNode:
         )
         argv = [str(self.cluster.tool("coredns")), "-conf", str(corefile)]
         self._components.append(processes.start("coredns", argv, log_dir=self.layout.workdir))
-        self._wait("CoreDNS ready", lambda: _http_ok(f"http://127.0.0.1:{ready_port}/ready"))
+        self._wait(
+            "CoreDNS ready", lambda: processes.http_ok(f"http://127.0.0.1:{ready_port}/ready")
+        )
 
     # --- kubelet --------------------------------------------------------------------------
 
@@ -229,14 +236,8 @@ class RealNode:
         self._wait(f"node {self.name} Ready", self._node_ready)
 
     def _write_certs(self) -> None:
-        ca_pem = self.cluster.ca_path.read_bytes()
-        ca_key_path = self.cluster.ca_path.with_name("ca.key")
-        ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
-        if not isinstance(ca_key, rsa.RSAPrivateKey):
-            raise TypeError(f"{ca_key_path} is not an RSA key")
-        certs = node_config.build_node_certs(
-            self.network, ca=x509.load_pem_x509_certificate(ca_pem), ca_key=ca_key
-        )
+        ca, ca_key = node_network.load_ca(self.cluster.ca_path)
+        certs = node_config.build_node_certs(self.network, ca=ca, ca_key=ca_key)
         self.layout.pki_dir.mkdir(parents=True)
         for name, data in certs.items():
             path = self.layout.pki_dir / name
@@ -267,14 +268,6 @@ class RealNode:
                 component.stop()
 
 
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our http URL)
-            return int(response.status) == 200
-    except OSError:
-        return False
-
-
 def _write_owner(workdir: Path, network: node_config.Network) -> None:
     (workdir / OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "index": network.index}))
 
@@ -296,6 +289,8 @@ def clean_stale() -> list[Path]:
         if owner is not None and not processes.is_alive(owner[0]):
             remove_node_state(workdir, node_config.Network(owner[1]))
             cleaned.append(workdir)
+    # Their Service and NetworkPolicy rules, unless a live node has taken the host lock since.
+    node_network.clean_unowned()
     return cleaned
 
 

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -55,6 +56,15 @@ def is_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def http_ok(url: str) -> bool:
+    """True when a GET of our component's plain-HTTP ``url`` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our http URL)
+            return int(response.status) == 200
+    except OSError:
+        return False
 
 
 def _die_with_parent() -> None:
