@@ -126,11 +126,10 @@ def ensure_storage(
     config_dir(layout).mkdir(exist_ok=True)
     (config_dir(layout) / "config.json").write_text(json.dumps(build_config(layout, network)))
     (config_dir(layout) / "helper-pod.json").write_text(json.dumps(build_helper_pod(helper_image)))
-    for manifest in (build_namespace(network), build_scripts_config_map(network)):
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(build_namespace(network)))
+    cluster.wait_for_service_account("default", namespace_name(network))
+    for manifest in (build_scripts_config_map(network), build_storage_class(network)):
         cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest))
-        if manifest["kind"] == "Namespace":
-            cluster.wait_for_service_account("default", namespace_name(network))
-    cluster.kubectl("apply", "-f", "-", input=json.dumps(build_storage_class(network)))
 
 
 def start_provisioner(
