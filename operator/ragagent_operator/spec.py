@@ -26,6 +26,8 @@ BACKUP_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 # The agent's local embedder runs one model, which it accepts under either of its names.
 LOCAL_MODEL_NAMES = agent_config.LOCAL_EMBEDDING_MODEL_NAMES
 LOCAL_MODEL_DIMENSION = agent_config.LOCAL_EMBEDDING_DIMENSION
+# A century: a larger count is a typo, and make_interval(days => n) must stay in range.
+MAX_RETENTION_DAYS = 36500
 
 
 class SecretKeyRef(spec_base.ApiModel):
@@ -235,6 +237,24 @@ class Backup(spec_base.ApiModel):
     )
 
 
+class ConversationRetention(spec_base.ApiModel):
+    days: int | None = Field(
+        None,
+        description=(
+            "Delete conversations (and their messages) idle for longer than this many days; "
+            "each server replica purges hourly and writes an audit record. Unset keeps them all."
+        ),
+        ge=1,
+        le=MAX_RETENTION_DAYS,
+    )
+
+
+class Conversations(spec_base.ApiModel):
+    retention: ConversationRetention = Field(
+        default_factory=ConversationRetention, description="How long conversations are kept."
+    )
+
+
 class Restore(spec_base.ApiModel):
     from_: str = Field(
         alias="from",
@@ -359,6 +379,9 @@ class RagAgentSpec(spec_base.ApiModel):
             "Restore a backup from the backup volume, once per distinct request; progress in "
             "the Restored condition and status.lastRestore."
         ),
+    )
+    conversations: Conversations = Field(
+        default_factory=Conversations, description="Chat history kept by the agent."
     )
     observability: Observability = Field(
         default_factory=Observability, description="Metrics, alerts, tracing and logs."

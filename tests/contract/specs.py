@@ -31,6 +31,7 @@ AUTH_MODES: tuple[AuthMode, ...] = ("apiKey", "jwt", "jwt-hs256", "none")
 HS256_REF = {"name": "token-signing", "key": "hs256"}
 DATABASES: tuple[DatabaseKind, ...] = ("managed", "external")
 PROVIDERS: tuple[SecretsProvider, ...] = ("sealedSecrets", "kubernetes")
+RETENTION_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class Case:
             },
             "cors": {"allowedOrigins": ["https://app.example.com"]},
             "observability": {"tracing": {"otlpEndpoint": "http://otel.monitoring:4318"}},
+            # Half the matrix keeps conversations for a bounded time, half keeps them all.
+            **({"conversations": {"retention": {"days": RETENTION_DAYS}}} if self.backups else {}),
         }
 
     def _model(self) -> dict[str, Any]:

@@ -63,6 +63,8 @@ async def check_agent_pod(
     unauthenticated = agent.spec.auth.mode == "none"
     assert settings.is_production is not unauthenticated
     assert settings.auth_disabled is unauthenticated
+    # The server purges on this schedule; `ragagent purge` in any pod reads the same value.
+    assert settings.conversation_retention_days == agent.spec.conversations.retention.days
     if command.name == "serve":
         await check_serve(agent, settings, world)
         return

@@ -40,6 +40,8 @@ def build_settings(agent: common.Agent) -> dict[str, EnvValue]:
         "rate_limit_tokens_per_day": spec.rate_limit.tokens_per_day,
         "cors_allowed_origins": spec.cors.allowed_origins,
     }
+    if spec.conversations.retention.days is not None:
+        settings["conversation_retention_days"] = spec.conversations.retention.days
     if spec.observability.tracing.otlp_endpoint:
         settings["otlp_endpoint"] = spec.observability.tracing.otlp_endpoint
     return settings

@@ -177,3 +177,10 @@ def test_auth_is_disabled_only_with_the_explicit_acknowledgement() -> None:
     unconfirmed = configmap.build_config_map(make_agent(auth={"mode": "none"}))["data"]
     assert "RAGAGENT_AUTH_DISABLED" not in unconfirmed
     assert unconfirmed["RAGAGENT_ENVIRONMENT"] == "production"
+
+
+def test_conversation_retention_reaches_the_config_map_only_when_set() -> None:
+    kept = configmap.build_config_map(make_agent(conversations={"retention": {"days": 30}}))
+    assert kept["data"]["RAGAGENT_CONVERSATION_RETENTION_DAYS"] == "30"
+    forever = configmap.build_config_map(make_agent())
+    assert "RAGAGENT_CONVERSATION_RETENTION_DAYS" not in forever["data"]
