@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 .PHONY: help
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} \
-	  /^[a-zA-Z_-]+:.*?##/ { printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2 } \
+	  /^[a-zA-Z0-9_-]+:.*?##/ { printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2 } \
 	  /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
 .PHONY: install
@@ -104,6 +104,12 @@ kubeconfig: $(STAMP) ## Print `export KUBECONFIG=...` for the local control plan
 .PHONY: node-up
 node-up: $(STAMP) system-deps images tools ## Run a control plane plus a real kubelet node in the foreground (root; Ctrl-C stops both).
 	$(BIN)/python -m tests.support.node up
+
+# The user journey on a real node (tests/e2e, marker `e2e`; root): `make test` runs it too.
+# -s shows each step's wall time as it goes.
+.PHONY: e2e
+e2e: $(STAMP) system-deps images tools ## Run the end-to-end user journey on a real kubelet node (root).
+	$(BIN)/python -m pytest -m e2e -s $(PYTEST_ARGS) tests/e2e
 
 .PHONY: node-clean
 node-clean: $(STAMP) ## Remove what a killed `make node-up` or node test left on the host (mounts, cgroups, bridge, rules).

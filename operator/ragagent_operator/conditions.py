@@ -39,6 +39,9 @@ class Reason(enum.StrEnum):
     CHILD_CONFLICT = "ChildConflict"  # a namesake the RagAgent does not own blocks a child
     MINIMUM_REPLICAS_AVAILABLE = "MinimumReplicasAvailable"  # DeploymentAvailable
     DEPLOYMENT_UNAVAILABLE = "DeploymentUnavailable"
+    CONTAINER_CRASH_LOOPING = "ContainerCrashLooping"  # and DatabaseReady, and so Ready
+    IMAGE_PULL_FAILED = "ImagePullFailed"
+    CONTAINER_CONFIG_ERROR = "ContainerConfigError"
     SECRETS_PRESENT = "SecretsPresent"  # SecretsReady
     WAITING_FOR_UNSEAL = "WaitingForUnseal"
     SECRET_NOT_FOUND = "SecretNotFound"  # noqa: S105 (a reason)
@@ -75,6 +78,12 @@ class Reason(enum.StrEnum):
 
 
 READY_INPUTS = (Type.DEPLOYMENT_AVAILABLE, Type.SECRETS_READY, Type.DATABASE_READY)
+# A failing container is the one thing to fix, so Ready names it rather than "waiting".
+POD_FAILURES = (
+    Reason.CONTAINER_CRASH_LOOPING,
+    Reason.IMAGE_PULL_FAILED,
+    Reason.CONTAINER_CONFIG_ERROR,
+)
 
 
 def now_rfc3339() -> str:
@@ -101,10 +110,17 @@ def without_times(cond: Condition) -> Condition:
 
 
 def build_ready(conditions: dict[str, Condition]) -> Condition:
-    """Ready is True when the Deployment is available and its secrets and database are ready."""
+    """Ready is True when the Deployment is available and its secrets and database are ready.
+
+    When an input is False because a container fails, Ready takes that input's reason and
+    message (the pod, the container and its last error)."""
     waiting = [kind for kind in READY_INPUTS if conditions.get(kind, {}).get("status") != "True"]
     if not waiting:
         return build_condition(Type.READY, True, Reason.AGENT_READY, "the agent serves traffic")
+    for kind in waiting:
+        cond = conditions.get(kind) or {}
+        if cond.get("reason") in POD_FAILURES:
+            return build_condition(Type.READY, False, cond["reason"], cond.get("message", ""))
     return build_condition(Type.READY, False, Reason.WAITING, "waiting for " + ", ".join(waiting))
 
 

@@ -1,4 +1,5 @@
-"""pytest fixtures for the real kubelet node, shared by tests/node and tests/e2e.
+"""The ``node`` marker and the fixtures for the real kubelet node, shared by tests/node
+and tests/e2e.
 
 One node per session: two nodes on one host would each run their own cluster DNS and,
 with kube-proxy, program the same host's Service rules. The node gets every project image
@@ -15,6 +16,12 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support import controlplane, fixtures_cluster, images, node, node_images, tools
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "node: needs a real kubelet node (hack/build-node-tools), runs as root"
+    )
 
 
 @pytest.fixture(scope="session")

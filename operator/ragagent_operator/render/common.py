@@ -133,5 +133,17 @@ def restricted_pod_security(uid: int = 10001) -> dict[str, Any]:
     }
 
 
+def build_node_placement(agent: Agent) -> dict[str, Any]:
+    """spec.nodeSelector and spec.tolerations, for every pod the RagAgent runs: the agent,
+    its database and its Jobs. A node pool reserved by a taint would otherwise keep the
+    database and the ingest, backup and restore Jobs off the nodes the agent runs on, or
+    leave them unschedulable where only such nodes exist. Absent fields are left out."""
+    placement = {
+        "nodeSelector": agent.spec.node_selector,
+        "tolerations": agent.spec.tolerations,
+    }
+    return {key: value for key, value in placement.items() if value}
+
+
 def secret_env(env_name: str, secret: str, key: str) -> dict[str, Any]:
     return {"name": env_name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}

@@ -54,13 +54,13 @@ def build_pod_spec(agent: common.Agent) -> dict[str, Any]:
         "containers": [build_agent_container(agent)],
         "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
     }
+    # Affinity and spread name the agent's own pods, so only placement is shared.
     scheduling = {
-        "nodeSelector": agent.spec.node_selector,
         "affinity": agent.spec.affinity,
-        "tolerations": agent.spec.tolerations,
         "topologySpreadConstraints": agent.spec.topology_spread_constraints,
     }
     pod.update({key: value for key, value in scheduling.items() if value})
+    pod.update(common.build_node_placement(agent))
     return pod
 
 
@@ -83,6 +83,9 @@ def build_agent_container(agent: common.Agent) -> dict[str, Any]:
         "env": agent_env(agent),
         "resources": agent.spec.resources or DEFAULT_RESOURCES,
         "securityContext": common.restricted_container_security(),
+        # A crash leaves the end of the log as the termination message, which the
+        # operator quotes in the Ready condition (pod_health).
+        "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
         "startupProbe": _probe("/livez", period=5, failures=30),
         "livenessProbe": _probe("/livez", period=10, failures=3),

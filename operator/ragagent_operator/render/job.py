@@ -90,6 +90,7 @@ def build_job_pod(
         "securityContext": common.restricted_pod_security(),
         "containers": [container],
         "volumes": [volume.build_volume() for volume in volumes],
+        **common.build_node_placement(agent),
     }
 
 

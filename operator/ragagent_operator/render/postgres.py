@@ -92,6 +92,7 @@ def _pod_spec(agent: common.Agent, image: str) -> dict[str, Any]:
         "securityContext": common.restricted_pod_security(POSTGRES_UID),
         "containers": [container],
         "volumes": [{"name": "run", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}],
+        **common.build_node_placement(agent),
     }
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ragagent_operator import backup_status, conditions, context, job_reports, k8s, metrics
+from ragagent_operator import (
+    backup_status,
+    conditions,
+    context,
+    job_reports,
+    k8s,
+    metrics,
+    pod_health,
+)
 from ragagent_operator import constants as c
 from ragagent_operator.render import common, event, postgres, service
 
@@ -26,7 +34,8 @@ async def ensure_status(ctx: context.Context, failed: list[str] | None) -> None:
     live = ctx.deployment or await k8s.get(
         ctx.api, "apps/v1", "Deployment", agent.namespace, agent.name
     )
-    status: dict[str, Any] = _workload_status(ctx, live)
+    problem = None if _is_available(live) else await _pod_problem(ctx, c.COMPONENT_AGENT)
+    status: dict[str, Any] = _workload_status(ctx, live, problem)
     await _database_condition(ctx)
     last_backup = await _backup_condition(ctx)
     _reconciled_condition(ctx, failed)
@@ -52,21 +61,37 @@ async def ensure_status(ctx: context.Context, failed: list[str] | None) -> None:
         await _emit_events(ctx, old.get("conditions") or [], status["conditions"])
 
 
-def _workload_status(ctx: context.Context, live: dict[str, Any] | None) -> dict[str, Any]:
+def _is_available(live: dict[str, Any] | None) -> bool:
+    return any(
+        cond.get("type") == "Available" and cond.get("status") == "True"
+        for cond in ((live or {}).get("status") or {}).get("conditions") or []
+    )
+
+
+async def _pod_problem(ctx: context.Context, component: str) -> pod_health.PodProblem | None:
+    """Why the component's pods fail, when one of their containers does; None otherwise."""
+    if ctx.fresh:
+        return None
+    selector = common.selector_labels(ctx.agent, component)
+    pods = await k8s.list_objects(ctx.api, "v1", "Pod", ctx.agent.namespace, selector)
+    return pod_health.build_pod_problem(pods)
+
+
+def _workload_status(
+    ctx: context.Context, live: dict[str, Any] | None, problem: pod_health.PodProblem | None
+) -> dict[str, Any]:
     agent = ctx.agent
     observed = (live or {}).get("status") or {}
-    available = any(
-        cond.get("type") == "Available" and cond.get("status") == "True"
-        for cond in observed.get("conditions") or []
-    )
+    available = _is_available(live)
     ready = int(observed.get("readyReplicas") or 0)
     desired = int(((live or {}).get("spec") or {}).get("replicas") or 0)
     metrics.AGENT_READY_REPLICAS.labels(agent.namespace, agent.name).set(ready)
     metrics.AGENT_DESIRED_REPLICAS.labels(agent.namespace, agent.name).set(desired)
-    reason = conditions.Reason.MINIMUM_REPLICAS_AVAILABLE
-    if not available:
-        reason = conditions.Reason.DEPLOYMENT_UNAVAILABLE
+    reason: str = conditions.Reason.MINIMUM_REPLICAS_AVAILABLE
     message = f"{ready} of {observed.get('replicas') or 0} pods ready"
+    if not available:
+        reason = problem.reason if problem else conditions.Reason.DEPLOYMENT_UNAVAILABLE
+        message += f"; {problem.message}" if problem else ""
     ctx.note(conditions.Type.DEPLOYMENT_AVAILABLE, available, reason, message)
     selector = ",".join(
         f"{k}={v}" for k, v in sorted(common.selector_labels(agent, c.COMPONENT_AGENT).items())
@@ -99,11 +124,13 @@ async def _database_condition(ctx: context.Context) -> None:
         ctx.api, "apps/v1", "StatefulSet", agent.namespace, postgres.postgres_name(agent)
     )
     ready = int(((sts or {}).get("status") or {}).get("readyReplicas") or 0)
+    message = f"{ready} of 1 PostgreSQL pods ready"
+    problem = None if ready else await _pod_problem(ctx, c.COMPONENT_DATABASE)
+    if problem is not None:
+        message = f"{message}; {problem.message}"
+    state = conditions.Reason.POSTGRES_READY if ready else conditions.Reason.POSTGRES_NOT_READY
     ctx.note(
-        conditions.Type.DATABASE_READY,
-        ready >= 1,
-        conditions.Reason.POSTGRES_READY if ready else conditions.Reason.POSTGRES_NOT_READY,
-        f"{ready} of 1 PostgreSQL pods ready",
+        conditions.Type.DATABASE_READY, ready >= 1, problem.reason if problem else state, message
     )
 
 

@@ -1,0 +1,88 @@
+"""Helpers the journey's steps share: apply, wait for a RagAgent condition, time a step."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from tests.support import controlplane
+
+Condition = dict[str, Any]
+# Each step's wall time, printed as the journey goes (make e2e shows them).
+TIMES: dict[str, float] = {}
+
+
+def apply(cluster: controlplane.ControlPlane, namespace: str, obj: Mapping[str, Any]) -> None:
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(obj))
+
+
+def get_json(cluster: controlplane.ControlPlane, namespace: str, *what: str) -> Any:
+    """The object as JSON; None when it does not exist (yet)."""
+    result = cluster.kubectl("get", "-n", namespace, *what, "-o", "json", check=False)
+    return json.loads(result.stdout) if result.returncode == 0 else None
+
+
+def condition(body: Mapping[str, Any] | None, kind: str) -> Condition | None:
+    for cond in ((body or {}).get("status") or {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            return dict(cond)
+    return None
+
+
+def wait_for_condition(
+    cluster: controlplane.ControlPlane,
+    namespace: str,
+    name: str,
+    wanted: Callable[[Condition], bool],
+    *,
+    kind: str = "Ready",
+    timeout: float = 240.0,
+    explain: Callable[[], str] = lambda: "",
+) -> Condition:
+    """Polls the RagAgent until its ``kind`` condition is ``wanted``; fails with the last
+    condition seen, the agent pods and ``explain()`` (a log tail)."""
+    deadline = time.monotonic() + timeout
+    last: Condition | None = None
+    while time.monotonic() < deadline:
+        last = condition(get_json(cluster, namespace, "ragagent", name), kind)
+        if last is not None and wanted(last):
+            return last
+        time.sleep(1)
+    pods = cluster.kubectl("get", "pods", "-n", namespace, "-o", "wide", check=False).stdout
+    pytest.fail(f"RagAgent {name} {kind} never as wanted; last: {last}\n{pods}\n{explain()}")
+
+
+def wait_pod_ready(cluster: controlplane.ControlPlane, namespace: str, name: str) -> None:
+    wait = ("wait", "-n", namespace, "--for=condition=Ready", f"pod/{name}", "--timeout=180s")
+    result = cluster.kubectl(*wait, check=False)
+    describe = cluster.kubectl("describe", "pod", "-n", namespace, name, check=False).stdout
+    assert result.returncode == 0, f"{result.stderr}\n{describe[-3000:]}"
+
+
+@contextlib.contextmanager
+def timed(step: str) -> Iterator[None]:
+    """Records and prints the wall time of ``step`` (marked FAILED when it raised)."""
+    started = time.monotonic()
+    outcome = "FAILED after "
+    try:
+        yield
+        outcome = ""
+    finally:
+        TIMES[step] = time.monotonic() - started
+        print(f"\n[e2e] {step}: {outcome}{TIMES[step]:.1f}s")
+
+
+def wait_until(check: Callable[[], Any], what: str, *, timeout: float = 120.0) -> Any:
+    """Polls ``check`` every second until it returns something truthy, which is returned."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(1)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")

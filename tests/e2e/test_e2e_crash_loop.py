@@ -1,0 +1,93 @@
+"""The user journey on a real kubelet node (``make e2e``): pods really start, crash and
+serve, so the RagAgent's conditions are held to what its pods do.
+
+The steps run in order on one node, one namespace and one operator; each prints its wall
+time. A step that needs a piece of the node not built here skips with that reason.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from tests.e2e import manifests, steps
+from tests.operator.integration import harness
+from tests.support import controlplane, images, node
+
+# The first test also waits for the images and the node (minutes on a cold, shared machine).
+pytestmark = [
+    pytest.mark.k8s, pytest.mark.node, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)
+]  # fmt: skip
+AGENT = "docs"
+URL_SECRET = "docs-db"
+CREDENTIALS = "db-credentials"
+
+
+@pytest.fixture(scope="module")
+def db_password(
+    cluster: controlplane.ControlPlane,
+    real_node: node.RealNode,
+    agent_image: images.ImageRefs,
+    journey_namespace: str,
+) -> str:
+    """A PostgreSQL pod (the project's image) behind the headless Service ``db``, Ready;
+    returns its password."""
+    password = secrets.token_urlsafe(24)
+    credentials = {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": CREDENTIALS},
+        "stringData": {"password": password},
+    }  # fmt: skip
+    ns = journey_namespace
+    with steps.timed("external PostgreSQL pod Ready"):
+        steps.apply(cluster, ns, credentials)
+        steps.apply(cluster, ns, manifests.build_db_service())
+        pod = manifests.build_postgres_pod(
+            image=agent_image.postgres, node_name=real_node.name,
+            password_secret=CREDENTIALS, password_key="password",
+        )  # fmt: skip
+        steps.apply(cluster, ns, pod)
+        steps.wait_pod_ready(cluster, ns, manifests.DB_SERVICE)
+    return password
+
+
+def test_a_crash_looping_agent_is_not_ready_and_names_its_last_error_until_fixed(
+    cluster: controlplane.ControlPlane,
+    real_node: node.RealNode,
+    agent_image: images.ImageRefs,
+    journey_namespace: str,
+    host_operator: harness.Operator,
+    db_password: str,
+) -> None:
+    """The Secret's URL names a host that does not exist (a typo the CRD cannot see): the
+    agent exits at start, and Ready says which container fails and why. Fixing the Secret
+    rolls the pods, and Ready turns True once the new pod serves."""
+    ns = journey_namespace
+    typo = manifests.build_database_url(db_password, host="postgres")
+    database = {"external": {"secretRef": {"name": URL_SECRET, "key": "url"}}}
+    agent = manifests.build_ragagent(
+        AGENT, image=agent_image.agent, node_name=real_node.name, database=database
+    )
+    with steps.timed("bad database URL -> Ready=False ContainerCrashLooping"):
+        steps.apply(cluster, ns, manifests.build_url_secret(URL_SECRET, typo))
+        steps.apply(cluster, ns, agent)
+        crashed = steps.wait_for_condition(
+            cluster, ns, AGENT, lambda c: c["reason"] == "ContainerCrashLooping",
+            explain=host_operator.log,
+        )  # fmt: skip
+    assert crashed["status"] == "False"
+    assert "container agent" in crashed["message"]
+    assert "last exit code 3 (Error)" in crashed["message"]
+    # The agent's own last error, from the tail of its log.
+    assert "DatabaseUnavailable: could not connect to the database" in crashed["message"]
+    assert db_password not in crashed["message"]
+    fixed = manifests.build_database_url(db_password)
+    with steps.timed("fixed URL -> Ready=True"):
+        steps.apply(cluster, ns, manifests.build_url_secret(URL_SECRET, fixed))
+        ready = steps.wait_for_condition(
+            cluster, ns, AGENT, lambda c: c["status"] == "True", explain=host_operator.log
+        )
+    assert ready["reason"] == "AgentReady"
+    pods = steps.get_json(cluster, ns, "pods", "-l", "app.kubernetes.io/instance=docs")
+    serving = [p for p in pods["items"] if p["spec"].get("nodeName") == real_node.name]
+    assert serving, "the agent's pods ran elsewhere than on the real node"
