@@ -108,6 +108,7 @@ def agent_env(db_url: str, llm_url: str, data_dir: str) -> dict[str, str]:
         "RAGAGENT_METRICS_PORT": "0",
         "RAGAGENT_RATE_LIMIT_REQUESTS_PER_MINUTE": "10000000",
         "RAGAGENT_RATE_LIMIT_BURST": "1000000",
+        "RAGAGENT_PREAUTH_REQUESTS_PER_MINUTE": "10000000",
         "RAGAGENT_RATE_LIMIT_TOKENS_PER_DAY": "1000000000",
         "RAGAGENT_LOG_LEVEL": "WARNING",
     }

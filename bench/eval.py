@@ -167,6 +167,7 @@ def build_settings(data_dir: Path) -> Settings:
         metrics_port=0,
         rate_limit_requests_per_minute=1_000_000,
         rate_limit_burst=1_000_000,
+        preauth_requests_per_minute=1_000_000,
     )
 
 

@@ -12,6 +12,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ragagent.core.single_flight import SingleFlight
+
 if TYPE_CHECKING:
     from starlette.applications import Starlette
     from starlette.types import Send
@@ -59,6 +61,27 @@ class WebSocketRegistry:
         return len(sends)
 
 
+class SocketQuota:
+    """Open chat WebSockets per caller identity, so one caller cannot hold them all."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, int] = {}
+
+    def acquire(self, who: str, limit: int) -> bool:
+        """Count one more socket for ``who``; False (and nothing counted) at ``limit``."""
+        if self._open.get(who, 0) >= limit:
+            return False
+        self._open[who] = self._open.get(who, 0) + 1
+        return True
+
+    def release(self, who: str) -> None:
+        left = self._open.get(who, 0) - 1
+        if left > 0:
+            self._open[who] = left
+        else:
+            self._open.pop(who, None)
+
+
 @dataclass
 class AppState:
     """The shared clients and services, the open WebSockets and the draining flag."""
@@ -71,6 +94,9 @@ class AppState:
     auth: Authenticator
     chat: ChatService
     websockets: WebSocketRegistry = field(default_factory=WebSocketRegistry)
+    ws_quota: SocketQuota = field(default_factory=SocketQuota)
+    # The last readiness database check, shared by probes for readiness_cache_seconds.
+    readiness: SingleFlight[dict[str, str]] = field(default_factory=SingleFlight)
     # Flipped on SIGTERM: /readyz turns 503 and new work is refused while in-flight drains.
     draining: bool = False
 

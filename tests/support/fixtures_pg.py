@@ -57,6 +57,7 @@ def build_test_settings(pg_url: str, data_dir: Path, **overrides: Any) -> Settin
         "db_pool_timeout_seconds": 2.0,
         "rate_limit_requests_per_minute": 10_000,
         "rate_limit_burst": 10_000,
+        "preauth_requests_per_minute": 100_000,
         **overrides,
     }
     return Settings(**values)

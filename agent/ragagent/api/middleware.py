@@ -1,7 +1,8 @@
 """The HTTP/WebSocket middleware stack, installed by ``install(app, settings)``.
 
 Outermost first: request context (request id, access log, metrics, last-resort
-500), trusted hosts, CORS, security headers, draining, body-size cap. All are
+500), trusted hosts, CORS, security headers, draining, the per-client limit
+before authentication, body-size cap. All are
 pure ASGI, so streaming responses pass through unbuffered.
 """
 
@@ -22,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ragagent.api import problems
 from ragagent.api.lifecycle import DrainMiddleware
 from ragagent.api.openapi import install_openapi
+from ragagent.api.preauth import PreAuthLimitMiddleware
 from ragagent.core import telemetry
 from ragagent.core.logging import REQUEST_ID
 from ragagent.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -244,6 +246,12 @@ def install(app: FastAPI, settings: Settings) -> None:
     problems.install_handlers(app)
     install_openapi(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    # Outside the routes and so before authentication: bogus credentials cost no lookups.
+    app.add_middleware(
+        PreAuthLimitMiddleware,
+        per_minute=settings.preauth_requests_per_minute,
+        burst=settings.preauth_burst,
+    )
     app.add_middleware(DrainMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     if settings.cors_allowed_origins:

@@ -25,7 +25,7 @@ from pydantic_settings import (
 )
 
 from ragagent.core.auth_settings import AuthSettings
-from ragagent.core.config_bounds import BoundsSettings
+from ragagent.core.config_bounds import NETWORK_FIELDS, BoundsSettings
 
 MIN_SECRET_BYTES = 32
 # The bundled local embedding model, under its short name and its Hugging Face hub id: two
@@ -281,7 +281,12 @@ class Settings(AuthSettings, BoundsSettings):
     @classmethod
     def _split_lists(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            for key in ("cors_allowed_origins", "trusted_hosts", "rate_limit_scopes"):
+            for key in (
+                "cors_allowed_origins",
+                "trusted_hosts",
+                "rate_limit_scopes",
+                *NETWORK_FIELDS,
+            ):
                 if key in data:
                     data[key] = _split_csv(data[key])
         return data

@@ -9,9 +9,9 @@ imports it without the agent's dependencies.
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode
 
 # Private (RFC 1918, ULA), loopback, link-local (cloud metadata at 169.254.169.254),
@@ -37,7 +37,8 @@ BLOCKED_NETWORKS = (
     "ff00::/8",
 )
 NetworkList = Annotated[list[str], NoDecode]
-_NETWORK_FIELDS = ("url_fetch_blocked_networks", "url_fetch_allowed_networks")
+# Written as one comma-separated env variable each (Settings splits them).
+NETWORK_FIELDS = ("url_fetch_blocked_networks", "url_fetch_allowed_networks")
 
 
 class BoundsSettings(BaseSettings):
@@ -104,17 +105,7 @@ class BoundsSettings(BaseSettings):
         "127.0.0.0/8 in tests); empty by default.",
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _split_networks(cls, data: Any) -> Any:
-        """Network lists may be written as one comma-separated env variable."""
-        if isinstance(data, dict):
-            for key in _NETWORK_FIELDS:
-                if isinstance(data.get(key), str):
-                    data[key] = [item.strip() for item in data[key].split(",") if item.strip()]
-        return data
-
-    @field_validator(*_NETWORK_FIELDS)
+    @field_validator(*NETWORK_FIELDS)
     @classmethod
     def _check_networks(cls, value: list[str]) -> list[str]:
         for item in value:

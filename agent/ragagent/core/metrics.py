@@ -122,3 +122,14 @@ CHUNKS_INGESTED = Counter(
     "Chunks written by ingestion.",
     registry=REGISTRY,
 )
+AUTH_LOOKUPS = Counter(
+    "ragagent_auth_lookups_total",
+    "API-key prefix lookups by where they were answered (database, negative_cache).",
+    ["source"],
+    registry=REGISTRY,
+)
+READINESS_CHECKS = Counter(
+    "ragagent_readiness_checks_total",
+    "Readiness database checks run (probes within the cache window share one).",
+    registry=REGISTRY,
+)

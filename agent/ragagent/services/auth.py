@@ -20,6 +20,7 @@ import jwt
 from ragagent.core import errors, security
 from ragagent.core.retry import retry_read
 from ragagent.db import apikeys
+from ragagent.services import key_lookup
 
 if TYPE_CHECKING:
     from ragagent.core.config import Settings
@@ -58,6 +59,9 @@ class Authenticator:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
         self.db = db
+        self._unknown_prefixes = key_lookup.UnknownPrefixes(
+            ttl=settings.apikey_negative_cache_seconds, size=settings.apikey_negative_cache_size
+        )
         self._configured = self.jwt_configured
         self._warned = False
         self._touched: dict[int, float] = {}
@@ -132,7 +136,7 @@ class Authenticator:
         prefix = security.parse_prefix(key)
         if prefix is None:
             raise security.fail("malformed")
-        record = await retry_read(lambda: apikeys.find_by_prefix(self.db, prefix))
+        record = await key_lookup.find_key(self.db, prefix, self._unknown_prefixes)
         # Hashed even for an unknown prefix, so timing tells nothing.
         expected = security.build_key_hash(security.api_key_pepper(self.settings), key)
         if record is None or not await self._hash_matches(record, key, expected):

@@ -69,7 +69,11 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(
     db_url: str, data_dir: str, tmp_path: Path
 ) -> None:
     settings = build_settings(
-        db_url, data_dir, rate_limit_requests_per_minute=100_000, rate_limit_burst=0
+        db_url,
+        data_dir,
+        rate_limit_requests_per_minute=100_000,
+        rate_limit_burst=0,
+        preauth_requests_per_minute=100_000,
     )
     token = build_token(sub="fuzzer", exp_in=3600)
     report = tmp_path / "schemathesis.ndjson"

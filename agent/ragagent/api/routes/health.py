@@ -3,7 +3,10 @@
 Readiness means this replica can serve a chat now: not draining, the database
 answers, its schema is at the latest migration, and an LLM provider is
 configured. Each failing check is named in the 503 body. Probes need no
-credentials and are never rate limited.
+credentials and are never rate limited; the database check is shared by all
+probes within ``readiness_cache_seconds`` (concurrent ones share one check), so
+a flood of probes costs the pool at most one check per window. Draining is read
+fresh on every probe.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from ragagent.core import errors
+from ragagent.core.metrics import READINESS_CHECKS
 from ragagent.state import AppState
 
 router = APIRouter(tags=["health"])
@@ -41,6 +45,7 @@ async def livez() -> Liveness:
 async def check_database(state: AppState) -> dict[str, str]:
     from ragagent.db import migrate
 
+    READINESS_CHECKS.inc()
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
             await state.db.ping()
@@ -64,7 +69,8 @@ async def readiness(state: AppState | None) -> tuple[bool, dict[str, str]]:
     if state is None:
         return False, {"startup": "not started"}
     checks = {"draining": "yes" if state.draining else "no"}
-    checks.update(await check_database(state))
+    ttl = state.settings.readiness_cache_seconds
+    checks.update(await state.readiness.get(lambda: check_database(state), ttl=ttl))
     checks["llm"] = check_llm(state)
     ready = (
         not state.draining

@@ -5,12 +5,16 @@ In: ``{"message": str, "conversation_id"?: str}``. Out, per question:
 "conversation_id"}`` and ``{"type": "done", "usage", "conversation_id"}``; a
 refused or failed question gets ``{"type": "error", "status", "detail"}`` and
 the socket stays open. Frames over ``max_ws_frame_bytes`` close it with 1009.
+A caller holds at most ``ws_max_per_principal`` sockets (one more is accepted and
+closed with 1008 and a reason), and a socket that sends nothing for
+``ws_idle_timeout_seconds`` while no answer streams is closed with 1000.
 The client authenticates before the handshake completes (header, or a
 ``bearer.<token>`` subprotocol for browsers).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from uuid import UUID
@@ -20,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ragagent.api import deps
 from ragagent.api.chat_schemas import closing_events
-from ragagent.core import errors
+from ragagent.core import errors, ratelimit
 from ragagent.core.metrics import WEBSOCKETS_ACTIVE
 from ragagent.services import chat
 from ragagent.state import AppState
@@ -30,6 +34,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["chat"])
 
 MESSAGE_TOO_BIG = 1009
+NORMAL_CLOSURE = 1000
 
 
 class WsQuestion(BaseModel):
@@ -43,6 +48,10 @@ class FrameTooLargeError(Exception):
     """A client frame exceeded the configured limit; the socket closes with 1009."""
 
 
+class IdleError(Exception):
+    """No client frame within the idle timeout; the socket closes with 1000."""
+
+
 @router.websocket("/ws/chat")
 async def websocket_chat(websocket: WebSocket) -> None:
     principal = await deps.authenticate_websocket(websocket)
@@ -50,6 +59,12 @@ async def websocket_chat(websocket: WebSocket) -> None:
         return  # authenticate_websocket already closed it with 1008
     state = deps.get_state(websocket)
     await websocket.accept(subprotocol=deps.websocket_subprotocol(websocket))
+    who, limit = ratelimit.identity(principal), state.settings.ws_max_per_principal
+    if not state.ws_quota.acquire(who, limit):
+        # Accepted first, so the client reads the reason (a refused handshake carries none).
+        reason = f"at most {limit} open WebSockets per caller (RAGAGENT_WS_MAX_PER_PRINCIPAL)"
+        await websocket.close(code=deps.WS_POLICY_VIOLATION, reason=reason)
+        return
     WEBSOCKETS_ACTIVE.inc()
     try:
         await _serve(websocket, state, principal)
@@ -57,13 +72,19 @@ async def websocket_chat(websocket: WebSocket) -> None:
         log.debug("websocket client went away")
     except FrameTooLargeError:
         await websocket.close(code=MESSAGE_TOO_BIG, reason="frame too large")
+    except IdleError:
+        idle = state.settings.ws_idle_timeout_seconds
+        await websocket.close(code=NORMAL_CLOSURE, reason=f"idle for {idle:g} seconds")
     finally:
+        state.ws_quota.release(who)
         WEBSOCKETS_ACTIVE.dec()
 
 
 async def _serve(websocket: WebSocket, state: AppState, principal: deps.Principal) -> None:
     while True:
-        raw = await _receive(websocket, state.settings.max_ws_frame_bytes)
+        raw = await _receive(
+            websocket, state.settings.max_ws_frame_bytes, state.settings.ws_idle_timeout_seconds
+        )
         try:
             await state.limiter.hit(principal, "chat")
             question = _parse(raw)
@@ -74,9 +95,14 @@ async def _serve(websocket: WebSocket, state: AppState, principal: deps.Principa
             )
 
 
-async def _receive(websocket: WebSocket, limit: int) -> str | bytes:
-    """The next text or binary frame; raises FrameTooLargeError past ``limit`` bytes."""
-    message = await websocket.receive()
+async def _receive(websocket: WebSocket, limit: int, idle_seconds: float) -> str | bytes:
+    """The next text or binary frame; raises FrameTooLargeError past ``limit`` bytes and
+    IdleError when none comes within ``idle_seconds`` (answers stream outside this wait)."""
+    try:
+        async with asyncio.timeout(idle_seconds):
+            message = await websocket.receive()
+    except TimeoutError:
+        raise IdleError from None
     if message["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(message.get("code", 1000))
     data: str | bytes = message.get("text") or message.get("bytes") or b""
