@@ -125,7 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="RAG chat over PostgreSQL + pgvector.",
         lifespan=functools.partial(lifespan, settings=settings),
-        docs_url="/docs",
+        # Swagger UI loads from a CDN: not in production unless RAGAGENT_DOCS_ENABLED says so.
+        docs_url="/docs" if settings.serves_docs(production=settings.is_production) else None,
         redoc_url=None,
     )
     AppState.detach(app)

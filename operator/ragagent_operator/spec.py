@@ -369,6 +369,9 @@ class RagAgentSpec(spec_base.ApiModel):
     autoscaling: Autoscaling = Field(
         default_factory=Autoscaling, description="HorizontalPodAutoscaler settings."
     )
+    network: spec_network.Network = Field(
+        default_factory=spec_network.Network, description="Accepted Host names, trusted proxies."
+    )
     network_policy: spec_network.NetworkPolicySettings = Field(
         default_factory=spec_network.NetworkPolicySettings, description="Pod network isolation."
     )

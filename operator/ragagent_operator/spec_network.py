@@ -1,8 +1,9 @@
-"""``spec.networkPolicy``: who may reach the agent, and where its pods' egress goes."""
+"""``spec.networkPolicy``: who may reach the agent, and where its pods' egress goes; and
+``spec.network``: the Host names the agent answers to and the proxies it believes."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -118,4 +119,45 @@ class NetworkPolicySettings(spec_base.ApiModel):
         "the Service's namespace when the host is an in-cluster Service name (<svc>, in this "
         "namespace, or <svc>.<ns>.svc[.<cluster domain>]), otherwise to every address. "
         "Set 'to' to name the peers, and 'port' for a Service whose targetPort differs.",
+    )
+
+
+# A DNS name in lower case, optionally under one leading wildcard label ("*.example.com").
+HOST_RE = r"^([*][.])?[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
+
+def _checked_list(pattern: str, message: str, *, max_items: int, max_length: int) -> Any:
+    """A list field's schema extras: bounded, every item matching ``pattern`` (CEL)."""
+    return {
+        "maxItems": max_items,
+        "items": {"maxLength": max_length},
+        "x-kubernetes-validations": [
+            {"rule": f"self.all(x, x.matches('{pattern}'))", "message": message}
+        ],
+    }
+
+
+class Network(spec_base.ApiModel):
+    """How clients reach the agent: the names it answers to and the proxies it believes."""
+
+    hosts: list[str] = Field(
+        default_factory=list,
+        description="External host names the agent answers to, e.g. an Ingress or Gateway "
+        "host ('*.example.com' matches one level of subdomains). The Service's own names "
+        "(<name>, <name>.<ns>, <name>.<ns>.svc[.<cluster domain>]) and localhost (probes, "
+        "port-forward) are always accepted; any other Host header gets 400.",
+        json_schema_extra=_checked_list(
+            HOST_RE, "network.hosts must be lower-case DNS names", max_items=32, max_length=253
+        ),
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="CIDRs of the TLS-terminating proxies in front of the agent (e.g. the "
+        "ingress controller's pod range; one address as /32 or /128). Only connections from "
+        "them may set the scheme (so HSTS is sent behind TLS) and the client address (used "
+        "by rate limits and logs) with X-Forwarded-Proto and X-Forwarded-For. Empty "
+        "believes nobody.",
+        json_schema_extra=_checked_list(
+            CIDR_RE, "network.trustedProxies must list CIDRs", max_items=16, max_length=64
+        ),
     )

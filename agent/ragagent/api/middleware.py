@@ -43,7 +43,8 @@ CHAT_PAGE_CSP = (
     "frame-ancestors 'none'; form-action 'self'"
 )
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
-# Swagger UI and ReDoc load their scripts from a CDN and use inline bootstraps.
+# Swagger UI and ReDoc load their scripts from a CDN and use inline bootstraps: these paths
+# go without a CSP only while the docs are served (never in production by default).
 DOCS_PATHS = ("/docs", "/redoc")
 
 
@@ -140,10 +141,14 @@ def _observe(scope: Scope, status: int, seconds: float) -> None:
 
 
 class SecurityHeadersMiddleware:
-    """Hardening headers on every response, a strict CSP on pages, RateLimit-* echoes."""
+    """Hardening headers on every response, a strict CSP on pages, RateLimit-* echoes.
 
-    def __init__(self, app: ASGIApp) -> None:
+    ``csp_exempt`` lists path prefixes that get no CSP (the docs, while served).
+    """
+
+    def __init__(self, app: ASGIApp, *, csp_exempt: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.csp_exempt = csp_exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -152,13 +157,16 @@ class SecurityHeadersMiddleware:
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": _secure_headers(scope, message)}
+                headers = _secure_headers(scope, message, self.csp_exempt)
+                message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
 
 
-def _secure_headers(scope: Scope, message: Message) -> list[tuple[bytes, bytes]]:
+def _secure_headers(
+    scope: Scope, message: Message, csp_exempt: tuple[str, ...]
+) -> list[tuple[bytes, bytes]]:
     headers = list(message.get("headers", []))
     present = {key.lower() for key, _ in headers}
     content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
@@ -168,7 +176,7 @@ def _secure_headers(scope: Scope, message: Message) -> list[tuple[bytes, bytes]]
         b"referrer-policy": "no-referrer",
         b"cross-origin-opener-policy": "same-origin",
     }
-    if not scope.get("path", "").startswith(DOCS_PATHS):
+    if not (csp_exempt and scope.get("path", "").startswith(csp_exempt)):
         wanted[b"content-security-policy"] = (
             CHAT_PAGE_CSP if content_type.startswith(b"text/html") else API_CSP
         )
@@ -253,7 +261,8 @@ def install(app: FastAPI, settings: Settings) -> None:
         burst=settings.preauth_burst,
     )
     app.add_middleware(DrainMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)
+    docs = settings.serves_docs(production=settings.is_production)
+    app.add_middleware(SecurityHeadersMiddleware, csp_exempt=DOCS_PATHS if docs else ())
     if settings.cors_allowed_origins:
         app.add_middleware(
             CORSMiddleware,

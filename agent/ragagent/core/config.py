@@ -26,6 +26,7 @@ from pydantic_settings import (
 
 from ragagent.core.auth_settings import AuthSettings
 from ragagent.core.config_bounds import NETWORK_FIELDS, BoundsSettings
+from ragagent.core.transport_settings import TransportSettings
 
 MIN_SECRET_BYTES = 32
 # The bundled local embedding model, under its short name and its Hugging Face hub id: two
@@ -99,7 +100,7 @@ ScopeLimitList = Annotated[
 ]
 
 
-class Settings(AuthSettings, BoundsSettings):
+class Settings(AuthSettings, BoundsSettings, TransportSettings):
     """All agent settings. Env names are ``RAGAGENT_<FIELD>`` unless noted.
 
     These are the settings of the programs that sign or verify credentials (the server

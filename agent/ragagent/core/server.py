@@ -1,7 +1,8 @@
 """Run an ASGI app under uvicorn, programmatically, with a graceful SIGTERM drain.
 
-Never with ``--reload``. Proxy headers are ignored unless the operator asks
-(a client could otherwise pick its own rate-limit identity). On the first
+Never with ``--reload``. X-Forwarded-For/-Proto are believed only from the
+addresses in ``RAGAGENT_FORWARDED_ALLOW_IPS`` (a client could otherwise pick its
+own rate-limit identity, or its scheme). On the first
 SIGTERM/SIGINT the server awaits the ``drain`` it was given (the agent's makes
 readiness 503, refuses new requests and closes WebSockets with 1001), then
 uvicorn stops accepting connections and waits up to ``shutdown_grace_seconds``
@@ -43,7 +44,11 @@ def build_config(app: Any, settings: Settings) -> uvicorn.Config:
         app,
         host=settings.host,
         port=settings.port,
-        proxy_headers=False,
+        # uvicorn's ProxyHeadersMiddleware, only for the configured proxies: uvicorn's own
+        # default (FORWARDED_ALLOW_IPS or loopback) would let any local process pick its
+        # scheme and its rate-limit identity.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=list(settings.forwarded_allow_ips),
         server_header=False,
         access_log=False,
         log_config=None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ragagent.core import settings_env
 from ragagent.core.settings_env import EnvValue
 from ragagent_operator import constants as c
-from ragagent_operator.render import common
+from ragagent_operator.render import common, service
 
 SHUTDOWN_GRACE_SECONDS = 20
 
@@ -39,9 +39,12 @@ def build_settings(agent: common.Agent) -> dict[str, EnvValue]:
         "rate_limit_burst": spec.rate_limit.burst,
         "rate_limit_tokens_per_day": spec.rate_limit.tokens_per_day,
         "cors_allowed_origins": spec.cors.allowed_origins,
+        "trusted_hosts": service.build_allowed_hosts(agent),
     }
     if spec.conversations.retention.days is not None:
         settings["conversation_retention_days"] = spec.conversations.retention.days
+    if spec.network.trusted_proxies:
+        settings["forwarded_allow_ips"] = spec.network.trusted_proxies
     if spec.observability.tracing.otlp_endpoint:
         settings["otlp_endpoint"] = spec.observability.tracing.otlp_endpoint
     return settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ragagent_operator import constants as c
-from ragagent_operator.render import common, configmap, secrets
+from ragagent_operator.render import common, configmap, secrets, service
 
 PRESTOP_SLEEP_SECONDS = 5
 # The drain (SHUTDOWN_GRACE_SECONDS) starts after preStop; keep a margin for exit.
@@ -96,7 +96,12 @@ def build_agent_container(agent: common.Agent) -> dict[str, Any]:
 
 def _probe(path: str, *, period: int, failures: int) -> dict[str, Any]:
     return {
-        "httpGet": {"path": path, "port": "http"},
+        # The agent refuses unknown Host headers, and the kubelet's default is the pod IP.
+        "httpGet": {
+            "path": path,
+            "port": "http",
+            "httpHeaders": [{"name": "Host", "value": service.LOCAL_HOST}],
+        },
         "periodSeconds": period,
         "failureThreshold": failures,
         "timeoutSeconds": 3,
