@@ -16,15 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.node import pods
+from tests.node import pods, workloads
 from tests.support import (
     controlplane,
     fixtures_node,
     images,
     node,
+    node_addons,
     node_config,
     node_host,
     node_network,
+    node_storage,
     processes,
     tools,
 )
@@ -58,6 +60,32 @@ def run_pod(kubeconfig: Path, kubectl: Path, *, image: str, node_name: str) -> N
     )
 
 
+def run_volume_pod(
+    kubeconfig: Path, kubectl: Path, *, image: str, node_name: str, index: int
+) -> None:
+    """A Ready pod on the node under test that wrote to a claim of that node's StorageClass
+    and keeps it mounted: a provisioned directory and the kubelet's bind mount of it."""
+    name = f"vol-{node_name}"
+    claim = workloads.build_claim(name)
+    claim["spec"]["storageClassName"] = node_storage.storage_class_name(node_config.Network(index))
+    script = workloads.writer_script("x") + "import time\ntime.sleep(3600)\n"
+    pod = workloads.build_volume_pod(name, image=image, claim=name, script=script)
+    pod["spec"]["nodeSelector"]["kubernetes.io/hostname"] = node_name
+    base = [str(kubectl), f"--kubeconfig={kubeconfig}", "-n", "default"]
+    for obj in (claim, pod):
+        subprocess.run([*base, "apply", "-f", "-"], input=json.dumps(obj), text=True, check=True)
+    wait = [*base, "wait", "--for=condition=Ready", f"pod/{name}", "--timeout=180s"]
+    subprocess.run(wait, check=True, capture_output=True, timeout=200)
+
+
+def assert_addons_ran(workdir: Path) -> None:
+    """Before the stop: the provisioner, metrics-server and one volume directory."""
+    found = node_addons.leftovers(workdir)
+    for what in (*node_addons.NAMES, "volume"):
+        assert any(item.startswith(what) for item in found), found
+    assert any("kubernetes.io~local-volume" in str(p) for p in node_host.mounts_under(workdir))
+
+
 @pytest.fixture
 def host_network_free(real_node: node.RealNode) -> Iterator[None]:
     """Only one node per host runs kube-proxy and kube-router (node_network's host lock):
@@ -78,10 +106,16 @@ def test_stop_leaves_the_host_clean(
     try:
         kubectl = cluster.tool("kubectl")
         run_pod(cluster.kubeconfig_path, kubectl, image=agent_image.agent, node_name=real.name)
+        run_volume_pod(
+            cluster.kubeconfig_path, kubectl, image=agent_image.agent, node_name=real.name,
+            index=real.network.index,
+        )  # fmt: skip
+        assert_addons_ran(real.layout.workdir)
         assert node_host.leftovers(real.layout.workdir, real.network) != []
         assert node_network.leftovers() != []
     finally:
         real.stop()
+    assert node_addons.leftovers(real.layout.workdir) == []
     assert node_host.leftovers(real.layout.workdir, real.network) == []
     assert node_network.leftovers() == []
 
@@ -124,6 +158,11 @@ def test_cleanup_after_the_runner_is_sigkilled() -> None:
         kubectl = tools.tools_bin() / "kubectl"
         image, node_name = printed["AGENT_IMAGE"], printed["node"]
         run_pod(Path(printed["KUBECONFIG"]), kubectl, image=image, node_name=node_name)
+        run_volume_pod(
+            Path(printed["KUBECONFIG"]), kubectl, image=image, node_name=node_name,
+            index=network.index,
+        )  # fmt: skip
+        assert_addons_ran(workdir)
     finally:
         os.kill(runner.pid, signal.SIGKILL)
         runner.wait()
@@ -132,5 +171,6 @@ def test_cleanup_after_the_runner_is_sigkilled() -> None:
     assert node_network.leftovers() != []  # the nftables table, chains and ipsets too
     # Another session's node start may sweep it first: either way, it is gone.
     node.clean_stale()
+    assert node_addons.leftovers(workdir) == []
     assert node_host.leftovers(workdir, network) == []
     assert node_network.leftovers() == []
