@@ -47,6 +47,8 @@ KEY_SECRET_KEY: Final = "secret-key"  # noqa: S105 (a key name)
 # Never generated: set by hand while the API-key pepper (secret-key) is rotated.
 KEY_SECRET_KEY_PREVIOUS: Final = "secret-key-previous"  # noqa: S105 (a key name)
 KEY_DB_PASSWORD: Final = "db-password"  # noqa: S105 (a key name)
+# The managed PostgreSQL's superuser: read by the database pod only, never by an agent pod.
+KEY_DB_SUPERUSER_PASSWORD: Final = "db-superuser-password"  # noqa: S105 (a key name)
 KEY_DATABASE_URL: Final = "database-url"
 KEY_LLM_API_KEY: Final = "api-key"
 

@@ -86,6 +86,9 @@ class Stack:
         config_maps = {
             configmap.config_map_name(self.agent): configmap.build_config_map(self.agent),
             KNOWLEDGE_CONFIG_MAP: knowledge,
+            postgres.init_config_map_name(self.agent): postgres.build_postgres_init_config_map(
+                self.agent
+            ),
         }
         claims = {
             f"data-{postgres.postgres_name(self.agent)}-0": self._claim("data"),

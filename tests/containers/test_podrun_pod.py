@@ -41,7 +41,8 @@ def make_agent(**spec: Any) -> Agent:
 
 
 def cluster_for(agent: Agent, tmp_path: Path) -> model.Cluster:
-    """The ConfigMap, generated Secret, knowledge ConfigMap and claims the agent's pods use."""
+    """The ConfigMaps (agent, knowledge, database init), generated Secret and claims the
+    agent's pods use."""
     value = base64.b64encode(b"v" * 48).decode()
     generated = secrets.build_plain_secret(
         agent,
@@ -50,7 +51,11 @@ def cluster_for(agent: Agent, tmp_path: Path) -> model.Cluster:
     )
     generated["data"] = dict.fromkeys(generated["data"], value)
     return model.Cluster(
-        config_maps={"docs-config": configmap.build_config_map(agent), "kb": {"data": {"a": "1"}}},
+        config_maps={
+            "docs-config": configmap.build_config_map(agent),
+            "kb": {"data": {"a": "1"}},
+            "docs-postgres-init": postgres.build_postgres_init_config_map(agent),
+        },
         secrets={generated["metadata"]["name"]: generated},
         claims={"docs-backups": tmp_path, "data-docs-postgres-0": tmp_path},
     )

@@ -56,6 +56,9 @@ async def check_agent_pod(
     agent: Agent, pod: dict[str, Any], world: pod_env.World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (container,) = pod["containers"]
+    superuser = world.secrets[secrets.generated_secret_name(agent)].get(c.KEY_DB_SUPERUSER_PASSWORD)
+    env = pod_env.container_env(container, world).values()
+    assert superuser is None or not any(superuser in value for value in env)
     command = pod_env.parse_command(container)
     overrides = {k: v for k, v in command.params.items() if k in ("host", "port") and v}
     with pod_env.process_env(monkeypatch, pod_env.container_env(container, world)):
@@ -141,7 +144,10 @@ def check_database_pod(agent: Agent, pod: dict[str, Any], world: pod_env.World) 
     (container,) = pod["containers"]
     env = {item["name"]: pod_env.value_of(item, world) for item in container["env"]}
     url = urlsplit(database_url(agent, world))
-    assert (url.username, url.password) == (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"])
+    # The agent connects as the application role; the superuser is the database pod's alone.
+    assert (url.username, url.password) == (env["POSTGRES_APP_USER"], env["POSTGRES_APP_PASSWORD"])
+    assert env["POSTGRES_USER"] != env["POSTGRES_APP_USER"]
+    assert env["POSTGRES_PASSWORD"] not in url.geturl()
     assert url.path == f"/{env['POSTGRES_DB']}"
     assert url.hostname == f"{postgres.postgres_name(agent)}.{agent.namespace}.svc"
     assert url.port == container["ports"][0]["containerPort"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,9 @@ log = logging.getLogger(__name__)
 # fits in maintenance_work_mem (about 200 MB for 100k 384-d vectors).
 DEFAULT_MAINTENANCE_WORK_MEM = "256MB"
 _MEMORY = re.compile(r"^[1-9][0-9]{0,6}(kB|MB|GB)$")
+# pg_restore --list lines of an extension and of its comment, e.g.
+# "3; 3079 16385 EXTENSION - vector" and "4211; 0 0 COMMENT - EXTENSION vector".
+_EXTENSION_ENTRY = re.compile(r"^\d+; \d+ \d+ (?:EXTENSION - |COMMENT - EXTENSION )(?P<name>\S+)")
 
 _INVALID_HNSW = """
 SELECT format('%I.%I', n.nspname, c.relname)
@@ -126,8 +131,42 @@ def _pg_restore(target: pg.Target, dump: Path, *, force: bool, session: dict[str
     args = ["--exit-on-error", "--single-transaction", "--no-owner", "--no-acl"]
     if force:
         args += ["--clean", "--if-exists"]
-    args += [f"--dbname={target.conninfo}", str(dump)]
-    pg.run_tool(pg.find_pg_bin(), "pg_restore", args, target, session)
+    bin_dir = pg.find_pg_bin()
+    entries = _entries_to_restore(bin_dir, dump, _installed_extensions(target))
+    # The backup volume may be mounted read-only: the list goes to the temporary directory.
+    with tempfile.NamedTemporaryFile("w", suffix=".list", encoding="utf-8") as listing:
+        listing.write(entries)
+        listing.flush()
+        args += [f"--use-list={listing.name}", f"--dbname={target.conninfo}", str(dump)]
+        pg.run_tool(bin_dir, "pg_restore", args, target, session)
+
+
+def _installed_extensions(target: pg.Target) -> set[str]:
+    with pg.connect(target) as conn:
+        return {str(row[0]) for row in conn.execute("SELECT extname FROM pg_extension")}
+
+
+def _entries_to_restore(bin_dir: Path, dump: Path, installed: set[str]) -> str:
+    """The dump's table of contents without the extensions the target already has.
+
+    The managed database's application role owns every table but not the extension,
+    which the superuser created once: dropping it (--clean) or commenting on it would
+    fail with "must be owner", and there is nothing of it to restore.
+    """
+    listed = subprocess.run(
+        [str(bin_dir / "pg_restore"), "--list", str(dump)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if listed.returncode != 0:
+        raise BackupError(f"pg_restore --list failed: {listed.stderr.strip()[:500]}")
+    kept = [
+        line
+        for line in listed.stdout.splitlines()
+        if (found := _EXTENSION_ENTRY.match(line)) is None or found["name"] not in installed
+    ]
+    return "\n".join(kept) + "\n"
 
 
 def reindex_invalid_hnsw(conn: psycopg.Connection[Any]) -> list[str]:

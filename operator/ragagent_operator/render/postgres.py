@@ -7,9 +7,34 @@ from typing import Any
 from ragagent_operator import constants as c
 from ragagent_operator.render import common, secrets
 
-DB_USER = "ragagent"
+DB_USER = "ragagent"  # the application role: not a superuser, owns the database
+DB_SUPERUSER = "postgres"  # creates the role, the database and the vector extension once
 DB_NAME = "ragagent"
 POSTGRES_UID = 999  # the postgres user of the official images
+# Both the official image and images/postgres run the executable scripts here once, as the
+# superuser over the local socket, after creating POSTGRES_USER and POSTGRES_DB.
+INIT_DIR = "/docker-entrypoint-initdb.d"
+APP_ROLE_SCRIPT_KEY = "10-app-role.sh"
+# The application role owns its database, so the public schema (pg_database_owner's) and
+# every table the migrations create; the superuser creates the vector extension once, so
+# the migrations' CREATE EXTENSION IF NOT EXISTS is a no-op for a role that could not.
+# The password comes from the environment (\getenv), never an argument; terse errors and
+# no statement logging keep it out of the output if the statement fails.
+APP_ROLE_SCRIPT = """#!/bin/sh
+set -eu
+exec psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --username "$POSTGRES_USER" \\
+  --dbname "$POSTGRES_DB" <<'SQL'
+\\set VERBOSITY terse
+SET log_min_error_statement = panic;
+\\getenv app POSTGRES_APP_USER
+\\getenv password POSTGRES_APP_PASSWORD
+\\getenv db POSTGRES_DB
+CREATE ROLE :"app" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+  PASSWORD :'password';
+ALTER DATABASE :"db" OWNER TO :"app";
+CREATE EXTENSION IF NOT EXISTS vector;
+SQL
+"""
 
 
 def postgres_name(agent: common.Agent) -> str:
@@ -20,6 +45,16 @@ def build_database_url(agent: common.Agent, password: str) -> str:
     """The URL the agent uses for the managed database (stored only in a Secret)."""
     host = f"{postgres_name(agent)}.{agent.namespace}.svc"
     return f"postgresql://{DB_USER}:{password}@{host}:{c.POSTGRES_PORT}/{DB_NAME}"
+
+
+def init_config_map_name(agent: common.Agent) -> str:
+    return common.name_of(agent, "postgres-init")
+
+
+def build_postgres_init_config_map(agent: common.Agent) -> common.Manifest:
+    """The first-start script that creates the application role (no secret inside)."""
+    meta = common.metadata(agent, init_config_map_name(agent), c.COMPONENT_DATABASE)
+    return common.child("v1", "ConfigMap", meta, data={APP_ROLE_SCRIPT_KEY: APP_ROLE_SCRIPT})
 
 
 def build_postgres_service(agent: common.Agent) -> common.Manifest:
@@ -63,17 +98,21 @@ def _metadata(agent: common.Agent) -> dict[str, Any]:
 
 def _pod_spec(agent: common.Agent, image: str) -> dict[str, Any]:
     """PostgreSQL writes only to its volume, the socket dir and /tmp: root FS stays read-only."""
-    password = common.secret_env(
-        "POSTGRES_PASSWORD", secrets.generated_secret_name(agent), c.KEY_DB_PASSWORD
+    generated = secrets.generated_secret_name(agent)
+    superuser_password = common.secret_env(
+        "POSTGRES_PASSWORD", generated, c.KEY_DB_SUPERUSER_PASSWORD
     )
+    app_password = common.secret_env("POSTGRES_APP_PASSWORD", generated, c.KEY_DB_PASSWORD)
     container = {
         "name": "postgres",
         "image": image,
         "env": [
-            {"name": "POSTGRES_USER", "value": DB_USER},
+            {"name": "POSTGRES_USER", "value": DB_SUPERUSER},
+            {"name": "POSTGRES_APP_USER", "value": DB_USER},
             {"name": "POSTGRES_DB", "value": DB_NAME},
             {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"},
-            password,
+            superuser_password,
+            app_password,
         ],
         "ports": [{"name": "postgres", "containerPort": c.POSTGRES_PORT, "protocol": "TCP"}],
         "securityContext": common.restricted_container_security(),
@@ -84,6 +123,7 @@ def _pod_spec(agent: common.Agent, image: str) -> dict[str, Any]:
             {"name": "data", "mountPath": "/var/lib/postgresql/data"},
             {"name": "run", "mountPath": "/var/run/postgresql"},
             {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108
+            {"name": "init", "mountPath": INIT_DIR, "readOnly": True},
         ],
     }
     return {
@@ -91,7 +131,14 @@ def _pod_spec(agent: common.Agent, image: str) -> dict[str, Any]:
         "enableServiceLinks": False,
         "securityContext": common.restricted_pod_security(POSTGRES_UID),
         "containers": [container],
-        "volumes": [{"name": "run", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}],
+        "volumes": [
+            {"name": "run", "emptyDir": {}},
+            {"name": "tmp", "emptyDir": {}},
+            {
+                "name": "init",
+                "configMap": {"name": init_config_map_name(agent), "defaultMode": 0o555},
+            },
+        ],
         **common.build_node_placement(agent),
     }
 

@@ -50,7 +50,7 @@ def generated_keys(agent: common.Agent) -> list[str]:
     """Keys the operator generates once for this agent."""
     keys = [c.KEY_SECRET_KEY]
     if agent.managed_db:
-        keys += [c.KEY_DB_PASSWORD, c.KEY_DATABASE_URL]
+        keys += [c.KEY_DB_PASSWORD, c.KEY_DATABASE_URL, c.KEY_DB_SUPERUSER_PASSWORD]
     return keys
 
 

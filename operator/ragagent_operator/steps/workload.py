@@ -26,9 +26,13 @@ async def ensure_config_map(ctx: context.Context) -> None:
 
 
 async def ensure_database(ctx: context.Context) -> None:
-    """Managed: StatefulSet + Service. External: nothing to run (the URL Secret is checked)."""
+    """Managed: StatefulSet, Service and the init ConfigMap. External: nothing to run (the
+    URL Secret is checked)."""
     agent = ctx.agent
-    children = [postgres.build_postgres_service(agent)]
+    children = [
+        postgres.build_postgres_service(agent),
+        postgres.build_postgres_init_config_map(agent),
+    ]
     if agent.managed_db:
         children.append(postgres.build_postgres_statefulset(agent))
         for child in children:

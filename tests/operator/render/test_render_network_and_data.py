@@ -79,7 +79,17 @@ def test_managed_postgres_statefulset_has_pvc_service_and_secret_password() -> N
     env = {item["name"]: item for item in container["env"]}
     assert claim["resources"]["requests"]["storage"] == "5Gi"
     assert claim["storageClassName"] == "fast"
-    assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == c.KEY_DB_PASSWORD
+    assert env["POSTGRES_USER"]["value"] == "postgres"
+    assert env["POSTGRES_APP_USER"]["value"] == "ragagent"
+    superuser = env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"]
+    assert superuser == c.KEY_DB_SUPERUSER_PASSWORD
+    assert env["POSTGRES_APP_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == c.KEY_DB_PASSWORD
+    volumes = {volume["name"]: volume for volume in sts["spec"]["template"]["spec"]["volumes"]}
+    init = postgres.build_postgres_init_config_map(agent)
+    assert volumes["init"]["configMap"] == {"name": "docs-postgres-init", "defaultMode": 0o555}
+    assert init["metadata"]["name"] == "docs-postgres-init"
+    # The script reads the password from the pod's environment; the ConfigMap holds none.
+    assert "\\getenv password POSTGRES_APP_PASSWORD" in init["data"]["10-app-role.sh"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert postgres.build_postgres_service(agent)["spec"]["clusterIP"] == "None"
     assert postgres.build_database_url(agent, "pw").startswith(
