@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.node import workloads
+from tests.node import kube, workloads
 from tests.support import controlplane, node, node_metrics
 
 pytestmark = [pytest.mark.k8s, pytest.mark.node, pytest.mark.slow]
@@ -26,16 +25,10 @@ NAME = "burn"
 @pytest.fixture(scope="module")
 def burner(cluster: controlplane.ControlPlane, real_node: node.RealNode) -> Iterator[str]:
     """A namespace with the CPU-burning Deployment and its HPA; yields the namespace."""
-    ns = f"t-hpa-{secrets.token_hex(3)}"
-    cluster.kubectl("create", "namespace", ns)
-    cluster.wait_for_service_account("default", ns)
-    for obj in (
-        workloads.build_burner(NAME, image=real_node.sandbox_image),
-        workloads.build_hpa(NAME),
-    ):
-        cluster.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(obj))
-    yield ns
-    cluster.kubectl("delete", "namespace", ns, "--wait=false", "--ignore-not-found")
+    with kube.namespace(cluster, "t-hpa") as ns:
+        kube.apply(cluster, ns, workloads.build_burner(NAME, image=real_node.sandbox_image))
+        kube.apply(cluster, ns, workloads.build_hpa(NAME))
+        yield ns
 
 
 def eventually(what: str, value: Callable[[], str | None], *, timeout: float, log: str) -> str:

@@ -4,8 +4,6 @@ through its ``fsGroup``, keeps the data for the next pod, and removes it with th
 
 from __future__ import annotations
 
-import json
-import secrets
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -13,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.node import workloads
+from tests.node import kube, workloads
 from tests.support import controlplane, node, node_storage
 
 pytestmark = [pytest.mark.k8s, pytest.mark.node, pytest.mark.slow]
@@ -24,20 +22,8 @@ TEXT = "kept-on-a-real-volume"
 
 @pytest.fixture(scope="module")
 def volume_namespace(cluster: controlplane.ControlPlane) -> Iterator[str]:
-    name = f"t-volumes-{secrets.token_hex(3)}"
-    cluster.kubectl("create", "namespace", name)
-    cluster.wait_for_service_account("default", name)
-    yield name
-    cluster.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")
-
-
-def apply(cluster: controlplane.ControlPlane, namespace: str, obj: Mapping[str, object]) -> None:
-    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(obj))
-
-
-def field(cluster: controlplane.ControlPlane, namespace: str, what: str, path: str) -> str:
-    args = ("get", what, "-n", namespace, "-o", f"jsonpath={{{path}}}")
-    return cluster.kubectl(*args).stdout.strip()
+    with kube.namespace(cluster, "t-volumes") as name:
+        yield name
 
 
 def run_to_completion(
@@ -45,12 +31,12 @@ def run_to_completion(
 ) -> str:
     """Applies a run-once pod; returns its logs once it Succeeded, fails with them (and the
     provisioner's) as soon as it Failed."""
-    apply(cluster, namespace, pod)
+    kube.apply(cluster, namespace, pod)
     name, phase = pod["metadata"]["name"], ""
     deadline = time.monotonic() + RUN_SECONDS
     while phase not in ("Succeeded", "Failed") and time.monotonic() < deadline:
         time.sleep(1)
-        phase = field(cluster, namespace, f"pod/{name}", ".status.phase")
+        phase = kube.field(cluster, namespace, "pod", name, ".status.phase")
     logs = cluster.kubectl("logs", "-n", namespace, name, check=False)
     provisioner = (real.layout.workdir / f"{node_storage.PROVISIONER}.log").read_text()[-3000:]
     assert phase == "Succeeded", f"{name}: {phase}\n{logs.stdout}{logs.stderr}\n{provisioner}"
@@ -58,7 +44,7 @@ def run_to_completion(
 
 
 def volume_path(cluster: controlplane.ControlPlane, namespace: str, claim: str) -> Path:
-    volume = field(cluster, namespace, f"pvc/{claim}", ".spec.volumeName")
+    volume = kube.field(cluster, namespace, "pvc", claim, ".spec.volumeName")
     return Path(cluster.kubectl("get", "pv", volume, "-o", "jsonpath={.spec.local.path}").stdout)
 
 
@@ -68,18 +54,18 @@ def test_a_claim_waits_for_its_first_pod_then_binds_on_the_real_node(
     volume_namespace: str,
 ) -> None:
     ns = volume_namespace
-    apply(cluster, ns, workloads.build_claim("data"))
+    kube.apply(cluster, ns, workloads.build_claim("data"))
     time.sleep(2)  # a class that binds at once would have bound by now
-    assert field(cluster, ns, "pvc/data", ".status.phase") == "Pending"
+    assert kube.field(cluster, ns, "pvc", "data", ".status.phase") == "Pending"
     storage_class = node_storage.storage_class_name(real_node.network)
-    assert field(cluster, ns, "pvc/data", ".spec.storageClassName") == storage_class
+    assert kube.field(cluster, ns, "pvc", "data", ".spec.storageClassName") == storage_class
     writer = workloads.build_volume_pod(
         "writer", image=real_node.sandbox_image, claim="data", script=workloads.writer_script(TEXT)
     )
     logs = run_to_completion(cluster, real_node, ns, writer)
     assert f"gid {workloads.FS_GROUP}" in logs  # written as a member of fsGroup only
-    assert field(cluster, ns, "pvc/data", ".status.phase") == "Bound"
-    assert field(cluster, ns, "pod/writer", ".spec.nodeName") == real_node.name
+    assert kube.field(cluster, ns, "pvc", "data", ".status.phase") == "Bound"
+    assert kube.field(cluster, ns, "pod", "writer", ".spec.nodeName") == real_node.name
     path = volume_path(cluster, ns, "data")
     assert path.parent == node_storage.volumes_dir(real_node.layout)
     assert (path / workloads.DATA_FILE).read_text() == TEXT
@@ -101,7 +87,7 @@ def test_deleting_the_claim_removes_the_volume_and_its_directory(
 ) -> None:
     ns = volume_namespace
     path = volume_path(cluster, ns, "data")
-    volume = field(cluster, ns, "pvc/data", ".spec.volumeName")
+    volume = kube.field(cluster, ns, "pvc", "data", ".spec.volumeName")
     assert path.is_dir()
     cluster.kubectl("delete", "pod", "writer", "reader", "-n", ns, "--wait=true")
     cluster.kubectl("delete", "pvc", "data", "-n", ns, "--wait=true")
