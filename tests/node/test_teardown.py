@@ -32,7 +32,12 @@ from tests.support import (
 )
 
 pytestmark = [pytest.mark.k8s, pytest.mark.node, pytest.mark.slow]
-UP_TIMEOUT = 300.0
+# A cold node start (control plane, image imports, kube-proxy, kube-router) took 395 s on
+# this 2-core machine under load from parallel builds.
+UP_TIMEOUT = 600.0
+# Each test starts a node of its own beside the session's (which it may have to start first),
+# and restarts the session node's kube-proxy and kube-router after: beyond the default 600 s.
+NODE_TEST_TIMEOUT = 1200
 
 
 def run_pod(kubeconfig: Path, kubectl: Path, *, image: str, node_name: str) -> None:
@@ -98,6 +103,7 @@ def host_network_free(real_node: node.RealNode) -> Iterator[None]:
         real_node.service_network.start()
 
 
+@pytest.mark.timeout(NODE_TEST_TIMEOUT)
 @pytest.mark.usefixtures("host_network_free")
 def test_stop_leaves_the_host_clean(
     cluster: controlplane.ControlPlane, agent_image: images.ImageRefs
@@ -147,6 +153,7 @@ def start_runner() -> tuple[subprocess.Popen[str], dict[str, str]]:
     return runner, printed
 
 
+@pytest.mark.timeout(NODE_TEST_TIMEOUT)
 @pytest.mark.usefixtures("host_network_free")
 def test_cleanup_after_the_runner_is_sigkilled() -> None:
     fixtures_node.require_node_host()
@@ -166,9 +173,16 @@ def test_cleanup_after_the_runner_is_sigkilled() -> None:
     finally:
         os.kill(runner.pid, signal.SIGKILL)
         runner.wait()
-    time.sleep(1)  # its children get their parent-death signal
-    assert node_host.leftovers(workdir, network) != []  # the shim and the container survive
-    assert node_network.leftovers() != []  # the nftables table, chains and ipsets too
+    # The kernel freed the runner's host lock: take it while looking, or a node of another
+    # session waiting for it would sweep (and replace) the rules first.
+    lock = node_network.HostLock("teardown-test")
+    lock.acquire(timeout=60)
+    try:
+        time.sleep(1)  # its children get their parent-death signal
+        assert node_host.leftovers(workdir, network) != []  # the shim and the container survive
+        assert node_network.leftovers() != []  # the nftables table, chains and ipsets too
+    finally:
+        lock.release()
     # Another session's node start may sweep it first: either way, it is gone.
     node.clean_stale()
     assert node_addons.leftovers(workdir) == []
