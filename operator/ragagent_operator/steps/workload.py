@@ -29,11 +29,11 @@ async def ensure_database(ctx: context.Context) -> None:
     """Managed: StatefulSet, Service and the init ConfigMap. External: nothing to run (the
     URL Secret is checked)."""
     agent = ctx.agent
-    children = [
-        postgres.build_postgres_service(agent),
-        postgres.build_postgres_init_config_map(agent),
-    ]
+    children = [postgres.build_postgres_service(agent)]
     if agent.managed_db:
+        # The init ConfigMap is never deleted here: it holds no secret, the RagAgent's
+        # deletion collects it, and the operator has no right to delete ConfigMaps.
+        children.append(postgres.build_postgres_init_config_map(agent))
         children.append(postgres.build_postgres_statefulset(agent))
         for child in children:
             await ctx.ensure(child)

@@ -106,7 +106,12 @@ def test_plain_secrets_provider_is_opt_in_and_generated_values_are_kept(
         "generated Secret",
         operator=operator,
     )
-    assert set(secret["data"]) == {"secret-key", "db-password", "database-url"}
+    assert set(secret["data"]) == {
+        "secret-key",
+        "db-password",
+        "database-url",
+        "db-superuser-password",
+    }
     assert get_json(cluster, "sealedsecret", "plain-generated", "-n", namespace) is None
     assert get_json(cluster, "statefulset", "plain-postgres", "-n", namespace) is not None
     time.sleep(2 * RESYNC_SECONDS)
