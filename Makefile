@@ -105,7 +105,8 @@ kubeconfig: $(STAMP) ## Print `export KUBECONFIG=...` for the local control plan
 node-up: $(STAMP) system-deps images tools ## Run a control plane plus a real kubelet node in the foreground (root; Ctrl-C stops both).
 	$(BIN)/python -m tests.support.node up
 
-# The user journey on a real node (tests/e2e, marker `e2e`; root): `make test` runs it too.
+# The user journey on a real node (tests/e2e, marker `e2e`; root; docs/e2e.md): `make test`
+# runs it too.
 # -s shows each step's wall time as it goes.
 .PHONY: e2e
 e2e: $(STAMP) system-deps images tools ## Run the end-to-end user journey on a real kubelet node (root).

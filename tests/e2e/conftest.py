@@ -32,12 +32,15 @@ def journey_namespace(
 
 @pytest.fixture(scope="module")
 def host_operator(
-    cluster: controlplane.ControlPlane, agent_image: images.ImageRefs
+    cluster: controlplane.ControlPlane,
+    agent_image: images.ImageRefs,
+    request: pytest.FixtureRequest,
 ) -> Iterator[harness.Operator]:
     """The operator as a host process under the RBAC of manifests/ (as the cluster tests
     run it), with the built agent image as its default."""
     kubeconfig = harness.install(cluster)
     env = {"RAGAGENT_OPERATOR_DEFAULT_IMAGE": agent_image.agent}
-    running = harness.start_operator(cluster, kubeconfig, "e2e", extra_env=env)
+    tag = f"e2e-{request.module.__name__.rsplit('.', 1)[-1]}"  # a log file per module
+    running = harness.start_operator(cluster, kubeconfig, tag, extra_env=env)
     yield running
     harness.stop(running)

@@ -81,7 +81,10 @@ def test_a_crash_looping_agent_is_not_ready_and_names_its_last_error_until_fixed
     # The agent's own last error, from the tail of its log.
     assert "DatabaseUnavailable: could not connect to the database" in crashed["message"]
     assert db_password not in crashed["message"]
-    fixed = manifests.build_database_url(db_password)
+    # By pod IP: this node's cluster DNS is a host process, which the agent's NetworkPolicy
+    # (DNS to pods in any namespace) does not reach once kube-router enforces it.
+    db_ip = steps.get_json(cluster, ns, "pod", manifests.DB_SERVICE)["status"]["podIP"]
+    fixed = manifests.build_database_url(db_password, host=db_ip)
     with steps.timed("fixed URL -> Ready=True"):
         steps.apply(cluster, ns, manifests.build_url_secret(URL_SECRET, fixed))
         ready = steps.wait_for_condition(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import yaml
 from tests.charts import chart_cluster
 from tests.e2e import chart, chat, steps
 from tests.e2e import manifests as e2e_manifests
+from tests.operator.integration import harness
 from tests.support import controlplane, fixtures_cluster, images, node
 
 # The first test also waits for the images and the node (minutes on a cold, shared machine).
@@ -31,26 +32,41 @@ KNOWLEDGE = "docs-knowledge"
 FACT_FILE = "returns.md"
 FACT = "Zephyr lamps may be returned within 47 days when the receipt shows a teal stamp."
 QUESTION = "Within how many days may Zephyr lamps be returned?"
-NO_KUBE_PROXY = (
-    "!!! the real node runs no kube-proxy: an operator pod cannot reach the API server "
-    "through the kubernetes Service, so the chart's operator pods are NOT RUN !!!"
+NO_API_ROUTE = (
+    "!!! operator pods cannot reach the API server ({why}), so the chart's operator pods "
+    "are NOT RUN !!!"
 )
 
 
-def routes_services(real_node: node.RealNode) -> bool:
-    """Whether the node runs kube-proxy (tests/support/node_network)."""
-    return getattr(real_node, "service_network", None) is not None
+def api_route_problem(cluster: controlplane.ControlPlane, real_node: node.RealNode) -> str:
+    """Why a pod could not reach the API server through the ``kubernetes`` Service; '' when
+    it can: the node runs kube-proxy and the Service's endpoint is not a loopback address."""
+    if getattr(real_node, "service_network", None) is None:
+        return "the real node runs no kube-proxy"
+    slices = steps.get_json(
+        cluster, "default", "endpointslices", "-l", "kubernetes.io/service-name=kubernetes"
+    )
+    addresses = [a for s in slices["items"] for e in s["endpoints"] for a in e["addresses"]]
+    if not addresses or any(a.startswith("127.") for a in addresses):
+        shown = ", ".join(addresses) or "none"
+        return f"the kubernetes Service's endpoint addresses are {shown}: none a pod can route to"
+    return ""
 
 
 @pytest.fixture(scope="module")
-def journey_operator(request: pytest.FixtureRequest, real_node: node.RealNode) -> str:
-    """Where the sample's operator runs: the chart's pods when the node routes Services,
-    else (loudly) a host process under manifests/rbac, as the cluster tests run it."""
-    if routes_services(real_node):
-        return str(request.getfixturevalue("operator_namespace"))
-    print(f"\n{NO_KUBE_PROXY}\n[e2e] the sample's operator runs as a host process instead")
-    request.getfixturevalue("host_operator")
-    return ""
+def journey_operator(
+    request: pytest.FixtureRequest, cluster: controlplane.ControlPlane, real_node: node.RealNode
+) -> Callable[[], str]:
+    """The sample's operator, as a function returning its last log lines: the chart's pods
+    when the node routes Services, else (loudly) a host process under manifests/rbac, as
+    the cluster tests run it."""
+    why = api_route_problem(cluster, real_node)
+    if not why:
+        ns = str(request.getfixturevalue("operator_namespace"))
+        return lambda: operator_logs(cluster, ns)
+    print(f"\n{NO_API_ROUTE.format(why=why)}\n[e2e] the sample's operator runs on the host")
+    host: harness.Operator = request.getfixturevalue("host_operator")
+    return lambda: host.log()[-4000:]
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +79,9 @@ def operator_namespace(
 ) -> Iterator[str]:
     """The chart installed with ``helm install`` into its own namespace; both operator
     pods Ready. Uninstalled at the end."""
-    if not routes_services(real_node):
-        fixtures_cluster.skip_loudly_or_fail(NO_KUBE_PROXY)
+    why = api_route_problem(cluster, real_node)
+    if why:
+        fixtures_cluster.skip_loudly_or_fail(NO_API_ROUTE.format(why=why))
     home = tmp_path_factory.mktemp("helm")
     ns = f"e2e-operator-{secrets.token_hex(3)}"
     cluster.kubectl("create", "namespace", ns)
@@ -89,9 +106,7 @@ def describe(cluster: controlplane.ControlPlane, ns: str) -> str:
 
 
 def operator_logs(cluster: controlplane.ControlPlane, ns: str) -> str:
-    """The chart's operator pods' last log lines ('' for the host operator: ``ns`` empty)."""
-    if not ns:
-        return ""
+    """The chart's operator pods' last log lines."""
     logs = cluster.kubectl("logs", "-n", ns, "-l", chart.SELECTOR, "--tail=40", check=False)
     return logs.stdout + logs.stderr
 
@@ -118,11 +133,18 @@ def sample(
     cluster: controlplane.ControlPlane,
     real_node: node.RealNode,
     agent_image: images.ImageRefs,
-    journey_operator: str,
+    journey_operator: Callable[[], str],
     journey_namespace: str,
 ) -> str:
     """The minimal sample plus a knowledge ConfigMap, on the real node, Ready; its name.
     Its managed database needs a default StorageClass (the node's local-path provisioner)."""
+    if getattr(real_node, "service_network", None) is not None:
+        fixtures_cluster.skip_loudly_or_fail(
+            "!!! the node enforces NetworkPolicies (kube-router) and its cluster DNS is a host "
+            "process on the node IP, which the agent's DNS egress rule (pods in any namespace) "
+            "does not reach: the agent cannot resolve its managed database, so the sample "
+            "journey is NOT RUN !!!"
+        )
     if not has_default_storage_class(cluster):
         fixtures_cluster.skip_loudly_or_fail(
             "!!! no default StorageClass: the managed database's volume cannot bind, so the "
@@ -134,20 +156,24 @@ def sample(
     # No registry here: the managed database runs the locally built PostgreSQL image.
     spec["database"]["managed"]["image"] = agent_image.postgres
     spec["knowledge"] = {"sources": [{"configMap": {"name": KNOWLEDGE}}]}
-    config_map = {
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": KNOWLEDGE, "labels": e2e_manifests.USE_LABEL},
-        "data": {FACT_FILE: f"# Returns\n\n{FACT}\n"},
-    }  # fmt: skip
     name = str(agent["metadata"]["name"])
     with steps.timed("minimal sample + knowledge ConfigMap -> Ready=True"):
-        steps.apply(cluster, journey_namespace, config_map)
+        steps.apply(cluster, journey_namespace, build_knowledge(FACT))
         steps.apply(cluster, journey_namespace, agent)
         steps.wait_for_condition(
             cluster, journey_namespace, name, lambda c: c["status"] == "True", timeout=420,
-            explain=lambda: operator_logs(cluster, journey_operator),
+            explain=journey_operator,
         )  # fmt: skip
     return name
+
+
+def build_knowledge(fact: str) -> dict[str, Any]:
+    """The knowledge ConfigMap: one Markdown file holding ``fact``."""
+    return {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": KNOWLEDGE, "labels": e2e_manifests.USE_LABEL},
+        "data": {FACT_FILE: f"# Returns\n\n{fact}\n"},
+    }  # fmt: skip
 
 
 def has_default_storage_class(cluster: controlplane.ControlPlane) -> bool:
