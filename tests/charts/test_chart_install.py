@@ -87,7 +87,8 @@ def test_cluster_mode_install_grants_every_namespace_and_uninstalls(
 ) -> None:
     release = "cm"
     peering = f"chart-cm-{namespace[-6:]}"
-    install_chart(cluster, tmp_path, release, namespace,
+    # Cluster mode is opt-in since namespaced mode became the default (issue 15).
+    install_chart(cluster, tmp_path, release, namespace, "--set", "clusterWide=true",
                   "--set", f"peering.name={peering}", "--wait", "--timeout=120s")  # fmt: skip
     account = f"system:serviceaccount:{namespace}:{release}-ragagent-operator"
     assert can_i(cluster, account, "patch", "deployments", "default")
