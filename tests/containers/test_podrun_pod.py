@@ -100,8 +100,9 @@ def test_the_agent_pod_runs_hardened_with_its_probes_and_drain(tmp_path: Path) -
     assert not [o for o in result.options if "seccomp" in o]  # RuntimeDefault is podman's own
     assert result.command == ("serve", "--host", "0.0.0.0", "--port", "8000")
     assert result.readiness == model.Probe(
-        "http", port=8000, path="/readyz", period_seconds=5, timeout_seconds=3, failure_threshold=2
-    )
+        "http", port=8000, path="/readyz", headers=(("Host", "localhost"),),
+        period_seconds=5, timeout_seconds=3, failure_threshold=2,
+    )  # fmt: skip
     assert (result.pre_stop_seconds, result.grace_seconds) == (5, 35)
     assert result.env["RAGAGENT_SECRET_KEY"] == "v" * 48
 

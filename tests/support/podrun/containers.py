@@ -42,7 +42,7 @@ PROBE_FIELDS = {
     "failureThreshold",
     "successThreshold",
 }
-HTTP_GET_FIELDS = {"path", "port", "scheme"}
+HTTP_GET_FIELDS = {"path", "port", "scheme", "httpHeaders"}
 RESOURCE_NAMES = {"cpu", "memory", "ephemeral-storage"}
 
 
@@ -119,7 +119,9 @@ def probe(spec: Mapping[str, Any] | None, named_ports: Mapping[str, int]) -> mod
         if get.get("scheme", "HTTP") != "HTTP":
             raise model.UnsupportedFieldError(f"probe httpGet scheme {get['scheme']!r}")
         port = _port(get["port"], named_ports)
-        return replace(timed, action="http", port=port, path=get.get("path", "/"))
+        headers = tuple((h["name"], h["value"]) for h in get.get("httpHeaders", ()))
+        path = get.get("path", "/")
+        return replace(timed, action="http", port=port, path=path, headers=headers)
     if "tcpSocket" in spec:
         model.require_known(spec["tcpSocket"], {"port"}, "probe tcpSocket")
         return replace(timed, action="tcp", port=_port(spec["tcpSocket"]["port"], named_ports))

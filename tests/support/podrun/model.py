@@ -125,6 +125,8 @@ class Probe:
     action: Literal["http", "tcp", "exec"]
     port: int = 0
     path: str = "/"
+    # httpHeaders, in order: the agent's probes send Host: localhost (trusted hosts).
+    headers: tuple[tuple[str, str], ...] = ()
     command: tuple[str, ...] = ()
     initial_delay_seconds: int = 0
     period_seconds: int = 10

@@ -187,8 +187,10 @@ def probe_once(container: Container, probe: model.Probe) -> bool:
     if probe.action == "tcp":
         return _port_open(probe.port)
     url = f"http://127.0.0.1:{probe.port}{probe.path}"
+    request = urllib.request.Request(url, headers=dict(probe.headers))
     try:
-        with urllib.request.urlopen(url, timeout=probe.timeout_seconds) as response:
+        # The URL is always http://127.0.0.1 built above, never a caller-chosen scheme.
+        with urllib.request.urlopen(request, timeout=probe.timeout_seconds) as response:  # noqa: S310
             return 200 <= int(response.status) < 400
     except OSError:
         return False
