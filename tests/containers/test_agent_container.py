@@ -22,7 +22,8 @@ from tests.containers import stack as stacks
 from tests.support.podrun import runner
 
 pytestmark = pytest.mark.containers
-BASE = f"http://127.0.0.1:{c.APP_PORT}"
+# localhost, as probes and kubectl port-forward send it: the pod trusts only its own hosts.
+BASE = f"http://localhost:{c.APP_PORT}"
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,7 @@ def test_sigterm_drains_open_websockets_and_the_agent_exits_zero(
 ) -> None:
     """The kubelet's stop: preStop sleep, SIGTERM; WebSockets get 1001, the process exits 0."""
     headers = {"Authorization": f"Bearer {api_key}"}
-    url = f"ws://127.0.0.1:{c.APP_PORT}/v1/ws/chat"
+    url = f"ws://localhost:{c.APP_PORT}/v1/ws/chat"
     codes: list[int] = []
     stopping = threading.Thread(target=lambda: codes.append(runner.stop(agent_pod)))
     grace = agent_pod.plan.grace_seconds
