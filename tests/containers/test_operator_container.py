@@ -138,10 +138,11 @@ def rag_agent(name: str, db_secret: str) -> dict[str, Any]:
 
 def test_the_operator_container_reconciles_a_rag_agent(
     cluster: controlplane.ControlPlane,
-    namespace: str,
     operator_pod: runner.Container,
     images: built_images.ImageRefs,
 ) -> None:
+    # A default install is namespaced: it watches its own release namespace only.
+    namespace = RELEASE_NAMESPACE
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
