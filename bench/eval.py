@@ -1,12 +1,19 @@
-"""Retrieval quality on a BEIR-layout dataset: nDCG@10 and recall@100 via POST /v1/retrieve.
+"""Retrieval quality on BEIR-layout datasets: nDCG@10 and recall@100 per leg and fused.
 
-``python -m bench.eval --dataset DIR`` where DIR holds ``corpus.jsonl``
-(``{_id, title, text, metadata?}``), ``queries.jsonl`` (``{_id, text}``) and
-``qrels/test.tsv`` (``query-id  corpus-id  score`` with a header line). The
+``python -m bench.eval [--dataset DIR] [--sweep]`` always evaluates the generated
+set (``bench.synthetic``), then DIR if given, which holds ``corpus.jsonl``
+(``{_id, title, text, metadata?}``), ``queries.jsonl`` (``{_id, text, metadata?}``)
+and ``qrels/test.tsv`` (``query-id  corpus-id  score`` with a header line). The
 agent app is started in-process on a fresh embedded PostgreSQL (or
-DATABASE_URL), the corpus is ingested in batches, then every judged query goes
-through the real HTTP route. Chunks are mapped to their documents in rank
-order (first occurrence wins). Gains are linear, as in BEIR's pytrec_eval.
+DATABASE_URL) and the corpus ingested in batches. Each query is embedded once and
+searched by each leg alone (the agent's SQL); the fused figures apply the
+agent's own fusion to those two lists, so one run scores any fusion setting
+(``--sweep`` prints a grid). Chunks are mapped to their documents in rank order
+(first occurrence wins). Gains are linear, as in BEIR's pytrec_eval.
+
+Queries marked ``metadata.answerable = false`` have no relevant document: the
+report says how often the answerer declines on them, next to how often it
+wrongly declines on the judged ones.
 """
 
 from __future__ import annotations
@@ -16,7 +23,6 @@ import asyncio
 import csv
 import json
 import logging
-import math
 import tempfile
 import time
 from collections.abc import Iterator
@@ -24,48 +30,51 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from bench import synthetic
+from bench.eval_scores import (
+    RETRIEVE_TOP_K,
+    Declines,
+    Fusion,
+    LegScore,
+    Qrels,
+    Run,
+    build_declines,
+    build_scores,
+)
 from ragagent.core import models
 from ragagent.core.config import Settings
 from ragagent.core.embedded_pg import stop_embedded
+from ragagent.db import embedding_index
 from ragagent.main import create_app
-from ragagent.rag import ingest
+from ragagent.rag import ingest, retrieval
 
 log = logging.getLogger(__name__)
 
-Qrels = dict[str, dict[str, int]]
 INGEST_GROUP = 64
-RETRIEVE_TOP_K = 100
 
 
 @dataclass(frozen=True)
 class EvalResult:
-    ndcg_at_10: float
-    recall_at_100: float
-    queries: int
+    """Every query's legs; the scores are computed from them for any fusion."""
+
+    runs: list[Run]
+    qrels: Qrels
+    unanswerable: set[str]
     documents: int
     ingest_seconds: float
     retrieve_seconds: float
 
+    @property
+    def queries(self) -> int:
+        return sum(1 for r in self.runs if self.qrels.get(r.query_id))
 
-def build_ndcg(ranked: list[str], relevant: dict[str, int], k: int) -> float:
-    """nDCG@k with linear gains; 0 when the query has no relevant document."""
-    dcg = sum(relevant.get(doc, 0) / math.log2(i + 2) for i, doc in enumerate(ranked[:k]))
-    ideal = sorted((g for g in relevant.values() if g > 0), reverse=True)[:k]
-    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
-    return dcg / idcg if idcg > 0 else 0.0
+    def scores(self, fusion: Fusion) -> dict[str, LegScore]:
+        return build_scores(self.runs, self.qrels, fusion)
 
-
-def build_recall(ranked: list[str], relevant: dict[str, int], k: int) -> float:
-    """Share of the relevant documents found in the first k; 0 when none is relevant."""
-    wanted = {doc for doc, gain in relevant.items() if gain > 0}
-    return len(wanted.intersection(ranked[:k])) / len(wanted) if wanted else 0.0
-
-
-def build_documents_ranking(results: list[dict[str, Any]]) -> list[str]:
-    """Document ids in the order their best chunk appears."""
-    return list(dict.fromkeys(str(r["external_id"]) for r in results))
+    def declines(self, fusion: Fusion, *, threshold: float, top_k: int) -> Declines:
+        return build_declines(
+            self.runs, self.qrels, self.unanswerable, fusion, threshold=threshold, top_k=top_k
+        )
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -121,41 +130,62 @@ async def _ingest(state: Any, docs: list[models.DocumentInput]) -> int:
     return len(docs)
 
 
-async def score_queries(
-    client: httpx.AsyncClient, dataset: Path, qrels: Qrels
-) -> tuple[float, float, int]:
-    """Mean nDCG@10 and recall@100 over the judged queries."""
-    ndcg = recall = 0.0
-    judged = 0
+async def collect_runs(state: Any, dataset: Path, wanted: set[str]) -> list[Run]:
+    """Each wanted query embedded once, then searched by each leg alone."""
+    runs: list[Run] = []
+    index = embedding_index.IndexModel(state.embedder.model_name, state.embedder.dimension)
     for query in read_jsonl(dataset / "queries.jsonl"):
-        relevant = qrels.get(str(query["_id"]))
-        if not relevant:
+        if str(query["_id"]) not in wanted:
             continue
-        response = await client.post(
-            "/v1/retrieve", json={"query": query["text"], "top_k": RETRIEVE_TOP_K}
-        )
-        response.raise_for_status()
-        ranked = build_documents_ranking(response.json()["results"])
-        ndcg += build_ndcg(ranked, relevant, 10)
-        recall += build_recall(ranked, relevant, 100)
-        judged += 1
-    return (ndcg / judged, recall / judged, judged) if judged else (0.0, 0.0, 0)
+        text = str(query["text"])
+        vector = (await asyncio.to_thread(state.embedder.embed, [text]))[0]
+        legs = [
+            await retrieval.search(
+                db=state.db,
+                wanted=index,
+                vector=vector,
+                query=text,
+                top_k=RETRIEVE_TOP_K,
+                candidates=RETRIEVE_TOP_K,
+                rrf_k=state.settings.rrf_k,
+                legs=(leg,),
+            )
+            for leg in retrieval.BOTH_LEGS
+        ]
+        runs.append(Run(str(query["_id"]), legs[0], legs[1]))
+    return runs
+
+
+def read_unanswerable(dataset: Path) -> set[str]:
+    """Queries marked ``metadata.answerable = false``: no document answers them."""
+    return {
+        str(q["_id"])
+        for q in read_jsonl(dataset / "queries.jsonl")
+        if (q.get("metadata") or {}).get("answerable") is False
+    }
 
 
 async def run_eval(dataset: Path, settings: Settings) -> EvalResult:
-    """Start the app in-process, ingest the corpus, score every judged query."""
+    """Start the app in-process, ingest the corpus, run every judged and unanswerable query."""
     qrels = read_qrels(dataset / "qrels" / "test.tsv")
+    unanswerable = read_unanswerable(dataset)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         started = time.perf_counter()
         documents = await ingest_corpus(app, dataset)
         ingest_seconds = time.perf_counter() - started
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://eval") as client:
-            started = time.perf_counter()
-            ndcg, recall, queries = await score_queries(client, dataset, qrels)
-            retrieve_seconds = time.perf_counter() - started
-    return EvalResult(ndcg, recall, queries, documents, ingest_seconds, retrieve_seconds)
+        started = time.perf_counter()
+        wanted = {qid for qid, judged in qrels.items() if judged} | unanswerable
+        runs = await collect_runs(app.state.ragagent, dataset, wanted)
+        retrieve_seconds = time.perf_counter() - started
+    return EvalResult(
+        runs=runs,
+        qrels=qrels,
+        unanswerable=unanswerable,
+        documents=documents,
+        ingest_seconds=ingest_seconds,
+        retrieve_seconds=retrieve_seconds,
+    )
 
 
 def build_settings(data_dir: Path) -> Settings:
@@ -171,26 +201,102 @@ def build_settings(data_dir: Path) -> Settings:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", type=Path, required=True, help="BEIR-layout directory.")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
-        if not (args.dataset / name).is_file():
-            parser.error(f"{args.dataset / name} is missing (BEIR layout expected)")
-    started = time.perf_counter()
+def build_fusion(settings: Settings) -> Fusion:
+    """The fusion the agent is configured with."""
+    return Fusion(settings.rrf_k, retrieval.TEXT_WEIGHT, settings.retrieval_candidates)
+
+
+def build_report(name: str, result: EvalResult, settings: Settings) -> list[str]:
+    """Per-leg and fused figures, then the decline rates at the configured threshold."""
+    fusion = build_fusion(settings)
+    lines = [
+        f"eval {name}: {result.documents} documents, {result.queries} judged queries, "
+        f"{len(result.unanswerable)} unanswerable; ingest {result.ingest_seconds:.1f} s, "
+        f"retrieval {result.retrieve_seconds:.1f} s"
+    ]
+    for leg, score in result.scores(fusion).items():
+        lines.append(
+            f"  {leg:<7} nDCG@10 {score.ndcg_at_10:.4f}  recall@100 {score.recall_at_100:.4f}"
+        )
+    lines.append(
+        f"  (fused: rrf_k {fusion.rrf_k}, text weight {fusion.text_weight}, "
+        f"{fusion.candidates} candidates per leg)"
+    )
+    if result.unanswerable:
+        lines.append(
+            "  "
+            + _decline_line(
+                result.declines(
+                    fusion, threshold=settings.answer_min_similarity, top_k=settings.retrieval_top_k
+                )
+            )
+        )
+    return lines
+
+
+def _decline_line(d: Declines) -> str:
+    return (
+        f"decline at similarity < {d.threshold:.2f}: unanswerable declined {d.declined}/"
+        f"{d.unanswerable} ({_share(d.declined, d.unanswerable)}), answerable wrongly "
+        f"declined {d.wrongly_declined}/{d.answerable} ({_share(d.wrongly_declined, d.answerable)})"
+    )
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f} %" if whole else "n/a"
+
+
+def build_sweep(result: EvalResult, settings: Settings) -> list[str]:
+    """Fused nDCG@10 over a grid of fusions, and decline rates over thresholds (for tuning)."""
+    lines = ["  fusion sweep (rrf_k, text weight, candidates: fused nDCG@10, recall@100)"]
+    for rrf_k in (10, 30, 60, 100):
+        for weight in (0.5, 0.75, 1.0, 1.5):
+            for candidates in (20, 40, 100):
+                fused = result.scores(Fusion(rrf_k, weight, candidates))["fused"]
+                lines.append(
+                    f"    {rrf_k:>3} {weight:>4} {candidates:>3}: "
+                    f"{fused.ndcg_at_10:.4f} {fused.recall_at_100:.4f}"
+                )
+    fusion = build_fusion(settings)
+    for step in range(0, 13):
+        threshold = 0.10 + 0.05 * step
+        declines = result.declines(fusion, threshold=threshold, top_k=settings.retrieval_top_k)
+        lines.append("    " + _decline_line(declines))
+    return lines
+
+
+def evaluate(name: str, dataset: Path, *, sweep: bool) -> list[str]:
+    """One dataset on a fresh embedded database; the report lines."""
     with tempfile.TemporaryDirectory(prefix="ragagent-eval-") as data_dir:
+        settings = build_settings(Path(data_dir))
         try:
-            result = asyncio.run(run_eval(args.dataset, build_settings(Path(data_dir))))
+            result = asyncio.run(run_eval(dataset, settings))
         finally:
             stop_embedded(Path(data_dir))
-    print(
-        f"eval {args.dataset.name}: nDCG@10 {result.ndcg_at_10:.4f}, recall@100 "
-        f"{result.recall_at_100:.4f} over {result.queries} queries and {result.documents} "
-        f"documents; ingest {result.ingest_seconds:.1f} s, retrieval "
-        f"{result.retrieve_seconds:.1f} s, total {time.perf_counter() - started:.1f} s"
+    report = build_report(name, result, settings)
+    return report + build_sweep(result, settings) if sweep else report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    # Empty (what `make eval` passes without DATASET=...) means the generated set only.
+    parser.add_argument(
+        "--dataset", default="", help="A BEIR-layout directory, besides the generated set."
     )
+    parser.add_argument("--sweep", action="store_true", help="Also print the tuning grids.")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    extra = Path(args.dataset) if args.dataset else None
+    if extra is not None:
+        for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
+            if not (extra / name).is_file():
+                parser.error(f"{extra / name} is missing (BEIR layout expected)")
+    with tempfile.TemporaryDirectory(prefix="ragagent-eval-set-") as generated:
+        sets = [("generated", synthetic.build_dataset(Path(generated)))]
+        if extra is not None:
+            sets.append((extra.name, extra))
+        for name, dataset in sets:
+            print("\n".join(evaluate(name, dataset, sweep=args.sweep)), flush=True)
 
 
 if __name__ == "__main__":

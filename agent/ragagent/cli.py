@@ -113,7 +113,8 @@ def ingest_command(
     settings = _settings("ingest")
     files = find_sources(paths)
     if not files:
-        console.print("[red]no ingestible files found[/red] (.md, .markdown, .txt, .html, .jsonl)")
+        suffixes = ".md, .markdown, .txt, .html, .pdf, .docx, .jsonl"
+        console.print(f"[red]no ingestible files found[/red] ({suffixes})")
         raise typer.Exit(1)
     counts = _run(lambda: _ingest_files(settings, files, source))
     summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))

@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -24,7 +25,8 @@ from typing import Annotated, Any
 import psycopg
 import typer
 
-from ragagent.backup import dump, restore, retention
+from ragagent.backup import cli_options as opt
+from ragagent.backup import dump, remote, restore, retention
 from ragagent.backup.errors import BackupError
 from ragagent.core.config import ConfigError, Settings, load_settings, settings_class
 from ragagent.core.errors import AgentError
@@ -125,21 +127,46 @@ def backup(
     min_age_days: Annotated[
         float, typer.Option(min=0, help="Never delete a backup younger than this (days).")
     ] = 0,
+    recipient: opt.Recipients = None,
+    recipients_file: opt.RecipientsFile = None,
+    require_encryption: opt.RequireEncryption = False,
+    s3_endpoint: opt.S3Endpoint = None,
+    s3_bucket: opt.S3Bucket = None,
+    s3_prefix: opt.S3Prefix = "",
+    s3_region: opt.S3Region = None,
+    s3_keep: opt.S3Keep = 7,
+    s3_max_age_days: opt.S3MaxAgeDays = None,
 ) -> None:
-    """Back up the agent's database (consistent pg_dump + manifest), then apply retention."""
+    """Back up the agent's database (consistent pg_dump + manifest), encrypted to the age
+    recipients when given, apply retention, then copy it to the bucket when one is set."""
     settings = _settings("backup")
 
     def action() -> dict[str, Any]:
-        result = dump.run_backup(url=resolve_url(settings, database_url), directory=directory)
+        recipients = opt.recipients_from(recipient, recipients_file, required=require_encryption)
+        bucket = opt.bucket_from(s3_endpoint, s3_bucket, s3_prefix, s3_region)
+        url = resolve_url(settings, database_url)
+        result = dump.run_backup(url=url, directory=directory, recipients=recipients)
         min_age = timedelta(days=min_age_days)
         deleted = retention.apply_retention(directory, keep=keep, min_age=min_age)
-        return {**result.report(), "deleted": deleted}
+        fields = {**result.report(), "deleted": deleted}
+        if bucket is not None:
+            max_age = None if s3_max_age_days is None else timedelta(days=s3_max_age_days)
+            fields["uploaded"] = remote.upload_backup(bucket, result.path, result.manifest)
+            fields["deleted_from_bucket"] = remote.apply_remote_retention(
+                bucket, keep=s3_keep, max_age=max_age
+            )
+        return fields
 
     _run(action)
 
 
 def restore_backup(
-    backup_path: Annotated[Path, typer.Argument(metavar="BACKUP", help="A backup directory.")],
+    backup_path: Annotated[
+        str,
+        typer.Argument(
+            metavar="BACKUP", help="A backup directory, or with --from-bucket a backup id."
+        ),
+    ],
     database_url: DatabaseUrl = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace the contents of a non-empty database.")
@@ -147,16 +174,36 @@ def restore_backup(
     maintenance_work_mem: Annotated[
         str, typer.Option(help="PostgreSQL memory for rebuilding indexes during the restore.")
     ] = restore.DEFAULT_MAINTENANCE_WORK_MEM,
+    identity_file: opt.IdentityFile = None,
+    from_bucket: Annotated[
+        bool, typer.Option("--from-bucket", help="Fetch BACKUP from the bucket, not the volume.")
+    ] = False,
+    s3_endpoint: opt.S3Endpoint = None,
+    s3_bucket: opt.S3Bucket = None,
+    s3_prefix: opt.S3Prefix = "",
+    s3_region: opt.S3Region = None,
 ) -> None:
-    """Verify a backup, restore it, and check row counts and checksums afterwards."""
+    """Verify a backup (decrypting it if encrypted), restore it, and check row counts and
+    checksums afterwards."""
     settings = _settings("restore")
 
     def action() -> dict[str, Any]:
+        identities = opt.identities_from(identity_file)
         url = resolve_url(settings, database_url)
-        memory = maintenance_work_mem
-        result = restore.run_restore(
-            backup=backup_path, url=url, force=force, maintenance_work_mem=memory
-        )
+        with tempfile.TemporaryDirectory(prefix="ragagent-fetch-") as fetched:
+            path = Path(backup_path)
+            if from_bucket:
+                bucket = opt.bucket_from(s3_endpoint, s3_bucket, s3_prefix, s3_region)
+                if bucket is None:
+                    raise BackupError("--from-bucket needs --s3-endpoint and --s3-bucket")
+                path = remote.download_backup(bucket, backup_path, Path(fetched))
+            result = restore.run_restore(
+                backup=path,
+                url=url,
+                force=force,
+                maintenance_work_mem=maintenance_work_mem,
+                identities=identities,
+            )
         return result.report()
 
     _run(action)

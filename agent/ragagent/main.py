@@ -26,14 +26,14 @@ from ragagent.api.routes import (
     web,
     ws,
 )
-from ragagent.core import errors, poolmetrics, server
+from ragagent.core import background, errors, poolmetrics, server
 from ragagent.core.config import Settings, load_settings
 from ragagent.core.db import Database
 from ragagent.core.embedded_pg import start_embedded
 from ragagent.core.logging import configure_logging
 from ragagent.core.ratelimit import Limiter
-from ragagent.db import migrate
-from ragagent.rag import embeddings, llm, samples
+from ragagent.db import migrate, ratelimit_store
+from ragagent.rag import embeddings, fallback, samples
 from ragagent.services import auth, key_expiry, retention
 from ragagent.services.chat import ChatService
 from ragagent.state import AppState
@@ -68,10 +68,13 @@ async def open_state(settings: Settings, stack: AsyncExitStack) -> AppState:
     if applied:
         log.info("applied migrations: %s", ", ".join(applied))
     embedder = await asyncio.to_thread(embeddings.create_embedder, settings)
-    answerer = llm.create_llm(settings)
-    if isinstance(answerer, llm.OpenAIChatLLM):  # the offline answerer holds no client
+    answerer = fallback.create_llm(settings)
+    if isinstance(answerer, fallback.FallbackLLM):  # the offline answerer holds no client
         stack.push_async_callback(answerer.aclose)
-    limiter = Limiter.from_settings(settings)
+        # Reachability is probed in the background, so /readyz never waits on a provider.
+        probe = answerer.probe_forever(settings.llm_probe_interval_seconds)
+        await stack.enter_async_context(background.running(probe, name="llm-probe"))
+    limiter = await open_limiter(settings, db, stack)
     return AppState(
         settings=settings,
         db=db,
@@ -83,6 +86,21 @@ async def open_state(settings: Settings, stack: AsyncExitStack) -> AppState:
             settings=settings, db=db, embedder=embedder, llm=answerer, limiter=limiter
         ),
     )
+
+
+def limiter_for(settings: Settings, db: Database) -> Limiter:
+    """The limiter on the configured storage; postgres counts on the app's pool."""
+    if settings.rate_limit_storage == "postgres":
+        return Limiter.from_settings(settings, ratelimit_store.PostgresStorage(db=db))
+    return Limiter.from_settings(settings)
+
+
+async def open_limiter(settings: Settings, db: Database, stack: AsyncExitStack) -> Limiter:
+    """``limiter_for``, with postgres's expired rows swept while the app runs."""
+    if settings.rate_limit_storage == "postgres":
+        sweep = ratelimit_store.sweep_forever(db)
+        await stack.enter_async_context(background.running(sweep, name="rate-limit-sweep"))
+    return limiter_for(settings, db)
 
 
 async def ingest_samples(state: AppState) -> None:

@@ -8,7 +8,9 @@ app; ``AppState.of(app)`` is the one place that reads it back (routes use
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -61,6 +63,34 @@ class WebSocketRegistry:
         return len(sends)
 
 
+class InFlight:
+    """Answers streaming now, so a drain can wait for them before closing their sockets."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def __len__(self) -> int:
+        return self._count
+
+    @contextlib.contextmanager
+    def track(self) -> Iterator[None]:
+        """Count one answer while the block runs."""
+        self._count += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._count -= 1
+            if not self._count:
+                self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Return once no answer streams (at once when none does)."""
+        await self._idle.wait()
+
+
 class SocketQuota:
     """Open chat WebSockets per caller identity, so one caller cannot hold them all."""
 
@@ -95,6 +125,8 @@ class AppState:
     chat: ChatService
     websockets: WebSocketRegistry = field(default_factory=WebSocketRegistry)
     ws_quota: SocketQuota = field(default_factory=SocketQuota)
+    # WebSocket answers streaming now: on SIGTERM they finish before their sockets close.
+    ws_answers: InFlight = field(default_factory=InFlight)
     # The last readiness database check, shared by probes for readiness_cache_seconds.
     readiness: SingleFlight[dict[str, str]] = field(default_factory=SingleFlight)
     # Flipped on SIGTERM: /readyz turns 503 and new work is refused while in-flight drains.

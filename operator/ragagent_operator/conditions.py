@@ -57,6 +57,8 @@ class Reason(enum.StrEnum):
     POSTGRES_NOT_READY = "PostgresNotReady"
     EXTERNAL_DATABASE = "ExternalDatabase"
     DATABASE_SECRET_MISSING = "DatabaseSecretMissing"  # noqa: S105 (a reason)
+    # The external database URL does not verify the server (the agent refuses it).
+    DATABASE_TLS_NOT_VERIFIED = "DatabaseTLSNotVerified"
     BACKUP_SUCCEEDED = "BackupSucceeded"  # BackupReady
     BACKUP_FAILED = "BackupFailed"
     BACKUP_STALE = "BackupStale"
@@ -90,7 +92,7 @@ def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def build_condition(kind: str, status: bool | str, reason: str, message: str = "") -> Condition:
+def build_condition(kind: Type, status: bool | str, reason: str, message: str = "") -> Condition:
     """A condition without times; ``merge_conditions`` adds them."""
     text = status if isinstance(status, str) else ("True" if status else "False")
     return {"type": kind, "status": text, "reason": reason, "message": message}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ragagent.core.env_lists import CsvList
 
 
 class OperatorSettings(BaseSettings):
@@ -13,7 +15,7 @@ class OperatorSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="RAGAGENT_OPERATOR_", frozen=True)
 
-    namespaces: Annotated[list[str], NoDecode] = Field(
+    namespaces: CsvList = Field(
         default_factory=list,
         description="Namespaces to watch (comma-separated); empty means the whole cluster.",
     )
@@ -72,10 +74,3 @@ class OperatorSettings(BaseSettings):
         if len(pin) != 64 or any(char not in "0123456789abcdef" for char in pin):
             raise ValueError("a SHA-256 fingerprint is 64 hex digits (colons allowed)")
         return pin
-
-    @field_validator("namespaces", mode="before")
-    @classmethod
-    def _split(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [item.strip() for item in value.split(",") if item.strip()]
-        return value

@@ -30,12 +30,19 @@ LABEL_MANAGED_BY: Final = f"{K8S_LABELS}/managed-by"
 LABEL_USE: Final = f"{GROUP}/use"
 LABEL_USE_VALUE: Final = "true"
 
-ANNOTATION_SPEC_HASH: Final = f"{GROUP}/spec-hash"
-ANNOTATION_CONFIG_HASH: Final = f"{GROUP}/config-hash"
-ANNOTATION_SECRETS_HASH: Final = f"{GROUP}/secrets-hash"
-ANNOTATION_KNOWLEDGE_HASH: Final = f"{GROUP}/knowledge-hash"
-ANNOTATION_INDEX_HASH: Final = f"{GROUP}/index-settings-hash"
-ANNOTATION_RESTORE_REQUEST: Final = f"{GROUP}/restore-request-hash"
+
+class Annotation:
+    """The annotation keys that record what a child was made from: one table, read as
+    ``c.Annotation.SPEC_HASH`` (a namespace of plain strings, so manifests stay plain
+    data that JSON and YAML dump as they are)."""
+
+    SPEC_HASH = f"{GROUP}/spec-hash"  # the desired object, on every child (drift)
+    CONFIG_HASH = f"{GROUP}/config-hash"  # on agent pods: a ConfigMap change rolls them
+    SECRETS_HASH = f"{GROUP}/secrets-hash"  # on agent pods: a Secret change rolls them
+    KNOWLEDGE_HASH = f"{GROUP}/knowledge-hash"  # ingest Jobs
+    INDEX_HASH = f"{GROUP}/index-settings-hash"  # reindex and pre-reindex backup Jobs
+    RESTORE_REQUEST = f"{GROUP}/restore-request-hash"  # restore Jobs
+
 
 APP_PORT: Final = 8000
 METRICS_PORT: Final = 9090

@@ -16,6 +16,8 @@ from ragagent_operator.render import common
 
 # The kinds whose pods read the RagAgent's Secrets and ConfigMaps.
 POD_MAKERS = frozenset({"Deployment", "StatefulSet", "Job", "CronJob"})
+# Under its own name: inside Context, ``conditions`` is the field, not the module.
+ConditionType = conditions.Type
 
 
 @dataclass
@@ -36,6 +38,8 @@ class Context:
     secrets_hash: str = ""
     # secrets: the referenced Secrets that do not exist; None when the step did not run.
     missing_secrets: list[str] | None = None
+    # secrets: why the external database URL would be refused for its TLS (None: it is not).
+    database_tls_problem: str | None = None
     # configmap: the hash of the ConfigMap's data (rolls the agent's pods).
     config_hash: str = ""
     # deployment: the Deployment as the API server holds it after the apply.
@@ -57,7 +61,7 @@ class Context:
     # for RagAgent use); while any is listed, no object that makes pods is written.
     refused: list[str] = field(default_factory=list)
 
-    def note(self, kind: str, status: bool | str, reason: str, message: str = "") -> None:
+    def note(self, kind: ConditionType, status: bool | str, reason: str, message: str = "") -> None:
         """Record a condition; a False already noted for this type wins over later notes."""
         current = self.conditions.get(kind)
         if current is not None and current["status"] == "False":

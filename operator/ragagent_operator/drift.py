@@ -43,8 +43,8 @@ def _same_quantity(desired: Any, live: Any) -> bool:
 def matches(desired: manifest.Manifest, live: manifest.Manifest | None) -> bool:
     if live is None:
         return False
-    live_hash = (live["metadata"].get("annotations") or {}).get(c.ANNOTATION_SPEC_HASH)
+    live_hash = (live["metadata"].get("annotations") or {}).get(c.Annotation.SPEC_HASH)
     return bool(
-        live_hash == desired["metadata"]["annotations"][c.ANNOTATION_SPEC_HASH]
+        live_hash == desired["metadata"]["annotations"][c.Annotation.SPEC_HASH]
         and is_subset(desired, live)
     )

@@ -23,7 +23,7 @@ def is_step_job_finished(obj: Mapping[str, Any]) -> bool:
         return False
     meta = obj.get("metadata") or {}
     component = (meta.get("labels") or {}).get(c.LABEL_COMPONENT)
-    pre_reindex = c.ANNOTATION_INDEX_HASH in (meta.get("annotations") or {})
+    pre_reindex = c.Annotation.INDEX_HASH in (meta.get("annotations") or {})
     if component not in STEP_COMPONENTS and not (component == c.COMPONENT_BACKUP and pre_reindex):
         return False
     return backup_status.build_finished_job(obj) is not None

@@ -48,9 +48,9 @@ def describe(obj: Manifest) -> str:
 def with_spec_hash(obj: Manifest) -> Manifest:
     """``obj`` annotated with the hash of itself, so removals in the spec are noticed too."""
     annotations = dict(obj["metadata"].get("annotations") or {})
-    annotations.pop(c.ANNOTATION_SPEC_HASH, None)
+    annotations.pop(c.Annotation.SPEC_HASH, None)
     digest = stable_hash({**obj, "metadata": {**obj["metadata"], "annotations": annotations}})
-    annotations[c.ANNOTATION_SPEC_HASH] = digest
+    annotations[c.Annotation.SPEC_HASH] = digest
     return {**obj, "metadata": {**obj["metadata"], "annotations": annotations}}
 
 

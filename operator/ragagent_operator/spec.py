@@ -17,12 +17,14 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from ragagent.core import config as agent_config
-from ragagent_operator import spec_access, spec_base, spec_network
+from ragagent.core import llm_settings as agent_llm
+from ragagent_operator import spec_access, spec_answers, spec_base, spec_network
+from ragagent_operator.spec_backup import BACKUP_NAME_RE as BACKUP_NAME_RE
+from ragagent_operator.spec_backup import CRON_RE as CRON_RE
+from ragagent_operator.spec_backup import Backup as Backup
+from ragagent_operator.spec_backup import BackupStorage as BackupStorage
+from ragagent_operator.spec_backup import Restore as Restore
 
-# Space-separated: CEL string literals have no \s escape, and cron fields never hold tabs.
-CRON_RE = r"^ *[0-9A-Za-z*/,?-]+( +[0-9A-Za-z*/,?-]+){4} *$"
-# A single directory name on the backup volume: no slash, so never a path outside it.
-BACKUP_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 # The agent's local embedder runs one model, which it accepts under either of its names.
 LOCAL_MODEL_NAMES = agent_config.LOCAL_EMBEDDING_MODEL_NAMES
 LOCAL_MODEL_DIMENSION = agent_config.LOCAL_EMBEDDING_DIMENSION
@@ -56,8 +58,37 @@ class ApiKey(spec_base.ApiModel):
     sealed: SealedValue | None = Field(None, description="A value sealed with kubeseal.")
 
 
+class FallbackApiKey(spec_base.ApiModel):
+    secret_ref: SecretKeyRef = Field(description="An existing Secret holding the key.")
+
+
+class FallbackModel(spec_base.ApiModel):
+    """An OpenAI-compatible endpoint tried when the ones before it fail."""
+
+    __cel__: ClassVar[spec_base.Cel] = [
+        (
+            "self.baseURL.matches('^https?://[^/:]+(:[0-9]+)?(/.*)?$')",
+            "model.fallbacks[].baseURL must be an http(s) URL such as https://llm.example/v1",
+        ),
+    ]
+    base_url: str = Field(
+        alias="baseURL",
+        description="OpenAI-compatible endpoint. NetworkPolicy egress opens its port, as for "
+        "model.baseURL.",
+        max_length=2048,
+    )
+    chat_model: str | None = Field(
+        None, description="Chat model name; unset uses model.chatModel.", max_length=253
+    )
+    api_key: FallbackApiKey | None = Field(None, description="API key of this endpoint.")
+
+
 class Model(spec_base.ApiModel):
     __cel__: ClassVar[spec_base.Cel] = [
+        (
+            "!has(self.fallbacks) || size(self.fallbacks) == 0 || self.provider == 'openai'",
+            "model.fallbacks need model.provider openai",
+        ),
         (
             "self.provider != 'openai' || has(self.apiKey) || has(self.baseURL)",
             "model.provider openai needs model.apiKey (or a keyless model.baseURL)",
@@ -110,11 +141,21 @@ class Model(spec_base.ApiModel):
         le=agent_config.MAX_EMBEDDING_DIMENSION,
     )
     api_key: ApiKey | None = Field(None, description="API key of the LLM endpoint.")
+    fallbacks: list[FallbackModel] = Field(
+        default_factory=list,
+        description="Endpoints tried in order when the primary fails before answering; "
+        "when all fail, answers are extractive and marked degraded.",
+        json_schema_extra={"maxItems": agent_llm.MAX_FALLBACKS},
+    )
 
 
 class ExternalDatabase(spec_base.ApiModel):
     secret_ref: SecretKeyRef = Field(
-        description="Secret key holding a postgresql:// URL of a PostgreSQL with pgvector."
+        description="Secret key holding a postgresql:// URL of a PostgreSQL with pgvector. "
+        "The agent refuses a URL without sslmode=verify-full and sslrootcert unless tlsWaived."
+    )
+    tls_waived: bool = Field(
+        False, description="Accept a URL that does not verify the server's certificate."
     )
 
 
@@ -158,7 +199,10 @@ class KnowledgeSource(spec_base.ApiModel):
         ("!has(self.url) || self.url.startsWith('https://')", "knowledge URLs must use https://"),
     ]
     config_map: ConfigMapRef | None = Field(
-        None, description="Every key of this ConfigMap is ingested as one document."
+        None,
+        description="Each key of this ConfigMap is one document: .md, .markdown, .txt, .text, "
+        ".html and .htm keys under data, .pdf and .docx keys under binaryData; a .jsonl key "
+        "holds one document per line.",
     )
     url: str | None = Field(None, description="An https URL fetched and ingested.", max_length=2048)
 
@@ -202,41 +246,6 @@ class Autoscaling(spec_base.ApiModel):
     )
 
 
-class BackupStorage(spec_base.ApiModel):
-    __cel__: ClassVar[spec_base.Cel] = [
-        (
-            "!(has(self.existingClaim) && has(self.storageClassName))",
-            "backup.storage takes existingClaim or storageClassName, not both",
-        )
-    ]
-    size: str = Field("20Gi", description="Size of the backup volume.", max_length=63)
-    storage_class_name: str | None = Field(None, description="StorageClass of the backup volume.")
-    existing_claim: str | None = Field(
-        None, description="Use this PersistentVolumeClaim instead of creating one."
-    )
-
-
-class Backup(spec_base.ApiModel):
-    enabled: bool = Field(False, description="Run 'ragagent backup' on a schedule.")
-    schedule: str = Field(
-        "0 3 * * *",
-        description="5-field cron schedule (minute hour day month weekday).",
-        max_length=128,
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                {
-                    "rule": f"self.matches('{CRON_RE}')",
-                    "message": "backup.schedule must be a 5-field cron expression like '0 3 * * *'",
-                }
-            ]
-        },
-    )
-    retention: int = Field(7, description="Backups kept (the newest N).", ge=1, le=1000)
-    storage: BackupStorage = Field(
-        default_factory=BackupStorage, description="Where the backups are written."
-    )
-
-
 class ConversationRetention(spec_base.ApiModel):
     days: int | None = Field(
         None,
@@ -252,42 +261,6 @@ class ConversationRetention(spec_base.ApiModel):
 class Conversations(spec_base.ApiModel):
     retention: ConversationRetention = Field(
         default_factory=ConversationRetention, description="How long conversations are kept."
-    )
-
-
-class Restore(spec_base.ApiModel):
-    from_: str = Field(
-        alias="from",
-        description=(
-            "Backup to restore: the name of a backup directory on the backup volume, e.g. "
-            "20250310T020000.123Z-1a2b3c4d (the last part of 'backup' in a backup Job's report). "
-            "The agent is scaled to 0 while the restore Job runs, and comes back when it succeeds."
-        ),
-        min_length=1,
-        max_length=253,
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                {
-                    "rule": f"self.matches('{BACKUP_NAME_RE}')",
-                    "message": "restore.from must be the name of a backup directory, not a path",
-                }
-            ]
-        },
-    )
-    force: bool = Field(
-        False,
-        description=(
-            "Replace the contents of a database that already holds tables. Without it the "
-            "restore refuses a non-empty database and fails (the agent stays stopped)."
-        ),
-    )
-    request_id: str | None = Field(
-        None,
-        description=(
-            "Free text; change it to run the same restore again. Each distinct "
-            "(from, force, requestId) runs exactly once."
-        ),
-        max_length=63,
     )
 
 
@@ -354,9 +327,20 @@ class RagAgentSpec(spec_base.ApiModel):
     topology_spread_constraints: list[spec_base.FreeForm] | None = Field(
         None, description="Pod topologySpreadConstraints."
     )
+    shutdown_grace_seconds: int = Field(
+        20,
+        description="Seconds a stopping pod lets answers in flight finish (REST, SSE, "
+        "WebSocket, OpenAI-compatible) before WebSockets close with 1001; the pod's "
+        "terminationGracePeriodSeconds follows it.",
+        ge=1,
+        le=3600,
+    )
     model: Model = Field(default_factory=Model, description="Chat and embedding models.")
     database: Database = Field(description="PostgreSQL with pgvector: external or managed.")
     knowledge: Knowledge = Field(default_factory=Knowledge, description="Documents to ingest.")
+    answers: spec_answers.Answers = Field(
+        default_factory=spec_answers.Answers, description="When to decline, and follow-ups."
+    )
     auth: spec_access.Auth = Field(
         default_factory=spec_access.Auth, description="How API callers authenticate."
     )

@@ -81,6 +81,16 @@ class RateLimit(spec_base.ApiModel):
     requests_per_minute: int = Field(60, description="Requests per identity per minute.", ge=1)
     burst: int = Field(20, description="Extra requests allowed in a burst.", ge=0)
     tokens_per_day: int = Field(200000, description="LLM tokens per identity per day.", ge=0)
+    storage: Literal["auto", "memory", "postgres"] = Field(
+        "auto",
+        description="Where the counters live. postgres: in the agent's own database, shared by "
+        "every replica (the limits are the RagAgent's, not N times them) and kept across a "
+        "roll, for about 2 ms more per request (three short transactions; make bench). "
+        "memory: in each pod, so N replicas allow N times the limits and every restart "
+        "resets them. auto: postgres when more "
+        "than one replica is possible (replicas > 1, or autoscaling with maxReplicas > 1), "
+        "else memory.",
+    )
 
 
 class Cors(spec_base.ApiModel):

@@ -93,6 +93,9 @@ class Endpoints(spec_base.ApiModel):
         None, description="observability.tracing.otlpEndpoint: for the agent."
     )
     jwks: EndpointEgress | None = Field(None, description="auth.jwt.jwksURL: for the agent.")
+    object_storage: EndpointEgress | None = Field(
+        None, description="backup.objectStorage.endpoint: for the backup and restore Jobs."
+    )
 
 
 class NetworkPolicySettings(spec_base.ApiModel):

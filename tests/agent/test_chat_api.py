@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from ragagent.rag import relevance
 from tests.support.chat_app import ClientFactory, ingest
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
@@ -55,7 +56,8 @@ def test_a_conversation_keeps_its_turns_with_citations(kb_client: TestClient) ->
 
 def test_answer_says_plainly_when_the_knowledge_base_is_empty(chat_client: TestClient) -> None:
     body = ask(chat_client, "What is the capital of Mongolia?").json()
-    assert "could not find anything relevant" in body["answer"]
+    assert body["answer"] == relevance.DECLINE_ANSWER
+    assert body["declined"] is True
     assert body["citations"] == []
 
 

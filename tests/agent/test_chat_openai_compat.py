@@ -157,47 +157,37 @@ def test_every_chunk_of_a_stream_carries_the_same_created_time(
     assert {chunk.id for chunk in chunks} == {chunks[0].id}
 
 
-def test_provider_outage_is_a_503_and_the_question_is_kept(
+def test_provider_outage_gives_a_degraded_answer_and_the_turn_is_kept(
     chat_app_factory: ClientFactory, fake_openai: FakeOpenAI
 ) -> None:
     client = chat_app_factory(**provider_settings(fake_openai, llm_max_retries=1))
     ingest(client, external_id="backups", title="Backups", text=DOC)
     fake_openai.behaviour.fail_with = [500, 503]
     response = client.post("/v1/chat", json={"message": QUESTION})
-    assert response.status_code == 503
-    assert int(response.headers["Retry-After"]) >= 1
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["degraded"], body["incomplete"]) == (True, False)
+    assert "pg_dump" in body["answer"]  # the extractive answer, from the knowledge base
     assert len(fake_openai.behaviour.requests) == 2
     conversations = client.get("/v1/conversations").json()["conversations"]
     detail = client.get(f"/v1/conversations/{conversations[0]['id']}").json()
-    assert [(m["role"], m["content"]) for m in detail["messages"]] == [("user", QUESTION)]
+    assert [m["role"] for m in detail["messages"]] == ["user", "assistant"]
 
 
-def test_open_breaker_answers_503_without_calling_the_provider(
+def test_open_breaker_answers_degraded_without_calling_the_provider(
     chat_app_factory: ClientFactory, fake_openai: FakeOpenAI
 ) -> None:
+    # The knowledge base is empty: a zero threshold keeps the turn from being declined
+    # (a declined turn calls no LLM at all).
     client = chat_app_factory(
-        **provider_settings(fake_openai, llm_max_retries=0, llm_breaker_failures=2)
+        **provider_settings(fake_openai, llm_max_retries=0, llm_breaker_failures=2),
+        answer_min_similarity=0.0,
     )
     fake_openai.behaviour.fail_with = [500, 500, 500]
     for _ in range(3):
-        assert client.post("/v1/chat", json={"message": "anyone there?"}).status_code == 503
+        response = client.post("/v1/chat", json={"message": "anyone there?"})
+        assert (response.status_code, response.json()["degraded"]) == (200, True)
     assert len(fake_openai.behaviour.requests) == 2
-
-
-def test_provider_outage_mid_stream_becomes_error_events(
-    chat_app_factory: ClientFactory, fake_openai: FakeOpenAI
-) -> None:
-    client = chat_app_factory(**provider_settings(fake_openai, llm_max_retries=0))
-    fake_openai.behaviour.fail_with = [500, 500]
-    question = {"message": QUESTION, "stream": True}
-    with client.stream("POST", "/v1/chat", json=question) as response:
-        body = "".join(response.iter_text())
-    assert body.startswith("event: error\n")
-    assert '"status": 503' in body
-    with client.websocket_connect("/v1/ws/chat") as ws:
-        ws.send_json({"message": QUESTION})
-        frame = ws.receive_json()
-    assert (frame["type"], frame["status"]) == ("error", 503)
 
 
 def test_openai_client_works_out_of_the_box_until_auth_is_configured(

@@ -10,7 +10,8 @@ import pytest
 from ragagent.core import errors
 from ragagent.core.config import Settings
 from ragagent.core.metrics import REGISTRY
-from ragagent.rag.llm import OpenAIChatLLM, backoff_delay, create_llm
+from ragagent.rag.fallback import FallbackLLM, create_llm
+from ragagent.rag.llm import OpenAIChatLLM, backoff_delay
 from ragagent.rag.types import AnswerDelta, RetrievedChunk
 from tests.support.fake_openai import FakeOpenAI
 
@@ -68,7 +69,9 @@ def errors_of(kind: str) -> float:
 
 
 def test_build_llm_picks_openai_when_a_base_url_is_set(fake_openai: FakeOpenAI) -> None:
-    assert isinstance(create_llm(settings_for(fake_openai, llm_provider="auto")), OpenAIChatLLM)
+    answerer = create_llm(settings_for(fake_openai, llm_provider="auto"))
+    assert isinstance(answerer, FallbackLLM)
+    assert isinstance(answerer.primary, OpenAIChatLLM)
 
 
 async def test_answer_streams_in_pieces_and_carries_reported_usage(

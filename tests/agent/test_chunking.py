@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from ragagent.rag.chunking import build_chunks, build_sections, normalise
+from ragagent.rag.chunking import build_chunks, build_sections, heading_of, normalise
 
 
 def test_short_text_is_one_chunk() -> None:
@@ -71,3 +71,10 @@ def test_normalise_collapses_blank_lines_and_windows_newlines() -> None:
 def test_overlap_must_be_smaller_than_size() -> None:
     with pytest.raises(ValueError, match="overlap"):
         build_chunks("text", size=100, overlap=100)
+
+
+def test_heading_of_a_chunk_is_the_section_it_repeats() -> None:
+    chunks = build_chunks("# p. 3\n\n" + "Lamp text. " * 40, size=120, overlap=10)
+    assert {heading_of(chunk) for chunk in chunks} == {"p. 3"}
+    assert heading_of("Body text first.\n\n# Later") is None
+    assert heading_of("\\# escaped hash line") is None

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ragagent.cli import app
+from tests.support.office_files import build_pdf
 
 pytestmark = pytest.mark.db
 
@@ -79,11 +80,12 @@ def test_bad_jsonl_line_is_reported_with_its_line_number(pg_url: str, tmp_path: 
 
 
 class _KnowledgeSite(BaseHTTPRequestHandler):
-    """A real HTTP server for URL sources: a Markdown page, an HTML page, a binary."""
+    """A real HTTP server for URL sources: a Markdown page, an HTML page, a PDF, a binary."""
 
     PAGES: ClassVar[dict[str, tuple[str, bytes]]] = {
         "/guide.md": ("text/plain", b"# Guide\n\nThe guide explains URL ingestion."),
         "/page": ("text/html; charset=utf-8", b"<h1>Page</h1><p>An HTML page.</p>"),
+        "/manual": ("application/pdf", build_pdf(["A PDF manual.", "Its second page."])),
         "/blob": ("application/octet-stream", b"\x00\x01"),
     }
 
@@ -112,10 +114,10 @@ def site() -> Iterator[str]:
 def test_ingest_fetches_url_sources_by_media_type_or_suffix(
     pg_url: str, tmp_path: Path, site: str
 ) -> None:
-    urls = [f"{site}/guide.md", f"{site}/page"]
-    assert "2 created" in _invoke(pg_url, tmp_path, "ingest", *urls)
+    urls = [f"{site}/guide.md", f"{site}/page", f"{site}/manual"]
+    assert "3 created" in _invoke(pg_url, tmp_path, "ingest", *urls)
     assert _external_ids(pg_url) == set(urls)
-    assert "2 unchanged" in _invoke(pg_url, tmp_path, "ingest", *urls)
+    assert "3 unchanged" in _invoke(pg_url, tmp_path, "ingest", *urls)
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ swaps ``..data``; the key paths never change.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import psycopg
@@ -15,19 +16,24 @@ import pytest
 from typer.testing import CliRunner
 
 from ragagent.cli import app
+from tests.support.office_files import build_docx, build_pdf
 
 pytestmark = pytest.mark.db
 
 KEYS = {"faq.md": "# FAQ\n\nAnswers to common questions.", "guide.txt": "The guide text."}
 
 
-def write_configmap_volume(root: Path, data: dict[str, str], stamp: str) -> None:
-    """Lay out (or atomically update) ``root`` exactly as the kubelet's atomic writer does."""
+def write_configmap_volume(root: Path, data: Mapping[str, str | bytes], stamp: str) -> None:
+    """Lay out (or atomically update) ``root`` exactly as the kubelet's atomic writer does;
+    ``bytes`` values are binaryData keys, which the kubelet writes as they are."""
     root.mkdir(exist_ok=True)
     payload = root / f"..{stamp}"
     payload.mkdir()
-    for key, text in data.items():
-        (payload / key).write_text(text, encoding="utf-8")
+    for key, value in data.items():
+        if isinstance(value, bytes):
+            (payload / key).write_bytes(value)
+        else:
+            (payload / key).write_text(value, encoding="utf-8")
     staged = root / "..data_tmp"
     staged.symlink_to(payload.name)
     old = (root / "..data").resolve() if (root / "..data").is_symlink() else None
@@ -79,3 +85,40 @@ def test_a_configmap_update_with_the_same_content_ingests_nothing_new(
 
     assert "ingested 2 documents: 2 unchanged" in ingest(pg_url, tmp_path, volume)
     assert external_ids(pg_url) == before
+
+
+def test_binary_data_pdf_and_docx_keys_are_ingested_and_unchanged_on_an_update(
+    pg_url: str, tmp_path: Path
+) -> None:
+    files = {
+        "manual.pdf": build_pdf(["Lamp care.", "Wind the lamp at dusk."]),
+        "handbook.docx": build_docx([("Keeper", ["The keeper logs the weather."])]),
+    }
+    volume = tmp_path / "knowledge"
+    write_configmap_volume(volume, {**KEYS, **files}, "2026_12_03_10_00_00.123456789")
+
+    assert "ingested 4 documents: 4 created" in ingest(pg_url, tmp_path, volume)
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute(
+            "SELECT d.title, d.content_type, c.text FROM documents d JOIN chunks c "
+            "ON c.document_id = d.id WHERE d.external_id = %s ORDER BY c.ordinal",
+            ((volume / "manual.pdf").as_posix(),),
+        ).fetchall()
+    assert rows == [
+        ("manual.pdf", "application/pdf", "# p. 1\n\nLamp care."),
+        ("manual.pdf", "application/pdf", "# p. 2\n\nWind the lamp at dusk."),
+    ]
+    write_configmap_volume(volume, {**KEYS, **files}, "2026_12_03_11_00_00.987654321")
+    assert "ingested 4 documents: 4 unchanged" in ingest(pg_url, tmp_path, volume)
+
+
+def test_a_broken_pdf_key_fails_the_run_naming_it_and_writes_nothing(
+    pg_url: str, tmp_path: Path
+) -> None:
+    volume = tmp_path / "knowledge"
+    write_configmap_volume(volume, {**KEYS, "scan.pdf": build_pdf([None])}, "2026_12_03_10_00_00.1")
+    env = {"DATABASE_URL": pg_url, "RAGAGENT_DATA_DIR": str(tmp_path / "data")}
+    result = CliRunner().invoke(app, ["ingest", str(volume)], env=env)
+    assert result.exit_code == 1
+    assert "scan.pdf: the PDF has no extractable text" in " ".join(result.output.split())
+    assert external_ids(pg_url) == []

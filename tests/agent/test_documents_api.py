@@ -86,7 +86,8 @@ async def test_retrieve_finds_the_posted_document_and_honours_the_filter(
 @pytest.mark.parametrize(
     ("content", "content_type", "status"),
     [
-        (b"%PDF-1.4", "application/pdf", 415),
+        (b"%PDF-1.4", "application/pdf", 422),
+        (b"%PDF-1.4", "application/msword", 415),
         (b"plain", "", 415),
         (b"{not json", "application/json", 422),
         (b'{"text": ""}', "application/json", 422),

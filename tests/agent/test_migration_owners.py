@@ -17,9 +17,12 @@ pytestmark = pytest.mark.db
 OWNERS_BEFORE = ["key:7", "alice", "bob", "anonymous"]
 
 
-def migrations_before_0005(directory: Path) -> Path:
+def migrations_up_to(directory: Path, last: str) -> Path:
+    """A migrations directory that stops at ``last``, so later migrations (which this test is
+    not about) neither run nor change what the upgrade step reports."""
+    directory.mkdir()
     for migration in migrate.load_migrations():
-        if migration.version < "0005":
+        if migration.version <= last:
             shutil.copy(migration.path, directory / migration.path.name)
     return directory
 
@@ -30,7 +33,7 @@ async def test_owners_written_by_api_keys_move_to_their_namespace(
     assert pg_settings.database_url is not None
     db = await Database.open(pg_settings.database_url.get_secret_value(), pg_settings)
     try:
-        await migrate.migrate(db, migrations_before_0005(tmp_path))
+        await migrate.migrate(db, migrations_up_to(tmp_path / "before", "0004"))
         async with db.connection() as conn:
             await conn.execute(
                 "INSERT INTO api_keys (name, prefix, key_hash, user_id) "
@@ -38,7 +41,8 @@ async def test_owners_written_by_api_keys_move_to_their_namespace(
             )
             for owner in OWNERS_BEFORE:
                 await conn.execute("INSERT INTO conversations (user_id) VALUES (%s)", (owner,))
-        assert await migrate.migrate(db) == ["0005_key_expiry_and_owners"]
+        upgrade = migrations_up_to(tmp_path / "upgrade", "0005")
+        assert await migrate.migrate(db, upgrade) == ["0005_key_expiry_and_owners"]
         async with db.connection() as conn:
             cursor = await conn.execute("SELECT user_id FROM conversations ORDER BY created_at")
             owners = [row["user_id"] for row in await cursor.fetchall()]

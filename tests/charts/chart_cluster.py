@@ -16,7 +16,14 @@ import pytest
 import yaml
 
 from tests.charts.chart_helpers import CHART
-from tests.operator.integration.harness import Operator, get_json, is_healthy, wait_for
+from tests.operator.integration.harness import (
+    MAIN_PRIORITY,
+    Operator,
+    get_json,
+    is_healthy,
+    started,
+    wait_for,
+)
 from tests.support import controlplane, processes
 
 REPO = CHART.parents[1]
@@ -95,9 +102,10 @@ def start_chart_operator(
             stderr=subprocess.STDOUT,
             cwd=REPO,
         )
-    operator = Operator(process, log_path, metrics_port)
+    priority = int(chart_env.get("RAGAGENT_OPERATOR_PRIORITY", MAIN_PRIORITY))
+    operator = Operator(process, log_path, metrics_port, priority)
     wait_for(lambda: is_healthy(health_port), "chart operator liveness", operator=operator)
-    return operator
+    return started(operator)
 
 
 def condition(cluster: controlplane.ControlPlane, ns: str, name: str, kind: str) -> str | None:

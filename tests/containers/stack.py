@@ -21,6 +21,7 @@ from ragagent_operator import constants as c
 from ragagent_operator import sealing
 from ragagent_operator.render import backup, configmap, postgres, secrets
 from ragagent_operator.render.common import Agent, Manifest, build_agent
+from tests.support.office_files import build_pdf
 from tests.support.podrun import model, runner, translate, workloads
 
 NAME, NAMESPACE = "docs", "team"
@@ -34,6 +35,16 @@ KNOWLEDGE = {
     "starter with rye flour twice a day and bakes forty loaves before sunrise.\n",
     "glacier.md": "# Retreat of the Aletsch glacier\n\nThe Aletsch glacier lost about one "
     "kilometre of length between 1980 and 2020, measured from its tongue.\n",
+}
+
+# binaryData keys: files the kubelet mounts beside the text keys.
+KNOWLEDGE_FILES = {
+    "ferry.pdf": build_pdf(
+        [
+            "Timetable of the Lakeside ferry.",
+            "The Lakeside ferry crosses to Eastport every forty minutes.",
+        ]
+    ),
 }
 
 
@@ -70,6 +81,7 @@ class Stack:
     generated: Manifest
     workdir: Path
     knowledge: dict[str, str] = field(default_factory=lambda: dict(KNOWLEDGE))
+    knowledge_files: dict[str, bytes] = field(default_factory=lambda: dict(KNOWLEDGE_FILES))
     _runs: itertools.count[int] = field(default_factory=itertools.count)
 
     @property
@@ -81,8 +93,19 @@ class Stack:
         user, name = postgres.DB_USER, postgres.DB_NAME
         return f"postgresql://{user}:{self.password}@127.0.0.1:{c.POSTGRES_PORT}/{name}"
 
+    @property
+    def knowledge_keys(self) -> list[str]:
+        """Every key of the knowledge ConfigMap, text (data) and file (binaryData)."""
+        return [*self.knowledge, *self.knowledge_files]
+
     def cluster(self) -> model.Cluster:
-        knowledge = {"apiVersion": "v1", "kind": "ConfigMap", "data": self.knowledge}
+        files = {key: base64.b64encode(data).decode() for key, data in self.knowledge_files.items()}
+        knowledge = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "data": self.knowledge,
+            "binaryData": files,
+        }
         config_maps = {
             configmap.config_map_name(self.agent): configmap.build_config_map(self.agent),
             KNOWLEDGE_CONFIG_MAP: knowledge,

@@ -32,8 +32,15 @@ def test_the_ingest_pod_ingests_each_knowledge_key_once(
     stack: stacks.Stack, ingested: runner.Finished, host_db_url: str
 ) -> None:
     assert ingested.exit_code == 0, ingested.describe()
-    expected = sorted(f"/knowledge/0/{key}" for key in stack.knowledge)
+    expected = sorted(f"/knowledge/0/{key}" for key in stack.knowledge_keys)
     assert external_ids(host_db_url) == expected
+    # The binaryData PDF key is ingested page by page, each chunk naming its page.
+    with psycopg.connect(host_db_url) as conn:
+        pages = conn.execute(
+            "SELECT c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "WHERE d.external_id = '/knowledge/0/ferry.pdf' ORDER BY c.ordinal"
+        ).fetchall()
+    assert [text.split("\n", 1)[0] for (text,) in pages] == ["# p. 1", "# p. 2"]
 
 
 def test_the_ingest_pod_run_again_on_a_fresh_volume_adds_no_copies(
@@ -46,7 +53,7 @@ def test_the_ingest_pod_run_again_on_a_fresh_volume_adds_no_copies(
     )
     again = stack.run(job)
     assert again.exit_code == 0, again.describe()
-    assert f"{len(stack.knowledge)} unchanged" in again.stderr
+    assert f"{len(stack.knowledge_keys)} unchanged" in again.stderr
     assert stacks.row_counts(host_db_url) == before
 
 
@@ -70,7 +77,7 @@ def test_the_backup_pod_writes_a_verified_dump_to_its_volume(
     assert backup_run.termination_message.strip() == backup_run.stdout.strip().splitlines()[-1]
     written = manifest.verify_backup(backup_path(stack, backup_run))  # size and sha256
     assert written.rows == result["rows"]
-    assert written.rows["documents"] == len(stack.knowledge)
+    assert written.rows["documents"] == len(stack.knowledge_keys)
     assert (backup_path(stack, backup_run) / manifest.DUMP_FILE).stat().st_size > 0
 
 
@@ -90,7 +97,7 @@ def test_the_restore_pod_brings_back_the_backed_up_rows(
     assert {table: counts[table] for table in counts} == {
         table: backed_up[table] for table in counts
     }
-    assert len(external_ids(host_db_url)) == len(stack.knowledge)
+    assert len(external_ids(host_db_url)) == len(stack.knowledge_keys)
 
 
 def index_record(url: str) -> tuple[str, int, datetime]:

@@ -123,6 +123,9 @@ def operator_pod(
         yield container
 
 
+TLS_QUERY = "?sslmode=verify-full&sslrootcert=system"  # what production asks of a URL
+
+
 def rag_agent(name: str, db_secret: str) -> dict[str, Any]:
     """A RagAgent with plain generated Secrets (no sealing controller behind a Service here)."""
     return {
@@ -151,7 +154,7 @@ def test_the_operator_container_reconciles_a_rag_agent(
             "namespace": namespace,
             "labels": {"ragagent.dev/use": "true"},
         },
-        "stringData": {"url": "postgresql://u:p@db.example:5432/rag"},
+        "stringData": {"url": "postgresql://u:p@db.example:5432/rag" + TLS_QUERY},
     }
     agent = rag_agent("docs", "docs-pg")
     agent["metadata"]["namespace"] = namespace

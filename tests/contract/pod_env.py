@@ -110,7 +110,8 @@ def _user_and_sealed_llm_secrets(agent: Agent) -> dict[str, dict[str, str]]:
     external = agent.spec.database.external
     if external is not None:
         password = sealing.generate_token(24).decode()
-        url = f"postgresql://rag:{password}@pg.{agent.namespace}.svc:5432/rag?sslmode=require"
+        url = f"postgresql://rag:{password}@pg.{agent.namespace}.svc:5432/rag"
+        url += "?sslmode=verify-full&sslrootcert=system"
         found.setdefault(external.secret_ref.name, {})[external.secret_ref.key] = url
     jwt = agent.spec.auth.jwt
     if jwt is not None and jwt.hs256_secret_ref is not None:

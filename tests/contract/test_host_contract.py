@@ -77,3 +77,16 @@ def test_only_the_spec_trusted_proxies_may_forward(
     proxies = agent.spec.network.trusted_proxies
     assert uvicorn_config.proxy_headers is bool(proxies)
     assert uvicorn_config.forwarded_allow_ips == proxies
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_the_operator_never_renders_the_any_host_wildcard(
+    agent: Agent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The agent refuses '*' in production unless RAGAGENT_TRUSTED_HOSTS_ALLOW_ANY says so;
+    # the operator lists names and never sets that switch.
+    settings = serve_settings(agent, monkeypatch)
+    assert settings.is_production
+    assert "*" not in settings.trusted_hosts
+    assert settings.trusted_hosts
+    assert not settings.trusted_hosts_allow_any

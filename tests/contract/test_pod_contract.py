@@ -21,9 +21,8 @@ from pydantic import SecretStr
 from ragagent import cli_backup
 from ragagent.core import config, security
 from ragagent.core.db import Database
-from ragagent.core.ratelimit import Limiter
-from ragagent.main import create_app
-from ragagent.rag import embeddings, llm
+from ragagent.main import create_app, limiter_for
+from ragagent.rag import embeddings, fallback, llm
 from ragagent.services import auth as authentication
 from ragagent_operator import constants as c
 from ragagent_operator.render import postgres, secrets
@@ -87,13 +86,14 @@ async def check_agent_pod(
 
 async def check_serve(agent: Agent, settings: config.Settings, world: pod_env.World) -> None:
     check_embedder(agent, settings, world)
-    answerer = llm.create_llm(settings)
-    expected = llm.OpenAIChatLLM if agent.spec.model.provider == "openai" else llm.ExtractiveLLM
+    answerer = fallback.create_llm(settings)
+    expected = fallback.FallbackLLM if agent.spec.model.provider == "openai" else llm.ExtractiveLLM
     assert isinstance(answerer, expected)
-    if isinstance(answerer, llm.OpenAIChatLLM):
+    if isinstance(answerer, fallback.FallbackLLM):
         assert secret_text(settings.openai_api_key) == api_key(agent, world)
         await answerer.aclose()
-    Limiter.from_settings(settings)
+    # Built as the lifespan builds it; the storage reaches the database only when counting.
+    limiter_for(settings, cast(Database, None))
     create_app(settings)
     # The authenticator only keeps the database; no check below reaches it.
     auth = authentication.Authenticator(settings, cast(Database, None))

@@ -3,10 +3,12 @@ operator image there, and how to tell which replica is active."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.e2e import manifests
-from tests.support import controlplane, images
+from tests.support import controlplane, images, peering
 
 RELEASE = "ragagent"
 # Its own peering object, so no other operator of the session (a host process under
@@ -14,9 +16,9 @@ RELEASE = "ragagent"
 PEERING = "ragagent-e2e"
 PEERING_LIFETIME_SECONDS = 15
 RESYNC_SECONDS = 5
-# kopf's log line on the replica that yields to a higher priority.
-PAUSED = "Pausing operations in favour of"
 SELECTOR = f"app.kubernetes.io/instance={RELEASE}"
+# values.yaml's default: the namespace whose pods the agents' policies let scrape :9090.
+MONITORING_NAMESPACE = "monitoring"
 
 
 def build_values(
@@ -40,3 +42,10 @@ def build_values(
 
 def api_port(cluster: controlplane.ControlPlane) -> int:
     return int(cluster.server.rsplit(":", 1)[1])
+
+
+def live_peers(cluster: controlplane.ControlPlane, name: str) -> dict[str, int]:
+    """Identity -> priority of the live records in the peering object ``name``."""
+    body = cluster.kubectl("get", "clusterkopfpeering", name, "-o", "json", check=False)
+    found = json.loads(body.stdout) if body.returncode == 0 else None
+    return peering.live_priorities(found, datetime.now(UTC))

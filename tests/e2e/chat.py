@@ -7,7 +7,7 @@ import contextlib
 import json
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import openai
@@ -19,6 +19,8 @@ FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+)")
 KEY_LINE = re.compile(r"^key:\s+(\S+)$", re.MULTILINE)
 APP_PORT = 8000
 TIMEOUT_SECONDS = 120.0
+# One question, asked again: (answer, citations).
+Ask = Callable[[], tuple[str, list[dict[str, Any]]]]
 
 
 def create_api_key(cluster: controlplane.ControlPlane, namespace: str, deployment: str) -> str:
@@ -34,7 +36,7 @@ def create_api_key(cluster: controlplane.ControlPlane, namespace: str, deploymen
 
 @contextlib.contextmanager
 def port_forward(cluster: controlplane.ControlPlane, namespace: str, target: str) -> Iterator[str]:
-    """Runs ``kubectl port-forward <target> :8000`` and yields ``http://127.0.0.1:<port>``."""
+    """Runs ``kubectl port-forward <target> :8000`` and yields ``http://localhost:<port>``."""
     argv = [
         str(cluster.tool("kubectl")), f"--kubeconfig={cluster.kubeconfig_path}",
         "port-forward", "-n", namespace, target, f":{APP_PORT}",
@@ -47,7 +49,8 @@ def port_forward(cluster: controlplane.ControlPlane, namespace: str, target: str
         assert found, (
             f"port-forward did not start: {line}{process.stderr and process.stderr.read()}"
         )
-        yield f"http://127.0.0.1:{found.group(1)}"
+        # As a user opens it: the agent trusts its own Service names and localhost only.
+        yield f"http://localhost:{found.group(1)}"
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -84,3 +87,44 @@ def cites(citation: dict[str, Any], file_name: str) -> bool:
     """Whether a citation points at the ConfigMap key ``file_name`` (its title or id)."""
     stem = file_name.rsplit(".", 1)[0]
     return any(stem in str(citation.get(field, "")) for field in ("title", "external_id"))
+
+
+# Run in a client pod: one chat completion at argv[1] with the key read from stdin (never on
+# a command line); prints the response's JSON.
+IN_POD_CHAT = """
+import json, sys, urllib.request
+key = sys.stdin.read().strip()
+body = {"model": "ragagent", "messages": [{"role": "user", "content": sys.argv[2]}]}
+request = urllib.request.Request(
+    sys.argv[1] + "/v1/chat/completions", data=json.dumps(body).encode(),
+    headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"},
+)
+print(json.dumps(json.load(urllib.request.urlopen(request, timeout=110))))
+"""
+
+
+def ask_from_pod(
+    cluster: controlplane.ControlPlane,
+    namespace: str,
+    pod: str,
+    *,
+    url: str,
+    key: str,
+    question: str,
+) -> tuple[str, list[dict[str, Any]]]:
+    """One chat completion from inside ``pod`` to ``url`` (a Service); answer, citations."""
+    done = cluster.kubectl(
+        "exec", "-i", "-n", namespace, pod, "--", "python3", "-c", IN_POD_CHAT, url, question,
+        input=key,
+    )  # fmt: skip
+    response = json.loads(done.stdout)
+    answer = response["choices"][0]["message"]["content"] or ""
+    return answer, list(response.get("citations") or [])
+
+
+def answer_or_empty(ask: Ask) -> str:
+    """``ask()``'s answer, or '' while the agent's pods are not serving (yet)."""
+    try:
+        return ask()[0]
+    except (controlplane.KubectlError, ValueError):
+        return ""

@@ -77,12 +77,30 @@ def timed(step: str) -> Iterator[None]:
         print(f"\n[e2e] {step}: {outcome}{TIMES[step]:.1f}s")
 
 
-def wait_until(check: Callable[[], Any], what: str, *, timeout: float = 120.0) -> Any:
-    """Polls ``check`` every second until it returns something truthy, which is returned."""
+def wait_until(
+    check: Callable[[], Any],
+    what: str,
+    *,
+    timeout: float = 120.0,
+    explain: Callable[[], str] = lambda: "",
+) -> Any:
+    """Polls ``check`` every second until it returns something truthy, which is returned;
+    fails with ``explain()`` (what was last seen) on timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
         if value:
             return value
         time.sleep(1)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}\n{explain()}")
+
+
+def has_default_storage_class(cluster: controlplane.ControlPlane) -> bool:
+    classes = json.loads(cluster.kubectl("get", "storageclass", "-o", "json").stdout)["items"]
+    default = "storageclass.kubernetes.io/is-default-class"
+    return any(c["metadata"].get("annotations", {}).get(default) == "true" for c in classes)
+
+
+def is_ready(pod: dict[str, Any]) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)

@@ -10,8 +10,11 @@ from typing import Any
 
 import pytest
 
+from ragagent_operator.render import networkpolicy
+from ragagent_operator.render.common import build_agent
 from tests.node import kube, pods
-from tests.support import controlplane, images, node, node_config
+from tests.operator.render.pods import rendered_pods
+from tests.support import controlplane, images, node, node_config, node_dns
 
 pytestmark = [pytest.mark.k8s, pytest.mark.node, pytest.mark.slow]
 WEB, SERVICE = "web", "web-svc"
@@ -137,3 +140,38 @@ def test_egress_deny_blocks_while_the_dns_it_allows_resolves(
     )
     assert not reaches(cluster, server, STRANGER, ip)
     assert reaches(cluster, server, FRIEND, ip)  # the policy selects only the stranger
+
+
+def agent_policies_and_labels(namespace: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The operator's NetworkPolicies for a minimal RagAgent in ``namespace`` (without the
+    owner reference to a RagAgent that does not exist here), and its agent pods' labels."""
+    metadata = {"name": "docs", "namespace": namespace, "uid": "u-1"}
+    body: dict[str, Any] = {"metadata": metadata, "spec": {"database": {"managed": {}}}}
+    agent = build_agent(body, default_image="unused", monitoring_namespace="monitoring")
+    policies = networkpolicy.build_network_policies(agent)
+    for policy in policies:
+        policy["metadata"].pop("ownerReferences", None)
+    return policies, dict(rendered_pods(agent)["agent"]["metadata"]["labels"])
+
+
+def test_a_pod_under_the_agents_policies_resolves_through_the_cluster_dns_pod(
+    cluster: controlplane.ControlPlane, agent_image: images.ImageRefs, server: str
+) -> None:
+    dns = kube.field(cluster, node_dns.NAMESPACE, "service", node_dns.SERVICE, ".spec.clusterIP")
+    assert dns == node_dns.CLUSTER_DNS_IP
+    policies, labels = agent_policies_and_labels(server)
+    for policy in policies:
+        kube.apply(cluster, server, policy)
+    agent = pods.build_probe_pod("agent-like", image=agent_image.agent, labels=labels)
+    kube.apply(cluster, server, agent)
+    kube.wait_ready(cluster, server, "agent-like")
+    fqdn = f"{SERVICE}.{server}.svc.{node_config.CLUSTER_DOMAIN}"
+    service_ip = kube.field(cluster, server, "service", SERVICE, ".spec.clusterIP")
+    try:
+        kube.eventually(
+            "the policies cut the agent-like pod off the web pod",
+            lambda: not reaches(cluster, server, "agent-like", web_ip(cluster, server)),
+        )
+        assert kube.resolve(cluster, server, "agent-like", fqdn) == service_ip
+    finally:
+        cluster.kubectl("delete", "pod", "agent-like", "-n", server, "--wait=false")

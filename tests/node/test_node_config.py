@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from tests.support import components, node_config, pki
+from tests.support import components, node_config, node_network_config, pki
 
 LAYOUT = node_config.Layout(Path("/tmp/ragagent-node-test"))
 NETWORK = node_config.Network(3)
@@ -71,3 +71,38 @@ def test_kubelet_serving_cert_names_the_node_ip_and_client_cert_the_node() -> No
     assert ipaddress.ip_address(NETWORK.node_ip) in sans.get_values_for_type(x509.IPAddress)
     client = x509.load_pem_x509_certificate(certs["kubelet-client.crt"])
     assert client.subject.rfc4514_string() == (f"O=system:nodes,CN=system:node:{NETWORK.node_name}")
+
+
+def test_only_a_pod_reachable_api_server_leaves_loopback_and_its_endpoints_to_the_node(
+    tmp_path: Path,
+) -> None:
+    material = pki.write_pki(tmp_path)
+    ports = components.Ports(*range(1, 7))
+    kwok = components.build_apiserver_argv(
+        Path("/kas"), material=material, ports=ports, cert_dir=tmp_path
+    )
+    real = components.build_apiserver_argv(
+        Path("/kas"), material=material, ports=ports, cert_dir=tmp_path, pod_reachable=True
+    )
+    assert "--bind-address=127.0.0.1" in kwok
+    assert not any(arg.startswith("--endpoint-reconciler-type") for arg in kwok)
+    assert "--bind-address=0.0.0.0" in real
+    assert "--endpoint-reconciler-type=none" in real
+
+
+def test_the_api_server_certificate_names_the_kubernetes_service(tmp_path: Path) -> None:
+    """Pods dial 10.0.0.1 (KUBERNETES_SERVICE_HOST) or kubernetes.default.svc, and verify."""
+    material = pki.write_pki(tmp_path)
+    cert = x509.load_pem_x509_certificate(material.serving_cert.read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert ipaddress.ip_address(pki.KUBERNETES_SERVICE_IP) in names.get_values_for_type(
+        x509.IPAddress
+    )
+    assert "kubernetes.default.svc" in names.get_values_for_type(x509.DNSName)
+
+
+def test_the_kubernetes_service_endpoint_is_the_node_ip_at_the_api_port() -> None:
+    api = node_network_config.build_api_endpoint_slice(NETWORK.node_ip, 6443)
+    assert api["metadata"]["labels"]["kubernetes.io/service-name"] == "kubernetes"
+    assert api["endpoints"][0]["addresses"] == [NETWORK.node_ip]
+    assert api["ports"] == [{"name": "https", "port": 6443, "protocol": "TCP"}]

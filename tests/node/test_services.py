@@ -84,3 +84,26 @@ def test_the_host_reaches_a_cluster_ip_and_a_node_port(
         f"http://{real_node.node_ip}:{port}/{pods.WEB_FILE}",
     ):
         kube.eventually(f"the host gets {url}", functools.partial(host_gets_web, url))
+
+
+# What an in-cluster client does: the Service's address from the environment, the
+# ServiceAccount's token and CA; prints the API server's version.
+IN_CLUSTER_GET = """
+import json, os, ssl, sys, urllib.request
+sa = "/var/run/secrets/kubernetes.io/serviceaccount/"
+context = ssl.create_default_context(cafile=sa + "ca.crt")
+headers = {"Authorization": "Bearer " + open(sa + "token").read()}
+request = urllib.request.Request(sys.argv[1] + "/version", headers=headers)
+print(json.load(urllib.request.urlopen(request, context=context, timeout=5))["gitVersion"])
+"""
+
+
+def test_a_pod_reaches_the_api_server_through_the_kubernetes_service(
+    cluster: controlplane.ControlPlane, services_namespace: str
+) -> None:
+    env = kube.in_pod(cluster, services_namespace, PROBE, "printenv", "KUBERNETES_SERVICE_HOST")
+    host = env.stdout.strip()
+    for url in (f"https://{host}:443", "https://kubernetes.default.svc"):
+        got = kube.in_pod(cluster, services_namespace, PROBE, "python3", "-c", IN_CLUSTER_GET, url)
+        assert got.returncode == 0, f"{url}: {got.stderr}"
+        assert got.stdout.strip().startswith("v1."), got.stdout

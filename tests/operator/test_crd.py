@@ -65,6 +65,10 @@ def test_cel_messages_cover_the_documented_rules() -> None:
         "a networkPolicy.endpoints peer takes an ipBlock or pod/namespace selectors",
         "auth.jwt needs exactly one of jwksURL (RS256/ES256) or hs256SecretRef (HS256)",
         "auth.jwt.jwksURL must be an https:// URL",
+        "backup.objectStorage needs backup.encryption: backups leave the cluster encrypted",
+        "backup.encryption.recipients must be age public keys (age1...)",
+        "backup.objectStorage.endpoint must be http(s)://host[:port]",
+        "backup.objectStorage.bucket must be an S3 bucket name",
     ):
         assert message in text
 

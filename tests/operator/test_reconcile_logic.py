@@ -6,7 +6,14 @@ import pytest
 
 from ragagent_operator import constants as c
 from ragagent_operator import k8s
-from ragagent_operator.conditions import build_condition, build_ready, merge_conditions, transitions
+from ragagent_operator.conditions import (
+    Condition,
+    Type,
+    build_condition,
+    build_ready,
+    merge_conditions,
+    transitions,
+)
 from ragagent_operator.steps import secrets
 
 
@@ -85,13 +92,13 @@ def test_plurals_are_regular_and_only_known_kinds_have_paths() -> None:
 
 def test_transition_time_is_kept_while_status_is_unchanged() -> None:
     old = merge_conditions(
-        [], [build_condition("Ready", True, "AgentReady")], generation=1, now="t1"
+        [], [build_condition(Type.READY, True, "AgentReady")], generation=1, now="t1"
     )
     same = merge_conditions(
-        old, [build_condition("Ready", True, "AgentReady")], generation=2, now="t2"
+        old, [build_condition(Type.READY, True, "AgentReady")], generation=2, now="t2"
     )
     flipped = merge_conditions(
-        same, [build_condition("Ready", False, "Waiting")], generation=2, now="t3"
+        same, [build_condition(Type.READY, False, "Waiting")], generation=2, now="t3"
     )
     assert same[0]["lastTransitionTime"] == "t1"
     assert same[0]["observedGeneration"] == 2
@@ -100,12 +107,13 @@ def test_transition_time_is_kept_while_status_is_unchanged() -> None:
 
 
 def test_ready_needs_deployment_secrets_and_database() -> None:
-    conditions = {
-        kind: build_condition(kind, True, "Ok") for kind in ("DeploymentAvailable", "SecretsReady")
+    conditions: dict[str, Condition] = {
+        kind: build_condition(kind, True, "Ok")
+        for kind in (Type.DEPLOYMENT_AVAILABLE, Type.SECRETS_READY)
     }
     assert build_ready(conditions)["status"] == "False"
     assert "DatabaseReady" in build_ready(conditions)["message"]
-    conditions["DatabaseReady"] = build_condition("DatabaseReady", True, "Ok")
+    conditions["DatabaseReady"] = build_condition(Type.DATABASE_READY, True, "Ok")
     assert build_ready(conditions)["status"] == "True"
 
 

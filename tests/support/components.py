@@ -40,13 +40,21 @@ def build_etcd_argv(binary: Path, *, data_dir: Path, ports: Ports) -> list[str]:
 
 
 def build_apiserver_argv(
-    binary: Path, *, material: pki.Pki, ports: Ports, cert_dir: Path
+    binary: Path, *, material: pki.Pki, ports: Ports, cert_dir: Path, pod_reachable: bool = False
 ) -> list[str]:
-    """TLS with client certificates, RBAC only (system:masters bypasses it, nobody else does)."""
+    """TLS with client certificates, RBAC only (system:masters bypasses it, nobody else does).
+
+    ``pod_reachable`` (a control plane for a real node) binds every host address, so a pod
+    can reach the API server at its node's IP, and leaves the ``kubernetes`` Service's
+    endpoints to the node (``node_network``): the address it would advertise is not known
+    until a node has one. A KWOK-only control plane listens on loopback only.
+    """
     return [
         str(binary),
         f"--etcd-servers=http://127.0.0.1:{ports.etcd}",
-        "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+        *(["--bind-address=0.0.0.0", "--endpoint-reconciler-type=none"] if pod_reachable
+          else ["--bind-address=127.0.0.1"]),
+        "--advertise-address=127.0.0.1",
         f"--secure-port={ports.apiserver}",
         f"--tls-cert-file={material.serving_cert}",
         f"--tls-private-key-file={material.serving_key}",

@@ -60,10 +60,15 @@ class ControlPlane:
         tools_bin: Path | None = None,
         workdir: Path | None = None,
         sealed_secrets: bool = True,
+        pod_reachable: bool = False,
     ) -> None:
-        """``sealed_secrets=False`` leaves out its controller and CRD (a missing prerequisite)."""
+        """``sealed_secrets=False`` leaves out its controller and CRD (a missing prerequisite).
+        ``pod_reachable=True`` lets pods of a real node reach the API server through the
+        ``kubernetes`` Service (``components.build_apiserver_argv``)."""
         self.tools_bin = tools.require_tools(tools_bin)
         self.with_sealed_secrets = sealed_secrets
+        self.pod_reachable = pod_reachable
+        self.kubectl_timeout = 120.0  # per kubectl() call; a test may lower it for a proof
         self.workdir = workdir or _new_workdir()
         self._use_ports(pick_ports())
         self.kubeconfig_path = self.workdir / "kubeconfig"
@@ -113,7 +118,9 @@ class ControlPlane:
     ) -> subprocess.CompletedProcess[str]:
         """Runs our kubectl as cluster admin; raises KubectlError (with stderr) when ``check``."""
         argv = [str(self.tool("kubectl")), f"--kubeconfig={self.kubeconfig_path}", *args]
-        result = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            argv, input=input, capture_output=True, text=True, timeout=self.kubectl_timeout
+        )
         if check and result.returncode != 0:
             raise KubectlError(result.returncode, argv, result.stdout, result.stderr)
         return result
@@ -246,6 +253,7 @@ class ControlPlane:
             material=self._material,
             ports=self.ports,
             cert_dir=self.workdir / "apiserver-certs",
+            pod_reachable=self.pod_reachable,
         )
         self.audit_policy_path.write_text(json.dumps(components.build_audit_policy(), indent=2))
         audit = components.build_audit_flags(policy=self.audit_policy_path, log=self.audit_log_path)

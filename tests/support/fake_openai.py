@@ -28,6 +28,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from ragagent.rag import rewrite
+
 _PASSAGE_ONE = re.compile(r'^<document index="1"[^\n]*>\n(?P<text>.+?)\n</document>$', re.M | re.S)
 
 
@@ -37,13 +39,22 @@ class Behaviour:
     delay_seconds: float = 0.0  # before the response starts
     include_usage: bool = True  # honour stream_options.include_usage
     break_after_chunks: int | None = None  # drop the connection mid-stream
+    chunk_delay_seconds: float = 0.0  # between streamed pieces: a slow answer
+    # The "model"'s standalone query for a follow-up rewrite request, by the question it
+    # was asked to rewrite; a question not listed comes back unchanged.
+    rewrites: dict[str, str] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)  # of each request, in order
 
 
-def build_reply(messages: list[dict[str, Any]]) -> str:
-    """The fake model's answer: passage [1]'s first sentence, cited, or a plain 'nothing'.
+def build_reply(messages: list[dict[str, Any]], rewrites: dict[str, str] | None = None) -> str:
+    """The fake model's answer: passage [1]'s first sentence, cited, or a plain 'nothing';
+    for the agent's follow-up rewrite prompt, the query ``rewrites`` gives for its question.
 
     Passages are the agent's ``<document index="n">`` elements, in whichever message."""
+    if messages and messages[0]["content"] == rewrite.SYSTEM_PROMPT:
+        asked = str(messages[-1]["content"]).rsplit("Last question: ", 1)[-1]
+        return (rewrites or {}).get(asked, asked)
     match = _PASSAGE_ONE.search("\n".join(str(m["content"]) for m in messages))
     if match is None:
         return "I found nothing relevant in the provided passages."
@@ -100,13 +111,14 @@ class FakeOpenAI(FakeServer[Behaviour]):
         body = await request.json()
         behaviour = self.behaviour
         behaviour.requests.append(body)
+        behaviour.headers.append(dict(request.headers))
         if behaviour.delay_seconds:
             await asyncio.sleep(behaviour.delay_seconds)
         if behaviour.fail_with:
             status = behaviour.fail_with.pop(0)
             error = {"error": {"message": f"injected {status}", "type": "server_error"}}
             return JSONResponse(error, status_code=status, headers={"Retry-After": "0"})
-        reply = build_reply(body["messages"])
+        reply = build_reply(body["messages"], behaviour.rewrites)
         if not body.get("stream"):
             return JSONResponse(self._completion(body, reply))
         return StreamingResponse(self._stream(body, reply), media_type="text/event-stream")
@@ -135,6 +147,8 @@ class FakeOpenAI(FakeServer[Behaviour]):
         for index, piece in enumerate(pieces):
             if self.behaviour.break_after_chunks == index:
                 raise ConnectionAbortedError("injected: connection dropped mid-stream")
+            if self.behaviour.chunk_delay_seconds:
+                await asyncio.sleep(self.behaviour.chunk_delay_seconds)
             yield f"data: {json.dumps(_chunk(model, {'content': piece}))}\n\n"
         yield f"data: {json.dumps(_chunk(model, {}, 'stop'))}\n\n"
         if self.behaviour.include_usage and (body.get("stream_options") or {}).get("include_usage"):
@@ -219,3 +233,15 @@ def fake_openai(fake_openai_server: FakeOpenAI) -> FakeOpenAI:
     """The shared fake server with fresh behaviour for this test."""
     fake_openai_server.reset()
     return fake_openai_server
+
+
+@pytest.fixture(scope="session")
+def second_openai_server() -> Iterator[FakeOpenAI]:
+    yield from serve(FakeOpenAI())
+
+
+@pytest.fixture
+def second_openai(second_openai_server: FakeOpenAI) -> FakeOpenAI:
+    """A second, independent fake server (a fallback provider), fresh for this test."""
+    second_openai_server.reset()
+    return second_openai_server

@@ -24,10 +24,12 @@ NAMESPACE_WAIT_SECONDS = 30.0
 
 
 @pytest.fixture(scope="session")
-def cluster() -> Iterator[controlplane.ControlPlane]:
-    """A running control plane; stopped at session end, interrupt or failure."""
+def cluster(request: pytest.FixtureRequest) -> Iterator[controlplane.ControlPlane]:
+    """A running control plane; stopped at session end, interrupt or failure. Pods can reach
+    its API server only when the session runs real-node tests (``node`` marker)."""
+    nodes = any(item.get_closest_marker("node") for item in request.session.items)
     try:
-        plane = controlplane.ControlPlane()
+        plane = controlplane.ControlPlane(pod_reachable=nodes)
     except tools.ToolsMissingError as exc:
         skip_loudly_or_fail(f"!!! LOCAL KUBERNETES TOOLS MISSING: k8s tests NOT RUN !!! {exc}")
     with plane:

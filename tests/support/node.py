@@ -1,13 +1,16 @@
 """A real node for the local control plane: containerd + runc + CNI bridge + kubelet.
 
 ``RealNode(cluster, images=...).start()`` starts containerd with its own root, state and
-socket under a temp dir, imports the project's image archives into it, starts CoreDNS on the
-node IP (the pods' cluster DNS, resolving Services and pods), and joins a kubelet
+socket under a temp dir, imports the project's image archives into it, and joins a kubelet
 named ``ragagent-real-node-<n>`` with the label and NoSchedule taint ``ragagent.dev/real-node``,
 so only pods that select and tolerate it run there. The node's IP is the gateway of its pod
 bridge (10.222.<n>.1), where the kubelet serves with a certificate from the cluster's CA.
+Then kube-proxy and kube-router (``node_network``) and cluster DNS as a CoreDNS pod
+(``node_dns``, reaching the API server through the ``kubernetes`` Service, so the control
+plane must be ``pod_reachable``), and the sealed-secrets controller as a pod
+(``node_sealing``), whose Service the chart's operator pods read the sealing certificate from.
 
-``stop()`` deletes the node's pods, stops the kubelet and CoreDNS, removes containerd's
+``stop()`` deletes the node's pods, stops the kubelet, removes containerd's
 leftovers, stops containerd, then removes the host state (``node_host.clean_host``). A
 runner that was SIGKILLed leaves its state behind: the next ``start()`` (or
 ``python -m tests.support.node clean``) removes that of every dead owner.
@@ -32,8 +35,11 @@ from tests.support import (
     kubeconfig,
     node_addons,
     node_config,
+    node_dns,
     node_host,
+    node_images,
     node_network,
+    node_sealing,
     processes,
     tools,
 )
@@ -63,6 +69,11 @@ class RealNode:
     ) -> None:
         for name in NODE_TOOLS:
             tools.require_tool(cluster.tools_bin, name)
+        if not cluster.pod_reachable:
+            raise ValueError(
+                "a real node needs ControlPlane(pod_reachable=True): its pods (cluster DNS, "
+                "operators) reach the API server through the kubernetes Service"
+            )
         self.cluster = cluster
         self.images = list(images)
         self.sandbox_image = sandbox_image
@@ -95,12 +106,19 @@ class RealNode:
         try:
             node_host.create_cgroup_root(self.network)
             self._start_containerd()
-            self._import_images()
-            self._start_coredns()
+            dns_image = node_images.ensure_binary_image(self.cluster.tool("coredns"))
+            sealer = node_images.ensure_binary_image(self.cluster.tool("sealed-secrets-controller"))
+            self._import_images(dns_image.archive, sealer.archive)
             self._start_kubelet()
             self.service_network = node_network.NodeNetwork(
                 self.cluster, self.layout.workdir, self.network
             ).start()
+            node_dns.ensure_cluster_dns(self.cluster, dns_image.ref, watch=self._components)
+            if self.cluster.with_sealed_secrets:
+                objects = node_sealing.build_objects(sealer.ref)
+                node_dns.ensure_system_deployment(
+                    self.cluster, objects, node_sealing.NAME, watch=self._components
+                )
             self._components += node_addons.start(self)
         except BaseException:
             self.stop()
@@ -121,7 +139,6 @@ class RealNode:
         if self.service_network is not None:
             self.service_network.stop()
         self._stop_component("kubelet")
-        self._stop_component("coredns")
         with contextlib.suppress(Exception):
             self._remove_containers()
         self._stop_component("containerd")
@@ -182,8 +199,8 @@ class RealNode:
             return False
         return True
 
-    def _import_images(self) -> None:
-        for archive in self.images:
+    def _import_images(self, *extra: Path) -> None:
+        for archive in (*self.images, *extra):
             self.ctr("images", "import", "--snapshotter=overlayfs", str(archive))
 
     def _remove_containers(self) -> None:
@@ -192,24 +209,6 @@ class RealNode:
             self.ctr("tasks", "kill", "--signal=SIGKILL", container, timeout=30)
             self.ctr("tasks", "delete", "--force", container, timeout=30)
             self.ctr("containers", "delete", container, timeout=30)
-
-    # --- cluster DNS ----------------------------------------------------------------------
-
-    def _start_coredns(self) -> None:
-        """CoreDNS reads Services as cluster admin: a test-time host process, like the
-        control plane's own controllers."""
-        ready_port = processes.free_port()
-        corefile = self.layout.workdir / "Corefile"
-        corefile.write_text(
-            node_config.build_corefile(
-                self.network, kubeconfig=self.cluster.kubeconfig_path, ready_port=ready_port
-            )
-        )
-        argv = [str(self.cluster.tool("coredns")), "-conf", str(corefile)]
-        self._components.append(processes.start("coredns", argv, log_dir=self.layout.workdir))
-        self._wait(
-            "CoreDNS ready", lambda: processes.http_ok(f"http://127.0.0.1:{ready_port}/ready")
-        )
 
     # --- kubelet --------------------------------------------------------------------------
 
@@ -228,7 +227,11 @@ class RealNode:
         cluster.kubectl("apply", "-f", "-", input=json.dumps(node_config.build_node_rbac()))
         ports = node_config.KubeletPorts(*processes.free_ports(2))
         config = node_config.build_kubelet_config(
-            layout, self.network, ports=ports, ca_cert=cluster.ca_path, dns_ip=self.node_ip
+            layout,
+            self.network,
+            ports=ports,
+            ca_cert=cluster.ca_path,
+            dns_ip=node_dns.CLUSTER_DNS_IP,
         )
         layout.kubelet_config.write_text(json.dumps(config, indent=2))
         argv = node_config.build_kubelet_argv(cluster.tool("kubelet"), layout, self.network)

@@ -18,7 +18,7 @@ def up() -> int:
     refs = images.image_refs()
     sandbox = node_images.ensure_sandbox_image(refs.base)
     signal.signal(signal.SIGINT, controlplane._exit_on_signal)
-    with controlplane.ControlPlane() as cluster:
+    with controlplane.ControlPlane(pod_reachable=True) as cluster:
         archives = [sandbox.archive, refs.agent_archive]
         with node.RealNode(cluster, images=archives, sandbox_image=sandbox.ref) as real:
             print(

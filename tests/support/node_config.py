@@ -265,23 +265,3 @@ def build_node_rbac() -> dict[str, Any]:
         "roleRef": {"apiGroup": group, "kind": "ClusterRole", "name": "system:node"},
         "subjects": [{"apiGroup": group, "kind": "Group", "name": "system:nodes"}],
     }
-
-
-def build_corefile(network: Network, *, kubeconfig: Path, ready_port: int) -> str:
-    """Cluster DNS on the node IP: Services and pods from the API server, the rest forwarded
-    to the host's resolvers. CoreDNS runs as a host process, as the sealed-secrets
-    controller does, so it needs no Service IP (there is no kube-proxy yet)."""
-    return f"""\
-.:53 {{
-    bind {network.node_ip}
-    errors
-    kubernetes {CLUSTER_DOMAIN} in-addr.arpa ip6.arpa {{
-        kubeconfig {kubeconfig}
-        pods insecure
-        fallthrough in-addr.arpa ip6.arpa
-    }}
-    forward . /etc/resolv.conf
-    cache 30
-    ready 127.0.0.1:{ready_port}
-}}
-"""

@@ -2,12 +2,14 @@
 
 No registry is reachable, so there is no registry.k8s.io/pause: the sandbox is a tiny image
 on the project's local base whose command sleeps forever, built once per base image with
-hack/podman and saved beside the other archives.
+hack/podman and saved beside the other archives. Likewise the cluster DNS image holds the
+locally built CoreDNS binary.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import subprocess
 import tempfile
 from pathlib import Path
@@ -15,6 +17,9 @@ from pathlib import Path
 from tests.support import images
 
 SANDBOX_REPOSITORY = "localhost/ragagent-sandbox"
+# The images of one static binary each (cluster DNS, the sealed-secrets controller).
+BINARY_REPOSITORY = "localhost/ragagent-{name}"
+BINARY_UID = 65532
 CACHE_DIR = Path.home() / ".cache" / "ragagent" / "node"
 BUILD_TIMEOUT_SECONDS = 600.0
 
@@ -40,17 +45,44 @@ def sandbox_for(base_ref: str) -> SandboxImage:
 def ensure_sandbox_image(base_ref: str) -> SandboxImage:
     """Builds and saves the sandbox image unless its archive exists; returns it."""
     sandbox = sandbox_for(base_ref)
-    if sandbox.archive.is_file():
-        return sandbox
+    return _ensure_saved(sandbox, {"Containerfile": build_containerfile(base_ref).encode()})
+
+
+def build_binary_containerfile(name: str) -> str:
+    """One static binary alone, as a non-root user (the one upstream's images use)."""
+    return (
+        f"FROM scratch\nCOPY {name} /{name}\nUSER {BINARY_UID}:{BINARY_UID}\n"
+        f'ENTRYPOINT ["/{name}"]\n'
+    )
+
+
+def ensure_binary_image(binary: Path) -> SandboxImage:
+    """The image of a binary hack/build-k8s-tools builds (CoreDNS, the sealed-secrets
+    controller): built and saved unless its archive exists (tagged by the binary's digest)."""
+    name, data = binary.name, binary.read_bytes()
+    tag = hashlib.sha256(data).hexdigest()[:16]
+    ref = f"{BINARY_REPOSITORY.format(name=name)}:{tag}"
+    image = SandboxImage(ref, CACHE_DIR / f"ragagent-{name}-{tag}.tar")
+    files = {"Containerfile": build_binary_containerfile(name).encode(), name: data}
+    return _ensure_saved(image, files)
+
+
+def _ensure_saved(image: SandboxImage, context_files: dict[str, bytes]) -> SandboxImage:
+    """Builds ``image`` from a context of ``context_files`` and saves its archive, unless
+    the archive exists."""
+    if image.archive.is_file():
+        return image
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as context:
-        (Path(context) / "Containerfile").write_text(build_containerfile(base_ref))
-        _podman("build", "--quiet", "--tag", sandbox.ref, context)
-    partial = sandbox.archive.with_suffix(".partial")
+        for name, data in context_files.items():
+            (Path(context) / name).write_bytes(data)
+            (Path(context) / name).chmod(0o755)
+        _podman("build", "--quiet", "--tag", image.ref, context)
+    partial = image.archive.with_suffix(".partial")
     partial.unlink(missing_ok=True)
-    _podman("save", "--quiet", "--output", str(partial), sandbox.ref)
-    partial.rename(sandbox.archive)
-    return sandbox
+    _podman("save", "--quiet", "--output", str(partial), image.ref)
+    partial.rename(image.archive)
+    return image
 
 
 def _podman(*args: str) -> None:

@@ -204,6 +204,7 @@ class NodeNetwork:
         try:
             remove_rules()  # a killed holder's, if any
             self._write_credentials()
+            self._publish_api_endpoint()
             self._start_kube_proxy()
             self._start_kube_router()
         except BaseException:
@@ -216,6 +217,11 @@ class NodeNetwork:
         for component in self.components:
             component.stop()
         self.components = []
+        if self.cluster.pod_reachable:
+            self.cluster.kubectl(
+                "delete", "endpointslice", "kubernetes", "-n", "default", "--ignore-not-found",
+                check=False,
+            )  # fmt: skip
         if _held_by == self._lock.owner:
             remove_rules()
         self._lock.release()
@@ -241,6 +247,16 @@ class NodeNetwork:
             kubeconfig.write_kubeconfig(path, config)
         for item in netconfig.build_kube_router_rbac():
             cluster.kubectl("apply", "-f", "-", input=json.dumps(item))
+
+    def _publish_api_endpoint(self) -> None:
+        """Gives the ``kubernetes`` Service this node's IP as its endpoint, when the API
+        server listens there; else pods cannot reach the API (it binds loopback only)."""
+        if not self.cluster.pod_reachable:
+            return
+        api_slice = netconfig.build_api_endpoint_slice(
+            self.network.node_ip, self.cluster.ports.apiserver
+        )
+        self.cluster.kubectl("apply", "-f", "-", input=json.dumps(api_slice))
 
     def _start_kube_proxy(self) -> None:
         ports = netconfig.ProxyPorts(*processes.free_ports(2))

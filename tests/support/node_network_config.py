@@ -12,14 +12,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from tests.support import node_config, pki
+from tests.support import components, node_config, pki
 
 # The built-in ClusterRoleBinding system:node-proxier grants this user what kube-proxy reads.
 KUBE_PROXY_USER = "system:kube-proxy"
 KUBE_ROUTER_USER = "ragagent:kube-router"
 KUBE_ROUTER_ROLE = "ragagent-kube-router"
-# The API server's default --service-cluster-ip-range, which every test control plane uses.
-SERVICE_CIDR = "10.0.0.0/24"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +87,7 @@ def build_kube_router_argv(
         str(binary), f"--kubeconfig={layout.kube_router_kubeconfig}",
         "--run-firewall=true", "--run-router=false", "--run-service-proxy=false",
         f"--hostname-override={network.node_name}",
-        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        f"--service-cluster-ip-range={components.SERVICE_CIDR}",  # the API server's
         f"--health-port={health_port}", "--metrics-port=0", "--enable-ipv6=false",
         "--v=1",
     ]  # fmt: skip
@@ -130,3 +128,26 @@ def build_client_certs(*, ca: x509.Certificate, ca_key: rsa.RSAPrivateKey) -> di
         cert = pki.build_leaf(key, ca=ca, ca_key=ca_key, subject=subject, server=False)
         certs[f"{name}.crt"], certs[f"{name}.key"] = pki.cert_pem(cert), pki.key_pem(key)
     return certs
+
+
+API_SLICE_MANAGER = "ragagent-test-node"
+
+
+def build_api_endpoint_slice(node_ip: str, port: int) -> dict[str, Any]:
+    """The ``kubernetes`` Service's endpoint: the API server at the node's IP, a host address
+    a pod routes to through its bridge (the API server binds every address, ``pod_reachable``).
+    What the API server's own reconciler writes for its advertise address, and kube-proxy
+    sends 10.0.0.1:443 there."""
+    return {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {
+            "name": "kubernetes", "namespace": "default",
+            "labels": {
+                "kubernetes.io/service-name": "kubernetes",
+                "endpointslice.kubernetes.io/managed-by": API_SLICE_MANAGER,
+            },
+        },
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [node_ip], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+    }  # fmt: skip

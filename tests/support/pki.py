@@ -22,6 +22,14 @@ BACKDATE = datetime.timedelta(minutes=5)
 # The one common name the API server's request-header authenticator accepts: only the
 # aggregator's own client certificate may assert a user in X-Remote-* headers.
 FRONT_PROXY_CLIENT = "front-proxy-client"
+# The ``kubernetes`` Service (the first address of the Service range, 10.0.0.0/24), which pods
+# dial as KUBERNETES_SERVICE_HOST, and its DNS names: the API server's certificate must name
+# them, as kubeadm's does, for a pod to verify it.
+KUBERNETES_SERVICE_IP = "10.0.0.1"
+KUBERNETES_SERVICE_NAMES = (
+    "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+)  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,16 +123,18 @@ def build_leaf(
     subject: x509.Name,
     server: bool,
     ips: tuple[str, ...] = ("127.0.0.1",),
+    dns_names: tuple[str, ...] = (),
 ) -> x509.Certificate:
-    """A certificate signed by ``ca``: a serving cert for localhost and ``ips``, or a client
-    cert (which ignores ``ips``)."""
+    """A certificate signed by ``ca``: a serving cert for localhost, ``dns_names`` and
+    ``ips``, or a client cert (which ignores both)."""
     usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
     builder = _builder(subject, ca.subject, key).add_extension(
         x509.ExtendedKeyUsage([usage]), critical=False
     )
     if server:
         addresses = [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
-        names: list[x509.GeneralName] = [x509.DNSName("localhost"), *addresses]
+        dns = [x509.DNSName(name) for name in ("localhost", *dns_names)]
+        names: list[x509.GeneralName] = [*dns, *addresses]
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     return builder.sign(ca_key, hashes.SHA256())
 
@@ -157,8 +167,9 @@ def write_pki(directory: Path) -> Pki:
     ca = build_ca(ca_key, "ragagent-test-ca")
     serving_key, admin_key, sa_key = new_key(), new_key(), new_key()
     serving = build_leaf(
-        serving_key, ca=ca, ca_key=ca_key, subject=_name("kube-apiserver"), server=True
-    )
+        serving_key, ca=ca, ca_key=ca_key, subject=_name("kube-apiserver"), server=True,
+        ips=("127.0.0.1", KUBERNETES_SERVICE_IP), dns_names=KUBERNETES_SERVICE_NAMES,
+    )  # fmt: skip
     admin_subject = _name("ragagent-admin", "system:masters")
     admin = build_leaf(admin_key, ca=ca, ca_key=ca_key, subject=admin_subject, server=False)
     # Like kubeadm's apiserver-kubelet-client: kubelets authorize it through a

@@ -46,11 +46,29 @@ def closing_events(done: ChatAnswer) -> list[tuple[str, dict[str, Any]]]:
     conversation_id = str(done.conversation_id)
     return [
         ("citations", {"citations": done.citation_dicts(), "conversation_id": conversation_id}),
-        (
-            "done",
-            {"usage": UsagePublic.of(done.usage).model_dump(), "conversation_id": conversation_id},
-        ),
+        ("done", {"usage": UsagePublic.of(done.usage).model_dump(), **_tail(done)}),
     ]
+
+
+def _tail(done: ChatAnswer) -> dict[str, Any]:
+    """The end of every streamed answer: its conversation and how whole the answer is."""
+    return {
+        "conversation_id": str(done.conversation_id),
+        "degraded": done.degraded,
+        "incomplete": done.incomplete,
+        "declined": done.declined,
+    }
+
+
+DEGRADED_DOC = (
+    "True when no LLM provider answered and the offline extractive answerer did, or the "
+    "provider failed mid-answer."
+)
+INCOMPLETE_DOC = "True when the answer stopped early (the provider failed mid-answer)."
+DECLINED_DOC = (
+    "True when nothing retrieved was relevant enough: the answer says it does not know and "
+    "cites nothing."
+)
 
 
 class ChatPublic(BaseModel):
@@ -58,6 +76,9 @@ class ChatPublic(BaseModel):
     citations: list[CitationPublic]
     conversation_id: UUID
     usage: UsagePublic
+    degraded: bool = Field(False, description=DEGRADED_DOC)
+    incomplete: bool = Field(False, description=INCOMPLETE_DOC)
+    declined: bool = Field(False, description=DECLINED_DOC)
 
 
 class MessagePublic(BaseModel):
@@ -68,6 +89,9 @@ class MessagePublic(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     created_at: datetime
+    incomplete: bool = Field(
+        False, description="The answer stopped early: the client left or the provider failed."
+    )
 
 
 class ConversationPublic(BaseModel):

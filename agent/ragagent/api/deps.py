@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Request, WebSocket
 from starlette.requests import HTTPConnection
 
+from ragagent.api.caller import Caller
 from ragagent.core import errors
 from ragagent.core.security import Principal, fail, forbid
 from ragagent.state import AppState
@@ -74,8 +75,7 @@ def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
         if not principal.has_scope(scope):
             raise forbid(scope)
         headers = await get_state(request).limiter.hit(principal, scope)
-        request.state.ratelimit_headers = headers
-        request.state.principal_id = principal.id
+        Caller(principal.id, headers).remember(request)
         return principal
 
     dependency.__name__ = f"require_{scope}"
@@ -119,5 +119,5 @@ async def authenticate_websocket(websocket: WebSocket, scope: str = "chat") -> P
     except (errors.Unauthorized, errors.Forbidden) as exc:
         await websocket.close(code=WS_POLICY_VIOLATION, reason=exc.title)
         return None
-    websocket.state.principal = principal
+    Caller(principal.id).remember(websocket)
     return principal

@@ -2,9 +2,10 @@
 
 On SIGTERM the server calls ``drain``, which flips ``AppState.draining``. From
 then on new HTTP requests get 503 (health probes still answer, so readiness can
-report the drain), new WebSockets are refused, and every accepted one, which
-``DrainMiddleware`` tracked in ``AppState.websockets``, is sent 1001 "going
-away". In-flight requests continue.
+report the drain), new WebSockets are refused, and a new question on an open one
+closes it with 1001. In-flight requests continue; once the WebSocket answers in
+flight have finished, every accepted WebSocket, which ``DrainMiddleware`` tracked
+in ``AppState.websockets``, is sent 1001 "going away".
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from ragagent.api import problems
+from ragagent.api.asgi import Middleware
 from ragagent.state import WS_GOING_AWAY, AppState
 
 if TYPE_CHECKING:
@@ -32,35 +34,39 @@ def is_draining(scope: Scope) -> bool:
 
 
 async def drain(app: Starlette, grace_seconds: float) -> None:
-    """Refuse new work, then close the open WebSockets with 1001 within ``grace_seconds``.
+    """Refuse new work, let WebSocket answers in flight finish within ``grace_seconds``,
+    then close every open WebSocket with 1001.
 
-    The server calls it on the first SIGTERM; before start-up it only logs.
+    The server calls it on the first SIGTERM; before start-up it only logs. An answer
+    still streaming when the grace runs out is cut by the close; its text so far is
+    stored marked incomplete (``ChatService.stream_turn``).
     """
     state = AppState.of(app)
     if state is not None:
         state.draining = True
-    log.info("draining: refusing new requests, closing websockets")
-    if state is not None and len(state.websockets):
+    log.info("draining: refusing new requests, finishing websocket answers")
+    if state is None:
+        return
+    try:
         async with asyncio.timeout(grace_seconds):
-            closed = await state.websockets.close_all()
+            await state.ws_answers.wait_idle()
+    except TimeoutError:
+        log.warning("%d websocket answer(s) outlived the grace period", len(state.ws_answers))
+    if len(state.websockets):
+        closed = await state.websockets.close_all()
         log.info("asked %d websocket(s) to close", closed)
 
 
-class DrainMiddleware:
+class DrainMiddleware(Middleware):
     """Refuses new work while draining and tracks accepted WebSockets."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            await self._websocket(scope, receive, send)
-        elif scope["type"] == "http" and is_draining(scope) and scope["path"] not in PROBE_PATHS:
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if is_draining(scope) and scope["path"] not in PROBE_PATHS:
             await _refuse(scope, send)
         else:
             await self.app(scope, receive, send)
 
-    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = AppState.of(scope["app"])
         if state is None:
             await self.app(scope, receive, send)

@@ -21,6 +21,8 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragagent.api import problems
+from ragagent.api.asgi import Middleware
+from ragagent.api.caller import Caller
 from ragagent.api.lifecycle import DrainMiddleware
 from ragagent.api.openapi import install_openapi
 from ragagent.api.preauth import PreAuthLimitMiddleware
@@ -123,7 +125,7 @@ def _observe(scope: Scope, status: int, seconds: float) -> None:
     route, method = route_template(scope), scope.get("method", "GET")
     HTTP_REQUESTS.labels(route=route, method=method, status=str(status)).inc()
     HTTP_LATENCY.labels(route=route, method=method).observe(seconds)
-    state = scope.get("state") or {}
+    caller = Caller.of(scope)
     access_log.info(
         "%s %s %s %.1fms",
         method,
@@ -135,26 +137,22 @@ def _observe(scope: Scope, status: int, seconds: float) -> None:
             "status": status,
             "duration_ms": round(seconds * 1000, 2),
             "client": (scope.get("client") or ("-",))[0],
-            "principal": state.get("principal_id", "-"),
+            "principal": caller.principal_id if caller else "-",
         },
     )
 
 
-class SecurityHeadersMiddleware:
+class SecurityHeadersMiddleware(Middleware):
     """Hardening headers on every response, a strict CSP on pages, RateLimit-* echoes.
 
     ``csp_exempt`` lists path prefixes that get no CSP (the docs, while served).
     """
 
     def __init__(self, app: ASGIApp, *, csp_exempt: tuple[str, ...] = ()) -> None:
-        self.app = app
+        super().__init__(app)
         self.csp_exempt = csp_exempt
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = _secure_headers(scope, message, self.csp_exempt)
@@ -182,23 +180,21 @@ def _secure_headers(
         )
     if scope.get("scheme") == "https":
         wanted[b"strict-transport-security"] = "max-age=31536000; includeSubDomains"
-    for key, value in ((scope.get("state") or {}).get("ratelimit_headers") or {}).items():
+    caller = Caller.of(scope)
+    for key, value in (caller.ratelimit_headers if caller else {}).items():
         wanted[key.lower().encode()] = value
     headers.extend((k, v.encode()) for k, v in wanted.items() if k not in present)
     return headers
 
 
-class BodyLimitMiddleware:
+class BodyLimitMiddleware(Middleware):
     """413 for bodies over the cap, by Content-Length or by counting a streamed body."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = _header(scope, b"content-length")
         if declared and declared.isdigit() and int(declared) > self.max_bytes:
             await self._reject(scope, send)

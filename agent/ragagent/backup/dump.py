@@ -8,6 +8,10 @@ started is in it, and the manifest describes the dump exactly.
 
 The backup is written to ``<id>.tmp`` and renamed only once the dump and the
 manifest are on disk, so a failed or interrupted backup never looks complete.
+
+Given age recipients, pg_dump writes into a private temporary directory (the
+Job pod's emptyDir) and only the encrypted ``dump.pgc.age`` reaches the backup
+volume, so no plaintext is ever on the volume or in the bucket.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import logging
 import os
 import secrets
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,10 +29,12 @@ from typing import Any
 
 import psycopg
 from psycopg import IsolationLevel
+from pyrage import x25519
 
-from ragagent.backup import pg
+from ragagent.backup import crypt, pg
 from ragagent.backup.manifest import (
     DUMP_FILE,
+    ENCRYPTED_DUMP_FILE,
     MANIFEST_FILE,
     TMP_SUFFIX,
     Manifest,
@@ -55,6 +62,7 @@ class BackupResult:
             "size": self.manifest.size,
             "rows": self.manifest.rows,
             "schema_version": self.manifest.schema_version,
+            "encryption": self.manifest.encryption,
             "duration_seconds": round(self.duration_seconds, 3),
         }
 
@@ -71,8 +79,15 @@ class SnapshotFacts:
     checksums: dict[str, str]
 
 
-def run_backup(*, url: str, directory: Path, now: datetime | None = None) -> BackupResult:
-    """Back up the database at ``url`` into a new directory under ``directory``."""
+def run_backup(
+    *,
+    url: str,
+    directory: Path,
+    now: datetime | None = None,
+    recipients: list[x25519.Recipient] | None = None,
+) -> BackupResult:
+    """Back up the database at ``url`` into a new directory under ``directory``,
+    encrypted to ``recipients`` when given."""
     started = time.monotonic()
     target = pg.build_target(url)
     directory.mkdir(parents=True, exist_ok=True)
@@ -80,7 +95,7 @@ def run_backup(*, url: str, directory: Path, now: datetime | None = None) -> Bac
     scratch = directory / (backup_id + TMP_SUFFIX)
     scratch.mkdir()
     try:
-        manifest = _write_backup(target, scratch, backup_id)
+        manifest = _write_backup(target, scratch, backup_id, recipients)
         final = directory / backup_id
         scratch.rename(final)
         _fsync_dir(directory)
@@ -91,9 +106,30 @@ def run_backup(*, url: str, directory: Path, now: datetime | None = None) -> Bac
     return BackupResult(final, manifest, time.monotonic() - started)
 
 
-def _write_backup(target: pg.Target, scratch: Path, backup_id: str) -> Manifest:
-    dump = scratch / DUMP_FILE
-    facts = _dump_in_one_snapshot(target, dump)
+def _write_backup(
+    target: pg.Target, scratch: Path, backup_id: str, recipients: list[x25519.Recipient] | None
+) -> Manifest:
+    if not recipients:
+        dump = scratch / DUMP_FILE
+        facts = _dump_in_one_snapshot(target, dump)
+        return _write_manifest(target, scratch, backup_id, facts, dump)
+    with tempfile.TemporaryDirectory(prefix="ragagent-dump-") as private:
+        plain = Path(private) / DUMP_FILE
+        facts = _dump_in_one_snapshot(target, plain)
+        plain_sha256 = sha256_file(plain)
+        dump = scratch / ENCRYPTED_DUMP_FILE
+        crypt.encrypt_file(plain, dump, recipients)
+    return _write_manifest(target, scratch, backup_id, facts, dump, plain_sha256)
+
+
+def _write_manifest(
+    target: pg.Target,
+    scratch: Path,
+    backup_id: str,
+    facts: SnapshotFacts,
+    dump: Path,
+    plain_sha256: str | None = None,
+) -> Manifest:
     _fsync_file(dump)
     manifest = Manifest(
         id=backup_id,
@@ -107,6 +143,9 @@ def _write_backup(target: pg.Target, scratch: Path, backup_id: str) -> Manifest:
         sha256=sha256_file(dump),
         rows=facts.rows,
         checksums=facts.checksums,
+        dump_file=dump.name,
+        encryption=crypt.ENCRYPTION if plain_sha256 else None,
+        plain_sha256=plain_sha256,
     )
     (scratch / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
     _fsync_file(scratch / MANIFEST_FILE)

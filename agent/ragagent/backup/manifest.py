@@ -1,8 +1,10 @@
 """The backup manifest and the checks that prove a backup is whole.
 
 Pure apart from reading files: a backup directory holds ``dump.pgc`` (a
-``pg_dump -Fc`` archive) and ``manifest.json``. The manifest records the dump's
-size and sha256, so truncation or corruption is caught before a restore starts,
+``pg_dump -Fc`` archive), or ``dump.pgc.age`` (that archive encrypted with age),
+and ``manifest.json``. The manifest records the stored file's size and sha256,
+so truncation, corruption or tampering is caught before anything is decrypted or
+a restore starts (and, encrypted, the archive's own sha256 after decryption),
 and the row counts and content checksums per table taken in the dump's own
 snapshot, so a restore can prove it brought back exactly what was dumped.
 """
@@ -21,6 +23,8 @@ from ragagent.backup.errors import CorruptBackupError
 
 FORMAT = "ragagent-backup/1"
 DUMP_FILE = "dump.pgc"
+ENCRYPTED_DUMP_FILE = "dump.pgc.age"
+DUMP_FILES = (DUMP_FILE, ENCRYPTED_DUMP_FILE)
 MANIFEST_FILE = "manifest.json"
 TMP_SUFFIX = ".tmp"
 _ID = re.compile(r"^(\d{8}T\d{6}\.\d{3}Z)-([0-9a-f]{8})$")
@@ -43,6 +47,10 @@ class Manifest:
     rows: dict[str, int] = field(default_factory=dict)
     checksums: dict[str, str] = field(default_factory=dict)
     format: str = FORMAT
+    # Encrypted backups: the stored file, its cipher, and the plain archive's sha256.
+    dump_file: str = DUMP_FILE
+    encryption: str | None = None
+    plain_sha256: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
@@ -57,6 +65,10 @@ class Manifest:
             raise CorruptBackupError(f"manifest.json is not a valid manifest: {exc}") from None
         if manifest.format != FORMAT:
             raise CorruptBackupError(f"unsupported backup format {manifest.format!r}")
+        if manifest.dump_file not in DUMP_FILES:  # a name, never a path out of the backup
+            raise CorruptBackupError(f"unsupported dump file {manifest.dump_file!r}")
+        if (manifest.encryption is None) != (manifest.dump_file == DUMP_FILE):
+            raise CorruptBackupError("manifest encryption and dump file disagree")
         return manifest
 
 
@@ -90,21 +102,22 @@ def read_manifest(directory: Path) -> Manifest:
 
 
 def verify_backup(directory: Path) -> Manifest:
-    """Check the dump against its manifest (size, then sha256); returns the manifest.
+    """Check the stored dump against its manifest (size, then sha256); returns the manifest.
 
     Raises CorruptBackupError naming what is wrong: a missing file, a truncated or
     extended dump, or content that no longer matches its checksum.
     """
     manifest = read_manifest(directory)
-    dump = directory / DUMP_FILE
+    name = manifest.dump_file
+    dump = directory / name
     if not dump.is_file():
-        raise CorruptBackupError(f"{directory.name}: {DUMP_FILE} is missing")
+        raise CorruptBackupError(f"{directory.name}: {name} is missing")
     size = dump.stat().st_size
     if size != manifest.size:
         raise CorruptBackupError(
-            f"{directory.name}: {DUMP_FILE} is {size} bytes but the manifest says "
+            f"{directory.name}: {name} is {size} bytes but the manifest says "
             f"{manifest.size} (truncated or damaged)"
         )
     if sha256_file(dump) != manifest.sha256:
-        raise CorruptBackupError(f"{directory.name}: {DUMP_FILE} fails its sha256 checksum")
+        raise CorruptBackupError(f"{directory.name}: {name} fails its sha256 checksum")
     return manifest

@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from ragagent.backup import tls_relay
 from ragagent.backup.errors import BackupError, ToolError
 
 PG_BIN_ENV = "RAGAGENT_PG_BIN_DIR"
@@ -137,9 +138,19 @@ def start_tool(
     target: Target,
     settings: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
+    """Start ``tool``. The bundled tools have no TLS: when the URL asks for it they reach the
+    server through a ``tls_relay.Relay``, and ``--dbname=<target.conninfo>`` points there."""
     command = [str(tool_path(bin_dir, tool)), *args]
     env = tool_env(target, settings)
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    params = {key: str(value) for key, value in conninfo_to_dict(target.conninfo).items()}
+    relay = tls_relay.Relay(params) if tls_relay.needs_relay(params) else None
+    if relay is not None:
+        relayed = f"--dbname={make_conninfo(**relay.tool_params())}"
+        command = [relayed if arg == f"--dbname={target.conninfo}" else arg for arg in command]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if relay is not None:
+        relay.serve(lambda: process.poll() is not None)
+    return process
 
 
 def finish_tool(process: subprocess.Popen[bytes], tool: str) -> None:

@@ -5,6 +5,10 @@ touched, a target that already holds tables is refused unless ``force``, and
 ``pg_restore`` runs in a single transaction, so a failed restore leaves the
 target as it was. Afterwards every table's row count and content checksum must
 equal the manifest's, and any HNSW index left invalid is rebuilt.
+
+An encrypted backup is checked against its manifest, then decrypted into a
+private temporary directory, whose archive must match the manifest's plain
+sha256 before pg_restore reads it.
 """
 
 from __future__ import annotations
@@ -14,16 +18,30 @@ import re
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
+from pyrage import x25519
 
-from ragagent.backup import pg
-from ragagent.backup.errors import BackupError, TargetNotEmptyError, VerificationError
-from ragagent.backup.manifest import DUMP_FILE, MANIFEST_FILE, Manifest, verify_backup
+from ragagent.backup import crypt, pg
+from ragagent.backup.errors import (
+    BackupError,
+    CorruptBackupError,
+    TargetNotEmptyError,
+    VerificationError,
+)
+from ragagent.backup.manifest import (
+    DUMP_FILES,
+    MANIFEST_FILE,
+    Manifest,
+    sha256_file,
+    verify_backup,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +85,30 @@ class RestoreResult:
 
 def backup_directory(path: Path) -> Path:
     """Accept the backup directory or either file inside it."""
-    return path.parent if path.name in (DUMP_FILE, MANIFEST_FILE) else path
+    return path.parent if path.name in (*DUMP_FILES, MANIFEST_FILE) else path
+
+
+@contextmanager
+def plain_dump(
+    directory: Path, manifest: Manifest, identities: list[x25519.Identity] | None
+) -> Iterator[Path]:
+    """The verified backup's pg_dump archive: as stored, or decrypted into a private
+    temporary directory that is removed afterwards."""
+    stored = directory / manifest.dump_file
+    if manifest.encryption is None:
+        yield stored
+        return
+    if not identities:
+        raise BackupError(
+            f"backup {manifest.id} is encrypted ({manifest.encryption}): give the age "
+            "identity that matches its public key (--identity-file)"
+        )
+    with tempfile.TemporaryDirectory(prefix="ragagent-restore-") as private:
+        plain = Path(private) / stored.name.removesuffix(".age")
+        crypt.decrypt_file(stored, plain, identities)
+        if sha256_file(plain) != manifest.plain_sha256:
+            raise CorruptBackupError(f"{directory.name}: the decrypted dump fails its sha256")
+        yield plain
 
 
 def run_restore(
@@ -76,18 +117,21 @@ def run_restore(
     url: str,
     force: bool = False,
     maintenance_work_mem: str = DEFAULT_MAINTENANCE_WORK_MEM,
+    identities: list[x25519.Identity] | None = None,
 ) -> RestoreResult:
-    """Restore ``backup`` into the database at ``url`` (created when missing)."""
+    """Restore ``backup`` into the database at ``url`` (created when missing);
+    ``identities`` decrypt an encrypted backup."""
     started = time.monotonic()
     if not _MEMORY.match(maintenance_work_mem):
         raise BackupError(f"maintenance_work_mem {maintenance_work_mem!r} is not like 256MB")
     directory = backup_directory(backup)
     manifest = verify_backup(directory)
     target = pg.build_target(url)
-    _ensure_database(target)
-    _refuse_non_empty(target, force=force)
-    session = {"maintenance_work_mem": maintenance_work_mem}
-    _pg_restore(target, directory / DUMP_FILE, force=force, session=session)
+    with plain_dump(directory, manifest, identities) as dump:
+        _ensure_database(target)
+        _refuse_non_empty(target, force=force)
+        session = {"maintenance_work_mem": maintenance_work_mem}
+        _pg_restore(target, dump, force=force, session=session)
     with pg.connect(target, autocommit=True) as conn:
         conn.execute(
             "SELECT set_config('maintenance_work_mem', %s, false)", (maintenance_work_mem,)

@@ -11,21 +11,30 @@ starts.
 from __future__ import annotations
 
 import os
-from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
-    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from ragagent.core.answer_settings import AnswerSettings
 from ragagent.core.auth_settings import AuthSettings
-from ragagent.core.config_bounds import NETWORK_FIELDS, BoundsSettings
+from ragagent.core.config_bounds import BoundsSettings
+from ragagent.core.database_tls import DatabaseTLSSettings
+from ragagent.core.env_lists import CsvList
+from ragagent.core.llm_settings import LLMSettings
+from ragagent.core.ratelimit_settings import RateLimitSettings
 from ragagent.core.transport_settings import TransportSettings
 
 MIN_SECRET_BYTES = 32
@@ -87,20 +96,15 @@ def field_env_names(field: FieldInfo, field_name: str) -> list[str]:
     return [f"RAGAGENT_{field_name.upper()}"]
 
 
-def _split_csv(value: Any) -> Any:
-    """Let list settings be written as a comma-separated env variable."""
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
-    return value
-
-
-CsvList = Annotated[list[str], NoDecode]
-ScopeLimitList = Annotated[
-    list[Annotated[str, Field(pattern=r"^(chat|ingest|admin)=[1-9]\d*(/\d+)?$")]], NoDecode
-]
-
-
-class Settings(AuthSettings, BoundsSettings, TransportSettings):
+class Settings(
+    AuthSettings,
+    BoundsSettings,
+    DatabaseTLSSettings,
+    TransportSettings,
+    LLMSettings,
+    AnswerSettings,
+    RateLimitSettings,
+):
     """All agent settings. Env names are ``RAGAGENT_<FIELD>`` unless noted.
 
     These are the settings of the programs that sign or verify credentials (the server
@@ -187,31 +191,7 @@ class Settings(AuthSettings, BoundsSettings, TransportSettings):
         "unset means ${XDG_CACHE_HOME:-~/.cache}/ragagent/models.",
     )
 
-    # --- LLM -----------------------------------------------------------------
-    llm_provider: Literal["auto", "extractive", "openai"] = Field(
-        "auto",
-        description="auto picks openai when OPENAI_API_KEY or OPENAI_BASE_URL is set, "
-        "else the offline extractive answerer.",
-    )
-    openai_api_key: SecretStr | None = Field(
-        None, validation_alias=_env("RAGAGENT_OPENAI_API_KEY", "OPENAI_API_KEY")
-    )
-    openai_base_url: str | None = Field(
-        None, validation_alias=_env("RAGAGENT_OPENAI_BASE_URL", "OPENAI_BASE_URL")
-    )
-    chat_model: str = Field("gpt-4o-mini", description="Chat model name for the openai provider.")
-    llm_timeout_seconds: float = Field(30.0, gt=0, description="Per-request LLM timeout.")
-    llm_max_retries: int = Field(3, ge=0, le=10, description="Retries on 429/5xx with backoff.")
-    llm_max_tokens: int = Field(512, ge=16, description="Maximum tokens in one answer.")
-    llm_retry_backoff_seconds: float = Field(
-        0.5, ge=0, description="First retry delay (seconds); doubles per attempt, with jitter."
-    )
-    llm_breaker_failures: int = Field(
-        5, ge=1, description="Consecutive LLM failures that open the circuit breaker."
-    )
-    llm_breaker_cooldown_seconds: float = Field(
-        30.0, gt=0, description="Seconds the open breaker fails fast before one trial call."
-    )
+    # --- LLM: the provider fields are in LLMSettings (llm_settings.py) ---------
 
     # --- chunking and retrieval ---------------------------------------------
     chunk_size: int = Field(800, ge=100, le=20000, description="Target chunk size (characters).")
@@ -250,20 +230,17 @@ class Settings(AuthSettings, BoundsSettings, TransportSettings):
         default_factory=list, description="Exact origins allowed by CORS; empty means none."
     )
     trusted_hosts: CsvList = Field(
-        default_factory=lambda: ["*"], description="Accepted Host headers."
+        default_factory=lambda data: list(_default_hosts(data.get("environment"))),
+        description="Accepted Host headers. Unset: any in development; in production only "
+        "localhost and 127.0.0.1 (the operator always lists the agent's names).",
+    )
+    # '*' lets any Host through, so a DNS-rebinding page or a forged Host reaches the API:
+    # production refuses it unless someone chose it on purpose (the operator never does).
+    trusted_hosts_allow_any: bool = Field(
+        False, description="Accept '*' in RAGAGENT_TRUSTED_HOSTS in production."
     )
 
-    # --- rate limits ---------------------------------------------------------
-    rate_limit_requests_per_minute: int = Field(60, ge=1, description="Per identity.")
-    rate_limit_burst: int = Field(20, ge=0, description="Extra requests allowed in a burst.")
-    rate_limit_tokens_per_day: int = Field(200_000, ge=0, description="LLM tokens per identity.")
-    rate_limit_storage_url: str = Field(
-        "memory://", description="limits storage: memory:// or redis://host:port for replicas."
-    )
-    rate_limit_scopes: ScopeLimitList = Field(
-        default_factory=list,
-        description="Per-scope overrides: 'chat=30/5,ingest=10/0' (requests per minute/burst).",
-    )
+    # The rate-limit fields (limits, token budget, storage) are in RateLimitSettings.
 
     # --- retention -----------------------------------------------------------
     conversation_retention_days: int | None = Field(
@@ -277,20 +254,6 @@ class Settings(AuthSettings, BoundsSettings, TransportSettings):
         description="OTLP/HTTP endpoint for traces; unset turns tracing off. The OpenTelemetry "
         "SDK reads it (and the other OTEL_* variables) itself, so only the standard name counts.",
     )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _split_lists(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for key in (
-                "cors_allowed_origins",
-                "trusted_hosts",
-                "rate_limit_scopes",
-                *NETWORK_FIELDS,
-            ):
-                if key in data:
-                    data[key] = _split_csv(data[key])
-        return data
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -319,24 +282,20 @@ class Settings(AuthSettings, BoundsSettings, TransportSettings):
             found.append("DEBUG must be off in production")
         if any("*" in origin for origin in self.cors_allowed_origins):
             found.append("RAGAGENT_CORS_ALLOWED_ORIGINS must not contain a wildcard")
+        any_host = not self.trusted_hosts or "*" in self.trusted_hosts  # empty means '*'
+        if self.signs_credentials and any_host and not self.trusted_hosts_allow_any:
+            found.append(
+                "RAGAGENT_TRUSTED_HOSTS must list the agent's host names in production, not '*' "
+                "(set RAGAGENT_TRUSTED_HOSTS_ALLOW_ANY=true to accept any Host on purpose)"
+            )
         if self.auth_disabled:
             found.append("RAGAGENT_AUTH_DISABLED must not be set in production")
-        if self.database_url is None:
-            found.append("DATABASE_URL must be set in production (embedded DB is for development)")
+        found.extend(self.database_tls_problems(self.database_url))
         return found
 
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
-
-    @cached_property
-    def resolved_llm_provider(self) -> Literal["extractive", "openai"]:
-        """The provider actually used once ``auto`` is resolved."""
-        if self.llm_provider != "auto":
-            return self.llm_provider
-        if self.openai_api_key is not None or self.openai_base_url:
-            return "openai"
-        return "extractive"
 
     @classmethod
     def settings_customise_sources(
@@ -348,6 +307,11 @@ class Settings(AuthSettings, BoundsSettings, TransportSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, FileSecretsSource(settings_cls))
+
+
+def _default_hosts(environment: object) -> tuple[str, ...]:
+    """The Host headers accepted when RAGAGENT_TRUSTED_HOSTS is unset."""
+    return ("localhost", "127.0.0.1") if environment == "production" else ("*",)
 
 
 class DataSettings(Settings):

@@ -9,10 +9,11 @@ imports it without the agent's dependencies.
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode
+from pydantic_settings import BaseSettings
+
+from ragagent.core.env_lists import CsvList
 
 # Private (RFC 1918, ULA), loopback, link-local (cloud metadata at 169.254.169.254),
 # carrier-grade NAT (often a cluster's pod range), "this network", benchmarking, multicast
@@ -36,9 +37,6 @@ BLOCKED_NETWORKS = (
     "fe80::/10",
     "ff00::/8",
 )
-NetworkList = Annotated[list[str], NoDecode]
-# Written as one comma-separated env variable each (Settings splits them).
-NETWORK_FIELDS = ("url_fetch_blocked_networks", "url_fetch_allowed_networks")
 
 
 class BoundsSettings(BaseSettings):
@@ -55,6 +53,20 @@ class BoundsSettings(BaseSettings):
         gt=0,
         description="Seconds one document may take to parse (off the event loop); longer is "
         "refused with 422.",
+    )
+    max_document_pages: int = Field(
+        2000,
+        ge=1,
+        description="Most pages in one ingested PDF; more is refused with 413.",
+    )
+    # A .docx is a zip archive: its declared unpacked size is checked before anything is
+    # inflated, so a small zip bomb is refused without being unpacked. A PDF's compressed
+    # page streams can hide as much text, so its extracted text has the same cap.
+    max_unpacked_bytes: int = Field(
+        100 * 1024 * 1024,
+        ge=1,
+        description="Largest total unpacked size of an ingested DOCX, and largest text "
+        "extracted from one PDF (bytes); more is refused with 413.",
     )
     preauth_requests_per_minute: int = Field(
         600,
@@ -95,18 +107,18 @@ class BoundsSettings(BaseSettings):
         description="Seconds a chat WebSocket may go without a client frame while no answer "
         "streams; then it is closed with 1000.",
     )
-    url_fetch_blocked_networks: NetworkList = Field(
+    url_fetch_blocked_networks: CsvList = Field(
         default_factory=lambda: list(BLOCKED_NETWORKS),
         description="CIDRs URL sources (and their redirects) may not reach: private, "
         "loopback, link-local, cluster and reserved ranges by default.",
     )
-    url_fetch_allowed_networks: NetworkList = Field(
+    url_fetch_allowed_networks: CsvList = Field(
         default_factory=list,
         description="CIDRs exempt from url_fetch_blocked_networks (e.g. an intranet wiki, or "
         "127.0.0.0/8 in tests); empty by default.",
     )
 
-    @field_validator(*NETWORK_FIELDS)
+    @field_validator("url_fetch_blocked_networks", "url_fetch_allowed_networks")
     @classmethod
     def _check_networks(cls, value: list[str]) -> list[str]:
         for item in value:

@@ -133,3 +133,22 @@ READINESS_CHECKS = Counter(
     "Readiness database checks run (probes within the cache window share one).",
     registry=REGISTRY,
 )
+LLM_FALLBACKS = Counter(
+    "ragagent_llm_fallbacks_total",
+    "Turns moved past a failed LLM provider before any token, by the provider that failed "
+    "(primary, fallback_1, fallback_2).",
+    ["provider"],
+    registry=REGISTRY,
+)
+DEGRADED_ANSWERS = Counter(
+    "ragagent_chat_degraded_answers_total",
+    "Answers not fully written by an LLM, by reason: all_providers_failed (the extractive "
+    "answerer answered) or mid_stream (the provider failed after streaming began).",
+    ["reason"],
+    registry=REGISTRY,
+)
+LLM_PROVIDERS_REACHABLE = Gauge(
+    "ragagent_llm_providers_reachable",
+    "LLM providers that answered the last background reachability probe.",
+    registry=REGISTRY,
+)

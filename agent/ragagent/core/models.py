@@ -43,7 +43,9 @@ class DocumentInput(BaseModel):
 
     text: str
     content_type: str = Field(
-        "text/plain", description="text/plain, text/markdown or text/html (else 415)."
+        "text/plain",
+        description="text/plain, text/markdown or text/html (else 415). PDF and DOCX files "
+        "are sent as the raw request body, with their own Content-Type.",
     )
     external_id: str | None = None
     title: str | None = None
@@ -51,6 +53,14 @@ class DocumentInput(BaseModel):
     metadata: dict[str, Any] = Field(
         default_factory=dict, description="Free JSON, filterable by containment."
     )
+
+
+class FileInput(DocumentInput):
+    """A document in a file format (application/pdf, or the DOCX type): ingestion extracts
+    its text from ``data``, with the limits on pages, unpacked size and parse time."""
+
+    text: str = ""
+    data: bytes = Field(repr=False)
 
 
 class DocumentRecord(BaseModel):

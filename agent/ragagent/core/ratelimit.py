@@ -4,7 +4,8 @@ Requests: each scope allows ``requests_per_minute + burst`` in any 60-second
 moving window, and ``requests_per_minute * 60`` per hour, so a client may burst
 above its steady rate briefly but not sustain it. Identity is the principal id,
 or the client IP for anonymous callers. Storage is in-process by default;
-``rate_limit_storage_url=redis://...`` shares the counters across replicas.
+``rate_limit_storage=postgres`` (``ragagent.db.ratelimit_store``, built by the lifespan on
+the app's pool) or ``redis`` shares the counters across replicas and restarts.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerMinute
+from limits.aio.storage import Storage
 from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
@@ -44,7 +46,22 @@ class ScopeLimit:
         )
 
 
-def build_storage_url(url: str) -> str:
+def build_storage_url(settings: Settings) -> str:
+    """The ``limits`` URL of an in-process or Redis storage (postgres needs the app's pool)."""
+    if settings.rate_limit_storage == "redis" and settings.rate_limit_storage_url:
+        return settings.rate_limit_storage_url
+    return "memory://"
+
+
+def create_storage(url: str) -> Storage:
+    """A ``limits`` asyncio storage for ``memory://`` or ``redis://host:port``."""
+    storage = storage_from_string(async_url(url), **storage_options(url))
+    if not isinstance(storage, Storage):  # async_url names an asyncio storage, always
+        raise TypeError(f"{url}: not an asyncio limits storage")
+    return storage
+
+
+def async_url(url: str) -> str:
     """``limits`` names its asyncio storages ``async+<scheme>``."""
     return url if url.startswith("async+") else f"async+{url}"
 
@@ -94,26 +111,29 @@ class Limiter:
         default: ScopeLimit,
         scopes: dict[str, ScopeLimit] | None = None,
         tokens_per_day: int,
-        storage_url: str = "memory://",
+        storage: Storage | None = None,
     ) -> None:
+        """``storage`` defaults to a fresh in-process one: limits of this instance alone."""
         self.default = default
         self.scopes = scopes or {}
         self.tokens_per_day = tokens_per_day
-        storage = storage_from_string(
-            build_storage_url(storage_url), **storage_options(storage_url)
-        )
+        storage = storage or create_storage("memory://")
         self._requests = MovingWindowRateLimiter(storage)
         self._tokens = FixedWindowRateLimiter(storage)
         self._token_item = RateLimitItemPerDay(max(1, tokens_per_day), namespace="tokens")
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Limiter:
+    def from_settings(cls, settings: Settings, storage: Storage | None = None) -> Limiter:
+        """``storage`` is the shared one when the caller built it (postgres needs the pool);
+        otherwise the settings' memory or Redis storage."""
+        if storage is None and settings.rate_limit_storage == "postgres":
+            raise ValueError("rate_limit_storage=postgres needs a PostgresStorage on the pool")
         default = ScopeLimit(settings.rate_limit_requests_per_minute, settings.rate_limit_burst)
         return cls(
             default=default,
             scopes=parse_scope_limits(settings.rate_limit_scopes, default),
             tokens_per_day=settings.rate_limit_tokens_per_day,
-            storage_url=settings.rate_limit_storage_url,
+            storage=storage or create_storage(build_storage_url(settings)),
         )
 
     def limit_for(self, scope: str) -> ScopeLimit:

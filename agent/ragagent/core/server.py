@@ -4,9 +4,10 @@ Never with ``--reload``. X-Forwarded-For/-Proto are believed only from the
 addresses in ``RAGAGENT_FORWARDED_ALLOW_IPS`` (a client could otherwise pick its
 own rate-limit identity, or its scheme). On the first
 SIGTERM/SIGINT the server awaits the ``drain`` it was given (the agent's makes
-readiness 503, refuses new requests and closes WebSockets with 1001), then
-uvicorn stops accepting connections and waits up to ``shutdown_grace_seconds``
-for in-flight requests to finish. A second signal exits at once.
+readiness 503, refuses new requests, lets WebSocket answers finish and then closes
+WebSockets with 1001), then uvicorn stops accepting connections and waits for
+in-flight requests to finish in what is left of ``shutdown_grace_seconds``. A second
+signal exits at once.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -84,8 +86,17 @@ class DrainingServer(uvicorn.Server):
         self._drain_task = asyncio.ensure_future(self.drain())
 
     async def drain(self) -> None:
-        """Run the app's drain, then let uvicorn finish."""
+        """Run the app's drain, then let uvicorn finish in what is left of the grace.
+
+        The drain may wait for WebSocket answers while HTTP requests run alongside, so
+        uvicorn's own wait for those requests gets only the remainder: the whole
+        shutdown stays within one grace period, which the pod's termination grace
+        period is sized for.
+        """
+        started = time.monotonic()
         await self._drain()
+        left = self.config.timeout_graceful_shutdown or 0
+        self.config.timeout_graceful_shutdown = max(1, round(left - (time.monotonic() - started)))
         self.should_exit = True
 
 

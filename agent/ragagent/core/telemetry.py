@@ -136,3 +136,17 @@ def detached_span(name: str, **attributes: Any) -> Iterator[trace.Span]:
         raise
     finally:
         current.end()
+
+
+def trace_headers() -> dict[str, str]:
+    """The current trace as W3C ``traceparent`` (and ``tracestate``) headers; empty when
+    nothing is traced.
+
+    For clients the httpx instrumentation does not reach: the openai SDK sends through its
+    own fork of httpx, so its requests to the LLM providers carry the trace only this way.
+    """
+    from opentelemetry import propagate
+
+    headers: dict[str, str] = {}
+    propagate.inject(headers)
+    return headers

@@ -7,18 +7,17 @@ the operator's image imports it without the agent's dependencies.
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode
+from pydantic_settings import BaseSettings
 
-AddressList = Annotated[list[str], NoDecode]
+from ragagent.core.env_lists import CsvList
 
 
 class TransportSettings(BaseSettings):
     """Forwarded headers and the interactive API docs."""
 
-    forwarded_allow_ips: AddressList = Field(
+    forwarded_allow_ips: CsvList = Field(
         default_factory=list,
         description="Addresses or CIDRs of the proxies (a TLS-terminating ingress) whose "
         "X-Forwarded-For and X-Forwarded-Proto are believed, comma-separated; empty believes "
@@ -30,13 +29,6 @@ class TransportSettings(BaseSettings):
         description="Serve Swagger UI at /docs. It loads its script and style from a CDN, "
         "so unset means on in development and off in production.",
     )
-
-    @field_validator("forwarded_allow_ips", mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [item.strip() for item in value.split(",") if item.strip()]
-        return value
 
     @field_validator("forwarded_allow_ips")
     @classmethod

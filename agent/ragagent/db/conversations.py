@@ -43,6 +43,7 @@ class Message:
     prompt_tokens: int
     completion_tokens: int
     created_at: datetime
+    incomplete: bool = False  # the answer stopped early (migration 0007)
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class ConversationContext:
 
 
 _CONVERSATION = "id, user_id, title, message_count, created_at, updated_at"
-_MESSAGE = "id, role, content, citations, prompt_tokens, completion_tokens, created_at"
+_MESSAGE = "id, role, content, citations, prompt_tokens, completion_tokens, created_at, incomplete"
 
 
 def build_title(message: str) -> str:
@@ -150,6 +151,7 @@ async def add_message(
     citations: Sequence[dict[str, Any]] = (),
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
+    incomplete: bool = False,
 ) -> bool:
     """Append a message unless the conversation holds ``max_messages`` already.
 
@@ -167,7 +169,7 @@ async def add_message(
             return False
         await conn.execute(
             "INSERT INTO messages (conversation_id, role, content, citations, prompt_tokens, "
-            "completion_tokens) VALUES (%s, %s, %s, %s, %s, %s)",
+            "completion_tokens, incomplete) VALUES (%s, %s, %s, %s, %s, %s, %s)",
             (
                 conversation_id,
                 role,
@@ -175,6 +177,7 @@ async def add_message(
                 Jsonb(list(citations)),
                 prompt_tokens,
                 completion_tokens,
+                incomplete,
             ),
         )
     return True

@@ -128,6 +128,15 @@ def _tail(chunk: str, overlap: int, room: int) -> str:
     return tail.strip()
 
 
+def heading_of(chunk: str) -> str | None:
+    """The section heading ``chunk`` starts with (as ``build_chunks`` repeats it), without its
+    ``#`` marks: ``p. 3`` for a page of a PDF; None when the chunk starts with body text."""
+    first = chunk.split("\n", 1)[0]
+    if not _HEADING.match(first):
+        return None
+    return first.lstrip("#").strip()
+
+
 def _with_heading(heading: str, piece: str) -> str:
     if not heading or piece.startswith(heading):
         return piece

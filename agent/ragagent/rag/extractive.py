@@ -11,12 +11,12 @@ answer says so plainly instead of guessing.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from ragagent.core import models
 from ragagent.rag.prompts import estimate_tokens, neutralise_markers
-from ragagent.rag.types import AnswerDelta, RetrievedChunk, Usage
+from ragagent.rag.types import AnswerDelta, Completion, RetrievedChunk, Usage
 
 MAX_SENTENCES = 3
 MAX_SENTENCE_CHARS = 400
@@ -110,6 +110,12 @@ class ExtractiveLLM:
 
     provider = "extractive"
     model = "extractive"
+
+    async def complete(
+        self, messages: Sequence[Mapping[str, str]], *, max_tokens: int, timeout_seconds: float
+    ) -> Completion | None:
+        """No model to ask: side tasks use their deterministic way instead."""
+        return None
 
     async def stream(
         self, *, question: str, history: Sequence[models.ChatTurn], chunks: Sequence[RetrievedChunk]

@@ -21,6 +21,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import posixpath
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -65,25 +66,14 @@ class PreparedDocument:
 
 def build_prepared(doc: models.DocumentInput, settings: Settings) -> PreparedDocument:
     """Parse, validate, hash and chunk one document; raises 413/415/422 errors."""
-    if len(doc.text.encode()) > settings.max_document_bytes:
-        raise errors.PayloadTooLarge(
-            f"document larger than {settings.max_document_bytes} bytes "
-            "(RAGAGENT_MAX_DOCUMENT_BYTES)"
-        )
-    content_type = parsing.normalise_content_type(doc.content_type)
-    parsed = parsing.build_parsed(
-        doc.text,
-        content_type,
-        max_html_elements=settings.max_html_elements,
-        deadline=time.monotonic() + settings.parse_timeout_seconds,
-    )
+    content_type, parsed = _parse(doc, settings)
     text = chunking.normalise(parsed.text)
     if not text:
         raise errors.ValidationFailed("document text is empty")
     chunks = chunking.build_chunks(text, size=settings.chunk_size, overlap=settings.chunk_overlap)
     if not chunks:
         raise errors.ValidationFailed("document has no text to index")
-    title = (doc.title or parsed.title or text.split("\n", 1)[0])[:300]
+    title = _title(doc, parsed, text)
     digest = build_content_hash(text=text, title=title, source=doc.source, metadata=doc.metadata)
     values = models.DocumentValues(
         external_id=doc.external_id or f"sha256-{_sha256(text)[:32]}",
@@ -97,6 +87,55 @@ def build_prepared(doc: models.DocumentInput, settings: Settings) -> PreparedDoc
         body=text,
     )
     return PreparedDocument(values=values, chunks=chunks)
+
+
+def _parse(doc: models.DocumentInput, settings: Settings) -> tuple[str, parsing.ParsedDocument]:
+    """The normalised content type and the parsed text of ``doc``, within the limits."""
+    size = len(doc.data) if isinstance(doc, models.FileInput) else len(doc.text.encode())
+    if size > settings.max_document_bytes:
+        raise errors.PayloadTooLarge(
+            f"document larger than {settings.max_document_bytes} bytes "
+            "(RAGAGENT_MAX_DOCUMENT_BYTES)"
+        )
+    content_type = parsing.normalise_content_type(doc.content_type)
+    deadline = time.monotonic() + settings.parse_timeout_seconds
+    if content_type not in parsing.FILE_TYPES:
+        parsed = parsing.build_parsed(
+            doc.text, content_type, max_html_elements=settings.max_html_elements, deadline=deadline
+        )
+        return content_type, parsed
+    if not isinstance(doc, models.FileInput):
+        raise errors.UnsupportedMediaType(
+            f"{content_type} documents are sent as the raw request body with that "
+            "Content-Type, not as JSON text"
+        )
+    return content_type, _parse_file(doc, content_type, settings, deadline)
+
+
+def _parse_file(
+    doc: models.FileInput, content_type: str, settings: Settings, deadline: float
+) -> parsing.ParsedDocument:
+    try:
+        return parsing.build_file_parsed(
+            doc.data,
+            content_type,
+            max_pages=settings.max_document_pages,
+            max_unpacked_bytes=settings.max_unpacked_bytes,
+            deadline=deadline,
+        )
+    except errors.AgentError as exc:
+        # A CLI or source run ingests many files at once: say which one is at fault.
+        name = doc.external_id or doc.title
+        raise type(exc)(f"{name}: {exc.detail}" if name else exc.detail) from None
+
+
+def _title(doc: models.DocumentInput, parsed: parsing.ParsedDocument, text: str) -> str:
+    """The client's title, else the document's own, else (for a file, whose text starts
+    with a page or heading line) its file name, else its first line of text."""
+    first_line = text.split("\n", 1)[0]
+    if isinstance(doc, models.FileInput):
+        first_line = posixpath.basename((doc.external_id or "").rstrip("/")) or first_line
+    return (doc.title or parsed.title or first_line)[:300]
 
 
 def build_all_prepared(

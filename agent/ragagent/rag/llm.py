@@ -1,43 +1,76 @@
 """Answerers: the OpenAI-compatible provider and the offline extractive one.
 
-``create_llm`` picks one from Settings. The OpenAI provider talks to any
+``fallback.create_llm`` picks them from Settings. The OpenAI provider talks to any
 OpenAI-compatible base URL through the official SDK, streams, and is resilient
 in a bounded way: 429/5xx/timeouts are retried with jittered exponential
 backoff, but only while nothing has been streamed yet (a retry after the first
 token would repeat text the user already saw); a circuit breaker fails fast
-with 503 + Retry-After while the provider is down.
+(``errors.LLMUnavailable``) while the provider is down, so ``fallback`` moves the
+turn on to the next provider without waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import openai
 from openai.types.chat import ChatCompletionChunk
 
-from ragagent.core import errors, models
+from ragagent.core import errors, models, telemetry
 from ragagent.core.config import Settings
+from ragagent.core.llm_settings import MAX_FALLBACKS
 from ragagent.core.metrics import LLM_ERRORS
 from ragagent.rag.breaker import CircuitBreaker
 from ragagent.rag.extractive import ExtractiveLLM
 from ragagent.rag.prompts import Message, build_messages, estimate_prompt_tokens, estimate_tokens
-from ragagent.rag.types import LLM, AnswerDelta, RetrievedChunk, Usage
+from ragagent.rag.types import AnswerDelta, Completion, RetrievedChunk, Usage
 
-__all__ = ["ExtractiveLLM", "OpenAIChatLLM", "create_llm"]
+__all__ = ["ExtractiveLLM", "OpenAIChatLLM", "ProviderSpec", "build_provider_specs"]
 
 MAX_BACKOFF_SECONDS = 8.0
+PROBE_TIMEOUT_SECONDS = 2.0
 UNAVAILABLE = "The language model provider is not answering; please try again shortly."
 
 
-def create_llm(settings: Settings) -> LLM:
-    """The answerer Settings ask for (``auto`` resolves to openai when it is configured)."""
-    if settings.resolved_llm_provider == "openai":
-        return OpenAIChatLLM.from_settings(settings)
-    return ExtractiveLLM()
+@dataclass(frozen=True, kw_only=True)
+class ProviderSpec:
+    """One OpenAI-compatible endpoint: where it is, which model, and its key."""
+
+    name: str  # "primary", "fallback_1", ...: a bounded label for logs and metrics
+    base_url: str | None
+    model: str
+    api_key: str | None = field(default=None, repr=False)
+
+
+def build_provider_specs(settings: Settings) -> list[ProviderSpec]:
+    """The providers in the order a turn tries them; empty for the offline answerer."""
+    if settings.resolved_llm_provider != "openai":
+        return []
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    specs = [
+        ProviderSpec(
+            name="primary",
+            base_url=settings.openai_base_url,
+            model=settings.chat_model,
+            api_key=key,
+        )
+    ]
+    for index in range(1, MAX_FALLBACKS + 1):
+        url, model, secret = settings.fallback(index)
+        if url is not None:
+            specs.append(
+                ProviderSpec(
+                    name=f"fallback_{index}",
+                    base_url=url,
+                    model=model or settings.chat_model,
+                    api_key=secret.get_secret_value() if secret else None,
+                )
+            )
+    return specs
 
 
 def error_kind(exc: openai.APIError) -> str:
@@ -77,12 +110,13 @@ class OpenAIChatLLM:
     breaker: CircuitBreaker
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> OpenAIChatLLM:
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    def from_settings(cls, settings: Settings, spec: ProviderSpec | None = None) -> OpenAIChatLLM:
+        """The provider ``spec`` names (the primary one unless given), with its own breaker."""
+        spec = spec or build_provider_specs(settings)[0]
         client = openai.AsyncOpenAI(
             # Local OpenAI-compatible servers often need no key, but the SDK insists on one.
-            api_key=key or "unused",
-            base_url=settings.openai_base_url,
+            api_key=spec.api_key or "unused",
+            base_url=spec.base_url,
             timeout=settings.llm_timeout_seconds,
             max_retries=0,  # We retry ourselves, so retries stop once streaming has begun.
         )
@@ -90,10 +124,51 @@ class OpenAIChatLLM:
             failure_threshold=settings.llm_breaker_failures,
             cooldown_seconds=settings.llm_breaker_cooldown_seconds,
         )
-        return cls(client=client, model=settings.chat_model, settings=settings, breaker=breaker)
+        return cls(client=client, model=spec.model, settings=settings, breaker=breaker)
+
+    async def is_reachable(self) -> bool:
+        """Whether the endpoint answers HTTP at all: any status below 500 counts (many
+        OpenAI-compatible servers have no /models), a refused connection, a timeout or a
+        5xx does not. No completion is requested, so the probe costs no tokens."""
+        try:
+            await self.client.models.list(timeout=PROBE_TIMEOUT_SECONDS)
+        except openai.APIStatusError as exc:
+            return exc.status_code < 500
+        except openai.APIError:
+            return False
+        return True
 
     async def aclose(self) -> None:
         await self.client.close()
+
+    async def complete(
+        self, messages: Sequence[Mapping[str, str]], *, max_tokens: int, timeout_seconds: float
+    ) -> Completion | None:
+        """One unstreamed completion, without retries: None unless the breaker is closed,
+        or when the call fails. A side task leaves the breaker alone: it never takes a
+        half-open breaker's one trial call, and its short timeout says little about
+        whether the provider can answer."""
+        if self.breaker.state != "closed":
+            return None
+        params: Any = [dict(message) for message in messages]
+        try:
+            response = await self.client.chat.completions.create(
+                model=self.model,
+                messages=params,
+                max_tokens=max_tokens,
+                temperature=0,
+                timeout=timeout_seconds,
+                extra_headers=telemetry.trace_headers(),
+            )
+        except openai.APIError as exc:
+            LLM_ERRORS.labels(self.provider, error_kind(exc)).inc()
+            return None
+        text = (response.choices[0].message.content or "") if response.choices else ""
+        if response.usage is None:
+            usage = Usage(estimate_prompt_tokens(params), estimate_tokens(text))
+        else:
+            usage = Usage(response.usage.prompt_tokens, response.usage.completion_tokens)
+        return Completion(text, usage)
 
     async def stream(
         self, *, question: str, history: Sequence[models.ChatTurn], chunks: Sequence[RetrievedChunk]
@@ -140,6 +215,7 @@ class OpenAIChatLLM:
             stream=True,
             stream_options={"include_usage": True},
             max_tokens=self.settings.llm_max_tokens,
+            extra_headers=telemetry.trace_headers(),
         )
 
     def _failed(self, exc: openai.APIError) -> errors.LLMUnavailable:

@@ -1,5 +1,8 @@
 """Turn an uploaded document into plain text with Markdown-style headings; pure.
 
+Text formats arrive as ``str``; file formats (PDF, DOCX: ``FILE_TYPES``) as bytes, which
+``pdf_text`` and ``docx_text`` turn into pages or heading sections.
+
 HTML is reduced to its visible text: scripts, styles, forms, embedded objects
 and comments are dropped, so nothing active survives into chunks, answers or
 the chat page. Headings become ``#`` lines and block elements become
@@ -13,9 +16,10 @@ from dataclasses import dataclass
 from typing import Final
 
 from ragagent.core import errors
-from ragagent.rag import html_text
+from ragagent.rag import docx_text, html_text, pdf_text
 
-CONTENT_TYPES: Final = ("text/plain", "text/markdown", "text/html")
+FILE_TYPES: Final = (pdf_text.MEDIA_TYPE, docx_text.MEDIA_TYPE)
+CONTENT_TYPES: Final = ("text/plain", "text/markdown", "text/html", *FILE_TYPES)
 _HEADING_LINE = re.compile(r"^#[^\n]*", re.MULTILINE)
 _BLANK_RUN = re.compile(r"\n[^\S\n]*(?:\n[^\S\n]*)+")
 # A generous bound for real pages (a 5 MiB document of short paragraphs has about 200,000).
@@ -55,6 +59,27 @@ def build_parsed(
     if content_type == "text/html":
         return _parse_html(body, max_elements=max_html_elements, deadline=deadline)
     return ParsedDocument(text=body.replace("\x00", ""), title=_first_heading(body))
+
+
+def build_file_parsed(
+    data: bytes,
+    content_type: str,
+    *,
+    max_pages: int,
+    max_unpacked_bytes: int,
+    deadline: float | None = None,
+) -> ParsedDocument:
+    """Text (``#`` sections: pages of a PDF, headings of a DOCX) and the file's own title
+    ("" when it has none) of ``data``, one of ``FILE_TYPES``; 413/422 as the extractors say."""
+    if content_type == pdf_text.MEDIA_TYPE:
+        found = pdf_text.build_pdf_text(
+            data, max_pages=max_pages, max_text_bytes=max_unpacked_bytes, deadline=deadline
+        )
+    else:
+        found = docx_text.build_docx_text(
+            data, max_unpacked_bytes=max_unpacked_bytes, deadline=deadline
+        )
+    return ParsedDocument(text=found.text.replace("\x00", ""), title=found.title[:300])
 
 
 def _first_heading(text: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from ragagent.core import errors, models
-from ragagent.rag import url_guard
+from ragagent.rag import parsing, url_guard
 
 CONTENT_TYPE_BY_SUFFIX = {
     ".md": "text/markdown",
@@ -20,6 +20,8 @@ CONTENT_TYPE_BY_SUFFIX = {
     ".text": "text/plain",
     ".html": "text/html",
     ".htm": "text/html",
+    ".pdf": "application/pdf",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
 JSONL = ".jsonl"
 URL_SCHEMES = ("https://", "http://")
@@ -102,20 +104,27 @@ def _documents_of(
     if isinstance(item, str):
         yield fetch_url(item, max_bytes=max_bytes, policy=policy)
     else:
-        yield from _documents(item, source)
+        yield from _documents(item, source, max_bytes)
 
 
-def _documents(path: Path, source: str) -> Iterator[models.DocumentInput]:
+def _documents(path: Path, source: str, max_bytes: int) -> Iterator[models.DocumentInput]:
     if path.suffix.lower() == JSONL:
         yield from read_jsonl(path, source=source)
         return
-    yield models.DocumentInput(
-        text=path.read_text(encoding="utf-8", errors="replace"),
-        content_type=CONTENT_TYPE_BY_SUFFIX[path.suffix.lower()],
-        external_id=path.as_posix(),
-        source=source,
-        metadata={"path": path.as_posix()},
-    )
+    content_type = CONTENT_TYPE_BY_SUFFIX[path.suffix.lower()]
+    fields = {
+        "external_id": path.as_posix(),
+        "source": source,
+        "metadata": {"path": path.as_posix()},
+    }
+    if content_type in parsing.FILE_TYPES:
+        # Checked before reading: a file is read whole, and ingestion would refuse it anyway.
+        if path.stat().st_size > max_bytes:
+            raise errors.PayloadTooLarge(f"{path} is larger than {max_bytes} bytes")
+        yield models.FileInput(data=path.read_bytes(), content_type=content_type, **fields)
+        return
+    text = path.read_text(encoding="utf-8", errors="replace")
+    yield models.DocumentInput(text=text, content_type=content_type, **fields)
 
 
 def read_jsonl(path: Path, *, source: str) -> Iterator[models.DocumentInput]:
@@ -162,13 +171,12 @@ def fetch_url(
             body, media_type = _fetch(client, httpx.URL(url), max_bytes, policy)
     except httpx.HTTPError as exc:
         raise errors.BadRequest(f"could not fetch {url}: {exc}") from None
-    return models.DocumentInput(
-        text=body.decode("utf-8", errors="replace"),
-        content_type=_url_content_type(media_type, url),
-        external_id=url,
-        source="url",
-        metadata={"url": url},
-    )
+    content_type = _url_content_type(media_type, url)
+    fields = {"external_id": url, "source": "url", "metadata": {"url": url}}
+    if content_type in parsing.FILE_TYPES:
+        return models.FileInput(data=body, content_type=content_type, **fields)
+    text = body.decode("utf-8", errors="replace")
+    return models.DocumentInput(text=text, content_type=content_type, **fields)
 
 
 def _fetch(

@@ -6,7 +6,7 @@ Nothing here does I/O. Data the database layer needs too lives in ``core.models`
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -40,6 +40,10 @@ class RetrievedChunk(BaseModel):
     title: str
     text: str
     score: float = Field(description="Reciprocal-rank-fusion score; higher is better.")
+    similarity: float | None = Field(
+        None,
+        description="Cosine similarity of the chunk to the query (None when not computed).",
+    )
     ordinal: int = Field(description="Position of the chunk in its document, from 0.")
     source: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -57,6 +61,11 @@ class Citation(BaseModel):
     chunk_id: int
     snippet: str
     score: float
+    location: str | None = Field(
+        None,
+        description="Where in the document the passage is: the section heading it sits under, "
+        "e.g. 'p. 3' in a PDF or a heading of a DOCX or Markdown document; None when it has none.",
+    )
 
 
 @dataclass(frozen=True)
@@ -70,11 +79,26 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class Completion:
+    """An unstreamed completion's text and what it cost."""
+
+    text: str
+    usage: Usage
+
+
+@dataclass(frozen=True)
 class AnswerDelta:
-    """A piece of a streamed answer; the last one carries ``usage``."""
+    """A piece of a streamed answer; the last one carries ``usage``.
+
+    ``degraded`` (on the last delta) says no LLM provider answered, so the offline
+    extractive answerer did; ``incomplete`` says the provider failed after part of the
+    answer was streamed, so the text ends early.
+    """
 
     text: str
     usage: Usage | None = None
+    degraded: bool = False
+    incomplete: bool = False
 
 
 class LLM(Protocol):
@@ -89,3 +113,11 @@ class LLM(Protocol):
     def stream(
         self, *, question: str, history: Sequence[models.ChatTurn], chunks: Sequence[RetrievedChunk]
     ) -> AsyncIterator[AnswerDelta]: ...
+
+    async def complete(
+        self, messages: Sequence[Mapping[str, str]], *, max_tokens: int, timeout_seconds: float
+    ) -> Completion | None:
+        """A short, unstreamed completion for a side task (rewriting a follow-up); None
+        when there is no model to ask or it did not answer in time. Best effort: it
+        never raises for a provider failure."""
+        ...

@@ -10,10 +10,14 @@ A turn runs in two phases so each interface can answer errors properly:
 2. ``ChatService.stream_turn`` streams the answer's text, then stores it with its
    citations and usage, charges the tokens to the principal, records the metrics and
    yields the finished ``ChatAnswer``: the one tail every interface ends a turn with.
+   A client that leaves mid-answer (a closed SSE stream or WebSocket) still gets the
+   text generated so far stored, charged and marked ``incomplete``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -24,8 +28,9 @@ from uuid import UUID
 from ragagent.core import errors, models, telemetry
 from ragagent.core.metrics import CHAT_LATENCY, LLM_LATENCY, LLM_TOKENS
 from ragagent.db import conversations
-from ragagent.rag import retrieval
-from ragagent.rag.types import Citation, RetrievedChunk, Usage
+from ragagent.rag import chunking, relevance, retrieval, rewrite
+from ragagent.rag.prompts import estimate_tokens
+from ragagent.rag.types import AnswerDelta, Citation, RetrievedChunk, Usage
 
 if TYPE_CHECKING:
     from ragagent.core.config import Settings
@@ -35,6 +40,9 @@ if TYPE_CHECKING:
     from ragagent.rag.types import LLM, Embedder
 
 SNIPPET_CHARS = 300
+# Stores of partial answers still running after their request was cancelled (a task
+# with no reference left may be garbage-collected before it finishes).
+_PARTIAL_WRITES: set[asyncio.Task[None]] = set()
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 
 
@@ -48,6 +56,8 @@ class PreparedTurn:
     chunks: list[RetrievedChunk]
     interface: str
     started: float
+    # Nothing retrieved is relevant enough: the turn is answered "I don't know" without an LLM.
+    declined: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,12 @@ class ChatAnswer:
     citations: list[Citation]
     conversation_id: UUID
     usage: Usage
+    # No LLM provider answered, so the extractive answerer did (or, with incomplete, the
+    # provider broke off mid-answer); every interface shows both flags.
+    degraded: bool = False
+    incomplete: bool = False
+    # Nothing retrieved was relevant enough, so the answer says it does not know and cites nothing.
+    declined: bool = False
 
     def citation_dicts(self) -> list[dict[str, object]]:
         """The citations as JSON objects, as they are stored and streamed."""
@@ -100,6 +116,7 @@ def _citation(index: int, chunk: RetrievedChunk) -> Citation:
         chunk_id=chunk.chunk_id,
         snippet=snippet,
         score=chunk.score,
+        location=chunking.heading_of(chunk.text),
     )
 
 
@@ -132,17 +149,39 @@ class ChatService:
         question = validate_message(message, settings)
         await self.limiter.check_tokens(principal)
         stored = await self._stored_history(principal, conversation_id)
+        turns = list(history) if history is not None else stored
+        query = await self._search_query(principal, question, turns)
         with telemetry.span("retrieve", **{"retrieval.top_k": settings.retrieval_top_k}) as span:
             chunks = await retrieval.retrieve(
                 db=self.db,
                 embedder=self.embedder,
-                query=question,
+                query=query.text,
                 **retrieval.build_ranking(settings),
             )
             span.set_attribute("retrieval.chunks", len(chunks))
+            span.set_attribute("retrieval.query_rewrite", query.method)
         conversation_id = await self._store_question(principal, conversation_id, question)
-        turns = list(history) if history is not None else stored
-        return PreparedTurn(conversation_id, question, turns, chunks, interface, started)
+        declined = not relevance.is_relevant(chunks, settings.answer_min_similarity)
+        return PreparedTurn(
+            conversation_id, question, turns, chunks, interface, started, declined=declined
+        )
+
+    async def _search_query(
+        self, principal: Principal, question: str, turns: Sequence[models.ChatTurn]
+    ) -> rewrite.SearchQuery:
+        """The standalone query to retrieve with; an LLM rewrite's tokens are charged."""
+        query = await rewrite.search_query(
+            self.llm,
+            question,
+            turns,
+            use_llm=self.settings.followup_rewrite,
+            timeout_seconds=self.settings.followup_rewrite_timeout_seconds,
+        )
+        if query.usage is not None:
+            LLM_TOKENS.labels(self.llm.model, "in").inc(query.usage.prompt_tokens)
+            LLM_TOKENS.labels(self.llm.model, "out").inc(query.usage.completion_tokens)
+            await self.limiter.record_tokens(principal, query.usage.total_tokens)
+        return query
 
     async def _stored_history(
         self, principal: Principal, conversation_id: UUID | None
@@ -185,28 +224,76 @@ class ChatService:
 
         Every interface ends a turn from that last event: its citations, conversation
         and usage. LLM failures raise ``errors.LLMUnavailable``; the user's message
-        stays stored.
+        stays stored. A declined turn calls no LLM: its answer is ``DECLINE_ANSWER``.
         """
+        if turn.declined:
+            async for event in self._decline(principal, turn):
+                yield event
+            return
         llm_started = time.perf_counter()
         parts: list[str] = []
-        usage = Usage()
+        last = AnswerDelta(text="", usage=Usage())
+        try:
+            async for delta in self._llm_deltas(turn):
+                last = delta if delta.usage else last
+                if delta.text:
+                    parts.append(delta.text)
+                    yield delta.text
+        except (GeneratorExit, asyncio.CancelledError):
+            # The client went away mid-answer: keep what was generated, flagged, then stop.
+            await self._keep_partial(principal, turn, "".join(parts))
+            raise
+        LLM_LATENCY.labels(self.llm.provider, self.llm.model).observe(
+            time.perf_counter() - llm_started
+        )
+        answer = "".join(parts)
+        citations = build_citations(turn.chunks, answer)
+        usage = last.usage or Usage()
+        done = ChatAnswer(
+            answer, citations, turn.conversation_id, usage, last.degraded, last.incomplete
+        )
+        await self._store_answer(principal, done)
+        CHAT_LATENCY.labels(turn.interface).observe(time.perf_counter() - turn.started)
+        yield done
+
+    async def _llm_deltas(self, turn: PreparedTurn) -> AsyncIterator[AnswerDelta]:
+        """The answerer's deltas inside the turn's ``llm`` span."""
         attributes = {"llm.provider": self.llm.provider, "llm.model": self.llm.model}
         with telemetry.detached_span("llm", **attributes) as span:
+            usage = Usage()
             stream = self.llm.stream(
                 question=turn.question, history=turn.history, chunks=turn.chunks
             )
             async for delta in stream:
                 usage = delta.usage or usage
-                if delta.text:
-                    parts.append(delta.text)
-                    yield delta.text
+                yield delta
             span.set_attribute("llm.tokens_in", usage.prompt_tokens)
             span.set_attribute("llm.tokens_out", usage.completion_tokens)
-        LLM_LATENCY.labels(self.llm.provider, self.llm.model).observe(
-            time.perf_counter() - llm_started
-        )
-        answer = "".join(parts)
-        done = ChatAnswer(answer, build_citations(turn.chunks, answer), turn.conversation_id, usage)
+
+    async def _keep_partial(self, principal: Principal, turn: PreparedTurn, answer: str) -> None:
+        """Store (and charge) the part of an answer a departed client was sent, marked
+        incomplete; nothing when no text was generated yet.
+
+        The store runs as its own task, shielded: the request's task is being cancelled,
+        and a cancelled await must not lose the write half-way.
+        """
+        if not answer:
+            return
+        prompt = turn.question + "".join(chunk.text for chunk in turn.chunks)
+        usage = Usage(estimate_tokens(prompt), estimate_tokens(answer))
+        citations = build_citations(turn.chunks, answer)
+        done = ChatAnswer(answer, citations, turn.conversation_id, usage, incomplete=True)
+        task = asyncio.ensure_future(self._store_answer(principal, done))
+        _PARTIAL_WRITES.add(task)
+        task.add_done_callback(_PARTIAL_WRITES.discard)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)
+
+    async def _decline(self, principal: Principal, turn: PreparedTurn) -> AsyncIterator[TurnEvent]:
+        # No LLM call: a model handed irrelevant passages tends to answer from them anyway.
+        text = relevance.DECLINE_ANSWER
+        yield text
+        done = ChatAnswer(text, [], turn.conversation_id, Usage(), declined=True)
         await self._store_answer(principal, done)
         CHAT_LATENCY.labels(turn.interface).observe(time.perf_counter() - turn.started)
         yield done
@@ -227,6 +314,7 @@ class ChatService:
             citations=done.citation_dicts(),
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
+            incomplete=done.incomplete,
         )
 
     async def answer_turn(self, principal: Principal, turn: PreparedTurn) -> ChatAnswer:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from ragagent.core import errors
+from ragagent.core import background, errors
 from ragagent.core.metrics import API_KEYS_EXPIRING
 from ragagent.db import apikeys
 
@@ -53,10 +53,7 @@ async def run_expiry_loop(db: Database, *, interval: float = REFRESH_SECONDS) ->
 @contextlib.asynccontextmanager
 async def expiry_gauge(db: Database, *, interval: float = REFRESH_SECONDS) -> AsyncIterator[None]:
     """Keep the gauge fresh while the block runs (the app's lifespan)."""
-    task = asyncio.create_task(run_expiry_loop(db, interval=interval), name="ragagent-key-expiry")
-    try:
+    async with background.running(
+        run_expiry_loop(db, interval=interval), name="ragagent-key-expiry"
+    ):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

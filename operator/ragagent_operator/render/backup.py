@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from ragagent_operator import constants as c
-from ragagent_operator.render import common, job, secrets
+from ragagent_operator.render import backup_offsite, common, job, secrets
 
 BACKUP_DIR = "/backups"
 # Scheduled and pre-reindex backups alike; only the latter are annotated (by index settings).
 RUN = job.Run(
-    c.COMPONENT_BACKUP, c.ANNOTATION_INDEX_HASH, backoff_limit=1, deadline_seconds=6 * 3600
+    c.COMPONENT_BACKUP, c.Annotation.INDEX_HASH, backoff_limit=1, deadline_seconds=6 * 3600
 )
 BACKUP_RESOURCES: dict[str, Any] = {
     "requests": {"cpu": "100m", "memory": "256Mi"},
@@ -76,8 +76,10 @@ def build_pre_reindex_backup_job(
 
 
 def _pod(agent: common.Agent, image: str) -> dict[str, Any]:
+    """Encrypted and copied to the bucket when the spec says so (backup_offsite)."""
     args = ["backup", "--dir", BACKUP_DIR, "--keep", str(agent.spec.backup.retention)]
-    return build_backup_volume_pod(agent, image=image, name="backup", args=args)
+    pod = build_backup_volume_pod(agent, image=image, name="backup", args=args)
+    return backup_offsite.add_to_pod(pod, backup_offsite.build_backup_env(agent), [])
 
 
 def build_backup_volume_pod(

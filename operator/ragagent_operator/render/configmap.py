@@ -13,6 +13,7 @@ from ragagent.core.settings_env import EnvValue
 from ragagent_operator import constants as c
 from ragagent_operator.render import common, service
 
+# The default of spec.shutdownGraceSeconds.
 SHUTDOWN_GRACE_SECONDS = 20
 
 
@@ -30,17 +31,22 @@ def build_settings(agent: common.Agent) -> dict[str, EnvValue]:
         "metrics_port": c.METRICS_PORT,
         "data_dir": "/tmp/ragagent",  # noqa: S108 (a private emptyDir)
         "ingest_samples_on_start": False,
-        "shutdown_grace_seconds": SHUTDOWN_GRACE_SECONDS,
+        "shutdown_grace_seconds": spec.shutdown_grace_seconds,
         **_model_settings(agent),
         **_auth_settings(agent),
         "chunk_size": spec.knowledge.chunking.size,
         "chunk_overlap": spec.knowledge.chunking.overlap,
+        "answer_min_similarity": spec.answers.min_similarity,
+        "followup_rewrite": spec.answers.rewrite_follow_ups,
         "rate_limit_requests_per_minute": spec.rate_limit.requests_per_minute,
         "rate_limit_burst": spec.rate_limit.burst,
         "rate_limit_tokens_per_day": spec.rate_limit.tokens_per_day,
+        "rate_limit_storage": build_rate_limit_storage(agent),
         "cors_allowed_origins": spec.cors.allowed_origins,
         "trusted_hosts": service.build_allowed_hosts(agent),
     }
+    if _database_tls_waived(agent):
+        settings["database_tls_waived"] = True
     if spec.conversations.retention.days is not None:
         settings["conversation_retention_days"] = spec.conversations.retention.days
     if spec.network.trusted_proxies:
@@ -48,6 +54,30 @@ def build_settings(agent: common.Agent) -> dict[str, EnvValue]:
     if spec.observability.tracing.otlp_endpoint:
         settings["otlp_endpoint"] = spec.observability.tracing.otlp_endpoint
     return settings
+
+
+def build_rate_limit_storage(agent: common.Agent) -> str:
+    """``rateLimit.storage``, with auto resolved: shared counters once a second pod may run.
+
+    Per-pod counters would let N replicas allow N times the limits, and a roll reset them.
+    """
+    spec = agent.spec
+    if spec.rate_limit.storage != "auto":
+        return spec.rate_limit.storage
+    scaling = spec.autoscaling
+    most = scaling.max_replicas if scaling.enabled else spec.replicas
+    return "postgres" if most > 1 else "memory"
+
+
+def _database_tls_waived(agent: common.Agent) -> bool:
+    """The agent refuses a database URL without verify-full unless told otherwise.
+
+    The managed database is reached without TLS: the bundled image's server (pixeltable-
+    pgserver) is built without OpenSSL, and only the agent's own pods may reach it (its
+    NetworkPolicy). An external database is waived only by ``tlsWaived``.
+    """
+    external = agent.spec.database.external
+    return agent.managed_db or (external is not None and external.tls_waived)
 
 
 def _model_settings(agent: common.Agent) -> dict[str, EnvValue]:
@@ -61,6 +91,10 @@ def _model_settings(agent: common.Agent) -> dict[str, EnvValue]:
     }
     if model.base_url:
         settings["openai_base_url"] = model.base_url
+    for index, fallback in enumerate(model.fallbacks, start=1):
+        settings[f"llm_fallback_{index}_base_url"] = fallback.base_url
+        if fallback.chat_model:
+            settings[f"llm_fallback_{index}_model"] = fallback.chat_model
     return settings
 
 

@@ -8,8 +8,8 @@ from ragagent_operator import constants as c
 from ragagent_operator.render import common, configmap, secrets, service
 
 PRESTOP_SLEEP_SECONDS = 5
-# The drain (SHUTDOWN_GRACE_SECONDS) starts after preStop; keep a margin for exit.
-GRACE_PERIOD_SECONDS = PRESTOP_SLEEP_SECONDS + configmap.SHUTDOWN_GRACE_SECONDS + 10
+# Seconds between the end of the agent's drain and the kubelet's SIGKILL: for exit.
+EXIT_MARGIN_SECONDS = 10
 DEFAULT_RESOURCES: dict[str, Any] = {
     "requests": {"cpu": "250m", "memory": "512Mi"},
     "limits": {"memory": "1Gi"},
@@ -32,8 +32,8 @@ def build_deployment(
             "metadata": {
                 "labels": common.labels(agent, c.COMPONENT_AGENT),
                 "annotations": {
-                    c.ANNOTATION_CONFIG_HASH: config_hash,
-                    c.ANNOTATION_SECRETS_HASH: secrets_hash,
+                    c.Annotation.CONFIG_HASH: config_hash,
+                    c.Annotation.SECRETS_HASH: secrets_hash,
                 },
             },
             "spec": build_pod_spec(agent),
@@ -49,7 +49,7 @@ def build_pod_spec(agent: common.Agent) -> dict[str, Any]:
         "serviceAccountName": common.name_of(agent),
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "terminationGracePeriodSeconds": GRACE_PERIOD_SECONDS,
+        "terminationGracePeriodSeconds": build_grace_period(agent),
         "securityContext": common.restricted_pod_security(),
         "containers": [build_agent_container(agent)],
         "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
@@ -62,6 +62,12 @@ def build_pod_spec(agent: common.Agent) -> dict[str, Any]:
     pod.update({key: value for key, value in scheduling.items() if value})
     pod.update(common.build_node_placement(agent))
     return pod
+
+
+def build_grace_period(agent: common.Agent) -> int:
+    """The pod's termination grace: preStop, then the agent's whole drain (it finishes
+    answers and HTTP requests within shutdownGraceSeconds), then a margin to exit."""
+    return PRESTOP_SLEEP_SECONDS + agent.spec.shutdown_grace_seconds + EXIT_MARGIN_SECONDS
 
 
 def agent_env(agent: common.Agent) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from ragagent_operator import constants as c
 from ragagent_operator.render import common, deployment, job, secrets
 
 RUN = job.Run(
-    c.COMPONENT_INGEST, c.ANNOTATION_KNOWLEDGE_HASH, backoff_limit=3, deadline_seconds=3600
+    c.COMPONENT_INGEST, c.Annotation.KNOWLEDGE_HASH, backoff_limit=3, deadline_seconds=3600
 )
 
 

@@ -6,8 +6,9 @@ component's command connects to: each component gets an allow policy built from
 it, and the managed database accepts exactly the components that need it.
 
 A NetworkPolicy cannot match host names, so egress to an HTTP endpoint (the
-model, the OTLP collector, the JWKS URL) opens the URL's port: to the namespace of
-the Service the host names, when it names one, else to every address.
+model, the OTLP collector, the JWKS URL, the backups' S3 endpoint) opens the URL's
+port: to the namespace of the Service the host names, when it names one, else to
+every address.
 ``spec.networkPolicy.endpoints`` gives the exact peers, and the pods' port behind a
 Service, instead.
 """
@@ -39,6 +40,7 @@ class Need(enum.Enum):
     SOURCES = "sources"  # the https knowledge sources
     TRACING = "tracing"  # the OTLP collector
     JWKS = "jwks"  # the keys of auth.jwt.jwksURL
+    OBJECT_STORAGE = "objectStorage"  # backup.objectStorage's S3 endpoint
 
 
 # One line per component the operator starts pods for. PostgreSQL is not here: it only
@@ -51,9 +53,10 @@ POD_NEEDS: Final[Mapping[str, frozenset[Need]]] = MappingProxyType(
         ),
         c.COMPONENT_INGEST: frozenset({Need.DATABASE, Need.EMBEDDINGS, Need.SOURCES}),
         c.COMPONENT_REINDEX: frozenset({Need.DATABASE, Need.EMBEDDINGS}),
-        # The backup CronJob's Jobs and the pre-reindex backup Job: pg_dump to a volume.
-        c.COMPONENT_BACKUP: frozenset({Need.DATABASE}),
-        c.COMPONENT_RESTORE: frozenset({Need.DATABASE}),
+        # The backup CronJob's Jobs and the pre-reindex backup Job: pg_dump to a volume, then
+        # the copy to the bucket; a restore may read from the bucket.
+        c.COMPONENT_BACKUP: frozenset({Need.DATABASE, Need.OBJECT_STORAGE}),
+        c.COMPONENT_RESTORE: frozenset({Need.DATABASE, Need.OBJECT_STORAGE}),
     }
 )
 # Every policy name suffix this module renders or once rendered, so the reconciler can
@@ -195,12 +198,18 @@ def _endpoint_rules(agent: common.Agent, needs: frozenset[Need]) -> list[dict[st
     if _calls_model(agent, needs):
         url = agent.spec.model.base_url or OPENAI_URL
         rules.append(_endpoint_rule(agent, url, endpoints.model))
+    if Need.CHAT in needs and agent.spec.model.provider == "openai":
+        # Fallback providers: their URL's port to any address (their hosts are names).
+        rules += [_endpoint_rule(agent, f.base_url, None) for f in agent.spec.model.fallbacks]
     otlp = agent.spec.observability.tracing.otlp_endpoint
     if Need.TRACING in needs and otlp:
         rules.append(_endpoint_rule(agent, otlp, endpoints.tracing, default_port=4318))
     jwks = _jwks_url(agent)
     if Need.JWKS in needs and jwks:
         rules.append(_endpoint_rule(agent, jwks, endpoints.jwks))
+    storage = agent.spec.backup.object_storage
+    if Need.OBJECT_STORAGE in needs and storage:
+        rules.append(_endpoint_rule(agent, storage.endpoint, endpoints.object_storage))
     return rules
 
 

@@ -36,6 +36,78 @@ CREATE EXTENSION IF NOT EXISTS vector;
 SQL
 """
 
+# Databases made before the application role existed were initialised with POSTGRES_USER
+# ragagent, so the agent's role is the bootstrap superuser, which PostgreSQL never lets lose
+# SUPERUSER. images/postgres runs this on every start of an existing cluster (and it runs
+# once after the script above on a new one, where it finds nothing to do): a helper
+# superuser renames the bootstrap role to the superuser's name (POSTGRES_USER) and gives it
+# the superuser password, a new non-superuser application role takes the old name and the
+# agent's password (the URL in the Secret keeps working), and the database and every object
+# the migrations made in it pass to that role; the vector extension stays the superuser's.
+UPGRADE_SCRIPT_KEY = "20-app-role-upgrade.sh"
+UPGRADE_SCRIPT = """#!/bin/bash
+set -euo pipefail
+app=$POSTGRES_APP_USER
+# sql USER: runs stdin as USER through psql's own parser, so :"name" variables expand.
+sql() {
+  psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --tuples-only --no-align --username "$1" \\
+    --dbname "$POSTGRES_DB" -v app="$app" -v super="$POSTGRES_USER" -v helper="${app}_upgrade"
+}
+state=$(sql "$app" <<'SQL'
+SELECT CASE WHEN NOT rolsuper THEN 'done'
+            WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'super') THEN 'both'
+            ELSE 'upgrade' END
+  FROM pg_roles WHERE rolname = current_user;
+SQL
+)
+case "$state" in
+  done) exit 0 ;;
+  both) echo "$app is a superuser next to $POSTGRES_USER: left as it is" >&2; exit 1 ;;
+esac
+echo "making $app a non-superuser application role (it was the bootstrap superuser)" >&2
+sql "$app" <<'SQL'
+SELECT format('CREATE ROLE %I LOGIN SUPERUSER', :'helper')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'helper')
+\\gexec
+SQL
+sql "${app}_upgrade" <<'SQL'
+\\set VERBOSITY terse
+SET log_min_error_statement = panic;
+\\getenv superpassword POSTGRES_PASSWORD
+\\getenv password POSTGRES_APP_PASSWORD
+\\getenv db POSTGRES_DB
+BEGIN;
+ALTER ROLE :"app" RENAME TO :"super";
+\\if :{?superpassword}
+ALTER ROLE :"super" PASSWORD :'superpassword';
+\\endif
+CREATE ROLE :"app" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+  PASSWORD :'password';
+ALTER DATABASE :"db" OWNER TO :"app";
+-- Tables, views and free-standing sequences (a column's sequence follows its table).
+SELECT format('ALTER %s %s OWNER TO %I',
+              CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
+                             WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END,
+              c.oid::regclass, :'app')
+  FROM pg_class c
+ WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+   AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = :'super')
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                     AND d.objid = c.oid AND d.deptype IN ('e', 'a', 'i'))
+\\gexec
+-- The migrations' functions; the extension's stay with it.
+SELECT format('ALTER ROUTINE %s OWNER TO %I', p.oid::regprocedure, :'app')
+  FROM pg_proc p
+ WHERE p.pronamespace = 'public'::regnamespace
+   AND p.proowner = (SELECT oid FROM pg_roles WHERE rolname = :'super')
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                     AND d.objid = p.oid AND d.deptype = 'e')
+\\gexec
+COMMIT;
+SQL
+sql "$POSTGRES_USER" <<<'DROP ROLE :"helper";'
+"""
+
 
 def postgres_name(agent: common.Agent) -> str:
     return common.name_of(agent, "postgres")
@@ -52,9 +124,12 @@ def init_config_map_name(agent: common.Agent) -> str:
 
 
 def build_postgres_init_config_map(agent: common.Agent) -> common.Manifest:
-    """The first-start script that creates the application role (no secret inside)."""
+    """The first-start script that creates the application role, and the every-start one
+    that turns an older database's superuser application role into a plain one (no secret
+    inside either)."""
     meta = common.metadata(agent, init_config_map_name(agent), c.COMPONENT_DATABASE)
-    return common.child("v1", "ConfigMap", meta, data={APP_ROLE_SCRIPT_KEY: APP_ROLE_SCRIPT})
+    data = {APP_ROLE_SCRIPT_KEY: APP_ROLE_SCRIPT, UPGRADE_SCRIPT_KEY: UPGRADE_SCRIPT}
+    return common.child("v1", "ConfigMap", meta, data=data)
 
 
 def build_postgres_service(agent: common.Agent) -> common.Manifest:
@@ -88,6 +163,11 @@ def build_postgres_statefulset(agent: common.Agent) -> common.Manifest:
             "spec": _pod_spec(agent, managed.image),
         },
         "volumeClaimTemplates": [claim],
+        # The claim goes with the RagAgent, as every other child does. Left behind, it would
+        # outlive the generated passwords (deleted with their SealedSecret), so a RagAgent
+        # made again under the same name would start on data it cannot log in to.
+        # Scaling never deletes it.
+        "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Delete", "whenScaled": "Retain"},
     }
     return common.child("apps/v1", "StatefulSet", _metadata(agent), spec=spec)
 

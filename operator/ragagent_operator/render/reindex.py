@@ -11,7 +11,7 @@ from ragagent_operator.render import common, ingest_job, job
 
 # backoffLimit 1: re-embedding is costly, a second failure needs a human.
 RUN = job.Run(
-    c.COMPONENT_REINDEX, c.ANNOTATION_INDEX_HASH, backoff_limit=1, deadline_seconds=6 * 3600
+    c.COMPONENT_REINDEX, c.Annotation.INDEX_HASH, backoff_limit=1, deadline_seconds=6 * 3600
 )
 
 

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 from ragagent_operator import constants as c
 from ragagent_operator import spec
-from ragagent_operator.render import backup, common, job
+from ragagent_operator.render import backup, backup_offsite, common, job
 
 # backoffLimit 0: a failed restore needs a human (it rolled back; retrying won't help).
 RUN = job.Run(
-    c.COMPONENT_RESTORE, c.ANNOTATION_RESTORE_REQUEST, backoff_limit=0, deadline_seconds=6 * 3600
+    c.COMPONENT_RESTORE, c.Annotation.RESTORE_REQUEST, backoff_limit=0, deadline_seconds=6 * 3600
 )
 
 
 def restore_request_hash(restore: spec.Restore) -> str:
-    return common.stable_hash(restore.model_dump(by_alias=True))
+    """Fields added later count only when set, so an upgrade re-runs no finished restore."""
+    request = restore.model_dump(by_alias=True)
+    if request["source"] == "volume":
+        del request["source"]
+    if request["identitySecretRef"] is None:
+        del request["identitySecretRef"]
+    return common.stable_hash(request)
 
 
 def restore_job_name(agent: common.Agent, request_hash: str) -> str:
@@ -26,7 +32,10 @@ def restore_job_name(agent: common.Agent, request_hash: str) -> str:
 
 
 def build_restore_args(restore: spec.Restore) -> list[str]:
-    args = ["restore", f"{backup.BACKUP_DIR}/{restore.from_}"]
+    if restore.source == "bucket":
+        args = ["restore", restore.from_, "--from-bucket"]
+    else:
+        args = ["restore", f"{backup.BACKUP_DIR}/{restore.from_}"]
     return [*args, "--force"] if restore.force else args
 
 
@@ -37,5 +46,8 @@ def build_restore_job(agent: common.Agent, restore: spec.Restore, *, image: str)
     pod = backup.build_backup_volume_pod(
         agent, image=image, name="restore", args=build_restore_args(restore), read_only=True
     )
+    identity = backup_offsite.identity_volume(restore)
+    env = backup_offsite.build_restore_env(agent, restore)
+    pod = backup_offsite.add_to_pod(pod, env, [identity] if identity else [])
     name = restore_job_name(agent, request_hash)
     return job.build_job(agent, RUN, name=name, made_for=request_hash, pod=pod)

@@ -64,7 +64,24 @@ def secret_refs(agent: common.Agent) -> list[SecretRef]:
     signing = SecretRef("secret_key", generated, c.KEY_SECRET_KEY)
     # Present only while secret-key is rotated (docs/runbooks/rotating-secrets.md).
     previous = SecretRef("secret_key_previous", generated, c.KEY_SECRET_KEY_PREVIOUS, True)
-    return [signing, previous, *jwt_refs(agent), database_ref(agent), *_api_key_refs(agent)]
+    return [
+        signing,
+        previous,
+        *jwt_refs(agent),
+        database_ref(agent),
+        *_api_key_refs(agent),
+        *_fallback_key_refs(agent),
+    ]
+
+
+def _fallback_key_refs(agent: common.Agent) -> list[SecretRef]:
+    """The fallback providers' keys; each comes from a Secret the RagAgent names."""
+    refs = []
+    for index, fallback in enumerate(agent.spec.model.fallbacks, start=1):
+        if fallback.api_key is not None:
+            ref = fallback.api_key.secret_ref
+            refs.append(SecretRef(f"llm_fallback_{index}_api_key", ref.name, ref.key))
+    return refs
 
 
 def jwt_refs(agent: common.Agent) -> list[SecretRef]:

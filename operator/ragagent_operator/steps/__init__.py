@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from ragagent_operator import context
 from ragagent_operator.steps import (
     backup,
+    backup_secrets,
     ingest,
     monitoring,
     reindex,
@@ -28,6 +29,7 @@ Step = Callable[[context.Context], Awaitable[None]]
 STEPS: list[tuple[str, Step]] = [
     ("serviceaccount", workload.ensure_service_account),
     ("secrets", secrets.ensure_secrets),
+    ("backupsecrets", backup_secrets.ensure_backup_secrets),
     ("configmap", workload.ensure_config_map),
     ("database", workload.ensure_database),
     ("restore", restore.ensure_restore),  # before the workload: a restore holds the agent at 0

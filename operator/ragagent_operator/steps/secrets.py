@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ragagent.core import database_tls
 from ragagent_operator import conditions, context, k8s, manifest, metrics, sealing
 from ragagent_operator import constants as c
 from ragagent_operator.render import common, postgres, secrets
@@ -169,6 +170,27 @@ def build_secrets_condition(
     return False, reason, "missing Secrets: " + ", ".join(missing)
 
 
+def build_database_tls_problem(agent: common.Agent, data: dict[str, object]) -> str | None:
+    """Why the agent would refuse the external database URL in ``data`` (the referenced
+    Secrets' data, by name) for its TLS; None when it would not, or when there is none."""
+    external = agent.spec.database.external
+    if external is None or external.tls_waived:
+        return None
+    values = data.get(external.secret_ref.name)
+    encoded = values.get(external.secret_ref.key) if isinstance(values, dict) else None
+    if not isinstance(encoded, str):
+        return None  # a missing Secret or key is DatabaseSecretMissing, or the agent's to say
+    try:
+        url = base64.b64decode(encoded).decode()
+    except ValueError:  # UnicodeDecodeError and binascii.Error are ValueErrors
+        url = ""
+    found = database_tls.build_tls_problems(database_tls.parse_conninfo(url))
+    if not found:
+        return None
+    where = f"Secret {external.secret_ref.name} key {external.secret_ref.key}"
+    return f"{where}: {'; '.join(found)}; or set spec.database.external.tlsWaived: true"
+
+
 async def _hash_referenced(ctx: context.Context) -> None:
     """Hash the data of every Secret the pods read; note which are missing."""
     agent = ctx.agent
@@ -183,6 +205,7 @@ async def _hash_referenced(ctx: context.Context) -> None:
         message = f"{', '.join(ctx.refused)}: {NOT_MARKED}; no pod that reads it is written"
         ctx.note(conditions.Type.SECRETS_READY, False, conditions.Reason.REFERENCE_NOT_ALLOWED,
                  message)  # fmt: skip
+    ctx.database_tls_problem = build_database_tls_problem(agent, data)
     missing = sorted(name for name, value in data.items() if value is None)
     # A Secret the operator seals is hashed by its ciphertexts, not by the unsealed copy: that
     # changes exactly when its values do, and does not depend on when the controller unseals

@@ -11,6 +11,7 @@ from ragagent_operator import (
     context,
     job_reports,
     k8s,
+    manifest,
     metrics,
     pod_health,
 )
@@ -31,11 +32,12 @@ FIRST_FAILURE_EVENTFUL = (conditions.Type.RECONCILED, conditions.Type.SECRETS_RE
 async def ensure_status(ctx: context.Context, failed: list[str] | None) -> None:
     """``failed`` None means a status-only refresh: Reconciled is carried over, not recomputed."""
     agent = ctx.agent
-    live = ctx.deployment or await k8s.get(
+    found = ctx.deployment or await k8s.get(
         ctx.api, "apps/v1", "Deployment", agent.namespace, agent.name
     )
+    live, conflict = _owned(ctx, found)
     problem = None if _is_available(live) else await _pod_problem(ctx, c.COMPONENT_AGENT)
-    status: dict[str, Any] = _workload_status(ctx, live, problem)
+    status: dict[str, Any] = _workload_status(ctx, live, problem, conflict)
     await _database_condition(ctx)
     last_backup = await _backup_condition(ctx)
     _reconciled_condition(ctx, failed)
@@ -61,6 +63,16 @@ async def ensure_status(ctx: context.Context, failed: list[str] | None) -> None:
         await _emit_events(ctx, old.get("conditions") or [], status["conditions"])
 
 
+def _owned(
+    ctx: context.Context, live: dict[str, Any] | None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """``live`` when this RagAgent controls it; else None and why. A namesake (ChildConflict)
+    must not lend its replicas or its Available condition to the RagAgent's status."""
+    if live is None or manifest.is_owned_by(live, ctx.agent.uid):
+        return live, None
+    return None, f"{manifest.describe(live)} exists and is not owned by this RagAgent"
+
+
 def _is_available(live: dict[str, Any] | None) -> bool:
     return any(
         cond.get("type") == "Available" and cond.get("status") == "True"
@@ -78,7 +90,10 @@ async def _pod_problem(ctx: context.Context, component: str) -> pod_health.PodPr
 
 
 def _workload_status(
-    ctx: context.Context, live: dict[str, Any] | None, problem: pod_health.PodProblem | None
+    ctx: context.Context,
+    live: dict[str, Any] | None,
+    problem: pod_health.PodProblem | None,
+    conflict: str | None = None,
 ) -> dict[str, Any]:
     agent = ctx.agent
     observed = (live or {}).get("status") or {}
@@ -92,6 +107,8 @@ def _workload_status(
     if not available:
         reason = problem.reason if problem else conditions.Reason.DEPLOYMENT_UNAVAILABLE
         message += f"; {problem.message}" if problem else ""
+    if conflict:
+        reason, message = conditions.Reason.CHILD_CONFLICT, conflict
     ctx.note(conditions.Type.DEPLOYMENT_AVAILABLE, available, reason, message)
     selector = ",".join(
         f"{k}={v}" for k, v in sorted(common.selector_labels(agent, c.COMPONENT_AGENT).items())
@@ -115,20 +132,26 @@ async def _database_condition(ctx: context.Context) -> None:
             and agent.spec.database.external.secret_ref.name not in missing
         )
         reason = conditions.Reason.EXTERNAL_DATABASE
+        message = "external PostgreSQL URL from a Secret"
         if not ok:
             reason = conditions.Reason.DATABASE_SECRET_MISSING
-        message = "external PostgreSQL URL from a Secret"
+        elif ctx.database_tls_problem:
+            ok, reason = False, conditions.Reason.DATABASE_TLS_NOT_VERIFIED
+            message = ctx.database_tls_problem
         ctx.note(conditions.Type.DATABASE_READY, ok, reason, message)
         return
-    sts = await k8s.get(
+    found = await k8s.get(
         ctx.api, "apps/v1", "StatefulSet", agent.namespace, postgres.postgres_name(agent)
     )
+    sts, conflict = _owned(ctx, found)
     ready = int(((sts or {}).get("status") or {}).get("readyReplicas") or 0)
     message = f"{ready} of 1 PostgreSQL pods ready"
     problem = None if ready else await _pod_problem(ctx, c.COMPONENT_DATABASE)
     if problem is not None:
         message = f"{message}; {problem.message}"
     state = conditions.Reason.POSTGRES_READY if ready else conditions.Reason.POSTGRES_NOT_READY
+    if conflict:
+        state, message, problem = conditions.Reason.CHILD_CONFLICT, conflict, None
     ctx.note(
         conditions.Type.DATABASE_READY, ready >= 1, problem.reason if problem else state, message
     )

@@ -15,6 +15,8 @@ import pytest
 from psycopg import sql
 
 from ragagent.core.embedded_pg import EmbeddedPostgres
+from tests.support import seaweedfs, tools
+from tests.support.fixtures_cluster import skip_loudly_or_fail
 
 
 def _admin(server: EmbeddedPostgres, statement: sql.Composed) -> None:
@@ -49,3 +51,14 @@ def db_url(new_database: Callable[[], str]) -> str:
 @pytest.fixture
 def backups(tmp_path: Path) -> Path:
     return tmp_path / "backups"
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[seaweedfs.S3Server]:
+    """A real SeaweedFS S3 server for the session; skips loudly (fails in CI) without weed."""
+    try:
+        seaweedfs.weed_binary()
+    except tools.ToolsMissingError as exc:
+        skip_loudly_or_fail(f"!!! SEAWEEDFS MISSING: bucket backup tests NOT RUN !!! {exc}")
+    with seaweedfs.running_s3(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server

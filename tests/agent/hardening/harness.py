@@ -44,6 +44,12 @@ def build_settings(db_url: str, data_dir: str, **overrides: Any) -> Settings:
         "llm_provider": "extractive",
         **overrides,
     }
+    # Production refuses '*' hosts: name the host running_app's client calls. An explicit
+    # trusted_hosts=None leaves the setting unset (its default).
+    if values.get("environment") == "production":
+        values.setdefault("trusted_hosts", "testserver")
+    if "trusted_hosts" in values and values["trusted_hosts"] is None:
+        del values["trusted_hosts"]
     return Settings(**values)
 
 

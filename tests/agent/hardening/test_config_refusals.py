@@ -13,7 +13,8 @@ STRONG = "s" * 32
 SAFE_PRODUCTION = {
     "environment": "production",
     "secret_key": STRONG,
-    "database_url": "postgresql://app:db-password-123@db.example:5432/ragagent",
+    "database_url": "postgresql://app:db-password-123@db.example:5432/ragagent"
+    "?sslmode=verify-full&sslrootcert=system",
 }
 
 
@@ -78,14 +79,14 @@ def test_secrets_come_from_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     secret_file = tmp_path / "secret"
     secret_file.write_text("f" * 40 + "\n")
     url_file = tmp_path / "url"
-    url_file.write_text("postgresql://u:file-password@h/db")
+    url_file.write_text("postgresql://u:file-password@h/db?sslmode=verify-full&sslrootcert=system")
     monkeypatch.setenv("RAGAGENT_SECRET_KEY_FILE", str(secret_file))
     monkeypatch.setenv("DATABASE_URL_FILE", str(url_file))
     settings = load_settings(environment="production")
     assert settings.secret_key is not None
     assert settings.secret_key.get_secret_value() == "f" * 40
     assert settings.database_url is not None
-    assert settings.database_url.get_secret_value().endswith("file-password@h/db")
+    assert "file-password@h/db" in settings.database_url.get_secret_value()
 
 
 def test_env_variable_wins_over_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -32,8 +32,9 @@ def test_image_is_multi_stage_slim_and_non_root() -> None:
 
 
 def test_runtime_lock_has_no_dev_dependencies_and_matches_the_full_lock() -> None:
+    # The runtime lock carries hashes: "name==version \\" then "--hash=..." lines.
     pins = dict(
-        line.split("==", 1)
+        line.split(" ", 1)[0].split("==", 1)
         for line in (ROOT / "requirements-runtime.lock").read_text().splitlines()
         if "==" in line and not line.startswith((" ", "#"))
     )

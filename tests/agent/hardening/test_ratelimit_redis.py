@@ -1,4 +1,4 @@
-"""Limits shared across replicas through a real Redis (``rate_limit_storage_url=redis://``).
+"""Limits shared across replicas through a real Redis (``rate_limit_storage=redis``).
 
 Two Limiter instances stand for two agent replicas: together they allow
 exactly the configured number of requests, and they share the token budget.
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ragagent.core import errors
-from ragagent.core.ratelimit import Limiter, ScopeLimit
+from ragagent.core.ratelimit import Limiter, ScopeLimit, create_storage
 from ragagent.core.security import SCOPES, Principal
 
 REDIS = shutil.which("redis-server")
@@ -49,7 +49,7 @@ def redis_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]
 
 
 def replica(url: str) -> Limiter:
-    return Limiter(default=ScopeLimit(2, 1), tokens_per_day=50, storage_url=url)
+    return Limiter(default=ScopeLimit(2, 1), tokens_per_day=50, storage=create_storage(url))
 
 
 async def test_replicas_share_request_limits_and_token_budgets(

@@ -9,6 +9,7 @@ within the grace period.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -16,18 +17,22 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from ragagent.api.routes import ws
 from tests.support.fake_openai import FakeOpenAI, free_port
 
 pytestmark = pytest.mark.slow
 
 GRACE_SECONDS = 10
 LLM_DELAY_SECONDS = 3.0
+DOC = "# Backups\n\nRagAgent backs up PostgreSQL nightly with pg_dump to object storage."
+QUESTION = "How are backups of PostgreSQL made?"
 
 
 @pytest.fixture
@@ -53,6 +58,9 @@ def agent(
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(process, base, tmp_path / "agent.log")
+        # Something relevant to answer from, or a turn is declined without calling the LLM.
+        document = {"external_id": "backups", "title": "Backups", "text": DOC}
+        assert httpx.post(f"{base}/v1/documents", json=document, timeout=60).status_code < 300
         yield process, base
     finally:
         if process.poll() is None:
@@ -100,7 +108,7 @@ async def test_sigterm_drains_streams_and_closes_websockets(
     async with (
         connect(ws_url) as websocket,
         httpx.AsyncClient(base_url=base, timeout=30) as client,
-        client.stream("POST", "/v1/chat", json={"message": "hello", "stream": True}) as stream,
+        client.stream("POST", "/v1/chat", json={"message": QUESTION, "stream": True}) as stream,
     ):
         assert stream.status_code == 200
         reader = asyncio.create_task(read_stream(stream))
@@ -116,5 +124,72 @@ async def test_sigterm_drains_streams_and_closes_websockets(
     assert "event: token" in events
     assert events[-1] == "event: done"
     assert time.monotonic() - signalled >= LLM_DELAY_SECONDS - 0.5
+    exit_code = await asyncio.to_thread(process.wait, GRACE_SECONDS + 5)
+    assert exit_code in (0, -signal.SIGTERM)
+
+
+async def ws_answer(websocket: ClientConnection) -> list[str]:
+    """Ask on ``websocket`` and return the frame types up to ``done``, after its first token."""
+    await websocket.send(json.dumps({"message": QUESTION}))
+    kinds: list[str] = []
+    while not kinds or kinds[-1] not in ("done", "error"):
+        kinds.append(json.loads(await websocket.recv())["type"])
+    return kinds
+
+
+async def sse_answer(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> list[str]:
+    async with client.stream("POST", path, json=body) as response:
+        assert response.status_code == 200
+        return [line async for line in response.aiter_lines() if line.startswith("data: ")]
+
+
+InFlight = tuple[list[str], list[str], list[str], httpx.Response]
+
+
+async def answers_in_flight(base: str, websocket: ClientConnection) -> InFlight:
+    """One answer on each transport: WebSocket frame types, SSE and OpenAI-compatible
+    data lines, and the REST response."""
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        completion = {
+            "model": "ragagent",
+            "stream": True,
+            "messages": [{"role": "user", "content": QUESTION}],
+        }
+        return await asyncio.gather(
+            ws_answer(websocket),
+            sse_answer(client, "/v1/chat", {"message": QUESTION, "stream": True}),
+            sse_answer(client, "/v1/chat/completions", completion),
+            client.post("/v1/chat", json={"message": QUESTION}),
+        )
+
+
+async def test_sigterm_lets_answers_in_flight_finish_on_every_transport(
+    agent: tuple[subprocess.Popen[bytes], str], fake_openai: FakeOpenAI
+) -> None:
+    process, base = agent
+    fake_openai.behaviour.chunk_delay_seconds = 0.25  # an answer takes about four seconds
+    ws_url = base.replace("http", "ws") + "/v1/ws/chat"
+    async with connect(ws_url) as answering, connect(ws_url) as spare:
+        flight = asyncio.create_task(answers_in_flight(base, answering))
+        await asyncio.sleep(1.0)  # every answer has started streaming
+        process.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.3)
+        await spare.send(json.dumps({"message": QUESTION}))  # a new turn while draining
+        with pytest.raises(ConnectionClosed) as refused:
+            await asyncio.wait_for(spare.recv(), timeout=GRACE_SECONDS)
+        assert await new_work_is_refused(base)
+        ws_kinds, sse, openai_chunks, rest = await asyncio.wait_for(flight, GRACE_SECONDS)
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(answering.recv(), timeout=GRACE_SECONDS)
+    assert refused.value.rcvd is not None
+    assert (refused.value.rcvd.code, refused.value.rcvd.reason) == (1001, ws.DRAINING_REASON)
+    assert ws_kinds[-2:] == ["citations", "done"]
+    assert ws_kinds.count("token") > 3
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1001
+    assert json.loads(sse[-1][6:])["incomplete"] is False
+    assert openai_chunks[-1] == "data: [DONE]"
+    assert (rest.status_code, rest.json()["incomplete"]) == (200, False)
+    assert rest.json()["answer"].endswith("[1]")
     exit_code = await asyncio.to_thread(process.wait, GRACE_SECONDS + 5)
     assert exit_code in (0, -signal.SIGTERM)

@@ -14,6 +14,7 @@ from opentelemetry.util._once import Once
 
 from ragagent.core import telemetry
 from tests.agent.hardening.harness import bearer, build_settings, build_token, running_app
+from tests.support.fake_openai import FakeOpenAI
 
 
 @pytest.fixture
@@ -52,7 +53,9 @@ def parent_of(span: ReadableSpan) -> int | None:
 async def test_chat_request_has_retrieve_embed_and_llm_spans(
     spans: InMemorySpanExporter, db_url: str, data_dir: str
 ) -> None:
-    async with running_app(build_settings(db_url, data_dir)) as running:
+    # answer_min_similarity=0: an empty knowledge base would decline the turn before any LLM.
+    settings = build_settings(db_url, data_dir, answer_min_similarity=0.0)
+    async with running_app(settings) as running:
         spans.clear()
         response = await running.client.post(
             "/v1/chat", json={"message": "what is RagAgent?"}, headers=bearer(build_token())
@@ -78,3 +81,38 @@ async def test_chat_request_has_retrieve_embed_and_llm_spans(
     assert "llm.tokens_out" in llm.attributes
     database = [s for s in found if s.attributes and s.attributes.get("db.system") == "postgresql"]
     assert any(parent_of(s) == retrieve.context.span_id for s in database)
+
+
+async def test_every_provider_tried_gets_the_turns_traceparent(
+    spans: InMemorySpanExporter,
+    db_url: str,
+    data_dir: str,
+    fake_openai: FakeOpenAI,
+    second_openai: FakeOpenAI,
+) -> None:
+    settings = build_settings(
+        db_url,
+        data_dir,
+        llm_provider="openai",
+        openai_base_url=f"{fake_openai.url}/v1",
+        llm_fallback_1_base_url=f"{second_openai.url}/v1",
+        llm_max_retries=0,
+    )
+    fake_openai.behaviour.fail_with = [500]  # the primary fails, so the fallback is tried too
+    document = {"external_id": "about", "title": "About", "text": "RagAgent is a RAG agent."}
+    async with running_app(settings) as running:
+        # Something relevant to retrieve, or the turn is declined without calling an LLM.
+        ingested = await running.client.post(
+            "/v1/documents", json=document, headers=bearer(build_token())
+        )
+        assert ingested.status_code in (200, 201), ingested.text
+        spans.clear()
+        response = await running.client.post(
+            "/v1/chat", json={"message": "what is RagAgent?"}, headers=bearer(build_token())
+        )
+        assert response.status_code == 200
+    trace_id = f"{only(list(spans.get_finished_spans()), 'POST /v1/chat').context.trace_id:032x}"
+    for fake in (fake_openai, second_openai):
+        completions = [h for h in fake.behaviour.headers if "traceparent" in h]
+        assert completions, f"no traceparent reached the provider: {fake.behaviour.headers}"
+        assert completions[-1]["traceparent"].split("-")[1] == trace_id

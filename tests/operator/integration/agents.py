@@ -16,7 +16,7 @@ import yaml
 from tests.operator.integration.harness import Operator, get_json, wait_for
 from tests.support import controlplane
 
-DATABASE_URL = "postgresql://u:p@db.example:5432/rag"
+DATABASE_URL = "postgresql://u:p@db.example:5432/rag?sslmode=verify-full&sslrootcert=system"
 
 
 def rag(name: str, **spec: Any) -> str:
@@ -29,6 +29,18 @@ def rag(name: str, **spec: Any) -> str:
         "spec": spec,
     }
     return yaml.safe_dump(body)
+
+
+def dry_run(
+    cluster: controlplane.ControlPlane, ns: str, **spec: Any
+) -> subprocess.CompletedProcess[str]:
+    """``kubectl apply --dry-run=server`` of a RagAgent with ``spec`` (a managed database
+    unless it says): the API server's whole validation, schema and CEL, and nothing stored."""
+    spec.setdefault("database", {"managed": {}})
+    text = rag("spec-check", **spec)
+    return cluster.kubectl(
+        "apply", "--dry-run=server", "-n", ns, "-f", "-", input=text, check=False
+    )
 
 
 def apply(

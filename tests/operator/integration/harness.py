@@ -14,12 +14,13 @@ import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support import controlplane, processes
+from tests.support import controlplane, peering, processes
 
 REPO = Path(__file__).resolve().parents[3]
 RESYNC_SECONDS = 3.0
@@ -64,9 +65,41 @@ class Operator:
     process: subprocess.Popen[bytes]
     log_path: Path
     metrics_port: int
+    priority: int = MAIN_PRIORITY
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+# Every operator process the tests started, so a new one can wait for the others to yield.
+_STARTED: list[Operator] = []
+
+
+def is_active(replica: Operator) -> bool:
+    """Whether the replica's last peering transition was a resume (a replica starts paused)."""
+    return peering.is_active(replica.log())
+
+
+def started(operator: Operator) -> Operator:
+    """Registers a new replica and waits until every running lower-priority one has paused.
+
+    A higher priority makes the others pause, but only once they read the new peering record:
+    on a loaded machine that takes seconds, and a RagAgent applied in that window is
+    reconciled by the session's cluster-wide operator with its own settings (it sealed what a
+    test's pinned-certificate operator had to refuse)."""
+    _STARTED.append(operator)
+    lower = [
+        other
+        for other in _STARTED
+        if other.priority < operator.priority and other.process.poll() is None
+    ]
+    for other in lower:
+        wait_for(partial(is_paused, other), "a lower replica to pause", operator=other)
+    return operator
+
+
+def is_paused(replica: Operator) -> bool:
+    return not is_active(replica)
 
 
 def start_operator(
@@ -96,9 +129,9 @@ def start_operator(
     argv = [sys.executable, "-m", "ragagent_operator.main"]
     with log_path.open("wb") as sink:
         process = subprocess.Popen(argv, env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=REPO)
-    operator = Operator(process, log_path, metrics_port)
+    operator = Operator(process, log_path, metrics_port, priority)
     wait_for(lambda: is_healthy(health_port), f"operator {tag} liveness", operator=operator)
-    return operator
+    return started(operator)
 
 
 def install(cluster: controlplane.ControlPlane) -> Path:

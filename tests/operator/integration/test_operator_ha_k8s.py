@@ -14,7 +14,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from kubernetes import client as k8s
 from kubernetes import watch
 
 from tests.operator.integration.agents import (
+    DATABASE_URL,
     agent_with_condition,
     apply,
     condition,
@@ -40,18 +41,18 @@ from tests.operator.integration.harness import (
     Operator,
     assert_workload_children,
     get_json,
+    is_active,
     kill,
     start_operator,
     stop,
     wait_for,
 )
 from tests.operator.integration.writes import assert_noop_resync
-from tests.support import controlplane
+from tests.support import controlplane, peering
+from tests.support.peering import PAUSED, RESUMED
 
 pytestmark = pytest.mark.k8s
 PEERING = "ragagent"
-PAUSED = "Pausing operations in favour of"
-RESUMED = "Resuming operations after the pause"
 # A replica killed without a goodbye blocks the others until its record expires; then the
 # survivor needs one reconcile. The margin covers a slow, shared test machine.
 TAKEOVER_BOUND_SECONDS = PEERING_LIFETIME_SECONDS + 45
@@ -85,21 +86,10 @@ def replicas(
     )
 
 
-def is_active(replica: Operator) -> bool:
-    """Whether the replica's last peering transition was a resume (a replica starts paused)."""
-    lines = [line for line in replica.log().splitlines() if PAUSED in line or RESUMED in line]
-    return bool(lines) and RESUMED in lines[-1]
-
-
 def live_priorities(cluster: controlplane.ControlPlane) -> list[int]:
     """The priorities of the peering records that have not expired, sorted."""
-    peering = get_json(cluster, "clusterkopfpeering", PEERING) or {}
-    now = datetime.now(UTC)
-    return sorted(
-        int(record["priority"])
-        for record in (peering.get("status") or {}).values()
-        if datetime.fromisoformat(record["lastseen"]) + timedelta(seconds=record["lifetime"]) > now
-    )
+    found = get_json(cluster, "clusterkopfpeering", PEERING)
+    return sorted(peering.live_priorities(found, datetime.now(UTC)).values())
 
 
 def reconciles(replica: Operator) -> float:
@@ -183,7 +173,7 @@ def test_standby_takes_over_when_the_active_replica_is_killed(
     killed = time.monotonic()
     patch = '{"spec":{"replicas":3}}'
     cluster.kubectl("patch", "ragagent", "one", "-n", namespace, "--type=merge", "-p", patch)
-    db_secret(cluster, namespace, "two-pg", "postgresql://u:p@db.example:5432/rag")
+    db_secret(cluster, namespace, "two-pg", DATABASE_URL)
     assert apply(cluster, namespace, rag("two")).returncode == 0
     wait_for(
         lambda: (deployment(cluster, namespace, "one") or {}).get("spec", {}).get("replicas") == 3,
@@ -298,7 +288,7 @@ def test_operator_killed_mid_reconcile_converges_after_restart(
     crashing = replicas("crashing", MAIN_PRIORITY + 100, extra_env=pod)
     wait_for(lambda: is_active(crashing), "the replica active", operator=crashing)
     for name in AGENTS:
-        db_secret(cluster, namespace, f"{name}-pg", "postgresql://u:p@db.example:5432/rag")
+        db_secret(cluster, namespace, f"{name}-pg", DATABASE_URL)
     watcher = kill_at_first_deployment(cluster, k8s_client, namespace, crashing)
     documents = [yaml.safe_load(rag(name)) for name in AGENTS]
     assert apply(cluster, namespace, yaml.safe_dump_all(documents)).returncode == 0

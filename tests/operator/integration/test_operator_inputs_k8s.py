@@ -9,7 +9,13 @@ import time
 
 import pytest
 
-from tests.operator.integration.agents import condition, db_secret, deployment, ready_agent
+from tests.operator.integration.agents import (
+    DATABASE_URL,
+    condition,
+    db_secret,
+    deployment,
+    ready_agent,
+)
 from tests.operator.integration.harness import RESYNC_SECONDS, Operator, get_json, wait_for
 from tests.support import controlplane
 
@@ -63,7 +69,7 @@ def test_rotating_a_referenced_secret_rolls_the_pods(
     before = deployment(cluster, namespace, "docs")["spec"]["template"]["metadata"]["annotations"][
         key
     ]
-    db_secret(cluster, namespace, "docs-pg", "postgresql://u:rotated@db.example:5432/rag")
+    db_secret(cluster, namespace, "docs-pg", DATABASE_URL.replace("u:p@", "u:rotated@"))
 
     def after() -> str:
         annotations = deployment(cluster, namespace, "docs")["spec"]["template"]["metadata"][

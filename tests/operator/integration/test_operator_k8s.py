@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from tests.operator.integration.agents import (
+    DATABASE_URL,
     apply,
     condition,
     db_secret,
@@ -78,7 +79,7 @@ def test_events_and_conditions_report_a_missing_secret_and_the_recovery(
     assert conditions["SecretsReady"]["reason"] == "SecretNotFound"
     assert conditions["DatabaseReady"]["reason"] == "DatabaseSecretMissing"
     assert conditions["Ready"]["status"] == "False"
-    db_secret(cluster, namespace, "docs-pg", "postgresql://u:p@db.example:5432/rag")
+    db_secret(cluster, namespace, "docs-pg", DATABASE_URL)
     wait_for(
         lambda: condition(cluster, namespace, "Ready").get("status") == "True",
         "Ready once the Secret exists",
@@ -308,7 +309,7 @@ OLD_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"  # kopf's, kept by its ti
 def test_the_finalizer_an_older_version_left_is_removed(
     cluster: controlplane.ControlPlane, namespace: str, operator: Operator
 ) -> None:
-    db_secret(cluster, namespace, "docs-pg", "postgresql://u:p@db.example:5432/rag")
+    db_secret(cluster, namespace, "docs-pg", DATABASE_URL)
     body = yaml.safe_load(rag("docs"))
     body["metadata"]["finalizers"] = [OLD_FINALIZER]
     assert apply(cluster, namespace, yaml.safe_dump(body)).returncode == 0

@@ -47,6 +47,12 @@ def victim_secret() -> dict[str, Any]:
     }
 
 
+def available(cluster: controlplane.ControlPlane, ns: str, name: str) -> bool:
+    live = get_json(cluster, "deployment", name, "-n", ns) or {}
+    conditions = (live.get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Available" and c["status"] == "True" for c in conditions)
+
+
 def snapshot(cluster: controlplane.ControlPlane, ns: str, kind: str, name: str) -> Any:
     live = get_json(cluster, kind, name, "-n", ns)
     assert live is not None, f"{kind}/{name} is gone"
@@ -59,6 +65,8 @@ def test_namesakes_are_refused_reported_and_survive_the_ragagent(
 ) -> None:
     for victim in (victim_deployment(), victim_secret()):
         cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(victim))
+    # The namesake is Available (0 of 0): the RagAgent's status must not borrow that.
+    wait_for(lambda: available(cluster, namespace, "docs"), "the victim Deployment Available")
     before = {kind: snapshot(cluster, namespace, kind, name)
               for kind, name in (("deployment", "docs"), ("secret", "docs-generated"))}  # fmt: skip
     db_secret(cluster, namespace, "docs-pg", DATABASE_URL)
@@ -74,6 +82,11 @@ def test_namesakes_are_refused_reported_and_survive_the_ragagent(
     reconciled = wait_for(conflicted, "Reconciled=False/ChildConflict", operator=operator)
     assert f"Deployment {namespace}/docs" in reconciled["message"]
     assert f"Secret {namespace}/docs-generated" in reconciled["message"]
+    deployment_available = condition(cluster, namespace, "DeploymentAvailable")
+    assert deployment_available["status"] == "False", deployment_available
+    assert deployment_available["reason"] == "ChildConflict"
+    assert f"Deployment {namespace}/docs exists and is not owned" in deployment_available["message"]
+    assert condition(cluster, namespace, "Ready")["status"] == "False"
     warnings = [e for e in events_of(cluster, namespace) if e[:2] == ("Warning", "ChildConflict")]
     assert warnings
     assert f"Secret {namespace}/docs-generated" in warnings[0][2]

@@ -21,7 +21,7 @@ import yaml
 
 from tests.charts.chart_cluster import start_chart_operator
 from tests.charts.chart_helpers import CHART, run_helm
-from tests.operator.integration.agents import condition, patch_agent
+from tests.operator.integration.agents import DATABASE_URL, condition, patch_agent
 from tests.operator.integration.harness import get_json, stop, wait_for
 from tests.support import audit, controlplane
 
@@ -151,7 +151,7 @@ def full_agent(ns: str) -> list[dict[str, Any]]:
     use = {"ragagent.dev/use": "true"}
     faq = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"faq.md": "# FAQ"},
            "metadata": {"name": "perm-faq", "namespace": ns, "labels": use}}  # fmt: skip
-    url = {"url": "postgresql://u:p@db.example:5432/rag"}
+    url = {"url": DATABASE_URL}
     pg = {"apiVersion": "v1", "kind": "Secret", "stringData": url,
           "metadata": {"name": "perm-pg", "namespace": ns, "labels": use}}  # fmt: skip
     spec = {

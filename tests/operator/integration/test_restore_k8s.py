@@ -15,6 +15,7 @@ from ragagent import cli_backup
 from ragagent.core import config
 from tests.contract import pod_env
 from tests.operator.integration.agents import (
+    DATABASE_URL,
     agent_status,
     apply,
     condition,
@@ -45,7 +46,7 @@ def replicas(cluster: controlplane.ControlPlane, ns: str) -> int | None:
 def test_restore_needs_backup_storage_and_a_plain_backup_name(
     cluster: controlplane.ControlPlane, namespace: str, operator: Operator
 ) -> None:
-    db_secret(cluster, namespace, "docs-pg", "postgresql://u:p@db.example:5432/rag")
+    db_secret(cluster, namespace, "docs-pg", DATABASE_URL)
     refused = apply(cluster, namespace, rag("docs", restore={"from": BACKUP}))
     assert refused.returncode != 0
     assert "restore needs backup storage" in refused.stderr

@@ -16,6 +16,7 @@ import yaml
 
 from ragagent_operator import sealing
 from tests.charts.chart_cluster import start_chart_operator
+from tests.operator.integration.agents import DATABASE_URL
 from tests.operator.integration.harness import Operator, get_json, stop, wait_for
 from tests.support import controlplane
 
@@ -44,7 +45,7 @@ def database_secret(name: str) -> str:
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": f"{name}-pg", "labels": {"ragagent.dev/use": "true"}},
-        "stringData": {"url": "postgresql://u:p@db.example:5432/rag"},
+        "stringData": {"url": DATABASE_URL},
     }
     return json.dumps(body)
 

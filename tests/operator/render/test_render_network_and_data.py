@@ -97,6 +97,13 @@ def test_managed_postgres_statefulset_has_pvc_service_and_secret_password() -> N
     )
 
 
+def test_managed_postgres_claim_is_deleted_with_the_agent_but_never_on_scale_down() -> None:
+    """The claim outlives no RagAgent: its generated passwords go with it (issue 14)."""
+    sts = postgres.build_postgres_statefulset(make_agent())
+    policy = sts["spec"]["persistentVolumeClaimRetentionPolicy"]
+    assert policy == {"whenDeleted": "Delete", "whenScaled": "Retain"}
+
+
 def test_ingest_job_is_named_by_content_hash_and_mounts_sources() -> None:
     agent = make_agent(
         knowledge={"sources": [{"configMap": {"name": "faq"}}, {"url": "https://x.example/a.md"}]}
@@ -106,7 +113,7 @@ def test_ingest_job_is_named_by_content_hash_and_mounts_sources() -> None:
     assert job["metadata"]["name"] == "docs-ingest-0123456789"
     assert container["args"] == ["ingest", "/knowledge/0", "https://x.example/a.md"]
     assert job["spec"]["template"]["spec"]["volumes"][1]["configMap"] == {"name": "faq"}
-    assert job["metadata"]["annotations"][c.ANNOTATION_KNOWLEDGE_HASH] == "0123456789abcdef"
+    assert job["metadata"]["annotations"][c.Annotation.KNOWLEDGE_HASH] == "0123456789abcdef"
 
 
 def test_backup_cronjob_forbids_overlap_and_mounts_pvc_and_tmp() -> None:

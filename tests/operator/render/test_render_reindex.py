@@ -34,7 +34,7 @@ def test_pre_reindex_backup_job_uses_the_cronjob_pod_template() -> None:
     assert job["spec"] == cron["spec"]["jobTemplate"]["spec"]
     assert job["metadata"]["labels"][c.LABEL_COMPONENT] == c.COMPONENT_BACKUP
     assert job["metadata"]["ownerReferences"][0]["kind"] == "RagAgent"
-    assert job["metadata"]["annotations"] == {c.ANNOTATION_INDEX_HASH: "abcdef0123456789"}
+    assert job["metadata"]["annotations"] == {c.Annotation.INDEX_HASH: "abcdef0123456789"}
 
 
 def test_reindex_job_runs_ragagent_reindex_with_the_agent_environment() -> None:

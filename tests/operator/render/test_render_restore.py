@@ -177,7 +177,7 @@ DONE = {"succeeded": 1, "completionTime": "2025-03-10T02:05:00Z"}
 def test_only_finished_step_jobs_trigger_a_full_reconcile() -> None:
     assert job_events.is_step_job_finished(job(c.COMPONENT_RESTORE, status=DONE))
     assert job_events.is_step_job_finished(job(c.COMPONENT_REINDEX, status=DONE))
-    pre = {c.ANNOTATION_INDEX_HASH: "abc"}
+    pre = {c.Annotation.INDEX_HASH: "abc"}
     assert job_events.is_step_job_finished(job(c.COMPONENT_BACKUP, status=DONE, annotations=pre))
     assert not job_events.is_step_job_finished(job(c.COMPONENT_BACKUP, status=DONE))
     assert not job_events.is_step_job_finished(job(c.COMPONENT_RESTORE, status={"active": 1}))

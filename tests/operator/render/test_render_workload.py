@@ -46,13 +46,23 @@ def test_deployment_has_probes_prestop_and_grace_for_websocket_drain() -> None:
     assert grace > configmap.SHUTDOWN_GRACE_SECONDS
 
 
+def test_the_grace_period_set_in_the_ragagent_reaches_the_agent_and_the_pod() -> None:
+    agent = make_agent(shutdownGraceSeconds=45)
+    data = configmap.build_config_map(agent)["data"]
+    grace = deployment.build_pod_spec(agent)["terminationGracePeriodSeconds"]
+    prestop = deployment.PRESTOP_SLEEP_SECONDS
+    assert data["RAGAGENT_SHUTDOWN_GRACE_SECONDS"] == "45"
+    # preStop, then the agent's whole drain (one grace period), then time to exit.
+    assert grace == prestop + 45 + deployment.EXIT_MARGIN_SECONDS
+
+
 def test_pod_template_hash_changes_with_config_and_secret_data() -> None:
     agent = make_agent()
     one = deployment.build_deployment(agent, config_hash="c1", secrets_hash="s1")
     two = deployment.build_deployment(agent, config_hash="c1", secrets_hash="s2")
     annotations = two["spec"]["template"]["metadata"]["annotations"]
     assert one["spec"]["template"] != two["spec"]["template"]
-    assert annotations[c.ANNOTATION_SECRETS_HASH] == "s2"
+    assert annotations[c.Annotation.SECRETS_HASH] == "s2"
 
 
 def test_deployment_omits_replicas_when_autoscaling_is_enabled() -> None:

@@ -2,7 +2,7 @@
 
 SSE events: ``token`` ``{"text"}`` for each piece of the answer, then
 ``citations`` ``{"citations", "conversation_id"}``, then ``done``
-``{"usage", "conversation_id"}``; a failure after streaming began is an
+``{"usage", "conversation_id", "degraded", "incomplete"}``; a failure after streaming began is an
 ``error`` event ``{"status", "detail"}`` (before that it is a plain HTTP error).
 """
 
@@ -55,6 +55,9 @@ async def post_chat(body: ChatCreate, state: StateDep, principal: ChatUser) -> A
         ],
         conversation_id=result.conversation_id,
         usage=UsagePublic.of(result.usage),
+        degraded=result.degraded,
+        incomplete=result.incomplete,
+        declined=result.declined,
     )
 
 

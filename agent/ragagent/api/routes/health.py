@@ -1,9 +1,10 @@
 """Probes: ``/livez`` (the process answers), ``/readyz`` and its alias ``/healthz``.
 
 Readiness means this replica can serve a chat now: not draining, the database
-answers, its schema is at the latest migration, and an LLM provider is
-configured. Each failing check is named in the 503 body. Probes need no
-credentials and are never rate limited; the database check is shared by all
+answers, its schema is at the latest migration, and at least one LLM provider
+answered the last background probe (``rag.fallback``; a probe never waits on one).
+Each failing check is named in the 503 body. Probes need no credentials and are
+never rate limited; the database check is shared by all
 probes within ``readiness_cache_seconds`` (concurrent ones share one check), so
 a flood of probes costs the pool at most one check per window. Draining is read
 fresh on every probe.
@@ -21,6 +22,7 @@ from pydantic import BaseModel
 
 from ragagent.core import errors
 from ragagent.core.metrics import READINESS_CHECKS
+from ragagent.rag import fallback
 from ragagent.state import AppState
 
 router = APIRouter(tags=["health"])
@@ -57,12 +59,17 @@ async def check_database(state: AppState) -> dict[str, str]:
 
 
 def check_llm(state: AppState) -> str:
+    """The background probe's last answer: not ok only when no provider at all answered.
+
+    Read from memory, never a call: a probe must not wait on an LLM."""
     settings = state.settings
-    if settings.resolved_llm_provider == "extractive":
-        return "ok"
-    if settings.openai_api_key is None and not settings.openai_base_url:
+    if settings.resolved_llm_provider == "openai" and not (
+        settings.openai_api_key or settings.openai_base_url
+    ):
         return "openai provider has no OPENAI_API_KEY or OPENAI_BASE_URL"
-    return "ok"
+    if isinstance(state.llm, fallback.FallbackLLM):
+        return state.llm.readiness()
+    return "ok"  # the offline answerer is always there
 
 
 async def readiness(state: AppState | None) -> tuple[bool, dict[str, str]]:

@@ -3,8 +3,10 @@
 POST /v1/chat/completions answers the last user message with RAG applied; the
 earlier messages of the request are the history unless ``metadata.conversation_id``
 names a stored conversation to continue. Citations come back in the extra
-top-level field ``citations`` (on the final chunk when streaming), as does
-``conversation_id``. GET /v1/models lists the one model the agent is.
+top-level field ``citations`` (on the final chunk when streaming), as do
+``conversation_id``, ``degraded`` (no LLM provider answered: the extractive answerer
+did, or the provider failed mid-answer) and ``incomplete`` (the answer stopped early).
+GET /v1/models lists the one model the agent is.
 """
 
 from __future__ import annotations
@@ -140,6 +142,9 @@ async def create_completion(body: CompletionCreate, state: StateDep, principal: 
         "usage": UsagePublic.of(result.usage).model_dump(),
         "citations": result.citation_dicts(),
         "conversation_id": str(result.conversation_id),
+        "degraded": result.degraded,
+        "incomplete": result.incomplete,
+        "declined": result.declined,
     }
 
 
@@ -187,6 +192,8 @@ def _closing_chunks(
     final = build_chunk(completion, {}, finish="stop")
     final["citations"] = done.citation_dicts()
     final["conversation_id"] = str(done.conversation_id)
+    final["degraded"], final["incomplete"] = done.degraded, done.incomplete
+    final["declined"] = done.declined
     if not include_usage:
         return [final]
     usage = build_chunk(completion, {})

@@ -2,14 +2,16 @@
 
 In: ``{"message": str, "conversation_id"?: str}``. Out, per question:
 ``{"type": "token", "text"}``..., then ``{"type": "citations", "citations",
-"conversation_id"}`` and ``{"type": "done", "usage", "conversation_id"}``; a
-refused or failed question gets ``{"type": "error", "status", "detail"}`` and
-the socket stays open. Frames over ``max_ws_frame_bytes`` close it with 1009.
+"conversation_id"}`` and ``{"type": "done", "usage", "conversation_id", "degraded",
+"incomplete"}``; a refused or failed question gets ``{"type": "error", "status",
+"detail"}`` and the socket stays open. Frames over ``max_ws_frame_bytes`` close it with 1009.
 A caller holds at most ``ws_max_per_principal`` sockets (one more is accepted and
 closed with 1008 and a reason), and a socket that sends nothing for
 ``ws_idle_timeout_seconds`` while no answer streams is closed with 1000.
 The client authenticates before the handshake completes (header, or a
-``bearer.<token>`` subprotocol for browsers).
+``bearer.<token>`` subprotocol for browsers). On SIGTERM an answer streaming now
+finishes (within the grace period) before the socket is closed with 1001; a question
+sent while the server drains closes the socket with 1001 and a reason instead.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from ragagent.api.chat_schemas import closing_events
 from ragagent.core import errors, ratelimit
 from ragagent.core.metrics import WEBSOCKETS_ACTIVE
 from ragagent.services import chat
-from ragagent.state import AppState
+from ragagent.state import WS_GOING_AWAY, AppState
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ router = APIRouter(prefix="/v1", tags=["chat"])
 
 MESSAGE_TOO_BIG = 1009
 NORMAL_CLOSURE = 1000
+DRAINING_REASON = "server shutting down; reconnect to ask again"
 
 
 class WsQuestion(BaseModel):
@@ -88,7 +91,11 @@ async def _serve(websocket: WebSocket, state: AppState, principal: deps.Principa
         try:
             await state.limiter.hit(principal, "chat")
             question = _parse(raw)
-            await _answer(websocket, state, principal, question)
+            if state.draining:  # the answer could not finish before the pod goes
+                await websocket.close(code=WS_GOING_AWAY, reason=DRAINING_REASON)
+                return
+            with state.ws_answers.track():
+                await _answer(websocket, state, principal, question)
         except errors.AgentError as exc:
             await websocket.send_json(
                 {"type": "error", "status": exc.status_code, "detail": exc.detail}

@@ -97,7 +97,9 @@ function renderCitations(citations) {
   for (const citation of citations) {
     const item = document.createElement("li");
     const title = document.createElement("strong");
-    title.textContent = `[${citation.index}] ${citation.title || citation.external_id}`;
+    // The location is the passage's section: "p. 3" of a PDF, a heading of a document.
+    const where = citation.location ? `, ${citation.location}` : "";
+    title.textContent = `[${citation.index}] ${citation.title || citation.external_id}${where}`;
     const snippet = document.createElement("span");
     snippet.textContent = ` ${citation.snippet}`;
     item.append(title, snippet);

@@ -1,0 +1,125 @@
+"""The text of a Word (.docx) document in reading order (python-docx), headings as ``#``.
+
+Paragraphs styled "Heading <n>" become ``#`` lines of that level, so the chunker cuts at
+them and every chunk starts with its section's heading, which a citation names; tables
+become one line per row, cells joined by `` | ``. A line of body text that starts with
+``#`` is escaped, so it cannot pose as a heading.
+
+A .docx is a zip archive, so before python-docx unpacks it the archive's declared sizes
+are checked: more than ``max_unpacked_bytes`` in all (a zip bomb) or more than
+``MAX_PARTS`` members is refused with 413 (zipfile never inflates a member past its
+declared size). ``deadline`` (a ``time.monotonic()`` value) is checked as blocks are read
+(422). A password-protected document is not a zip archive but an OLE container: that,
+and anything else python-docx cannot read, is a 422 that says so.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from typing import Final
+
+import docx
+from docx.document import Document as DocxDocument
+from docx.exceptions import PythonDocxError
+from docx.opc.exceptions import OpcError
+from docx.table import Table
+from docx.text.paragraph import Paragraph
+
+from ragagent.core import errors
+from ragagent.rag import file_text
+
+MEDIA_TYPE: Final = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+MAX_PARTS: Final = 10_000
+CHECK_EVERY: Final = 50  # blocks, or table rows, between deadline checks
+# Encrypted Office documents (and old binary .doc files) are OLE compound files.
+_OLE_MAGIC: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_HEADING_STYLE = re.compile(r"heading\s*([1-6])$", re.IGNORECASE)
+_HASH_LINE = re.compile(r"^(\s*)#", re.MULTILINE)
+
+
+def build_docx_text(
+    data: bytes, *, max_unpacked_bytes: int, deadline: float | None = None
+) -> file_text.FileText:
+    """Headings as ``#`` lines, paragraphs and table rows, and the document's title (or "")."""
+    if data.startswith(_OLE_MAGIC):
+        raise errors.ValidationFailed(
+            "the DOCX is encrypted with a password (or is an old binary .doc); "
+            "upload an unprotected .docx"
+        )
+    check_archive(data, max_unpacked_bytes=max_unpacked_bytes)
+    try:
+        document = docx.Document(io.BytesIO(data))
+        blocks = _texts(document, deadline)
+        title = document.core_properties.title or ""
+    except (OpcError, PythonDocxError, *file_text.CORRUPT_FILE_ERRORS) as exc:
+        raise errors.ValidationFailed(
+            f"the DOCX could not be read ({type(exc).__name__})"
+        ) from None
+    text = "\n\n".join(block for block in blocks if block)
+    if not text.strip():
+        raise errors.ValidationFailed("the DOCX has no text")
+    return file_text.FileText(text=text, title=" ".join(title.split()))
+
+
+def check_archive(data: bytes, *, max_unpacked_bytes: int) -> None:
+    """Refuse a file that is no zip archive (422), or one that unpacks too large (413)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise errors.ValidationFailed("the DOCX is not a valid .docx (zip) file") from None
+    if len(members) > MAX_PARTS:
+        raise errors.PayloadTooLarge(f"the DOCX has {len(members)} parts; the limit is {MAX_PARTS}")
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > max_unpacked_bytes:
+        raise errors.PayloadTooLarge(
+            f"the DOCX unpacks to {unpacked} bytes; the limit is {max_unpacked_bytes} "
+            "(RAGAGENT_MAX_UNPACKED_BYTES)"
+        )
+
+
+def _texts(document: DocxDocument, deadline: float | None) -> list[str]:
+    """Each paragraph's and table's text in reading order, checking ``deadline`` as it goes."""
+    texts = []
+    for index, block in enumerate(document.iter_inner_content()):
+        if index % CHECK_EVERY == 0:
+            file_text.check_deadline(deadline, "DOCX")
+        texts.append(_block_text(block, deadline))
+    return texts
+
+
+def _block_text(block: Paragraph | Table, deadline: float | None) -> str:
+    if isinstance(block, Table):
+        return "\n".join(_row_text(cells) for cells in _rows(block, deadline))
+    text = " ".join(block.text.split())
+    level = _heading_level(block)
+    if level and text:
+        return f"{'#' * level} {text}"
+    return _HASH_LINE.sub(r"\1\\#", text)
+
+
+def _heading_level(paragraph: Paragraph) -> int:
+    """1-6 for a "Heading <n>" (or "Title", as 1) paragraph style; 0 for body text."""
+    name = paragraph.style.name if paragraph.style is not None else ""
+    if (name or "").lower() == "title":
+        return 1
+    found = _HEADING_STYLE.match(name or "")
+    return int(found.group(1)) if found else 0
+
+
+def _rows(table: Table, deadline: float | None) -> list[list[str]]:
+    """Each row's cell texts; one table can hold most of a document, so rows check too."""
+    rows = []
+    for index, row in enumerate(table.rows):
+        if index % CHECK_EVERY == 0:
+            file_text.check_deadline(deadline, "DOCX")
+        rows.append([" ".join(cell.text.split()) for cell in row.cells])
+    return rows
+
+
+def _row_text(cells: list[str]) -> str:
+    # A merged cell repeats in each grid column it spans: keep it once.
+    unique = [cell for index, cell in enumerate(cells) if cell and cell not in cells[:index]]
+    return _HASH_LINE.sub(r"\1\\#", " | ".join(unique))
