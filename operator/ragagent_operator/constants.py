@@ -65,9 +65,8 @@ COMPONENT_INGEST: Final = "ingest"
 COMPONENT_BACKUP: Final = "backup"
 COMPONENT_REINDEX: Final = "reindex"
 COMPONENT_RESTORE: Final = "restore"
-# The components whose pods are one-shot Jobs: the one list their labels, their
-# NetworkPolicies (render.networkpolicy.POD_NEEDS has a line for each) and tests use.
-JOB_COMPONENTS: Final = (COMPONENT_INGEST, COMPONENT_REINDEX, COMPONENT_BACKUP, COMPONENT_RESTORE)
+# The components whose pods are one-shot Jobs are listed once, with what each
+# reports and triggers, in ``ragagent_operator.jobs``.
 
 # The Job controller labels a Job's pods with the Job's name.
 LABEL_JOB_NAME: Final = "batch.kubernetes.io/job-name"

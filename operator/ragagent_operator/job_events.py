@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ragagent_operator import backup_status
+from ragagent_operator import backup_status, jobs
 from ragagent_operator import constants as c
-
-STEP_COMPONENTS = (c.COMPONENT_REINDEX, c.COMPONENT_RESTORE)
 
 
 def is_step_job_finished(obj: Mapping[str, Any]) -> bool:
@@ -22,8 +20,10 @@ def is_step_job_finished(obj: Mapping[str, Any]) -> bool:
     if obj.get("kind") != "Job":
         return False
     meta = obj.get("metadata") or {}
-    component = (meta.get("labels") or {}).get(c.LABEL_COMPONENT)
-    pre_reindex = c.Annotation.INDEX_HASH in (meta.get("annotations") or {})
-    if component not in STEP_COMPONENTS and not (component == c.COMPONENT_BACKUP and pre_reindex):
+    kind = jobs.kind_of((meta.get("labels") or {}).get(c.LABEL_COMPONENT))
+    if kind is None or kind.advances is jobs.Advances.NEVER:
+        return False
+    before_reindex = c.Annotation.INDEX_HASH in (meta.get("annotations") or {})
+    if kind.advances is jobs.Advances.BEFORE_REINDEX and not before_reindex:
         return False
     return backup_status.build_finished_job(obj) is not None

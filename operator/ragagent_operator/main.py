@@ -25,7 +25,7 @@ sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
 import kopf  # noqa: E402
 from prometheus_client import start_http_server  # noqa: E402
 
-from ragagent_operator import config, job_events, k8s, logs, reconcile, resync  # noqa: E402
+from ragagent_operator import config, job_events, jobs, k8s, logs, reconcile, resync  # noqa: E402
 from ragagent_operator import constants as c  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,8 @@ def _owner_name(owners: list[Any], labels: dict[str, str]) -> str | None:
     for owner in owners:
         if owner.get("kind") == c.KIND and owner.get("controller"):
             return str(owner["name"])
-    if labels.get(c.LABEL_COMPONENT) == c.COMPONENT_BACKUP:
+    kind = jobs.kind_of(labels.get(c.LABEL_COMPONENT))
+    if kind is not None and kind.scheduled:
         return labels.get(c.LABEL_INSTANCE)
     return None
 

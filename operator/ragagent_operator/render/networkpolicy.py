@@ -23,7 +23,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ragagent_operator import constants as c
-from ragagent_operator import spec_network
+from ragagent_operator import jobs, spec_network
 from ragagent_operator.render import common
 
 METADATA_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -104,8 +104,8 @@ def build_network_policies(agent: common.Agent) -> list[common.Manifest]:
     Every component's policy is rendered even while it runs no pod (no restore, backups
     off), so a Job never starts before the policy it needs exists.
     """
-    jobs = [_job_policy(agent, component) for component in c.JOB_COMPONENTS]
-    policies = [_default_deny(agent), _agent_policy(agent), *jobs]
+    one_shot = [_job_policy(agent, component) for component in jobs.COMPONENTS]
+    policies = [_default_deny(agent), _agent_policy(agent), *one_shot]
     if agent.managed_db:
         policies.append(_database_policy(agent))
     return policies

@@ -10,6 +10,7 @@ from ragagent_operator import (
     conditions,
     context,
     job_reports,
+    jobs,
     k8s,
     manifest,
     metrics,
@@ -18,13 +19,13 @@ from ragagent_operator import (
 from ragagent_operator import constants as c
 from ragagent_operator.render import common, event, postgres, service
 
-# Transitions of these types become Events; a first failure of the last two does too.
+# Transitions of these types become Events (every Job's condition among them);
+# a first failure of the FIRST_FAILURE_EVENTFUL ones does too.
 EVENTFUL = (
     conditions.Type.READY,
     conditions.Type.RECONCILED,
     conditions.Type.SECRETS_READY,
-    conditions.Type.BACKUP_READY,
-    conditions.Type.RESTORED,
+    *jobs.CONDITIONS,
 )
 FIRST_FAILURE_EVENTFUL = (conditions.Type.RECONCILED, conditions.Type.SECRETS_READY)
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from ragagent_operator import constants as c
+from ragagent_operator import jobs
 from ragagent_operator.render import networkpolicy
 from tests.operator.render import netpol
 from tests.operator.render.netpol import Endpoint
@@ -179,12 +180,12 @@ def test_the_reconciler_knows_every_policy_name_and_the_retired_jobs_policy() ->
 
 
 def test_each_job_component_has_its_needs_and_policy_and_labels_its_pods() -> None:
-    """constants.JOB_COMPONENTS is the one list: POD_NEEDS, the policies and the pods agree."""
-    assert set(networkpolicy.POD_NEEDS) == {c.COMPONENT_AGENT, *c.JOB_COMPONENTS}
+    """jobs.COMPONENTS is the one list: POD_NEEDS, the policies and the pods agree."""
+    assert set(networkpolicy.POD_NEEDS) == {c.COMPONENT_AGENT, *jobs.COMPONENTS}
     agent = make_agent(**every_pod_spec())
     names = {policy["metadata"]["name"] for policy in policies_of(agent)}
-    assert {f"{agent.name}-{component}" for component in c.JOB_COMPONENTS} <= names
+    assert {f"{agent.name}-{component}" for component in jobs.COMPONENTS} <= names
     one_shot = {role: pod for role, pod in rendered_pods(agent).items() if role in ONE_SHOT}
     assert set(one_shot) == set(ONE_SHOT)
     for template in one_shot.values():
-        assert template["metadata"]["labels"][c.LABEL_COMPONENT] in c.JOB_COMPONENTS
+        assert template["metadata"]["labels"][c.LABEL_COMPONENT] in jobs.COMPONENTS
