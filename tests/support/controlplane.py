@@ -171,12 +171,9 @@ class ControlPlane:
             raise RuntimeError("a ControlPlane can only be started once")
         self._started = True
         _install_teardown(self)
-        try:
+        with processes.undone_on_failure(self.stop):
             self._pki = pki.write_pki(self.workdir / "pki")
             self._start_with_retries()
-        except BaseException:
-            self.stop()
-            raise
         return self
 
     def _start_with_retries(self) -> None:

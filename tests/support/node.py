@@ -97,13 +97,12 @@ class RealNode:
     def start(self) -> RealNode:
         """Starts everything; on any failure stops what was started and re-raises."""
         clean_stale()
-        try:
+        with processes.undone_on_failure(
+            lambda: shutil.rmtree(self.layout.workdir, ignore_errors=True)
+        ):
             self._claim_network()
-        except BaseException:
-            shutil.rmtree(self.layout.workdir, ignore_errors=True)
-            raise
         _write_owner(self.layout.workdir, self.network)
-        try:
+        with processes.undone_on_failure(self.stop):
             node_host.create_cgroup_root(self.network)
             self._start_containerd()
             dns_image = node_images.ensure_binary_image(self.cluster.tool("coredns"))
@@ -120,9 +119,6 @@ class RealNode:
                     self.cluster, objects, node_sealing.NAME, watch=self._components
                 )
             self._components += node_addons.start(self)
-        except BaseException:
-            self.stop()
-            raise
         return self
 
     def stop(self) -> None:

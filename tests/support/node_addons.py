@@ -25,7 +25,7 @@ def start(real: node.RealNode) -> list[processes.Component]:
     cluster, layout, network = real.cluster, real.layout, real.network
     node_storage.ensure_storage(cluster, layout, network, helper_image=real.sandbox_image)
     started = [node_storage.start_provisioner(cluster, layout, network)]
-    try:
+    with processes.undone_on_failure(lambda: processes.stop_all(started)):
         metrics, port = node_metrics.start_metrics_server(cluster, layout, network)
         started.append(metrics)
         processes.wait_until(
@@ -35,10 +35,6 @@ def start(real: node.RealNode) -> list[processes.Component]:
             watch=started,
         )
         node_metrics.ensure_registration(cluster, network, port=port)
-    except BaseException:
-        for component in started:
-            component.stop()
-        raise
     return started
 
 

@@ -201,21 +201,17 @@ class NodeNetwork:
 
     def start(self) -> NodeNetwork:
         self._lock.acquire()
-        try:
+        with processes.undone_on_failure(self.stop):
             remove_rules()  # a killed holder's, if any
             self._write_credentials()
             self._publish_api_endpoint()
             self._start_kube_proxy()
             self._start_kube_router()
-        except BaseException:
-            self.stop()
-            raise
         return self
 
     def stop(self) -> None:
         """Stops both, removes their rules, then frees the lock. Idempotent."""
-        for component in self.components:
-            component.stop()
+        processes.stop_all(self.components)
         self.components = []
         if self.cluster.pod_reachable:
             self.cluster.kubectl(

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
@@ -104,6 +104,25 @@ class Component:
         # The leader may be gone while group members linger, so always sweep the group.
         _signal_group(self.process.pid, signal.SIGKILL)
         self.process.wait()
+
+
+def stop_all(components: Sequence[Component]) -> None:
+    for component in components:
+        component.stop()
+
+
+@contextlib.contextmanager
+def undone_on_failure(undo: Callable[[], object]) -> Iterator[None]:
+    """Runs the block; when it raises (KeyboardInterrupt too) calls ``undo``, then re-raises.
+
+    Every start sequence here uses it, so a half-started service never outlives the failure
+    that stopped it: ``undo`` is the service's own idempotent ``stop``.
+    """
+    try:
+        yield
+    except BaseException:
+        undo()
+        raise
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
