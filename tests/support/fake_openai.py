@@ -11,6 +11,7 @@ connection in the middle of a stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import socket
@@ -223,25 +224,36 @@ def serve(fake: ServedT) -> Iterator[ServedT]:
         yield fake
 
 
+class FakeServers:
+    """The session's fake OpenAI servers, each started on first use and kept for the session."""
+
+    def __init__(self, stack: contextlib.ExitStack) -> None:
+        self._stack = stack
+        self._started: list[FakeOpenAI] = []
+
+    def fresh(self, index: int) -> FakeOpenAI:
+        """Server ``index`` (0 first), started if need be, with fresh behaviour."""
+        while len(self._started) <= index:
+            served = contextlib.contextmanager(serve)(FakeOpenAI())
+            self._started.append(self._stack.enter_context(served))
+        fake = self._started[index]
+        fake.reset()
+        return fake
+
+
 @pytest.fixture(scope="session")
-def fake_openai_server() -> Iterator[FakeOpenAI]:
-    yield from serve(FakeOpenAI())
+def openai_servers() -> Iterator[FakeServers]:
+    with contextlib.ExitStack() as stack:
+        yield FakeServers(stack)
 
 
 @pytest.fixture
-def fake_openai(fake_openai_server: FakeOpenAI) -> FakeOpenAI:
+def fake_openai(openai_servers: FakeServers) -> FakeOpenAI:
     """The shared fake server with fresh behaviour for this test."""
-    fake_openai_server.reset()
-    return fake_openai_server
-
-
-@pytest.fixture(scope="session")
-def second_openai_server() -> Iterator[FakeOpenAI]:
-    yield from serve(FakeOpenAI())
+    return openai_servers.fresh(0)
 
 
 @pytest.fixture
-def second_openai(second_openai_server: FakeOpenAI) -> FakeOpenAI:
+def second_openai(openai_servers: FakeServers) -> FakeOpenAI:
     """A second, independent fake server (a fallback provider), fresh for this test."""
-    second_openai_server.reset()
-    return second_openai_server
+    return openai_servers.fresh(1)
