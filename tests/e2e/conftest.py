@@ -11,10 +11,13 @@ import pytest
 import yaml
 
 from tests.charts import chart_cluster
-from tests.e2e import chart, steps
+from tests.e2e import chart, manifests, steps
 from tests.node import kube, pods
 from tests.operator.integration import harness
 from tests.support import controlplane, fixtures_cluster, images, node
+
+# The external PostgreSQL pod's password Secret (``db_password``).
+DB_CREDENTIALS = "db-credentials"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -144,3 +147,30 @@ def scraper(
     kube.wait_ready(cluster, ns, pod)
     yield ns, pod
     cluster.kubectl("delete", "namespace", ns, "--wait=false")
+
+
+@pytest.fixture(scope="module")
+def db_password(
+    cluster: controlplane.ControlPlane,
+    real_node: node.RealNode,
+    agent_image: images.ImageRefs,
+    journey_namespace: str,
+) -> str:
+    """A PostgreSQL pod (the project's image) behind the headless Service ``db``, Ready;
+    returns its password."""
+    password = secrets.token_urlsafe(24)
+    credentials = {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": DB_CREDENTIALS},
+        "stringData": {"password": password},
+    }  # fmt: skip
+    ns = journey_namespace
+    with steps.timed("external PostgreSQL pod Ready"):
+        steps.apply(cluster, ns, credentials)
+        steps.apply(cluster, ns, manifests.build_db_service())
+        pod = manifests.build_postgres_pod(
+            image=agent_image.postgres, node_name=real_node.name,
+            password_secret=DB_CREDENTIALS, password_key="password",
+        )  # fmt: skip
+        steps.apply(cluster, ns, pod)
+        steps.wait_pod_ready(cluster, ns, manifests.DB_SERVICE)
+    return password

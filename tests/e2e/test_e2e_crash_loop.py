@@ -7,8 +7,6 @@ time. A step that needs a piece of the node not built here skips with that reaso
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
 
 from tests.e2e import manifests, steps
@@ -21,34 +19,6 @@ pytestmark = [
 ]  # fmt: skip
 AGENT = "docs"
 URL_SECRET = "docs-db"
-CREDENTIALS = "db-credentials"
-
-
-@pytest.fixture(scope="module")
-def db_password(
-    cluster: controlplane.ControlPlane,
-    real_node: node.RealNode,
-    agent_image: images.ImageRefs,
-    journey_namespace: str,
-) -> str:
-    """A PostgreSQL pod (the project's image) behind the headless Service ``db``, Ready;
-    returns its password."""
-    password = secrets.token_urlsafe(24)
-    credentials = {
-        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": CREDENTIALS},
-        "stringData": {"password": password},
-    }  # fmt: skip
-    ns = journey_namespace
-    with steps.timed("external PostgreSQL pod Ready"):
-        steps.apply(cluster, ns, credentials)
-        steps.apply(cluster, ns, manifests.build_db_service())
-        pod = manifests.build_postgres_pod(
-            image=agent_image.postgres, node_name=real_node.name,
-            password_secret=CREDENTIALS, password_key="password",
-        )  # fmt: skip
-        steps.apply(cluster, ns, pod)
-        steps.wait_pod_ready(cluster, ns, manifests.DB_SERVICE)
-    return password
 
 
 def test_a_crash_looping_agent_is_not_ready_and_names_its_last_error_until_fixed(
