@@ -66,7 +66,7 @@ NOT_EXERCISED = {
     ("ragagents.ragagent.dev", "patch"),  # only on a RagAgent an older version left a finalizer
     ("ragagents.ragagent.dev/finalizers", "update"),  # an authorization check, no request
     ("jobs.batch", "delete"),  # a superseded ingest Job (test_operator_writes_k8s)
-    ("sealedsecrets.bitnami.com", "create"),  # the sealed provider (test_sealing_gauge_k8s)
+    ("sealedsecrets.bitnami.com", "create"),  # the sealed provider (test_sealing_k8s)
     ("sealedsecrets.bitnami.com", "patch"),
     *{
         (f"{r}.monitoring.coreos.com", v)

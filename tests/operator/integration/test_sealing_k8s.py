@@ -1,7 +1,9 @@
-"""The sealing certificate's expiry gauge survives an operator restart on the real control plane.
+"""Sealing on the real control plane: the certificate's expiry gauge and the certificate pin.
 
 After a restart every generated value is already sealed, so nothing is sealed again; the gauge
-behind the certificate expiry alert must still be exported by the new process.
+behind the certificate expiry alert must still be exported by the new process. A pinned
+certificate refuses any other (here the cluster's own, pinned to another fingerprint) with a
+condition, and nothing is sealed.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import yaml
 
 from ragagent_operator import sealing
 from tests.charts.chart_cluster import start_chart_operator
-from tests.operator.integration.agents import DATABASE_URL
+from tests.operator.integration.agents import DATABASE_URL, condition
 from tests.operator.integration.harness import Operator, get_json, stop, wait_for
 from tests.support import controlplane
 
@@ -64,10 +66,13 @@ def encrypted_data(cluster: controlplane.ControlPlane, ns: str, name: str) -> di
     return dict((sealed.get("spec") or {}).get("encryptedData") or {})
 
 
-def start_for(cluster: controlplane.ControlPlane, kubeconfig: Path, ns: str) -> Operator:
-    """An operator watching only ``ns``, so every reconcile it makes is of this test's agent."""
+def start_for(
+    cluster: controlplane.ControlPlane, kubeconfig: Path, ns: str, **settings: str
+) -> Operator:
+    """An operator watching only ``ns``, so every reconcile it makes is of this test's agent;
+    ``settings`` are more of its environment variables."""
     env = {"RAGAGENT_OPERATOR_NAMESPACES": ns, "RAGAGENT_OPERATOR_PRIORITY": str(PRIORITY)}
-    return start_chart_operator(cluster, env, kubeconfig)
+    return start_chart_operator(cluster, env | settings, kubeconfig)
 
 
 def test_sealing_cert_gauge_is_exported_after_a_restart_without_sealing_again(
@@ -92,3 +97,36 @@ def test_sealing_cert_gauge_is_exported_after_a_restart_without_sealing_again(
     assert found == expiry
     # Sealing anew would have produced other ciphertexts (a fresh session key each time).
     assert encrypted_data(cluster, namespace, "docs") == sealed
+
+
+def test_a_certificate_other_than_the_pinned_one_seals_nothing(
+    cluster: controlplane.ControlPlane, namespace: str, installed: Path
+) -> None:
+    actual = sealing.cert_fingerprint(cluster.sealing_cert_path.read_bytes())
+    pin = "0" * 64
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=database_secret("docs"))
+    operator = start_for(
+        cluster,
+        installed,
+        namespace,
+        RAGAGENT_OPERATOR_SEALED_SECRETS_CERT_SHA256=":".join(["00"] * 32),
+    )
+    try:
+        cluster.kubectl("apply", "-n", namespace, "-f", "-", input=sealed_agent("docs"))
+
+        def refused() -> dict[str, str] | None:
+            found = condition(cluster, namespace, "SecretsReady")
+            return found if found.get("reason") == "SealingCertificatePinMismatch" else None
+
+        found = wait_for(
+            refused, "SecretsReady=False/SealingCertificatePinMismatch", operator=operator
+        )
+        # Checked while this replica is still the active one: once it stops, the session's
+        # cluster-wide operator (unpinned) resumes and would seal this RagAgent's values.
+        sealed = get_json(cluster, "sealedsecret", "docs-generated", "-n", namespace)
+    finally:
+        stop(operator)
+    assert found["status"] == "False"
+    assert actual in found["message"]
+    assert pin in found["message"]
+    assert sealed is None
