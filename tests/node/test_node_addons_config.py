@@ -10,7 +10,7 @@ from cryptography import x509
 
 from tests.support import components, node_config, node_metrics, node_storage, pki
 
-LAYOUT = node_config.Layout(Path("/tmp/ragagent-node-test"))
+LAYOUT = node_config.Layout.under(Path("/tmp/ragagent-node-test"))
 NETWORK = node_config.Network(3)
 
 

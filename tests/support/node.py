@@ -77,7 +77,7 @@ class RealNode:
         self.cluster = cluster
         self.images = list(images)
         self.sandbox_image = sandbox_image
-        self.layout = node_config.Layout(Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX)))
+        self.layout = node_config.Layout.under(Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX)))
         self.network = node_config.Network(node_host.free_network_index())
         self._components: list[processes.Component] = []
         # kube-proxy and kube-router, once the kubelet is Ready (tests/support/node_network.py).

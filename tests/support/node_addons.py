@@ -50,7 +50,7 @@ def leftovers(workdir: Path) -> list[str]:
     the volume directories. Empty when clean; ``node_host.leftovers`` covers the rest (the
     volumes' mounts and the work directory)."""
     found = [f"{name} process {pid}" for name in NAMES for pid in _pids(workdir, name)]
-    volumes = node_storage.volumes_dir(node_config.Layout(workdir))
+    volumes = node_storage.volumes_dir(node_config.Layout.under(workdir))
     found += [f"volume {p}" for p in sorted(volumes.glob("*"))] if volumes.is_dir() else []
     return found
 

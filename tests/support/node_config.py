@@ -31,53 +31,38 @@ CNI_NETWORK_PREFIX = "ragagent-node"
 
 @dataclasses.dataclass(frozen=True)
 class Layout:
-    """Where one node keeps its state; everything lives under ``workdir``."""
+    """Where one node keeps its state, everything below ``workdir``: build it with ``under``."""
 
     workdir: Path
+    containerd_root: Path
+    containerd_state: Path
+    containerd_socket: Path
+    containerd_config: Path
+    cni_conf_dir: Path
+    cni_ipam_dir: Path
+    kubelet_root: Path
+    kubelet_config: Path
+    kubelet_kubeconfig: Path
+    pki_dir: Path
+    pod_logs: Path
 
-    @property
-    def containerd_root(self) -> Path:
-        return self.workdir / "containerd" / "root"
-
-    @property
-    def containerd_state(self) -> Path:
-        return self.workdir / "containerd" / "state"
-
-    @property
-    def containerd_socket(self) -> Path:
-        return self.workdir / "containerd" / "containerd.sock"
-
-    @property
-    def containerd_config(self) -> Path:
-        return self.workdir / "containerd" / "config.toml"
-
-    @property
-    def cni_conf_dir(self) -> Path:
-        return self.workdir / "cni" / "net.d"
-
-    @property
-    def cni_ipam_dir(self) -> Path:
-        return self.workdir / "cni" / "ipam"
-
-    @property
-    def kubelet_root(self) -> Path:
-        return self.workdir / "kubelet"
-
-    @property
-    def kubelet_config(self) -> Path:
-        return self.workdir / "kubelet-config.json"
-
-    @property
-    def kubelet_kubeconfig(self) -> Path:
-        return self.workdir / "kubelet.kubeconfig"
-
-    @property
-    def pki_dir(self) -> Path:
-        return self.workdir / "pki"
-
-    @property
-    def pod_logs(self) -> Path:
-        return self.workdir / "pod-logs"
+    @classmethod
+    def under(cls, workdir: Path) -> Layout:
+        containerd, cni = workdir / "containerd", workdir / "cni"
+        return cls(
+            workdir=workdir,
+            containerd_root=containerd / "root",
+            containerd_state=containerd / "state",
+            containerd_socket=containerd / "containerd.sock",
+            containerd_config=containerd / "config.toml",
+            cni_conf_dir=cni / "net.d",
+            cni_ipam_dir=cni / "ipam",
+            kubelet_root=workdir / "kubelet",
+            kubelet_config=workdir / "kubelet-config.json",
+            kubelet_kubeconfig=workdir / "kubelet.kubeconfig",
+            pki_dir=workdir / "pki",
+            pod_logs=workdir / "pod-logs",
+        )
 
 
 @dataclasses.dataclass(frozen=True)
