@@ -195,7 +195,7 @@ class NodeNetwork:
     ) -> None:
         self.cluster = cluster
         self.network = network
-        self.layout = netconfig.NetworkLayout.under(workdir / "network")
+        self.layout = netconfig.NetworkLayout(workdir / "network")
         self.components: list[processes.Component] = []
         self._lock = HostLock(network.node_name)
 

@@ -26,18 +26,18 @@ class NetworkLayout:
     so the node's process sweep (its command lines name that dir) finds them too."""
 
     directory: Path
-    kube_proxy_config: Path
-    kube_proxy_kubeconfig: Path
-    kube_router_kubeconfig: Path
 
-    @classmethod
-    def under(cls, directory: Path) -> NetworkLayout:
-        return cls(
-            directory,
-            kube_proxy_config=directory / "kube-proxy.json",
-            kube_proxy_kubeconfig=directory / "kube-proxy.kubeconfig",
-            kube_router_kubeconfig=directory / "kube-router.kubeconfig",
-        )
+    @property
+    def kube_proxy_config(self) -> Path:
+        return self.directory / "kube-proxy.json"
+
+    @property
+    def kube_proxy_kubeconfig(self) -> Path:
+        return self.directory / "kube-proxy.kubeconfig"
+
+    @property
+    def kube_router_kubeconfig(self) -> Path:
+        return self.directory / "kube-router.kubeconfig"
 
 
 @dataclasses.dataclass(frozen=True)
