@@ -11,24 +11,21 @@ runs end to end between the tool and the server; the socket's directory is this 
 
 from __future__ import annotations
 
-import contextlib
-import select
 import shutil
 import socket
 import ssl
-import struct
 import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from ragagent.backup.errors import BackupError
+from ragagent.core import pg_wire
 
-SSL_REQUEST = struct.pack("!ii", 8, 80877103)  # the PostgreSQL protocol's SSLRequest
+SSL_REQUEST = pg_wire.SSL_REQUEST  # the PostgreSQL protocol's SSLRequest
 TLS_MODES = frozenset({"require", "verify-ca", "verify-full"})
 CONNECT_TIMEOUT_SECONDS = 10.0
 _ACCEPT_POLL_SECONDS = 0.2
-_CHUNK = 65536
 _DROPPED = ("sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword", "hostaddr", "sslcrl")
 
 
@@ -112,26 +109,4 @@ class Relay:
         except BackupError:
             client.close()  # the tool reports the closed connection; Relay() checked first
             return
-        _pump(client, server)
-
-
-def _pump(client: socket.socket, server: ssl.SSLSocket) -> None:
-    """Bytes both ways until either side closes; then both are closed.
-
-    One thread per pair: an SSL connection must not be read and written from two threads at
-    once. Decrypted bytes OpenSSL already holds are taken before waiting on the sockets.
-    """
-    peer: dict[socket.socket, socket.socket] = {client: server, server: client}
-    try:
-        with contextlib.suppress(OSError):
-            while True:
-                ready = [server] if server.pending() else select.select([client, server], [], [])[0]
-                for each in ready:
-                    data = each.recv(_CHUNK)
-                    if not data:
-                        return
-                    peer[each].sendall(data)
-    finally:
-        for each in (client, server):
-            with contextlib.suppress(OSError):
-                each.close()
+        pg_wire.pump(client, server)
