@@ -33,6 +33,11 @@ class IndexModel:
     model: str
     dimension: int
 
+    @classmethod
+    def from_row(cls, row: dict[str, Any] | None) -> IndexModel | None:
+        """The model an ``embedding_index`` row records; None without a row (nothing claimed)."""
+        return None if row is None else cls(str(row["model"]), int(row["dimension"]))
+
 
 @dataclass(frozen=True)
 class Chunking:
@@ -40,6 +45,13 @@ class Chunking:
 
     size: int
     overlap: int
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Chunking | None:
+        """The chunking a row records; None when the row predates recording it."""
+        if row["chunk_size"] is None or row["chunk_overlap"] is None:
+            return None
+        return cls(int(row["chunk_size"]), int(row["chunk_overlap"]))
 
 
 @dataclass(frozen=True)
@@ -56,11 +68,7 @@ READ_MODEL_SQL = "SELECT model, dimension FROM embedding_index"
 async def read_index_model(conn: Connection) -> IndexModel | None:
     """The recorded model, or None when no model has claimed the database yet."""
     cursor = await conn.execute(READ_MODEL_SQL)
-    return build_model(await cursor.fetchone())
-
-
-def build_model(row: dict[str, Any] | None) -> IndexModel | None:
-    return None if row is None else IndexModel(str(row["model"]), int(row["dimension"]))
+    return IndexModel.from_row(await cursor.fetchone())
 
 
 async def read_index_record(conn: Connection) -> IndexRecord | None:
@@ -69,16 +77,10 @@ async def read_index_record(conn: Connection) -> IndexRecord | None:
         "SELECT model, dimension, chunk_size, chunk_overlap FROM embedding_index"
     )
     row = await cursor.fetchone()
-    model = build_model(row)
+    model = IndexModel.from_row(row)
     if row is None or model is None:
         return None
-    return IndexRecord(model, build_chunking(row))
-
-
-def build_chunking(row: dict[str, Any]) -> Chunking | None:
-    if row["chunk_size"] is None or row["chunk_overlap"] is None:
-        return None
-    return Chunking(int(row["chunk_size"]), int(row["chunk_overlap"]))
+    return IndexRecord(model, Chunking.from_row(row))
 
 
 def check_model(recorded: IndexModel | None, wanted: IndexModel) -> None:

@@ -137,9 +137,8 @@ async def search(
             model_cursor = await conn.execute(embedding_index.READ_MODEL_SQL)
             await _tune(conn, candidates, filtered=active is not None)
             cursor = await conn.execute(build_candidates_sql(filtered=active is not None), params)
-        embedding_index.check_model(
-            embedding_index.build_model(await model_cursor.fetchone()), wanted
-        )
+        recorded = embedding_index.IndexModel.from_row(await model_cursor.fetchone())
+        embedding_index.check_model(recorded, wanted)
         rows = await cursor.fetchall()
         chunks = build_ranked(
             rows,
