@@ -88,13 +88,6 @@ class BoundsSettings(BaseSettings):
     apikey_negative_cache_size: int = Field(
         10_000, ge=1, description="Most unknown API-key prefixes remembered (oldest go first)."
     )
-    readiness_cache_seconds: float = Field(
-        1.0,
-        ge=0,
-        le=10,
-        description="Seconds one readiness database check answers /readyz and /healthz; "
-        "concurrent probes share one check. 0 checks on every probe.",
-    )
     ws_max_per_principal: int = Field(
         5,
         ge=1,
@@ -106,6 +99,13 @@ class BoundsSettings(BaseSettings):
         gt=0,
         description="Seconds a chat WebSocket may go without a client frame while no answer "
         "streams; then it is closed with 1000.",
+    )
+    readiness_cache_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=10,
+        description="Seconds one readiness database check answers /readyz and /healthz; "
+        "concurrent probes share one check. 0 checks on every probe.",
     )
     url_fetch_blocked_networks: CsvList = Field(
         default_factory=lambda: list(BLOCKED_NETWORKS),
