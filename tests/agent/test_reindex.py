@@ -170,16 +170,10 @@ class _PausingEmbedder:
 
     def __init__(self, inner: Embedder) -> None:
         self._inner = inner
+        self.model_name = inner.model_name
+        self.dimension = inner.dimension
         self.started = threading.Event()
         self.go_on = threading.Event()
-
-    @property
-    def model_name(self) -> str:
-        return self._inner.model_name
-
-    @property
-    def dimension(self) -> int:
-        return self._inner.dimension
 
     def embed(self, texts: Sequence[str]) -> Vector:
         self.started.set()
