@@ -48,6 +48,14 @@ class ServiceAccountCredentials:
     token: str
     ca_pem: bytes
 
+    def projected(self, namespace: str) -> dict[str, bytes]:
+        """The kube-api-access volume's files for a pod in ``namespace``, by file name."""
+        return {
+            "token": self.token.encode(),
+            "ca.crt": self.ca_pem,
+            "namespace": namespace.encode(),
+        }
+
 
 @dataclass(frozen=True)
 class Cluster:

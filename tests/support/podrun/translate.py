@@ -193,11 +193,8 @@ def _service_account_volume(
     credentials = cluster.service_accounts.get(name)
     if credentials is None or cluster.api_server is None:
         raise model.MissingReferenceError(f"no token (or API server) for ServiceAccount {name!r}")
-    files = {
-        "token": (credentials.token.encode(), volumes.DEFAULT_MODE),
-        "ca.crt": (credentials.ca_pem, volumes.DEFAULT_MODE),
-        "namespace": (where.pod.namespace.encode(), volumes.DEFAULT_MODE),
-    }
+    projected = credentials.projected(where.pod.namespace)
+    files = {name: (data, volumes.DEFAULT_MODE) for name, data in projected.items()}
     root = where.host_dir / "volumes" / "kube-api-access"
     layout = volumes.atomic_layout(root, files, stamp=where.stamp, gid=ownership.gid)
     return volumes.Volume("kube-api-access", root, read_only=True, layout=layout)
