@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,12 @@ class Ports:
     controller_manager: int
     scheduler: int
     kwok: int
+
+
+def build_command(binary: Path, flags: Mapping[str, object]) -> list[str]:
+    """``binary`` then ``--name=value`` for each flag, in order; a value of True is a bare
+    ``--name`` (a switch)."""
+    return [str(binary), *(f"--{n}" if v is True else f"--{n}={v}" for n, v in flags.items())]
 
 
 def build_etcd_argv(binary: Path, *, data_dir: Path, ports: Ports) -> list[str]:

@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from tests.support import pki
+from tests.support import components, pki
 
 NODE_NAME_PREFIX = "ragagent-real-node"
 # Tests pick the real node explicitly: it carries this label and a NoSchedule taint with the
@@ -202,14 +202,14 @@ def build_kubelet_config(
 
 
 def build_kubelet_argv(binary: Path, layout: Layout, network: Network) -> list[str]:
-    return [
-        str(binary), f"--config={layout.kubelet_config}",
-        f"--kubeconfig={layout.kubelet_kubeconfig}", f"--root-dir={layout.kubelet_root}",
-        f"--hostname-override={network.node_name}", f"--node-ip={network.node_ip}",
-        f"--node-labels={REAL_NODE_LABEL}=true",
-        f"--register-with-taints={REAL_NODE_LABEL}=true:NoSchedule",
-        "--v=1",
-    ]  # fmt: skip
+    return components.build_command(binary, {
+        "config": layout.kubelet_config, "kubeconfig": layout.kubelet_kubeconfig,
+        "root-dir": layout.kubelet_root,
+        "hostname-override": network.node_name, "node-ip": network.node_ip,
+        "node-labels": f"{REAL_NODE_LABEL}=true",
+        "register-with-taints": f"{REAL_NODE_LABEL}=true:NoSchedule",
+        "v": 1,
+    })  # fmt: skip
 
 
 def build_node_certs(

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.support import controlplane, node_config, pki, processes
+from tests.support import components, controlplane, node_config, pki, processes
 
 METRICS_SERVER = "metrics-server"
 NAMESPACE = "kube-system"
@@ -73,18 +73,17 @@ def build_argv(
 ) -> list[str]:
     """Only real nodes are scraped (KWOK's fake node has no kubelet), at the port each
     kubelet reports in its node status."""
-    return [
-        str(binary), f"--kubeconfig={kubeconfig}",
-        f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}",
-        f"--bind-address={node_ip}", f"--secure-port={port}",
-        f"--tls-cert-file={cert_dir / 'serving.crt'}",
-        f"--tls-private-key-file={cert_dir / 'serving.key'}",
-        f"--kubelet-certificate-authority={ca_cert}", "--kubelet-use-node-status-port",
-        "--kubelet-preferred-address-types=InternalIP",
-        f"--node-selector={node_config.REAL_NODE_LABEL}=true",
+    return components.build_command(binary, {
+        "kubeconfig": kubeconfig,
+        "authentication-kubeconfig": kubeconfig, "authorization-kubeconfig": kubeconfig,
+        "bind-address": node_ip, "secure-port": port,
+        "tls-cert-file": cert_dir / "serving.crt", "tls-private-key-file": cert_dir / "serving.key",
+        "kubelet-certificate-authority": ca_cert, "kubelet-use-node-status-port": True,
+        "kubelet-preferred-address-types": "InternalIP",
+        "node-selector": f"{node_config.REAL_NODE_LABEL}=true",
         # The resolution must exceed the kubelet request timeout (10 s by default).
-        f"--metric-resolution={RESOLUTION}", "--kubelet-request-timeout=5s",
-    ]  # fmt: skip
+        "metric-resolution": RESOLUTION, "kubelet-request-timeout": "5s",
+    })  # fmt: skip
 
 
 def build_registration(node_ip: str, *, port: int, ca_pem: bytes) -> list[dict[str, Any]]:
