@@ -14,6 +14,16 @@ LAYOUT = node_config.Layout.under(Path("/tmp/ragagent-node-test"))
 NETWORK = node_config.Network(3)
 
 
+def test_node_pod_networks_meet_no_other_range_of_the_cluster_or_the_host() -> None:
+    others = [
+        components.SERVICE_CIDR, components.POD_CIDR, f"{components.FAKE_NODE_IP}/32",
+        "10.88.0.0/16",  # podman's default network on the host
+    ]  # fmt: skip
+    for other in others:
+        assert not node_config.POD_NETWORKS.overlaps(ipaddress.ip_network(other, strict=False))
+    assert NETWORK.subnet.subnet_of(node_config.POD_NETWORKS)
+
+
 def test_containerd_config_keeps_its_state_in_the_work_dir_and_restricts_oom_score_adj() -> None:
     config = tomllib.loads(node_config.build_containerd_config(LAYOUT, sandbox_image="sb:1"))
     runtime = config["plugins"]["io.containerd.cri.v1.runtime"]

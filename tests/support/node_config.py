@@ -21,12 +21,12 @@ NODE_NAME_PREFIX = "ragagent-real-node"
 # same key, so every other test pod keeps landing on the KWOK node.
 REAL_NODE_LABEL = "ragagent.dev/real-node"
 CLUSTER_DOMAIN = "cluster.local"
-# The pod networks a node may take: 10.222.<n>.0/24. Nothing else here uses 10.222/16 (the
-# host has 10.88/16 for podman, the control plane 10.0.0.0/24 for Services and KWOK
-# 10.244/16 and 10.200.0.1 for fake pods).
 POD_NETWORK_PREFIX = "10.222"
 BRIDGE_PREFIX = "ragagent"
 CNI_NETWORK_PREFIX = "ragagent-node"
+# Node n takes the pod network 10.222.<n>.0/24, inside this range, which test_node_config
+# checks meets none of the control plane's ranges (components) nor podman's on the host.
+POD_NETWORKS = ipaddress.IPv4Network(f"{POD_NETWORK_PREFIX}.0.0/16")
 
 
 @dataclasses.dataclass(frozen=True)
