@@ -23,7 +23,7 @@ from ragagent.core.db import Database
 from ragagent.core.embedded_pg import start_embedded
 from ragagent.core.errors import AgentError
 from ragagent.db import migrate as migrations
-from ragagent.rag import embeddings, ingest, url_guard
+from ragagent.rag import embeddings, ingest, sync, sync_items, sync_report, url_guard
 from ragagent.rag import reindex as reindexing
 from ragagent.rag.sources import Source, find_sources, read_inputs
 
@@ -145,6 +145,56 @@ async def _ingest_files(settings: Settings, files: list[Source], source: str) ->
                     counts[result.outcome] = counts.get(result.outcome, 0) + 1
                 progress.advance(task, len(group))
     return counts
+
+
+@app.command(name="sync")
+def sync_command(
+    sources: Annotated[
+        list[str], typer.Argument(help="configmap/<name>=<directory> or http(s) URL, each.")
+    ],
+    prune_unlisted: Annotated[
+        bool, typer.Option(help="Also delete the documents of synced sources not listed.")
+    ] = False,
+) -> None:
+    """Sync knowledge sources: add the new, replace the changed and delete the gone documents,
+    each source in one transaction. Prints one JSON line per source; exit 1 when a source
+    could not be synced (unreadable or unsupported items are only reported)."""
+    settings = _settings("sync")
+    try:
+        parsed = [sync_items.parse_source(text) for text in sources]
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+    async def action() -> list[sync.SourceReport]:
+        embedder = await asyncio.to_thread(embeddings.create_embedder, settings)
+        async with open_database(settings) as db:
+            return await sync.sync_sources(
+                db=db,
+                embedder=embedder,
+                settings=settings,
+                sources=parsed,
+                prune_unlisted=prune_unlisted,
+            )
+
+    reports = _run(action)
+    for report in reports:
+        typer.echo(report.model_dump_json())
+    failed = any(report.error is not None for report in reports)
+    _leave_termination_message(sync_report.build_termination_message(reports, failed=failed))
+    if failed:
+        raise typer.Exit(1)
+
+
+def _leave_termination_message(line: str) -> None:
+    """For the operator, which reads it from the pod status (nothing outside a pod)."""
+    target = cli_backup.termination_log_path()
+    if target is None:
+        return
+    try:
+        target.write_text(line + "\n", encoding="utf-8")
+    except OSError as exc:
+        console.print(f"termination message not written to {target}: {exc}")
 
 
 def _progress() -> Progress:

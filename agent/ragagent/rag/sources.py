@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +158,16 @@ def _from_record(record: dict[str, Any], source: str) -> models.DocumentInput:
     )
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """A URL's reply: its body (None for 304 Not Modified), media type and validators."""
+
+    body: bytes | None
+    media_type: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
 def fetch_url(
     url: str, *, max_bytes: int, policy: url_guard.AddressPolicy | None = None
 ) -> models.DocumentInput:
@@ -165,13 +176,35 @@ def fetch_url(
     Redirects are followed by hand, at most MAX_REDIRECTS, each target checked against
     ``policy`` (the default one blocks private, loopback, link-local and cluster ranges).
     """
+    fetched = fetch_conditional(url, max_bytes=max_bytes, policy=policy)
+    assert fetched.body is not None  # without validators there is no 304
+    return build_url_document(url, fetched)
+
+
+def fetch_conditional(
+    url: str,
+    *,
+    max_bytes: int,
+    policy: url_guard.AddressPolicy | None = None,
+    etag: str | None = None,
+    last_modified: str | None = None,
+) -> Fetched:
+    """Fetch ``url``, sending the validators of the copy we hold; a 304 has no body."""
     policy = policy or url_guard.AddressPolicy()
+    headers = {"If-None-Match": etag} if etag else {}
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
     try:
         with httpx.Client(timeout=URL_TIMEOUT_SECONDS, follow_redirects=False) as client:
-            body, media_type = _fetch(client, httpx.URL(url), max_bytes, policy)
+            return _fetch(client, httpx.URL(url), max_bytes, policy, headers)
     except httpx.HTTPError as exc:
         raise errors.BadRequest(f"could not fetch {url}: {exc}") from None
-    content_type = _url_content_type(media_type, url)
+
+
+def build_url_document(url: str, fetched: Fetched) -> models.DocumentInput:
+    """The document a fetched URL holds; raises UnsupportedMediaType for other types."""
+    content_type = _url_content_type(fetched.media_type, url)
+    body = fetched.body or b""
     fields = {"external_id": url, "source": "url", "metadata": {"url": url}}
     if content_type in parsing.FILE_TYPES:
         return models.FileInput(data=body, content_type=content_type, **fields)
@@ -180,19 +213,27 @@ def fetch_url(
 
 
 def _fetch(
-    client: httpx.Client, url: httpx.URL, max_bytes: int, policy: url_guard.AddressPolicy
-) -> tuple[bytes, str]:
-    """The body and media type at ``url``, after at most MAX_REDIRECTS allowed redirects."""
+    client: httpx.Client,
+    url: httpx.URL,
+    max_bytes: int,
+    policy: url_guard.AddressPolicy,
+    headers: dict[str, str],
+) -> Fetched:
+    """The reply at ``url``, after at most MAX_REDIRECTS allowed redirects."""
     for _ in range(MAX_REDIRECTS + 1):
         url_guard.check_url(url, policy)
-        with client.stream("GET", url) as reply:
+        with client.stream("GET", url, headers=headers) as reply:
             url_guard.check_peer(reply, policy)
+            etag, modified = reply.headers.get("etag"), reply.headers.get("last-modified")
+            # Before the redirect check: httpx counts 304 among redirects (it has no Location).
+            if reply.status_code == httpx.codes.NOT_MODIFIED:
+                return Fetched(None, "", etag, modified)
             if reply.is_redirect:
                 url = reply.url.join(reply.headers["location"])
                 continue
             reply.raise_for_status()
             media_type = reply.headers.get("content-type", "").split(";")[0].strip().lower()
-            return _read_capped(reply, str(url), max_bytes), media_type
+            return Fetched(_read_capped(reply, str(url), max_bytes), media_type, etag, modified)
     raise errors.BadRequest(f"could not fetch {url}: more than {MAX_REDIRECTS} redirects")
 
 
