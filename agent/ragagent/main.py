@@ -34,7 +34,7 @@ from ragagent.core.logging import configure_logging
 from ragagent.core.ratelimit import Limiter
 from ragagent.db import migrate, ratelimit_store
 from ragagent.rag import embeddings, fallback, samples
-from ragagent.services import auth, key_expiry, retention
+from ragagent.services import auth, budget, key_expiry, retention
 from ragagent.services.chat import ChatService
 from ragagent.state import AppState
 
@@ -83,7 +83,11 @@ async def open_state(settings: Settings, stack: AsyncExitStack) -> AppState:
         limiter=limiter,
         auth=auth.Authenticator(settings, db),
         chat=ChatService(
-            settings=settings, db=db, embedder=embedder, llm=answerer, limiter=limiter
+            settings=settings,
+            db=db,
+            embedder=embedder,
+            llm=answerer,
+            budget=budget.Budget(db=db, settings=settings),
         ),
     )
 

@@ -98,6 +98,7 @@ async def on_agent_error(conn: HTTPConnection, exc: Exception) -> JSONResponse |
         instance=conn.url.path,
         kind=problem_type(exc),
     )
+    body.update(exc.extensions)
     return problem_response(body, exc.headers)
 
 

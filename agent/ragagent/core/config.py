@@ -30,6 +30,7 @@ from pydantic_settings import (
 
 from ragagent.core.answer_settings import AnswerSettings
 from ragagent.core.auth_settings import AuthSettings
+from ragagent.core.budget_settings import BudgetSettings
 from ragagent.core.config_bounds import BoundsSettings
 from ragagent.core.database_tls import DatabaseTLSSettings
 from ragagent.core.env_lists import CsvList
@@ -104,6 +105,7 @@ class Settings(
     LLMSettings,
     AnswerSettings,
     RateLimitSettings,
+    BudgetSettings,
 ):
     """All agent settings. Env names are ``RAGAGENT_<FIELD>`` unless noted.
 

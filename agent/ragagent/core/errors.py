@@ -31,6 +31,8 @@ class AgentError(Exception):
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.headers = headers or {}
+        # Extra members of the problem+json body (RFC 9457 extensions), e.g. which budget.
+        self.extensions: dict[str, Any] = {}
 
 
 class BadRequest(AgentError, status=400, title="Bad request"):
@@ -78,6 +80,21 @@ class RateLimited(AgentError, status=429, title="Too many requests"):
         merged = {"Retry-After": str(max(1, retry_after)), **(headers or {})}
         super().__init__(detail, headers=merged)
         self.retry_after = max(1, retry_after)
+
+
+class BudgetExceeded(RateLimited, title="Token budget exhausted"):
+    """An LLM token budget has no room for the turn; the body names it and when it resets.
+
+    ``budget`` is ``identity-daily`` (this caller's tokens per UTC day) or
+    ``agent-monthly`` (the whole agent's tokens per UTC month); ``resets_at`` is ISO 8601.
+    """
+
+    def __init__(self, *, budget: str, resets_at: str, retry_after: int) -> None:
+        super().__init__(
+            f"The {budget} LLM token budget is exhausted; it resets at {resets_at}",
+            retry_after=retry_after,
+        )
+        self.extensions = {"budget": budget, "resets_at": resets_at}
 
 
 class ServiceUnavailable(AgentError, status=503, title="Service unavailable"):

@@ -77,6 +77,12 @@ LLM_TOKENS = Counter(
     ["model", "direction"],
     registry=REGISTRY,
 )
+LLM_COST = Counter(
+    "ragagent_llm_cost_total",
+    "What LLM tokens cost by model, at the configured prices per 1k tokens (currency units).",
+    ["model"],
+    registry=REGISTRY,
+)
 LLM_ERRORS = Counter(
     "ragagent_llm_errors_total",
     "LLM errors by provider and kind (timeout, rate_limited, server, circuit_open, other).",
@@ -87,6 +93,12 @@ RATE_LIMITED = Counter(
     "ragagent_rate_limited_total",
     "Requests refused by a rate limit or token budget, by scope and kind (requests, tokens).",
     ["scope", "kind"],
+    registry=REGISTRY,
+)
+BUDGET_REFUSED = Counter(
+    "ragagent_budget_refused_total",
+    "Chat turns refused because an LLM token budget had no room (identity-daily, agent-monthly).",
+    ["budget"],
     registry=REGISTRY,
 )
 AUTH_FAILURES = Counter(

@@ -8,10 +8,15 @@ A turn runs in two phases so each interface can answer errors properly:
    refusals become plain HTTP errors, and an accepted message is never lost
    even when the LLM fails afterwards.
 2. ``ChatService.stream_turn`` streams the answer's text, then stores it with its
-   citations and usage, charges the tokens to the principal, records the metrics and
+   citations and usage, charges the tokens to the turn's reservation, records the metrics and
    yields the finished ``ChatAnswer``: the one tail every interface ends a turn with.
    A client that leaves mid-answer (a closed SSE stream or WebSocket) still gets the
    text generated so far stored, charged and marked ``incomplete``.
+
+Tokens are charged through a reservation (``services.budget``): ``prepare_turn`` reserves
+the turn's estimate against the budgets, and ``stream_turn`` settles what was spent in a
+``finally``, so a turn that ends in any way (answered, declined, client gone, LLM error)
+is charged and frees its reservation.
 """
 
 from __future__ import annotations
@@ -20,24 +25,25 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from ragagent.core import errors, models, telemetry
-from ragagent.core.metrics import CHAT_LATENCY, LLM_LATENCY, LLM_TOKENS
+from ragagent.core import errors, models, ratelimit, telemetry
+from ragagent.core.metrics import CHAT_LATENCY, LLM_LATENCY
 from ragagent.db import conversations
 from ragagent.rag import chunking, relevance, retrieval, rewrite
 from ragagent.rag.prompts import estimate_tokens
 from ragagent.rag.types import AnswerDelta, Citation, RetrievedChunk, Usage
+from ragagent.services import budget as budgets
 
 if TYPE_CHECKING:
     from ragagent.core.config import Settings
     from ragagent.core.db import Database
-    from ragagent.core.ratelimit import Limiter
     from ragagent.core.security import Principal
     from ragagent.rag.types import LLM, Embedder
+    from ragagent.services.budget import Budget, Charge
 
 SNIPPET_CHARS = 300
 # Stores of partial answers still running after their request was cancelled (a task
@@ -56,6 +62,8 @@ class PreparedTurn:
     chunks: list[RetrievedChunk]
     interface: str
     started: float
+    # The turn's token reservation; stream_turn settles it.
+    charge: Charge
     # Nothing retrieved is relevant enough: the turn is answered "I don't know" without an LLM.
     declined: bool = False
 
@@ -128,7 +136,7 @@ class ChatService:
     db: Database
     embedder: Embedder
     llm: LLM
-    limiter: Limiter
+    budget: Budget
 
     async def prepare_turn(
         self,
@@ -145,12 +153,39 @@ class ChatService:
         (the OpenAI-compatible interface carries the whole conversation).
         """
         started = time.perf_counter()
-        settings = self.settings
-        question = validate_message(message, settings)
-        await self.limiter.check_tokens(principal)
+        question = validate_message(message, self.settings)
         stored = await self._stored_history(principal, conversation_id)
         turns = list(history) if history is not None else stored
-        query = await self._search_query(principal, question, turns)
+        estimate = budgets.estimate_turn_tokens(self.settings, question, turns)
+        charge = await self.budget.reserve(ratelimit.identity(principal), estimate)
+        try:
+            return await self._prepare(
+                principal,
+                question,
+                turns,
+                conversation_id,
+                charge=charge,
+                interface=interface,
+                started=started,
+            )
+        except BaseException:
+            # Refused after the reservation: free it, charging any rewrite already done.
+            await _finish(charge.settle())
+            raise
+
+    async def _prepare(
+        self,
+        principal: Principal,
+        question: str,
+        turns: list[models.ChatTurn],
+        conversation_id: UUID | None,
+        *,
+        charge: Charge,
+        interface: str,
+        started: float,
+    ) -> PreparedTurn:
+        settings = self.settings
+        query = await self._search_query(charge, question, turns)
         with telemetry.span("retrieve", **{"retrieval.top_k": settings.retrieval_top_k}) as span:
             chunks = await retrieval.retrieve(
                 db=self.db,
@@ -163,11 +198,11 @@ class ChatService:
         conversation_id = await self._store_question(principal, conversation_id, question)
         declined = not relevance.is_relevant(chunks, settings.answer_min_similarity)
         return PreparedTurn(
-            conversation_id, question, turns, chunks, interface, started, declined=declined
+            conversation_id, question, turns, chunks, interface, started, charge, declined=declined
         )
 
     async def _search_query(
-        self, principal: Principal, question: str, turns: Sequence[models.ChatTurn]
+        self, charge: Charge, question: str, turns: Sequence[models.ChatTurn]
     ) -> rewrite.SearchQuery:
         """The standalone query to retrieve with; an LLM rewrite's tokens are charged."""
         query = await rewrite.search_query(
@@ -178,9 +213,8 @@ class ChatService:
             timeout_seconds=self.settings.followup_rewrite_timeout_seconds,
         )
         if query.usage is not None:
-            LLM_TOKENS.labels(self.llm.model, "in").inc(query.usage.prompt_tokens)
-            LLM_TOKENS.labels(self.llm.model, "out").inc(query.usage.completion_tokens)
-            await self.limiter.record_tokens(principal, query.usage.total_tokens)
+            charge.add(self.llm.model, query.usage)
+            await charge.record()
         return query
 
     async def _stored_history(
@@ -219,17 +253,26 @@ class ChatService:
 
     async def stream_turn(
         self, principal: Principal, turn: PreparedTurn
-    ) -> AsyncIterator[TurnEvent]:
+    ) -> AsyncGenerator[TurnEvent, None]:
         """Each piece of the answer's text, then the ChatAnswer once the answer is stored.
 
         Every interface ends a turn from that last event: its citations, conversation
         and usage. LLM failures raise ``errors.LLMUnavailable``; the user's message
         stays stored. A declined turn calls no LLM: its answer is ``DECLINE_ANSWER``.
         """
-        if turn.declined:
-            async for event in self._decline(principal, turn):
-                yield event
-            return
+        events = self._decline(turn) if turn.declined else self._answer(turn)
+        try:
+            # aclosing: a client gone mid-answer closes this generator; the inner one must
+            # store its partial answer (and add its tokens) before the charge is settled.
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    yield event
+        finally:
+            # However the turn ended (answered, client gone, LLM error): charge what it
+            # spent and free its reservation.
+            await _finish(turn.charge.settle())
+
+    async def _answer(self, turn: PreparedTurn) -> AsyncGenerator[TurnEvent, None]:
         llm_started = time.perf_counter()
         parts: list[str] = []
         last = AnswerDelta(text="", usage=Usage())
@@ -241,7 +284,7 @@ class ChatService:
                     yield delta.text
         except (GeneratorExit, asyncio.CancelledError):
             # The client went away mid-answer: keep what was generated, flagged, then stop.
-            await self._keep_partial(principal, turn, "".join(parts))
+            await self._keep_partial(turn, "".join(parts))
             raise
         LLM_LATENCY.labels(self.llm.provider, self.llm.model).observe(
             time.perf_counter() - llm_started
@@ -252,7 +295,8 @@ class ChatService:
         done = ChatAnswer(
             answer, citations, turn.conversation_id, usage, last.degraded, last.incomplete
         )
-        await self._store_answer(principal, done)
+        turn.charge.add(self.llm.model, usage)
+        await self._store_answer(done)
         CHAT_LATENCY.labels(turn.interface).observe(time.perf_counter() - turn.started)
         yield done
 
@@ -270,7 +314,7 @@ class ChatService:
             span.set_attribute("llm.tokens_in", usage.prompt_tokens)
             span.set_attribute("llm.tokens_out", usage.completion_tokens)
 
-    async def _keep_partial(self, principal: Principal, turn: PreparedTurn, answer: str) -> None:
+    async def _keep_partial(self, turn: PreparedTurn, answer: str) -> None:
         """Store (and charge) the part of an answer a departed client was sent, marked
         incomplete; nothing when no text was generated yet.
 
@@ -283,26 +327,20 @@ class ChatService:
         usage = Usage(estimate_tokens(prompt), estimate_tokens(answer))
         citations = build_citations(turn.chunks, answer)
         done = ChatAnswer(answer, citations, turn.conversation_id, usage, incomplete=True)
-        task = asyncio.ensure_future(self._store_answer(principal, done))
-        _PARTIAL_WRITES.add(task)
-        task.add_done_callback(_PARTIAL_WRITES.discard)
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(task)
+        turn.charge.add(self.llm.model, usage)
+        await _finish(self._store_answer(done))
 
-    async def _decline(self, principal: Principal, turn: PreparedTurn) -> AsyncIterator[TurnEvent]:
+    async def _decline(self, turn: PreparedTurn) -> AsyncGenerator[TurnEvent, None]:
         # No LLM call: a model handed irrelevant passages tends to answer from them anyway.
         text = relevance.DECLINE_ANSWER
         yield text
         done = ChatAnswer(text, [], turn.conversation_id, Usage(), declined=True)
-        await self._store_answer(principal, done)
+        await self._store_answer(done)
         CHAT_LATENCY.labels(turn.interface).observe(time.perf_counter() - turn.started)
         yield done
 
-    async def _store_answer(self, principal: Principal, done: ChatAnswer) -> None:
+    async def _store_answer(self, done: ChatAnswer) -> None:
         usage = done.usage
-        LLM_TOKENS.labels(self.llm.model, "in").inc(usage.prompt_tokens)
-        LLM_TOKENS.labels(self.llm.model, "out").inc(usage.completion_tokens)
-        await self.limiter.record_tokens(principal, usage.total_tokens)
         # One slot beyond the limit is allowed for the answer, so an accepted question
         # always gets its answer stored.
         await conversations.add_message(
@@ -319,10 +357,23 @@ class ChatService:
 
     async def answer_turn(self, principal: Principal, turn: PreparedTurn) -> ChatAnswer:
         """The whole answer at once, for non-streaming interfaces."""
-        async for event in self.stream_turn(principal, turn):
-            if isinstance(event, ChatAnswer):
-                return event
+        # aclosing: the answer is the last event, and the charge settles once the
+        # generator has ended, not when it is garbage-collected.
+        async with contextlib.aclosing(self.stream_turn(principal, turn)) as events:
+            async for event in events:
+                if isinstance(event, ChatAnswer):
+                    return event
         raise AssertionError("unreachable: stream_turn always ends with the ChatAnswer")
+
+
+async def _finish(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` to its end in its own task, shielded: the request's task may be
+    being cancelled (a client gone), and a cancelled await must not lose a write half-way."""
+    task = asyncio.ensure_future(work)
+    _PARTIAL_WRITES.add(task)
+    task.add_done_callback(_PARTIAL_WRITES.discard)
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.shield(task)
 
 
 def _check_room(message_count: int, settings: Settings) -> None:

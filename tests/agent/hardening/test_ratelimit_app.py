@@ -35,9 +35,15 @@ async def test_rest_request_after_the_limit_gets_429_with_headers(
 
 async def test_daily_token_budget_refuses_chat_once_spent(db_url: str, data_dir: str) -> None:
     # An empty knowledge base would decline every turn (no LLM call, 0 tokens); this test is
-    # about charging answered turns, so nothing is declined.
+    # about charging answered turns, so nothing is declined. A turn reserves its estimate
+    # (about 1,220 tokens here: five 200-token passages, 16 answer tokens, the prompt), so
+    # the budget fits one turn's reservation but not a second one beside what it spent.
     settings = build_settings(
-        db_url, data_dir, rate_limit_tokens_per_day=20, answer_min_similarity=0.0
+        db_url,
+        data_dir,
+        rate_limit_tokens_per_day=1300,
+        llm_max_tokens=16,
+        answer_min_similarity=0.0,
     )
     async with running_app(settings) as running:
         carol = bearer(build_token(sub="carol", scope="chat"))

@@ -98,7 +98,7 @@ async def _serve(websocket: WebSocket, state: AppState, principal: deps.Principa
                 await _answer(websocket, state, principal, question)
         except errors.AgentError as exc:
             await websocket.send_json(
-                {"type": "error", "status": exc.status_code, "detail": exc.detail}
+                {"type": "error", "status": exc.status_code, "detail": exc.detail, **exc.extensions}
             )
 
 
