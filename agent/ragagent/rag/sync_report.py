@@ -4,7 +4,7 @@
 the termination message instead (no log access, survives log rotation), so that
 message must fit. It is the same reports, made shorter step by step until the
 line fits: item lists cut to their first few names (with their total), messages
-cut, then only the counts, the error reason and the time. Fields at their zero
+cut, then only the counts and the error reason. Fields at their zero
 value are left out, and the operator reads a missing count as 0.
 """
 
@@ -20,7 +20,8 @@ from pydantic import BaseModel
 TERMINATION_MESSAGE_LIMIT = 4096
 FEW = 3
 SHORT = 200
-ESSENTIAL = ("source", "documents", "chunks", "synced_at")
+# synced_at goes too: the operator falls back to the Job's completion time.
+ESSENTIAL = ("source", "documents", "chunks")
 
 
 def build_termination_message(reports: Sequence[BaseModel], *, failed: bool) -> str:
@@ -68,7 +69,7 @@ def _counts(item: dict[str, Any]) -> dict[str, Any]:
 def _essential(item: dict[str, Any]) -> dict[str, Any]:
     short = {key: item[key] for key in ESSENTIAL if key in item}
     if "error" in item:
-        short["error"] = {"reason": item["error"]["reason"], "message": ""}
+        short["error"] = {"reason": item["error"]["reason"]}
     return short
 
 
