@@ -12,9 +12,11 @@ from __future__ import annotations
 import base64
 import re
 import shlex
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -28,8 +30,9 @@ from ragagent.core import config
 from ragagent.core.config import Settings
 from ragagent_operator import constants as c
 from ragagent_operator import sealing
-from ragagent_operator.render import configmap, postgres, secrets
+from ragagent_operator.render import configmap, postgres, postgres_tls, secrets
 from ragagent_operator.render.common import Agent
+from tests.support.podrun import env as podrun_env
 
 DOCKERFILE = Path(__file__).parents[2] / "agent" / "Dockerfile"
 # The model directory is the image's baked path (the container tests check it); here the
@@ -66,6 +69,8 @@ class World:
 
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)
     config_maps: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Files a volume puts in a container, by mount path: a local directory holding them.
+    mounts: dict[str, Path] = field(default_factory=dict)
 
     def secret_value(self, name: str, key: str) -> str:
         assert name in self.secrets, f"Secret {name} does not exist"
@@ -87,7 +92,18 @@ def build_world(agent: Agent) -> World:
         unsealed = sealed["spec"]["template"]["metadata"]["name"]
         world.secrets[unsealed] = {key: generated[key] for key in sealed["spec"]["encryptedData"]}
     world.secrets.update(_user_and_sealed_llm_secrets(agent))
+    if agent.managed_db:
+        _add_database_ca(agent, world)
     return world
+
+
+def _add_database_ca(agent: Agent, world: World) -> None:
+    """The operator's TLS Secret, and its CA file where the agent's pods mount it."""
+    values = postgres_tls.build_tls_values(agent, {}, now=datetime.now(UTC))
+    world.secrets[postgres_tls.tls_secret_name(agent)] = {k: v.decode() for k, v in values.items()}
+    directory = Path(tempfile.mkdtemp(prefix="pod-contract-ca-"))
+    (directory / postgres_tls.KEY_CA_CERT).write_bytes(values[postgres_tls.KEY_CA_CERT])
+    world.mounts[postgres_tls.CLIENT_CA_DIR] = directory
 
 
 def generate_values(agent: Agent) -> dict[str, str]:
@@ -138,8 +154,18 @@ def container_env(container: dict[str, Any], world: World) -> dict[str, str]:
         env.update({prefix + name: value for name, value in data.items()})
     for item in container.get("env", []):
         if not is_absent_optional(item, world):
-            env[item["name"]] = value_of(item, world)
-    return env
+            value = value_of(item, world)  # the kubelet expands $(VAR) in a value only
+            env[item["name"]] = podrun_env.expand(value, env) if "value" in item else value
+    return {name: local_paths(value, container, world) for name, value in env.items()}
+
+
+def local_paths(value: str, container: dict[str, Any], world: World) -> str:
+    """``value`` with the paths of files the container mounts pointed at their local copies."""
+    for mount in container.get("volumeMounts", []):
+        local = world.mounts.get(mount["mountPath"])
+        if local is not None:
+            value = value.replace(mount["mountPath"] + "/", f"{local}/")
+    return value
 
 
 def is_absent_optional(item: dict[str, Any], world: World) -> bool:

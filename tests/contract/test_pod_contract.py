@@ -25,7 +25,7 @@ from ragagent.main import create_app, limiter_for
 from ragagent.rag import embeddings, fallback, llm
 from ragagent.services import auth as authentication
 from ragagent_operator import constants as c
-from ragagent_operator.render import postgres, secrets
+from ragagent_operator.render import postgres, postgres_tls, secrets
 from ragagent_operator.render.common import Agent
 from tests.contract import pod_env, specs
 from tests.operator.render.pods import rendered_pods
@@ -79,9 +79,11 @@ async def check_agent_pod(
         check_ingest_paths(pod, container, command)
     else:
         assert command.name in ("backup", "restore"), command.name
-        assert cli_backup.resolve_url(settings, command.params["database_url"]) == (
-            database_url(agent, world)
-        )
+        expected = database_url(agent, world)
+        if agent.managed_db:  # verified against the RagAgent's CA, which the pod mounts
+            query = postgres_tls.build_client_url_params()
+            expected = pod_env.local_paths(f"{expected}?{query}", container, world)
+        assert cli_backup.resolve_url(settings, command.params["database_url"]) == expected
 
 
 async def check_serve(agent: Agent, settings: config.Settings, world: pod_env.World) -> None:
@@ -141,7 +143,7 @@ def check_ingest_paths(
 
 def check_database_pod(agent: Agent, pod: dict[str, Any], world: pod_env.World) -> None:
     """The managed PostgreSQL is the server the agent's URL names, with the same password."""
-    (container,) = pod["containers"]
+    container, front = pod["containers"]  # the server, then its TLS front on the port
     env = {item["name"]: pod_env.value_of(item, world) for item in container["env"]}
     url = urlsplit(database_url(agent, world))
     # The agent connects as the application role; the superuser is the database pod's alone.
@@ -150,7 +152,7 @@ def check_database_pod(agent: Agent, pod: dict[str, Any], world: pod_env.World) 
     assert env["POSTGRES_PASSWORD"] not in url.geturl()
     assert url.path == f"/{env['POSTGRES_DB']}"
     assert url.hostname == f"{postgres.postgres_name(agent)}.{agent.namespace}.svc"
-    assert url.port == container["ports"][0]["containerPort"]
+    assert url.port == front["ports"][0]["containerPort"]
 
 
 def database_url(agent: Agent, world: pod_env.World) -> str:

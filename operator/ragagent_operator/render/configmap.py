@@ -72,12 +72,11 @@ def build_rate_limit_storage(agent: common.Agent) -> str:
 def _database_tls_waived(agent: common.Agent) -> bool:
     """The agent refuses a database URL without verify-full unless told otherwise.
 
-    The managed database is reached without TLS: the bundled image's server (pixeltable-
-    pgserver) is built without OpenSSL, and only the agent's own pods may reach it (its
-    NetworkPolicy). An external database is waived only by ``tlsWaived``.
+    The managed database is verified like any other (render.postgres_tls, postgres_front):
+    an external database is waived only by ``tlsWaived``.
     """
     external = agent.spec.database.external
-    return agent.managed_db or (external is not None and external.tls_waived)
+    return external is not None and external.tls_waived
 
 
 def _model_settings(agent: common.Agent) -> dict[str, EnvValue]:

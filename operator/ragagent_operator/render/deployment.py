@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ragagent_operator import constants as c
-from ragagent_operator.render import common, configmap, secrets, service
+from ragagent_operator.render import common, configmap, postgres_tls, secrets, service
 
 PRESTOP_SLEEP_SECONDS = 5
 # Seconds between the end of the agent's drain and the kubelet's SIGKILL: for exit.
@@ -52,7 +52,10 @@ def build_pod_spec(agent: common.Agent) -> dict[str, Any]:
         "terminationGracePeriodSeconds": build_grace_period(agent),
         "securityContext": common.restricted_pod_security(),
         "containers": [build_agent_container(agent)],
-        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
+        "volumes": [
+            {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+            *postgres_tls.build_client_volumes(agent),
+        ],
     }
     # Affinity and spread name the agent's own pods, so only placement is shared.
     scheduling = {
@@ -72,7 +75,7 @@ def build_grace_period(agent: common.Agent) -> int:
 
 def agent_env(agent: common.Agent) -> list[dict[str, Any]]:
     """Secret-backed env variables of the server; everything else comes from the ConfigMap."""
-    return [ref.build_env_var() for ref in secrets.secret_refs(agent)]
+    return secrets.build_env(secrets.secret_refs(agent))
 
 
 def build_agent_container(agent: common.Agent) -> dict[str, Any]:
@@ -92,7 +95,10 @@ def build_agent_container(agent: common.Agent) -> dict[str, Any]:
         # A crash leaves the end of the log as the termination message, which the
         # operator quotes in the Ready condition (pod_health).
         "terminationMessagePolicy": "FallbackToLogsOnError",
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108
+            *postgres_tls.build_client_mounts(agent),
+        ],
         "startupProbe": _probe("/livez", period=5, failures=30),
         "livenessProbe": _probe("/livez", period=10, failures=3),
         "readinessProbe": _probe("/readyz", period=5, failures=2),

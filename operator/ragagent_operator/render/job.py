@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ragagent_operator.render import common, configmap, secrets
+from ragagent_operator.render import common, configmap, postgres_tls, secrets
 
 # The kubelet's default path, set explicitly: commands that report write their result line there.
 TERMINATION_MESSAGE_PATH = "/dev/termination-log"
@@ -74,14 +74,18 @@ def build_job_pod(
         "command": ["ragagent"],
         "args": args,
         "envFrom": [{"configMapRef": {"name": configmap.config_map_name(agent)}}],
-        "env": [ref.build_env_var() for ref in refs],
+        "env": secrets.build_env(list(refs)),
         "resources": resources,
         "securityContext": common.restricted_container_security(),
     }
     if reports:
         container["terminationMessagePath"] = TERMINATION_MESSAGE_PATH
         container["terminationMessagePolicy"] = "FallbackToLogsOnError"
-    container["volumeMounts"] = [volume.build_mount() for volume in volumes]
+    # The managed database's CA, for a command that reaches it (never its keys).
+    ca = secrets.needs_database_ca(list(refs))
+    ca_mounts = postgres_tls.build_client_mounts(agent) if ca else []
+    ca_volumes = postgres_tls.build_client_volumes(agent) if ca else []
+    container["volumeMounts"] = [volume.build_mount() for volume in volumes] + ca_mounts
     return {
         "restartPolicy": "Never",
         "serviceAccountName": common.name_of(agent),
@@ -89,7 +93,7 @@ def build_job_pod(
         "enableServiceLinks": False,
         "securityContext": common.restricted_pod_security(),
         "containers": [container],
-        "volumes": [volume.build_volume() for volume in volumes],
+        "volumes": [volume.build_volume() for volume in volumes] + ca_volumes,
         **common.build_node_placement(agent),
     }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ragagent_operator import constants as c
-from ragagent_operator.render import common, secrets
+from ragagent_operator.render import common, postgres_front, secrets
 
 DB_USER = "ragagent"  # the application role: not a superuser, owns the database
 DB_SUPERUSER = "postgres"  # creates the role, the database and the vector extension once
@@ -128,7 +128,8 @@ def build_postgres_init_config_map(agent: common.Agent) -> common.Manifest:
     that turns an older database's superuser application role into a plain one (no secret
     inside either)."""
     meta = common.metadata(agent, init_config_map_name(agent), c.COMPONENT_DATABASE)
-    data = {APP_ROLE_SCRIPT_KEY: APP_ROLE_SCRIPT, UPGRADE_SCRIPT_KEY: UPGRADE_SCRIPT}
+    data = {APP_ROLE_SCRIPT_KEY: APP_ROLE_SCRIPT, UPGRADE_SCRIPT_KEY: UPGRADE_SCRIPT,
+            postgres_front.HBA_KEY: postgres_front.HBA_CONF}  # fmt: skip
     return common.child("v1", "ConfigMap", meta, data=data)
 
 
@@ -177,7 +178,8 @@ def _metadata(agent: common.Agent) -> dict[str, Any]:
 
 
 def _pod_spec(agent: common.Agent, image: str) -> dict[str, Any]:
-    """PostgreSQL writes only to its volume, the socket dir and /tmp: root FS stays read-only."""
+    """PostgreSQL writes only to its volume, the socket dir and /tmp: root FS stays read-only.
+    It listens on its socket only; the TLS front (postgres_front) owns the port."""
     generated = secrets.generated_secret_name(agent)
     superuser_password = common.secret_env(
         "POSTGRES_PASSWORD", generated, c.KEY_DB_SUPERUSER_PASSWORD
@@ -186,6 +188,7 @@ def _pod_spec(agent: common.Agent, image: str) -> dict[str, Any]:
     container = {
         "name": "postgres",
         "image": image,
+        "args": postgres_front.SERVER_ARGS,
         "env": [
             {"name": "POSTGRES_USER", "value": DB_SUPERUSER},
             {"name": "POSTGRES_APP_USER", "value": DB_USER},
@@ -194,7 +197,6 @@ def _pod_spec(agent: common.Agent, image: str) -> dict[str, Any]:
             superuser_password,
             app_password,
         ],
-        "ports": [{"name": "postgres", "containerPort": c.POSTGRES_PORT, "protocol": "TCP"}],
         "securityContext": common.restricted_container_security(),
         "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}},
         "readinessProbe": _pg_isready(period=5),
@@ -204,20 +206,27 @@ def _pod_spec(agent: common.Agent, image: str) -> dict[str, Any]:
             {"name": "run", "mountPath": "/var/run/postgresql"},
             {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108
             {"name": "init", "mountPath": INIT_DIR, "readOnly": True},
+            postgres_front.build_hba_mount(),
         ],
     }
+    scripts = [{"key": key, "path": key} for key in (APP_ROLE_SCRIPT_KEY, UPGRADE_SCRIPT_KEY)]
     return {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "securityContext": common.restricted_pod_security(POSTGRES_UID),
-        "containers": [container],
+        "containers": [container, postgres_front.build_front_container(agent)],
         "volumes": [
             {"name": "run", "emptyDir": {}},
             {"name": "tmp", "emptyDir": {}},
             {
                 "name": "init",
-                "configMap": {"name": init_config_map_name(agent), "defaultMode": 0o555},
+                "configMap": {
+                    "name": init_config_map_name(agent),
+                    "items": scripts,
+                    "defaultMode": 0o555,
+                },
             },
+            *postgres_front.build_volumes(agent, init_config_map_name(agent)),
         ],
         **common.build_node_placement(agent),
     }

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ragagent_operator import constants as c
-from ragagent_operator.render import common, postgres
+from ragagent_operator.render import common
 
 KEY_CA_CERT = "ca.crt"
 KEY_CA_KEY = "ca.key"
@@ -70,7 +70,8 @@ def tls_secret_name(agent: common.Agent) -> str:
 
 def build_dns_names(agent: common.Agent) -> list[str]:
     """Every name a client may use for the database Service; the URL uses ``<svc>.<ns>.svc``."""
-    service = postgres.postgres_name(agent)
+    # postgres.postgres_name; not imported, as postgres imports the front, which imports this.
+    service = common.name_of(agent, "postgres")
     namespace = agent.namespace
     return [
         service,
@@ -173,14 +174,19 @@ def build_tls_secret(agent: common.Agent, values: dict[str, bytes]) -> common.Ma
     return common.child("v1", "Secret", meta, type="Opaque", data=data)
 
 
-def build_client_volume(agent: common.Agent) -> dict[str, Any]:
-    """The CA certificate alone, for the agent's pods and Jobs (never a key)."""
+def build_client_volumes(agent: common.Agent) -> list[dict[str, Any]]:
+    """The CA certificate alone, for the agent's pods and Jobs (never a key); none without a
+    managed database."""
+    if not agent.managed_db:
+        return []
     items = [{"key": KEY_CA_CERT, "path": KEY_CA_CERT}]
-    return _secret_volume(agent, CLIENT_VOLUME, items, mode=0o444)
+    return [_secret_volume(agent, CLIENT_VOLUME, items, mode=0o444)]
 
 
-def build_client_mount() -> dict[str, Any]:
-    return {"name": CLIENT_VOLUME, "mountPath": CLIENT_CA_DIR, "readOnly": True}
+def build_client_mounts(agent: common.Agent) -> list[dict[str, Any]]:
+    if not agent.managed_db:
+        return []
+    return [{"name": CLIENT_VOLUME, "mountPath": CLIENT_CA_DIR, "readOnly": True}]
 
 
 def build_server_volume(agent: common.Agent) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from ragagent.core import settings_env
 from ragagent_operator import constants as c
-from ragagent_operator.render import common
+from ragagent_operator.render import common, postgres_tls
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,9 @@ class SecretRef:
     secret: str
     key: str
     optional: bool = False
+    # Appended to a URL the Secret holds without its TLS parameters (the managed database's,
+    # which existing Secrets, sealed ones included, keep from before it had TLS).
+    url_query: str = ""
 
     @property
     def env(self) -> str:
@@ -36,6 +39,28 @@ class SecretRef:
         if self.optional:  # the pod starts without the key (kubelet leaves the variable out)
             item["valueFrom"]["secretKeyRef"]["optional"] = True
         return item
+
+    def build_env_vars(self) -> list[dict[str, Any]]:
+        """The ``env`` items; with ``url_query``, the Secret's URL in a variable of its own and
+        the setting made from it by the kubelet's ``$(VAR)`` expansion (still no value inline)."""
+        if not self.url_query:
+            return [self.build_env_var()]
+        base = common.secret_env(URL_BASE_ENV, self.secret, self.key)
+        return [base, {"name": self.env, "value": f"$({URL_BASE_ENV})?{self.url_query}"}]
+
+
+# Not an agent setting: the managed database URL as its Secret holds it, before its TLS query.
+URL_BASE_ENV = "MANAGED_DATABASE_URL_BASE"
+
+
+def build_env(refs: list[SecretRef]) -> list[dict[str, Any]]:
+    """The container ``env`` of ``refs``, in order."""
+    return [item for ref in refs for item in ref.build_env_vars()]
+
+
+def needs_database_ca(refs: list[SecretRef]) -> bool:
+    """True when a pod reading ``refs`` must mount the managed database's CA."""
+    return any(ref.url_query for ref in refs)
 
 
 def generated_secret_name(agent: common.Agent) -> str:
@@ -106,7 +131,10 @@ def database_ref(agent: common.Agent) -> SecretRef:
     external = agent.spec.database.external
     if external is not None:
         return SecretRef("database_url", external.secret_ref.name, external.secret_ref.key)
-    return SecretRef("database_url", generated_secret_name(agent), c.KEY_DATABASE_URL)
+    query = postgres_tls.build_client_url_params()
+    return SecretRef(
+        "database_url", generated_secret_name(agent), c.KEY_DATABASE_URL, url_query=query
+    )
 
 
 def _api_key_refs(agent: common.Agent) -> list[SecretRef]:

@@ -17,6 +17,7 @@ from ragagent_operator.steps import (
     backup_secrets,
     ingest,
     monitoring,
+    postgres_tls,
     reindex,
     restore,
     secrets,
@@ -30,6 +31,7 @@ STEPS: list[tuple[str, Step]] = [
     ("serviceaccount", workload.ensure_service_account),
     ("secrets", secrets.ensure_secrets),
     ("backupsecrets", backup_secrets.ensure_backup_secrets),
+    ("postgrestls", postgres_tls.ensure_postgres_tls),  # the managed database's certificates
     ("configmap", workload.ensure_config_map),
     ("database", workload.ensure_database),
     ("restore", restore.ensure_restore),  # before the workload: a restore holds the agent at 0
@@ -46,7 +48,7 @@ STEPS: list[tuple[str, Step]] = [
 STATUS = status.ensure_status
 # What a step reads from earlier ones; steps wait only for these, the rest run at once.
 NEEDS: dict[str, tuple[str, ...]] = {
-    "database": ("secrets",),  # its pods read the generated Secret: not if that was refused
+    "database": ("secrets", "postgrestls"),  # its pods read both: not if either was refused
     "deployment": ("secrets", "configmap"),  # the pod template hashes both
     "ingest": ("reindex",),  # new index settings hold the ingest until their backup
 }

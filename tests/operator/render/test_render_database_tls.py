@@ -37,9 +37,10 @@ def test_tls_waived_reaches_every_pod_of_an_external_database() -> None:
     assert data[WAIVER] == "true"
 
 
-def test_the_managed_database_is_waived_because_its_server_has_no_tls() -> None:
+def test_the_managed_database_is_verified_not_waived() -> None:
+    """Its pods reach it with verify-full through its TLS front (test_render_postgres_tls)."""
     data = configmap.build_config_map(make_agent({"managed": {}}))["data"]
-    assert data[WAIVER] == "true"
+    assert WAIVER not in data
 
 
 @pytest.mark.parametrize("value", [False, None])

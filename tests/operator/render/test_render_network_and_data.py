@@ -86,7 +86,11 @@ def test_managed_postgres_statefulset_has_pvc_service_and_secret_password() -> N
     assert env["POSTGRES_APP_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == c.KEY_DB_PASSWORD
     volumes = {volume["name"]: volume for volume in sts["spec"]["template"]["spec"]["volumes"]}
     init = postgres.build_postgres_init_config_map(agent)
-    assert volumes["init"]["configMap"] == {"name": "docs-postgres-init", "defaultMode": 0o555}
+    assert volumes["init"]["configMap"]["name"] == "docs-postgres-init"
+    assert volumes["init"]["configMap"]["defaultMode"] == 0o555
+    # Only the scripts land in the init directory; pg_hba.conf is mounted elsewhere.
+    scripts = {item["path"] for item in volumes["init"]["configMap"]["items"]}
+    assert scripts == {key for key in init["data"] if key.endswith(".sh")}
     assert init["metadata"]["name"] == "docs-postgres-init"
     # The script reads the password from the pod's environment; the ConfigMap holds none.
     assert "\\getenv password POSTGRES_APP_PASSWORD" in init["data"]["10-app-role.sh"]
