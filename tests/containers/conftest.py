@@ -41,14 +41,18 @@ def stack(images: built_images.ImageRefs, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture(scope="session")
 def database(stack: stacks.Stack) -> Iterator[runner.Container]:
-    """The managed PostgreSQL, run as the rendered StatefulSet's pod, ready."""
-    container = runner.start(stack.plan(postgres.build_postgres_statefulset(stack.agent)))
+    """The managed PostgreSQL, run as the rendered StatefulSet's pod (the server, then its
+    TLS front on the port), ready; the server's container is the one yielded."""
+    started: list[runner.Container] = []
     try:
-        runner.wait_ready(container, timeout=120)
-        yield container
+        for plan in stack.plan_pod(postgres.build_postgres_statefulset(stack.agent)):
+            started.append(runner.start(plan))
+            runner.wait_ready(started[-1], timeout=120)
+        yield started[0]
     finally:
-        runner.stop(container)
-        runner.remove(container.name)
+        for container in reversed(started):
+            runner.stop(container)
+            runner.remove(container.name)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ to its claims. ``plan`` turns any manifest the operator renders into a ``RunPlan
 from __future__ import annotations
 
 import base64
+import datetime
 import itertools
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,7 +20,7 @@ from psycopg import sql
 
 from ragagent_operator import constants as c
 from ragagent_operator import sealing
-from ragagent_operator.render import backup, configmap, postgres, secrets
+from ragagent_operator.render import backup, configmap, postgres, postgres_tls, secrets
 from ragagent_operator.render.common import Agent, Manifest, build_agent
 from tests.support.office_files import build_pdf
 from tests.support.podrun import model, runner, translate, workloads
@@ -83,15 +84,33 @@ class Stack:
     knowledge: dict[str, str] = field(default_factory=lambda: dict(KNOWLEDGE))
     knowledge_files: dict[str, bytes] = field(default_factory=lambda: dict(KNOWLEDGE_FILES))
     _runs: itertools.count[int] = field(default_factory=itertools.count)
+    # The operator's <name>-postgres-tls values; kept by with_spec, so every pod of the
+    # stack trusts the CA of the one database pod the session runs.
+    database_tls: dict[str, bytes] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.database_tls:
+            now = datetime.datetime.now(datetime.UTC)
+            self.database_tls = postgres_tls.build_tls_values(self.agent, {}, now=now)
 
     @property
     def password(self) -> str:
         return secrets_value(self.generated, c.KEY_DB_PASSWORD)
 
-    def host_db_url(self) -> str:
-        """The managed database as the test process reaches it (the pod shares the host)."""
-        user, name = postgres.DB_USER, postgres.DB_NAME
-        return f"postgresql://{user}:{self.password}@127.0.0.1:{c.POSTGRES_PORT}/{name}"
+    @property
+    def ca_file(self) -> Path:
+        """The database's CA certificate, on the host, for the test process's connections."""
+        path = self.workdir / "postgres-ca.crt"
+        path.write_bytes(self.database_tls[postgres_tls.KEY_CA_CERT])
+        return path
+
+    def host_db_url(self, *, user: str = postgres.DB_USER, password: str | None = None) -> str:
+        """The managed database as the test process reaches it: through the pod's TLS front
+        on the host's port (the pod shares the host), verified as the agent verifies it."""
+        secret = self.password if password is None else password
+        host = f"{postgres.postgres_name(self.agent)}.{NAMESPACE}.svc"
+        query = f"hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert={self.ca_file}"
+        return f"postgresql://{user}:{secret}@{host}:{c.POSTGRES_PORT}/{postgres.DB_NAME}?{query}"
 
     @property
     def knowledge_keys(self) -> list[str]:
@@ -118,9 +137,13 @@ class Stack:
             backup.backup_claim_name(self.agent): self._claim("backups"),
         }
         service = f"{postgres.postgres_name(self.agent)}.{NAMESPACE}.svc"
+        tls = postgres_tls.build_tls_secret(self.agent, self.database_tls)
         return model.Cluster(
             config_maps=config_maps,
-            secrets={self.generated["metadata"]["name"]: self.generated},
+            secrets={
+                self.generated["metadata"]["name"]: self.generated,
+                tls["metadata"]["name"]: tls,
+            },
             claims=claims,
             hosts={service: "127.0.0.1"},
         )
@@ -144,6 +167,20 @@ class Stack:
             host_dir=host_dir,
             container=container,
         )
+
+    def plan_pod(self, manifest: Manifest) -> list[model.RunPlan]:
+        """A plan per container of the pod, sharing its volumes (emptyDirs included)."""
+        host_dir = self.workdir / "pods" / f"{next(self._runs):03d}-{manifest['metadata']['name']}"
+        return [
+            translate.build_run_plan(
+                workloads.pod_spec_of(manifest),
+                pod=workloads.pod_identity(manifest),
+                cluster=self.cluster(),
+                host_dir=host_dir,
+                container=container["name"],
+            )
+            for container in workloads.pod_spec_of(manifest)["containers"]
+        ]
 
     def run(self, manifest: Manifest, *, timeout: float = 300.0) -> runner.Finished:
         """Runs a one-shot pod (a Job's or CronJob's) to its end."""

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ragagent_operator.render import configmap, postgres, secrets
+from ragagent_operator.render import configmap, postgres, postgres_tls, secrets
 from ragagent_operator.render.common import Agent, build_agent
 from tests.charts import chart_helpers
 from tests.operator.render import pods
@@ -19,13 +19,22 @@ REPO = Path(__file__).resolve().parents[2]
 POD = model.PodIdentity(name="p-0", namespace="team")
 STAMP = "..2026_12_03_10_11_12.1"
 CONTAINER = {"name": "c", "image": "img"}
+TLS_KEYS = (postgres_tls.KEY_CA_CERT, postgres_tls.KEY_TLS_CERT, postgres_tls.KEY_TLS_KEY)
 
 
 def plan(
-    spec: dict[str, Any], tmp_path: Path, cluster: model.Cluster | None = None
+    spec: dict[str, Any],
+    tmp_path: Path,
+    cluster: model.Cluster | None = None,
+    container: str | None = None,
 ) -> model.RunPlan:
     return translate.build_run_plan(
-        spec, pod=POD, cluster=cluster or model.Cluster(), host_dir=tmp_path, stamp=STAMP
+        spec,
+        pod=POD,
+        cluster=cluster or model.Cluster(),
+        host_dir=tmp_path,
+        stamp=STAMP,
+        container=container,
     )
 
 
@@ -50,13 +59,14 @@ def cluster_for(agent: Agent, tmp_path: Path) -> model.Cluster:
         dict.fromkeys(secrets.generated_keys(agent), b""),
     )
     generated["data"] = dict.fromkeys(generated["data"], value)
+    tls = postgres_tls.build_tls_secret(agent, dict.fromkeys(TLS_KEYS, b"PEM"))
     return model.Cluster(
         config_maps={
             "docs-config": configmap.build_config_map(agent),
             "kb": {"data": {"a": "1"}},
             "docs-postgres-init": postgres.build_postgres_init_config_map(agent),
         },
-        secrets={generated["metadata"]["name"]: generated},
+        secrets={generated["metadata"]["name"]: generated, tls["metadata"]["name"]: tls},
         claims={"docs-backups": tmp_path, "data-docs-postgres-0": tmp_path},
     )
 
@@ -76,10 +86,11 @@ def test_every_pod_the_operator_renders_translates(role: str, tmp_path: Path) ->
         spec = workloads.pod_spec_of(postgres.build_postgres_statefulset(agent))
     else:
         spec = pods.rendered_pods(agent)[role]["spec"]
-    result = plan(spec, tmp_path, cluster_for(agent, tmp_path))
-    assert "--read-only" in result.options
-    assert "--cap-drop=all" in result.options
-    assert not [o for o in result.options if o.startswith("--cap-add")]
+    for container in spec["containers"]:  # the database pod runs its server and TLS front
+        result = plan(spec, tmp_path, cluster_for(agent, tmp_path), container["name"])
+        assert "--read-only" in result.options
+        assert "--cap-drop=all" in result.options
+        assert not [o for o in result.options if o.startswith("--cap-add")]
 
 
 def test_the_agent_pod_runs_hardened_with_its_probes_and_drain(tmp_path: Path) -> None:
