@@ -90,7 +90,8 @@ in rbac.secretNamespaces), so no mode grants Secret access cluster-wide.
 {{- define "ragagent-operator.secretRules" -}}
 # get: hash the data of the Secrets a RagAgent references (a rotation rolls the pods) and
 # check they are labelled ragagent.dev/use=true; create/patch: the generated Secret of the
-# opt-in kubernetes provider. No list or watch.
+# opt-in kubernetes provider, and a managed database's <name>-postgres-tls (its CA and
+# server certificate, read back to be renewed). No list or watch.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "create", "patch"]
