@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ragagent import cli_apikey, cli_backup
+from ragagent import cli_apikey, cli_backup, cli_usage
 from ragagent.core.config import ConfigError, Settings, load_settings, settings_class
 from ragagent.core.db import Database
 from ragagent.core.embedded_pg import start_embedded
@@ -30,6 +30,7 @@ from ragagent.rag.sources import Source, find_sources, read_inputs
 app = typer.Typer(help="RagAgent: RAG chat over PostgreSQL + pgvector.", no_args_is_help=True)
 app.add_typer(cli_apikey.app, name="apikey")
 cli_backup.register(app)
+cli_usage.register(app)
 console = Console(stderr=True)
 T = TypeVar("T")
 INGEST_GROUP = 64  # documents per ingestion call: bounds memory, keeps batches full

@@ -22,6 +22,7 @@ from ragagent.api.routes import (
     health,
     openai,
     retrieve,
+    usage,
     users,
     web,
     ws,
@@ -153,7 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     AppState.detach(app)
     middleware.install(app, settings)
-    for module in (health, documents, retrieve, chat, ws, openai, conversations, users, web):
+    for module in (health, documents, retrieve, chat, ws, openai, conversations, users, usage, web):
         router: Any = module.router
         app.include_router(router)
     return app

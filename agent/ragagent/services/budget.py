@@ -32,6 +32,15 @@ if TYPE_CHECKING:
     from ragagent.core.budget_settings import Price
     from ragagent.core.config import Settings
     from ragagent.core.db import Database
+    from ragagent.core.security import Principal
+
+
+def usage_identity(principal: Principal) -> str:
+    """Who tokens are charged to: the principal id (as ``/v1/users/{id}`` names users),
+    or ``ip:<address>`` for anonymous callers, who share the one id ``anonymous``."""
+    if principal.kind == "anonymous":
+        return f"ip:{principal.client_ip or 'unknown'}"
+    return principal.id
 
 
 def estimate_turn_tokens(
@@ -57,10 +66,10 @@ def resets_at(budget: token_usage.BudgetName, day: date) -> datetime:
     return datetime.combine(start, time(), tzinfo=UTC)
 
 
-def build_refusal(refused: token_usage.Refused) -> errors.BudgetExceeded:
+def build_refusal(refused: token_usage.Refused, now: datetime) -> errors.BudgetExceeded:
     """The 429 that names the budget and when it resets (Retry-After in seconds)."""
     reset = resets_at(refused.budget, refused.day)
-    wait = math.ceil((reset - datetime.now(UTC)).total_seconds())
+    wait = math.ceil((reset - now).total_seconds())
     return errors.BudgetExceeded(
         budget=refused.budget, resets_at=reset.isoformat().replace("+00:00", "Z"), retry_after=wait
     )
@@ -125,7 +134,7 @@ class Budget:
         )
         if isinstance(outcome, token_usage.Refused):
             BUDGET_REFUSED.labels(outcome.budget).inc()
-            raise build_refusal(outcome)
+            raise build_refusal(outcome, datetime.now(UTC))
         return Charge(self, outcome)
 
     async def settle(
@@ -146,3 +155,34 @@ class Budget:
         """What the tokens cost at the configured price; 0 for a model without one."""
         price = self.prices.get(model)
         return price.cost(tokens_in, tokens_out) if price else 0.0
+
+
+@dataclass(frozen=True)
+class UsageTotal:
+    """Tokens of one identity, day and model, and what they cost at the configured price."""
+
+    identity: str
+    day: date
+    model: str
+    tokens_in: int
+    tokens_out: int
+    cost: float
+
+
+async def list_usage(
+    db: Database, settings: Settings, *, identity: str | None, since: date, until: date
+) -> list[UsageTotal]:
+    """Recorded usage from ``since`` to ``until`` (UTC days, both included), priced."""
+    prices = settings.prices()
+    rows = await token_usage.list_usage(db, identity=identity, since=since, until=until)
+    return [
+        UsageTotal(
+            row.identity,
+            row.day,
+            row.model,
+            row.tokens_in,
+            row.tokens_out,
+            prices[row.model].cost(row.tokens_in, row.tokens_out) if row.model in prices else 0.0,
+        )
+        for row in rows
+    ]

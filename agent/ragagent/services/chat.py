@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from ragagent.core import errors, models, ratelimit, telemetry
+from ragagent.core import errors, models, telemetry
 from ragagent.core.metrics import CHAT_LATENCY, LLM_LATENCY
 from ragagent.db import conversations
 from ragagent.rag import chunking, relevance, retrieval, rewrite
@@ -157,7 +157,7 @@ class ChatService:
         stored = await self._stored_history(principal, conversation_id)
         turns = list(history) if history is not None else stored
         estimate = budgets.estimate_turn_tokens(self.settings, question, turns)
-        charge = await self.budget.reserve(ratelimit.identity(principal), estimate)
+        charge = await self.budget.reserve(budgets.usage_identity(principal), estimate)
         try:
             return await self._prepare(
                 principal,

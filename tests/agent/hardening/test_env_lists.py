@@ -22,6 +22,7 @@ WRITTEN: dict[tuple[type[BaseSettings], str], tuple[str, list[str]]] = {
     ),
     (Settings, "trusted_hosts"): ("agent.ns.svc, localhost", ["agent.ns.svc", "localhost"]),
     (Settings, "rate_limit_scopes"): ("chat=30/5, ingest=10/0", ["chat=30/5", "ingest=10/0"]),
+    (Settings, "budget_prices"): ("gpt-a=0.15/0.6, b=1/2", ["gpt-a=0.15/0.6", "b=1/2"]),
     (OperatorSettings, "namespaces"): ("team-a, team-b,", ["team-a", "team-b"]),
 }
 
