@@ -110,7 +110,8 @@ def build_server_certificate(
     assert isinstance(ca_key, ec.EllipticCurvePrivateKey), "the CA key is the one build_ca made"
     key = ec.generate_private_key(ec.SECP256R1())
     names = build_dns_names(agent)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[2])])
+    # The SANs are what clients check; a CN holds at most 64 characters, a full name more.
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0][:64])])
     lifetime = min(SERVER_LIFETIME, ca_cert.not_valid_after_utc - now)
     builder = _base(subject, ca_cert.subject, key.public_key(), now, lifetime)
     builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), True)

@@ -18,8 +18,8 @@ NOW = datetime.datetime(2027, 1, 1, tzinfo=datetime.UTC)
 DAY = datetime.timedelta(days=1)
 
 
-def make_agent(name: str = "docs", **spec: Any) -> Agent:
-    body = {"metadata": {"name": name, "namespace": "team", "uid": "u-1"},
+def make_agent(name: str = "docs", namespace: str = "team", **spec: Any) -> Agent:
+    body = {"metadata": {"name": name, "namespace": namespace, "uid": "u-1"},
             "spec": {"database": {"managed": {}}, "backup": {"enabled": True}, **spec}}  # fmt: skip
     return build_agent(body, default_image="ragagent:test")
 
@@ -45,6 +45,13 @@ def test_the_server_certificate_names_the_service_the_url_points_at() -> None:
         f"{service['name']}.team.svc.cluster.local",
     ]  # fmt: skip
     server.verify_directly_issued_by(certificate(values, postgres_tls.KEY_CA_CERT))
+
+
+def test_names_longer_than_a_common_name_still_get_a_certificate() -> None:
+    agent = make_agent("a" * 40, namespace="n" * 63)
+    values = postgres_tls.build_tls_values(agent, {}, now=NOW)
+    server = certificate(values, postgres_tls.KEY_TLS_CERT)
+    assert f"{'a' * 40}-postgres.{'n' * 63}.svc" in san_names(server)
 
 
 def test_the_ca_signs_server_certificates_only() -> None:

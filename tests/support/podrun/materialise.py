@@ -19,9 +19,18 @@ def write_layout(layout: model.HostLayout) -> None:
         write_file(file)
     for link in layout.links:
         link.path.parent.mkdir(parents=True, exist_ok=True)
-        link.path.symlink_to(link.target)
+        replace_link(link.path, link.target)
     for change in layout.ownership:
         apply_ownership(change)
+
+
+def replace_link(path: Path, target: Path | str) -> None:
+    """Points ``path`` at ``target`` in one rename, as the kubelet's atomic writer swaps
+    ``..data``: a second container of the same pod (the same volumes) writes them again."""
+    staged = path.with_name(f"{path.name}.staged")
+    staged.unlink(missing_ok=True)
+    staged.symlink_to(target)
+    os.replace(staged, path)
 
 
 def make_dir(planned: model.PlannedDir) -> None:
