@@ -26,6 +26,7 @@ class Type(enum.StrEnum):
     BACKUP_READY = "BackupReady"
     RESTORED = "Restored"
     REINDEXED = "Reindexed"
+    KNOWLEDGE_SYNCED = "KnowledgeSynced"
     MONITORING_READY = "MonitoringReady"
 
 
@@ -75,6 +76,11 @@ class Reason(enum.StrEnum):
     REINDEXED = "Reindexed"
     REINDEX_FAILED = "ReindexFailed"
     SETTINGS_REVERTED = "SettingsReverted"
+    SYNC_SUCCEEDED = "SyncSucceeded"  # KnowledgeSynced
+    SYNC_SKIPPED_ITEMS = "SyncSkippedItems"  # synced, but some keys or media types were not
+    SOURCE_SYNC_FAILED = "SourceSyncFailed"
+    SYNCING = "Syncing"
+    NO_KNOWLEDGE_SOURCES = "NoKnowledgeSources"
     MONITORING_APPLIED = "MonitoringApplied"  # MonitoringReady
     PROMETHEUS_OPERATOR_MISSING = "PrometheusOperatorMissing"
 

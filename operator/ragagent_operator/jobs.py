@@ -30,7 +30,7 @@ class Advances(enum.Enum):
 @dataclass(frozen=True)
 class JobKind:
     component: str
-    # None: reported outside the conditions (the ingest Job sets status.ingestedHash).
+    # None: reported outside the conditions.
     condition: conditions.Type | None
     advances: Advances
     # Started by a CronJob, which owns it: it names its RagAgent only by the instance label.
@@ -38,7 +38,7 @@ class JobKind:
 
 
 JOBS: Final = (
-    JobKind(c.COMPONENT_INGEST, None, Advances.NEVER, scheduled=False),
+    JobKind(c.COMPONENT_INGEST, conditions.Type.KNOWLEDGE_SYNCED, Advances.NEVER, scheduled=False),
     JobKind(c.COMPONENT_REINDEX, conditions.Type.REINDEXED, Advances.ALWAYS, scheduled=False),
     JobKind(
         c.COMPONENT_BACKUP, conditions.Type.BACKUP_READY, Advances.BEFORE_REINDEX, scheduled=True

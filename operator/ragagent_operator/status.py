@@ -44,6 +44,25 @@ class LastRestore(spec_base.ApiModel):
     time: str | None = Field(None, description="When the restore Job finished (RFC 3339).")
 
 
+class KnowledgeError(spec_base.ApiModel):
+    reason: str = Field(description="One CamelCase word: FetchFailed, EmbeddingFailed, ...")
+    message: str = Field("", description="Human-readable details.")
+
+
+class KnowledgeSource(spec_base.ApiModel):
+    source: str = Field(description="configmap/<name>, or the URL, as in spec.knowledge.")
+    documents: int = Field(0, description="Documents the source holds in the index.")
+    chunks: int = Field(0, description="Their chunks.")
+    last_sync_time: str | None = Field(
+        None, description="When the source was last synced successfully (RFC 3339)."
+    )
+    last_error: KnowledgeError | None = Field(
+        None,
+        description="Why the last sync failed (the previous documents are kept), or which "
+        "items it skipped; absent when the last sync was complete.",
+    )
+
+
 class RagAgentStatus(spec_base.ApiModel):
     observed_generation: int = Field(0, description="Latest metadata.generation reconciled.")
     conditions: list[Condition] = Field(
@@ -61,6 +80,15 @@ class RagAgentStatus(spec_base.ApiModel):
     last_backup: LastBackup | None = Field(None, description="The newest finished backup.")
     last_restore: LastRestore | None = Field(
         None, description="The latest spec.restore request and its outcome."
+    )
+    knowledge: list[KnowledgeSource] = Field(
+        default_factory=list,
+        description="Each knowledge source as its last sync left it.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["source"],
+            "maxItems": 64,
+        },
     )
     ingested_hash: str | None = Field(
         None, description="Content hash of the knowledge sources last ingested."

@@ -74,7 +74,7 @@ async def check_agent_pod(
     assert settings.secret_key is None
     assert settings.secret_key_previous is None
     assert settings.jwt_hs256_secret is None
-    if command.name in ("ingest", "reindex"):
+    if command.name in ("ingest", "sync", "reindex"):
         check_embedder(agent, settings, world)
         check_ingest_paths(pod, container, command)
     else:
@@ -134,9 +134,11 @@ def secret_text(value: SecretStr | None) -> str | None:
 def check_ingest_paths(
     pod: dict[str, Any], container: dict[str, Any], command: pod_env.ParsedCommand
 ) -> None:
-    """Each local path ``ragagent ingest`` is given is a volume mounted in the container."""
+    """Each local path ``ragagent ingest`` or ``sync`` is given is mounted in the container."""
     mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
-    paths = command.params.get("paths") or []
+    given = command.params.get("paths") or command.params.get("sources") or []
+    # `ragagent sync` names a ConfigMap source configmap/<name>=<mounted path>.
+    paths = [text.split("=", 1)[1] if text.startswith("configmap/") else text for text in given]
     assert all(path.startswith("https://") or path in mounts for path in paths), paths
     assert len(pod["volumes"]) == len(container["volumeMounts"])
 

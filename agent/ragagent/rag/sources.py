@@ -178,7 +178,7 @@ def fetch_url(
     """
     fetched = fetch_conditional(url, max_bytes=max_bytes, policy=policy)
     assert fetched.body is not None  # without validators there is no 304
-    return build_url_document(url, fetched)
+    return document_of_reply(url, fetched)
 
 
 def fetch_conditional(
@@ -201,7 +201,7 @@ def fetch_conditional(
         raise errors.BadRequest(f"could not fetch {url}: {exc}") from None
 
 
-def build_url_document(url: str, fetched: Fetched) -> models.DocumentInput:
+def document_of_reply(url: str, fetched: Fetched) -> models.DocumentInput:
     """The document a fetched URL holds; raises UnsupportedMediaType for other types."""
     content_type = _url_content_type(fetched.media_type, url)
     body = fetched.body or b""

@@ -148,7 +148,7 @@ def read_url(
         items.not_modified = True
         return items
     try:
-        items.inputs.append(sources.build_url_document(source.name, fetched))
+        items.inputs.append(sources.document_of_reply(source.name, fetched))
     except errors.UnsupportedMediaType:
         items.unsupported.append(source.name)
     return items

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ragagent_operator import constants as c
+from ragagent_operator import spec
 from ragagent_operator.render import common, deployment, job, secrets
 
 RUN = job.Run(
@@ -24,24 +25,42 @@ def ingest_job_name(agent: common.Agent, knowledge_hash: str) -> str:
 def build_ingest_job(agent: common.Agent, *, knowledge_hash: str, image: str) -> common.Manifest:
     """``knowledge_hash`` covers the sources, their ConfigMaps' data and the chunking.
 
-    Each ConfigMap source is mounted at /knowledge/<index>; URL sources are passed as is.
+    ``ragagent sync`` makes the index hold exactly these sources (documents of sources
+    no longer listed are deleted) and leaves its per-source result as the termination
+    message, which the status step reads. Each ConfigMap source is mounted at
+    /knowledge/<index> and named ``configmap/<name>``; URL sources are passed as is.
     """
     volumes = [job.TMP]
-    args = ["ingest"]
+    args = ["sync", "--prune-unlisted"]
     for index, source in enumerate(agent.spec.knowledge.sources):
         if source.config_map is not None:
             config_map = {"configMap": {"name": source.config_map.name}}
             volumes.append(job.Volume(f"src{index}", config_map, f"/knowledge/{index}"))
-            args.append(f"/knowledge/{index}")
+            args.append(f"{source_name(source)}=/knowledge/{index}")
         elif source.url is not None:
             args.append(source.url)
-    pod = build_data_pod(agent, name="ingest", image=image, args=args, volumes=volumes)
+    pod = build_data_pod(
+        agent, name="ingest", image=image, args=args, volumes=volumes, reports=True
+    )
     name = ingest_job_name(agent, knowledge_hash)
     return job.build_job(agent, RUN, name=name, made_for=knowledge_hash, pod=pod)
 
 
+def source_name(source: spec.KnowledgeSource) -> str:
+    """How the sync (its documents' ids) and ``status.knowledge`` name a source."""
+    if source.config_map is not None:
+        return f"configmap/{source.config_map.name}"
+    return source.url or ""
+
+
 def build_data_pod(
-    agent: common.Agent, *, name: str, image: str, args: list[str], volumes: list[job.Volume]
+    agent: common.Agent,
+    *,
+    name: str,
+    image: str,
+    args: list[str],
+    volumes: list[job.Volume],
+    reports: bool = False,
 ) -> dict[str, Any]:
     """A pod that writes the index (ingest, re-index): the agent's resources, and the
     Secrets those commands read (the database, and the API key for openai embeddings)."""
@@ -53,4 +72,5 @@ def build_data_pod(
         refs=secrets.data_command_refs(agent),
         resources=deployment.DEFAULT_RESOURCES,
         volumes=volumes,
+        reports=reports,
     )

@@ -18,6 +18,7 @@ from ragagent_operator import (
 )
 from ragagent_operator import constants as c
 from ragagent_operator.render import common, event, postgres, service
+from ragagent_operator.steps import knowledge_status
 
 # Transitions of these types become Events (every Job's condition among them);
 # a first failure of the FIRST_FAILURE_EVENTFUL ones does too.
@@ -27,7 +28,11 @@ EVENTFUL = (
     conditions.Type.SECRETS_READY,
     *jobs.CONDITIONS,
 )
-FIRST_FAILURE_EVENTFUL = (conditions.Type.RECONCILED, conditions.Type.SECRETS_READY)
+FIRST_FAILURE_EVENTFUL = (
+    conditions.Type.RECONCILED,
+    conditions.Type.SECRETS_READY,
+    conditions.Type.KNOWLEDGE_SYNCED,  # a source that never synced warns at once
+)
 
 
 async def ensure_status(ctx: context.Context, failed: list[str] | None) -> None:
@@ -41,6 +46,7 @@ async def ensure_status(ctx: context.Context, failed: list[str] | None) -> None:
     status: dict[str, Any] = _workload_status(ctx, live, problem, conflict)
     await _database_condition(ctx)
     last_backup = await _backup_condition(ctx)
+    knowledge = await knowledge_status.note_knowledge(ctx)
     _reconciled_condition(ctx, failed)
     ctx.conditions[conditions.Type.READY] = conditions.build_ready(ctx.conditions)
     old = dict(ctx.body.get("status") or {})
@@ -54,6 +60,8 @@ async def ensure_status(ctx: context.Context, failed: list[str] | None) -> None:
         status["lastBackup"] = last_backup
     if ctx.last_restore:
         status["lastRestore"] = ctx.last_restore
+    if knowledge or old.get("knowledge"):
+        status["knowledge"] = knowledge
     ingested = _ingested_hash(ctx)
     if ingested:
         status["ingestedHash"] = ingested

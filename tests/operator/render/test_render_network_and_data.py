@@ -115,7 +115,7 @@ def test_ingest_job_is_named_by_content_hash_and_mounts_sources() -> None:
     job = ingest_job.build_ingest_job(agent, knowledge_hash="0123456789abcdef", image="img")
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert job["metadata"]["name"] == "docs-ingest-0123456789"
-    assert container["args"] == ["ingest", "/knowledge/0", "https://x.example/a.md"]
+    assert container["args"][2:] == ["configmap/faq=/knowledge/0", "https://x.example/a.md"]
     assert job["spec"]["template"]["spec"]["volumes"][1]["configMap"] == {"name": "faq"}
     assert job["metadata"]["annotations"][c.Annotation.KNOWLEDGE_HASH] == "0123456789abcdef"
 
