@@ -18,7 +18,7 @@ from pydantic import Field
 
 from ragagent.core import config as agent_config
 from ragagent.core import llm_settings as agent_llm
-from ragagent_operator import spec_access, spec_answers, spec_base, spec_network
+from ragagent_operator import spec_access, spec_answers, spec_base, spec_budgets, spec_network
 from ragagent_operator.spec_backup import BACKUP_NAME_RE as BACKUP_NAME_RE
 from ragagent_operator.spec_backup import CRON_RE as CRON_RE
 from ragagent_operator.spec_backup import Backup as Backup
@@ -346,6 +346,9 @@ class RagAgentSpec(spec_base.ApiModel):
     )
     rate_limit: spec_access.RateLimit = Field(
         default_factory=spec_access.RateLimit, description="Per-identity limits."
+    )
+    budgets: spec_budgets.Budgets = Field(
+        default_factory=spec_budgets.Budgets, description="LLM token budgets and model prices."
     )
     cors: spec_access.Cors = Field(
         default_factory=spec_access.Cors, description="Browser cross-origin access."

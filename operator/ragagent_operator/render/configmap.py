@@ -11,6 +11,7 @@ from __future__ import annotations
 from ragagent.core import settings_env
 from ragagent.core.settings_env import EnvValue
 from ragagent_operator import constants as c
+from ragagent_operator import spec_budgets
 from ragagent_operator.render import common, service
 
 # The default of spec.shutdownGraceSeconds.
@@ -40,13 +41,16 @@ def build_settings(agent: common.Agent) -> dict[str, EnvValue]:
         "followup_rewrite": spec.answers.rewrite_follow_ups,
         "rate_limit_requests_per_minute": spec.rate_limit.requests_per_minute,
         "rate_limit_burst": spec.rate_limit.burst,
-        "rate_limit_tokens_per_day": spec.rate_limit.tokens_per_day,
+        "rate_limit_tokens_per_day": build_identity_daily_tokens(agent),
+        "budget_agent_tokens_per_month": spec.budgets.agent_monthly_tokens,
         "rate_limit_storage": build_rate_limit_storage(agent),
         "cors_allowed_origins": spec.cors.allowed_origins,
         "trusted_hosts": service.build_allowed_hosts(agent),
     }
     if _database_tls_waived(agent):
         settings["database_tls_waived"] = True
+    if spec.budgets.prices:
+        settings["budget_prices"] = spec_budgets.build_price_list(spec.budgets)
     if spec.conversations.retention.days is not None:
         settings["conversation_retention_days"] = spec.conversations.retention.days
     if spec.network.trusted_proxies:
@@ -54,6 +58,13 @@ def build_settings(agent: common.Agent) -> dict[str, EnvValue]:
     if spec.observability.tracing.otlp_endpoint:
         settings["otlp_endpoint"] = spec.observability.tracing.otlp_endpoint
     return settings
+
+
+def build_identity_daily_tokens(agent: common.Agent) -> int:
+    """``budgets.identityDailyTokens``, or ``rateLimit.tokensPerDay`` that set it before."""
+    spec = agent.spec
+    daily = spec.budgets.identity_daily_tokens
+    return spec.rate_limit.tokens_per_day if daily is None else daily
 
 
 def build_rate_limit_storage(agent: common.Agent) -> str:
