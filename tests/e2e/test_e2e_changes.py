@@ -1,0 +1,237 @@
+"""Journey steps 7 and 10 (``make e2e``): changing a serving RagAgent while users chat.
+
+One RagAgent (the minimal sample's managed database, a knowledge ConfigMap, backups on)
+serves both steps, so the journey pays for one database and one API key:
+
+- step 7: new chunking (the image holds one local embedding model, so the index settings
+  change by their chunking). The operator runs the pre-reindex backup Job first and the
+  re-index Job only after it succeeded; ``Reindexed`` reports the change; a client pod
+  asks through the Service every second throughout, and every answer holds the fact.
+- step 10: a rolling update (a new ``spec.rateLimit``) while a WebSocket streams answer
+  after answer and REST requests go on beside it: no request fails and no answer is cut.
+  The Deployment makes that possible (preStop before SIGTERM, so the endpoint goes first;
+  a grace period that covers the agent's drain; a readiness probe for the new pod), and
+  the agent finishes the answers in flight when SIGTERM comes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from ragagent_operator import constants
+from tests.e2e import chat, data, manifests, steps, watch
+from tests.node import kube, pods
+from tests.operator.integration import harness
+from tests.support import controlplane, fixtures_cluster, images, node
+
+pytestmark = [
+    pytest.mark.k8s, pytest.mark.node, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)
+]  # fmt: skip
+AGENT = "changes"
+KNOWLEDGE = "changes-knowledge"
+CLIENT = "asker"
+SELECTOR = f"{constants.LABEL_INSTANCE}={AGENT},{constants.LABEL_COMPONENT}=agent"
+FACT = "Zephyr lamps may be returned within 47 days when the receipt shows a teal stamp."
+QUESTION = "Within how many days may Zephyr lamps be returned?"
+# Filler around the fact, so that the smaller chunks of step 7 cut the file into more.
+FILLER = " ".join(
+    f"Paragraph {i} of the care guide says to dust the shade weekly." for i in range(30)
+)
+CHUNKING = {"size": 300, "overlap": 30}  # the default is 800/120
+# Step 7's reasons of Reindexed, in the order a change goes through them.
+REINDEX_REASONS = ["WaitingForBackup", "Reindexing", "Reindexed"]
+# A watcher in the client pod: (script, scheme, path) -> the running Watch.
+Asking = Callable[..., contextlib.AbstractContextManager[watch.Watch]]
+RATE_LIMIT = {"requestsPerMinute": 5000, "burst": 500}  # step 10's change: rolls the pods
+SETTLE_SECONDS = 5  # chat keeps going this long after each change is done
+
+
+@pytest.fixture(scope="module")
+def agent(
+    cluster: controlplane.ControlPlane,
+    real_node: node.RealNode,
+    agent_image: images.ImageRefs,
+    journey_namespace: str,
+    host_operator: harness.Operator,
+) -> str:
+    """The RagAgent of both steps, Ready, its knowledge ingested."""
+    if not steps.has_default_storage_class(cluster):
+        fixtures_cluster.skip_loudly_or_fail(
+            "!!! no default StorageClass: the managed database cannot bind, so steps 7 and 10 "
+            "are NOT RUN !!!"
+        )
+    database = {"managed": {"image": agent_image.postgres}}
+    body = manifests.build_ragagent(
+        AGENT, image=agent_image.agent, node_name=real_node.name, database=database
+    )
+    body["spec"]["knowledge"] = {"sources": [{"configMap": {"name": KNOWLEDGE}}]}
+    body["spec"]["backup"] = {"enabled": True, "storage": {"size": "1Gi"}}
+    knowledge = {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": KNOWLEDGE, "labels": manifests.USE_LABEL},
+        "data": {"returns.md": f"# Returns\n\n{FACT}\n\n{FILLER}\n"},
+    }  # fmt: skip
+    ns = journey_namespace
+    with steps.timed("changes: managed database + knowledge -> Ready=True"):
+        steps.apply(cluster, ns, knowledge)
+        steps.apply(cluster, ns, body)
+        steps.wait_for_condition(
+            cluster, ns, AGENT, lambda c: c["status"] == "True", timeout=420,
+            explain=host_operator.log,
+        )  # fmt: skip
+        steps.wait_until(lambda: data.knowledge(cluster, ns, AGENT)["documents"], "the ingest")
+    return AGENT
+
+
+@pytest.fixture(scope="module")
+def api_key(cluster: controlplane.ControlPlane, journey_namespace: str, agent: str) -> str:
+    return chat.create_api_key(cluster, journey_namespace, agent)
+
+
+@pytest.fixture(scope="module")
+def client(
+    cluster: controlplane.ControlPlane, agent_image: images.ImageRefs, journey_namespace: str
+) -> Iterator[str]:
+    """A pod beside the agent (the default ingressFrom admits it): it asks throughout."""
+    probe = pods.build_probe_pod(CLIENT, image=agent_image.agent, labels={})
+    kube.apply(cluster, journey_namespace, probe)
+    kube.wait_ready(cluster, journey_namespace, CLIENT)
+    yield CLIENT
+    cluster.kubectl("delete", "pod", CLIENT, "-n", journey_namespace, "--wait=false")
+
+
+@pytest.fixture
+def asking(
+    cluster: controlplane.ControlPlane, journey_namespace: str, api_key: str, client: str
+) -> Asking:
+    """``asking(script, scheme, path)``: a watcher in the client pod against the agent's
+    Service."""
+
+    def start(
+        script: str, scheme: str = "http", path: str = ""
+    ) -> contextlib.AbstractContextManager[watch.Watch]:
+        url = f"{scheme}://{AGENT}:{chat.APP_PORT}{path}"
+        return watch.watching(
+            cluster, journey_namespace, client, script=script, url=url, key=api_key,
+            question=QUESTION,
+        )  # fmt: skip
+
+    return start
+
+
+def reindex_jobs(cluster: controlplane.ControlPlane, ns: str) -> dict[str, dict[str, Any]]:
+    """The pre-reindex backup Job and the re-index Job (by their component), once made."""
+    selector = f"{constants.LABEL_INSTANCE}={AGENT}"
+    found: dict[str, dict[str, Any]] = {}
+    for job in steps.get_json(cluster, ns, "jobs", "-l", selector)["items"]:
+        annotations = job["metadata"].get("annotations") or {}
+        if constants.Annotation.INDEX_HASH in annotations:
+            found[job["metadata"]["labels"][constants.LABEL_COMPONENT]] = job
+    return found
+
+
+def test_new_chunking_backs_up_then_reindexes_while_chat_answers_throughout(
+    cluster: controlplane.ControlPlane,
+    journey_namespace: str,
+    agent: str,
+    asking: Asking,
+    host_operator: harness.Operator,
+) -> None:
+    ns = journey_namespace
+    chunks_before = data.knowledge(cluster, ns, agent)["chunks"]
+    reasons: list[str] = []
+
+    def reindexed() -> bool:
+        found = steps.condition(steps.get_json(cluster, ns, "ragagent", agent), "Reindexed")
+        if found and (not reasons or reasons[-1] != found["reason"]):
+            reasons.append(found["reason"])
+        return bool(found and found["status"] == "True")
+
+    patch = json.dumps({"spec": {"knowledge": {"chunking": CHUNKING}}})
+    with asking(watch.REST) as rest:
+        steps.wait_until(lambda: rest.count(status=200), "a first answer before the change")
+        with steps.timed("new chunking -> backup Job, re-index Job, Reindexed=True"):
+            cluster.kubectl("patch", "ragagent", agent, "-n", ns, "--type=merge", "-p", patch)
+            steps.wait_until(reindexed, "Reindexed=True", timeout=600, explain=host_operator.log)
+        answered = rest.count(status=200)
+        steps.wait_until(lambda: rest.count(status=200) >= answered + SETTLE_SECONDS, "answers")
+    jobs = reindex_jobs(cluster, ns)
+    backup, rebuild = jobs[constants.COMPONENT_BACKUP], jobs[constants.COMPONENT_REINDEX]
+    assert backup["status"].get("succeeded") == 1, backup["status"]
+    assert rebuild["status"].get("succeeded") == 1, rebuild["status"]
+    # RFC 3339 times in UTC compare as text; the re-index began after the backup ended.
+    assert backup["status"]["completionTime"] <= rebuild["metadata"]["creationTimestamp"]
+    assert reasons == [r for r in REINDEX_REASONS if r in reasons], reasons
+    assert reasons[-1] == "Reindexed", reasons
+    assert len(reasons) >= 2, reasons  # seen on its way, not only at the end
+    status = steps.get_json(cluster, ns, "ragagent", agent)["status"]
+    hash_of_rebuild = rebuild["metadata"]["annotations"][constants.Annotation.INDEX_HASH]
+    assert status["indexSettingsHash"] == hash_of_rebuild, status
+    found = data.knowledge(cluster, ns, agent)
+    assert found["chunks"] == found["recorded_chunks"] > chunks_before, found
+    failed = watch.failures(rest.records, "47")
+    print(f"\n[e2e] step 7: {len(rest.records)} chat requests, {len(failed)} failed")
+    assert not failed, json.dumps(failed, indent=1)[-4000:]
+
+
+def agent_pods(cluster: controlplane.ControlPlane, ns: str) -> dict[str, bool]:
+    """The agent's pods by name: Ready or not."""
+    items = steps.get_json(cluster, ns, "pods", "-l", SELECTOR)["items"]
+    return {pod["metadata"]["name"]: steps.is_ready(pod) for pod in items}
+
+
+def test_the_deployment_lets_the_old_pod_drain_before_it_stops(
+    cluster: controlplane.ControlPlane, journey_namespace: str, agent: str
+) -> None:
+    """preStop first (the endpoint leaves the Service meanwhile), then SIGTERM and the
+    agent's drain, all inside the grace period; a new pod serves once /readyz says so."""
+    deployment = steps.get_json(cluster, journey_namespace, "deployment", agent)
+    pod = deployment["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert pre_stop >= 1
+    assert pod["terminationGracePeriodSeconds"] > pre_stop
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    rolling = deployment["spec"]["strategy"]["rollingUpdate"]
+    # One replica: 25 % rounds down to no pod unavailable; the new one comes up first.
+    assert rolling["maxUnavailable"] in (0, "0", "0%", "25%"), rolling
+
+
+def test_a_rolling_update_fails_no_request_and_cuts_no_streamed_answer(
+    cluster: controlplane.ControlPlane,
+    journey_namespace: str,
+    agent: str,
+    asking: Asking,
+    host_operator: harness.Operator,
+) -> None:
+    ns = journey_namespace
+    old = set(agent_pods(cluster, ns))
+    patch = json.dumps({"spec": {"rateLimit": RATE_LIMIT}})
+
+    def rolled() -> bool:
+        now = agent_pods(cluster, ns)
+        return bool(now) and not old & set(now) and all(now.values())
+
+    with asking(watch.REST) as rest, asking(watch.WEBSOCKET, "ws", "/v1/ws/chat") as stream:
+        steps.wait_until(lambda: rest.count(status=200) and stream.count(kind="answer"), "chat")
+        with steps.timed("rolling update under REST and WebSocket chat -> new pod Ready"):
+            cluster.kubectl("patch", "ragagent", agent, "-n", ns, "--type=merge", "-p", patch)
+            steps.wait_until(rolled, "the new pod alone", timeout=300, explain=host_operator.log)
+        streamed = stream.count(kind="answer")
+        steps.wait_until(lambda: stream.count(kind="answer") > streamed + 2, "new answers")
+    answers = [r for r in stream.records if r.get("kind") == "answer"]
+    broken = [r for r in stream.records if r.get("kind") in ("cut", "failed")]
+    failed = watch.failures(rest.records, "47")
+    print(
+        f"\n[e2e] step 10: {len(rest.records)} REST requests, {len(failed)} failed; "
+        f"{len(answers)} streamed answers, {len(broken)} cut or failed, "
+        f"{stream.count(kind='refused')} asked again after the drain's 1001"
+    )
+    assert not failed, json.dumps(failed, indent=1)[-4000:]
+    assert not broken, json.dumps(broken, indent=1)[-4000:]
+    assert all("47" in r["answer"] and r["citations"] for r in answers), answers[-3:]
