@@ -158,8 +158,10 @@ def sync_command(
     ] = False,
 ) -> None:
     """Sync knowledge sources: add the new, replace the changed and delete the gone documents,
-    each source in one transaction. Prints one JSON line per source; exit 1 when a source
-    could not be synced (unreadable or unsupported items are only reported)."""
+    each source in one transaction. Prints one JSON line per source. A source that could not
+    be synced is reported there, not by the exit code (its Job succeeds, so the operator reads
+    the report at once instead of after every retry); exit 1 only when the sync could not run
+    (no database, no embedder)."""
     settings = _settings("sync")
     try:
         parsed = [sync_items.parse_source(text) for text in sources]
@@ -183,8 +185,6 @@ def sync_command(
         typer.echo(report.model_dump_json())
     failed = any(report.error is not None for report in reports)
     _leave_termination_message(sync_report.build_termination_message(reports, failed=failed))
-    if failed:
-        raise typer.Exit(1)
 
 
 def _leave_termination_message(line: str) -> None:

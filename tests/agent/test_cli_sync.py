@@ -1,5 +1,6 @@
 """``ragagent sync`` as the ingest Job runs it: one JSON line per source on stdout, the
-compact result as the termination message, exit 0 unless a source could not be synced."""
+compact result as the termination message, exit 0 whenever the sync ran (a source that
+failed is reported, not an exit code)."""
 
 from __future__ import annotations
 
@@ -43,14 +44,14 @@ def test_an_unsupported_key_is_reported_by_name_and_the_run_succeeds(
     assert reported["sources"][0]["unsupported"] == ["logo.png"]
 
 
-def test_a_source_that_cannot_be_synced_exits_1_after_syncing_the_others(
+def test_a_source_that_cannot_be_synced_is_reported_and_the_others_synced(
     pg_url: str, tmp_path: Path
 ) -> None:
     volume = write_keys(tmp_path / "kb", dict(KEYS))
     code, lines, message = invoke(
         pg_url, tmp_path, f"configmap/gone={tmp_path / 'nowhere'}", f"configmap/kb={volume}"
     )
-    assert code == 1
+    assert code == 0
     assert [(line["error"] or {}).get("reason") for line in lines] == ["SourceUnreadable", None]
     assert lines[1]["documents"] == 3
     assert json.loads(message)["result"] == "failed"
