@@ -183,8 +183,7 @@ def sync_command(
     reports = _run(action)
     for report in reports:
         typer.echo(report.model_dump_json())
-    failed = any(report.error is not None for report in reports)
-    _leave_termination_message(sync_report.build_termination_message(reports, failed=failed))
+    _leave_termination_message(sync_report.build_termination_message(reports))
 
 
 def _leave_termination_message(line: str) -> None:

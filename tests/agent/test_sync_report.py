@@ -25,7 +25,7 @@ def report(n: int, *, items: int = 0, url: int = 0) -> SourceReport:
 
 
 def test_a_small_result_is_the_full_reports_without_zero_fields() -> None:
-    line = build_termination_message([report(2)], failed=False)
+    line = build_termination_message([report(2)])
     assert json.loads(line) == {
         "result": "succeeded",
         "sources": [
@@ -40,7 +40,7 @@ def test_a_small_result_is_the_full_reports_without_zero_fields() -> None:
 
 
 def test_long_item_lists_are_cut_to_a_few_names_with_their_totals() -> None:
-    line = build_termination_message([report(1, items=40)], failed=True)
+    line = build_termination_message([report(1, items=40)])
     [source] = json.loads(line)["sources"]
     assert len(line.encode()) < TERMINATION_MESSAGE_LIMIT
     assert (source["unsupported_total"], len(source["unsupported"])) == (40, 3)
@@ -49,7 +49,7 @@ def test_long_item_lists_are_cut_to_a_few_names_with_their_totals() -> None:
 
 def test_forty_sources_with_long_lists_still_fit_keeping_every_error_reason() -> None:
     reports = [report(n, items=5) for n in range(40)]
-    line = build_termination_message(reports, failed=True)
+    line = build_termination_message(reports)
     message = json.loads(line)
     assert len(line.encode()) < TERMINATION_MESSAGE_LIMIT
     assert "truncated" not in message
@@ -59,7 +59,7 @@ def test_forty_sources_with_long_lists_still_fit_keeping_every_error_reason() ->
 
 def test_more_than_fits_is_cut_and_marked_truncated() -> None:
     reports = [report(n, url=1500) for n in range(64)]
-    message = json.loads(build_termination_message(reports, failed=True))
+    message = json.loads(build_termination_message(reports))
     assert message["truncated"] is True
     assert 0 < len(message["sources"]) < 64
     assert len(json.dumps(message, separators=(",", ":")).encode()) < TERMINATION_MESSAGE_LIMIT
