@@ -92,7 +92,7 @@ while not stop.is_set():
         with connect(sys.argv[1], additional_headers={"X-API-Key": key}, open_timeout=30) as s:
             emit(kind="connected")
             while not stop.is_set() and answer(s):
-                time.sleep(0.2)
+                time.sleep(0.5)
     except ConnectionClosed as closed:
         emit(kind="closed", code=closed.rcvd.code if closed.rcvd else 1006)
     except Exception as error:
@@ -150,8 +150,12 @@ def watching(
     try:
         yield watch
     finally:
-        process.stdin.close()  # the script's stop signal
-        process.wait(timeout=120)
+        process.stdin.close()  # the script's stop signal (an answer may still be on its way)
+        try:
+            process.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            process.terminate()  # the script itself then stops after LIMIT_SECONDS
+            process.wait(timeout=10)
         reader.join(timeout=10)
         if not watch.records:
             assert process.stderr is not None
