@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -50,6 +51,42 @@ def bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
     return name
 
 
+@dataclass(frozen=True)
+class BucketScene:
+    """A database, the backup volume, the bucket the Job copies to and the owner's age key."""
+
+    db_url: str
+    backups: Path
+    bucket: str
+    s3: S3Server
+    identity: x25519.Identity
+    key_file: Path
+
+    def backup(self, *args: str) -> Outcome:
+        """``ragagent backup`` to the volume, encrypted to the owner, as the Job runs it."""
+        made = run(
+            "backup", "--dir", str(self.backups), "--database-url", self.db_url,
+            "--recipient", str(self.identity.to_public()), *args,
+        )  # fmt: skip
+        assert made.exit_code == 0, made.stdout
+        return made
+
+    def stored(self) -> dict[str, bytes]:
+        """Every object in the bucket, by key."""
+        return self.s3.object_bytes(self.bucket)
+
+
+@pytest.fixture
+def scene(
+    db_url: str,
+    backups: Path,
+    bucket: str,
+    s3_server: S3Server,
+    owner: tuple[x25519.Identity, Path],
+) -> BucketScene:
+    return BucketScene(db_url, backups, bucket, s3_server, *owner)
+
+
 async def with_canary(url: str) -> None:
     """Agent tables plus a table whose name and row hold a text to look for in the bytes."""
     await migrated(url)
@@ -62,15 +99,6 @@ def names_in(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
 
 
-def backup_to(directory: Path, url: str, owner: x25519.Identity, *args: str) -> Outcome:
-    made = run(
-        "backup", "--dir", str(directory), "--database-url", url,
-        "--recipient", str(owner.to_public()), *args,
-    )  # fmt: skip
-    assert made.exit_code == 0, made.stdout
-    return made
-
-
 def restore_from_bucket(backup_id: str, key_file: Path, url: str) -> Outcome:
     """``ragagent restore`` of ``backup_id`` from the bucket into ``url``, as the Job runs it."""
     return run("restore", backup_id, "--from-bucket", "--identity-file", str(key_file),
@@ -78,22 +106,17 @@ def restore_from_bucket(backup_id: str, key_file: Path, url: str) -> Outcome:
 
 
 async def test_encrypted_copy_in_the_bucket_restores_after_the_volume_is_lost(
-    db_url: str,
-    backups: Path,
-    bucket: str,
-    s3_server: S3Server,
-    owner: tuple[x25519.Identity, Path],
+    scene: BucketScene,
 ) -> None:
-    identity, key_file = owner
-    await with_canary(db_url)
-    before = agentdata.table_digest(db_url)
-    made = backup_to(backups, db_url, identity)
-    backup_id = only_backup(backups).name
+    await with_canary(scene.db_url)
+    before = agentdata.table_digest(scene.db_url)
+    made = scene.backup()
+    backup_id = only_backup(scene.backups).name
     assert made.report["encryption"] == "age"
-    assert sorted(p.name for p in only_backup(backups).iterdir()) == [
+    assert sorted(p.name for p in only_backup(scene.backups).iterdir()) == [
         ENCRYPTED_DUMP_FILE, MANIFEST_FILE,
     ]  # fmt: skip
-    stored = s3_server.object_bytes(bucket)
+    stored = scene.stored()
     dump_key = f"prod/ragagent/{backup_id}/{ENCRYPTED_DUMP_FILE}"
     assert sorted(stored) == [dump_key, f"prod/ragagent/{backup_id}/{MANIFEST_FILE}"]
     assert made.report["uploaded"] == [dump_key, f"prod/ragagent/{backup_id}/{MANIFEST_FILE}"]
@@ -103,75 +126,62 @@ async def test_encrypted_copy_in_the_bucket_restores_after_the_volume_is_lost(
     assert CANARY.encode() not in stored[dump_key]
     assert not stored[dump_key].startswith(b"PGDMP")
     # The check means something: the same object, decrypted, names the canary table.
-    sealed, plain = backups.parent / "sealed", backups.parent / "plain"
+    sealed, plain = scene.backups.parent / "sealed", scene.backups.parent / "plain"
     sealed.write_bytes(stored[dump_key])
-    crypt.decrypt_file(sealed, plain, [identity])
+    crypt.decrypt_file(sealed, plain, [scene.identity])
     assert plain.read_bytes().startswith(b"PGDMP")
     assert CANARY.encode() in plain.read_bytes()
 
-    shutil.rmtree(backups)
-    drop_database(db_url)
-    restored = restore_from_bucket(backup_id, key_file, db_url)
+    shutil.rmtree(scene.backups)
+    drop_database(scene.db_url)
+    restored = restore_from_bucket(backup_id, scene.key_file, scene.db_url)
     assert restored.exit_code == 0, restored.stdout
-    assert agentdata.table_digest(db_url) == before
-    with psycopg.connect(db_url) as conn:
+    assert agentdata.table_digest(scene.db_url) == before
+    with psycopg.connect(scene.db_url) as conn:
         assert conn.execute(f"SELECT note FROM {CANARY}").fetchall() == [(ROW_TEXT,)]
 
 
 async def test_a_wrong_or_missing_identity_is_a_clear_error(
-    db_url: str, backups: Path, bucket: str, owner: tuple[x25519.Identity, Path], tmp_path: Path
+    scene: BucketScene, tmp_path: Path
 ) -> None:
-    await migrated(db_url)
-    backup_to(backups, db_url, owner[0])
-    backup_id = only_backup(backups).name
+    await migrated(scene.db_url)
+    scene.backup()
+    backup_id = only_backup(scene.backups).name
     stranger = tmp_path / "stranger.agekey"
     stranger.write_text(f"{x25519.Identity.generate()}\n")
-    target = db_url.rsplit("/", 1)[0] + "/restored_" + backup_id[-8:]
+    target = scene.db_url.rsplit("/", 1)[0] + "/restored_" + backup_id[-8:]
     wrong = restore_from_bucket(backup_id, stranger, target)
     assert wrong.exit_code == 1
     assert "none of the given age identities can decrypt" in wrong.report["reason"]
-    missing = run("restore", str(only_backup(backups)), "--database-url", target)
+    missing = run("restore", str(only_backup(scene.backups)), "--database-url", target)
     assert missing.exit_code == 1
     assert "is encrypted (age)" in missing.report["reason"]
 
 
-async def test_a_tampered_object_fails_verification_before_any_restore(
-    db_url: str,
-    backups: Path,
-    bucket: str,
-    s3_server: S3Server,
-    owner: tuple[x25519.Identity, Path],
-) -> None:
-    await migrated(db_url)
-    backup_to(backups, db_url, owner[0])
-    backup_id = only_backup(backups).name
+async def test_a_tampered_object_fails_verification_before_any_restore(scene: BucketScene) -> None:
+    await migrated(scene.db_url)
+    scene.backup()
+    backup_id = only_backup(scene.backups).name
     key = f"prod/ragagent/{backup_id}/{ENCRYPTED_DUMP_FILE}"
-    data = bytearray(s3_server.object_bytes(bucket)[key])
+    data = bytearray(scene.stored()[key])
     data[len(data) // 2] ^= 0x01
-    tampered = backups.parent / "tampered"
+    tampered = scene.backups.parent / "tampered"
     tampered.write_bytes(bytes(data))
-    s3_server.client().fput_object(bucket, key, str(tampered))
-    drop_database(db_url)
-    outcome = restore_from_bucket(backup_id, owner[1], db_url)
+    scene.s3.client().fput_object(scene.bucket, key, str(tampered))
+    drop_database(scene.db_url)
+    outcome = restore_from_bucket(backup_id, scene.key_file, scene.db_url)
     assert outcome.exit_code == 1
     assert f"{ENCRYPTED_DUMP_FILE} fails its sha256 checksum" in outcome.report["reason"]
 
 
-async def test_the_bucket_keeps_its_own_number_of_copies(
-    db_url: str,
-    backups: Path,
-    bucket: str,
-    s3_server: S3Server,
-    owner: tuple[x25519.Identity, Path],
-) -> None:
-    await migrated(db_url)
-    reports = [backup_to(backups, db_url, owner[0], "--keep", "1", "--s3-keep", "2").report
-               for _ in range(3)]  # fmt: skip
-    ids = sorted({key.split("/")[2] for key in s3_server.object_bytes(bucket)})
+async def test_the_bucket_keeps_its_own_number_of_copies(scene: BucketScene) -> None:
+    await migrated(scene.db_url)
+    reports = [scene.backup("--keep", "1", "--s3-keep", "2").report for _ in range(3)]
+    ids = sorted({key.split("/")[2] for key in scene.stored()})
     made = [Path(report["backup"]).name for report in reports]
     assert ids == made[1:]
     assert reports[2]["deleted_from_bucket"] == [made[0]]
-    assert names_in(backups) == [made[2]]
+    assert names_in(scene.backups) == [made[2]]
 
 
 async def test_encryption_required_without_a_recipient_writes_nothing(
