@@ -4,6 +4,7 @@ issues (render.postgres_tls), reached by psycopg's own libpq."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import socket
 import struct
@@ -39,21 +40,32 @@ def write_material(directory: Path, agent: Agent) -> Path:
     return directory / postgres_tls.KEY_CA_CERT
 
 
-@pytest.fixture
-def front(pg_server: EmbeddedPostgres, tmp_path: Path) -> Iterator[pg_front.Front]:
-    socket_dir = parse_qs(urlsplit(pg_server.url).query)["host"][0]
-    write_material(tmp_path, make_agent())
+def server_socket(pg_server: EmbeddedPostgres) -> Path:
+    return Path(parse_qs(urlsplit(pg_server.url).query)["host"][0]) / ".s.PGSQL.5432"
+
+
+@contextlib.contextmanager
+def running_front(directory: Path, socket_path: Path) -> Iterator[pg_front.Front]:
+    write_material(directory, make_agent())
     config = pg_front.FrontConfig(
         host="127.0.0.1",
         port=0,
-        socket_path=Path(socket_dir) / ".s.PGSQL.5432",
-        cert_file=tmp_path / postgres_tls.KEY_TLS_CERT,
-        key_file=tmp_path / postgres_tls.KEY_TLS_KEY,
+        socket_path=socket_path,
+        cert_file=directory / postgres_tls.KEY_TLS_CERT,
+        key_file=directory / postgres_tls.KEY_TLS_KEY,
     )
     running = pg_front.Front(config)
     running.serve_in_background()
-    yield running
-    running.close()
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture
+def front(pg_server: EmbeddedPostgres, tmp_path: Path) -> Iterator[pg_front.Front]:
+    with running_front(tmp_path, server_socket(pg_server)) as running:
+        yield running
 
 
 def conninfo(front: pg_front.Front, *, host: str = "docs-postgres.team.svc", **extra: str) -> str:
@@ -144,3 +156,19 @@ def test_a_renewed_certificate_is_served_on_the_next_connection(
         assert conn.info.pgconn.ssl_in_use
     with pytest.raises(psycopg.OperationalError, match="certificate verify failed"):
         psycopg.connect(verify_full(front, ca_of(front)))
+
+
+def test_a_client_waits_for_a_server_that_is_still_starting(
+    pg_server: EmbeddedPostgres, tmp_path: Path
+) -> None:
+    """The server's socket appears a second after the client connects (a first start)."""
+    later = tmp_path / "later" / ".s.PGSQL.5432"
+
+    def start_server() -> None:
+        later.parent.mkdir()
+        later.symlink_to(server_socket(pg_server))
+
+    with running_front(tmp_path, later) as front:
+        threading.Timer(1.0, start_server).start()
+        with psycopg.connect(verify_full(front, ca_of(front))) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)

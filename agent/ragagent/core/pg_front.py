@@ -32,6 +32,7 @@ import socket
 import ssl
 import struct
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,8 @@ from ragagent.core import pg_wire
 log = logging.getLogger(__name__)
 HANDSHAKE_TIMEOUT_SECONDS = 10.0  # a client that opens the port and says nothing is dropped
 MAX_CONNECTIONS = 256  # above PostgreSQL's default max_connections (100), below thread trouble
+SERVER_WAIT_SECONDS = 30.0  # how long a client waits for a starting server's socket
+_SERVER_POLL_SECONDS = 0.2
 TLS_REQUIRED = "this server accepts only TLS connections: connect with sslmode=verify-full"
 
 
@@ -159,13 +162,23 @@ class Front:
         pg_wire.pump(server, secured)
 
     def _connect_server(self) -> socket.socket:
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            server.connect(str(self.config.socket_path))
-        except OSError:
-            server.close()
-            raise
-        return server
+        """The server's socket; waits while it is missing or refusing (the server is still
+        starting, or restarting), as a client of a starting server would retry."""
+        deadline = time.monotonic() + SERVER_WAIT_SECONDS
+        while True:
+            server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                server.connect(str(self.config.socket_path))
+            except (FileNotFoundError, ConnectionRefusedError):
+                server.close()
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(_SERVER_POLL_SECONDS)
+                continue
+            except OSError:
+                server.close()
+                raise
+            return server
 
 
 def parse_args(argv: list[str] | None = None) -> FrontConfig:
