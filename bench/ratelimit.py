@@ -1,8 +1,8 @@
 """Added latency of shared rate-limit counters: the PostgreSQL storage against ``memory://``.
 
 What every request pays is one ``Limiter.hit`` (the minute and hour windows, then the
-RateLimit-* headers: three storage calls); a chat turn also pays the token budget's
-``check_tokens`` and ``record_tokens``. Each is timed alone, one caller after another
+RateLimit-* headers: three storage calls); a chat turn's token budget is ``bench.budget``'s.
+Each is timed alone, one caller after another
 (the latency a request sees) and with 16 concurrent callers on 16 identities (the
 pool shared with the rest of the app, here without other work). The database is the
 embedded one over a Unix socket, or BENCH_DATABASE_URL; a loopback redis-server, when one
@@ -59,16 +59,10 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-async def chat_budget(limiter: Limiter, who: Principal) -> None:
-    await limiter.check_tokens(who)
-    await limiter.record_tokens(who, 500)
-
-
 async def measure(limiter: Limiter, calls: int, db: Database | None) -> dict[str, float]:
     numbers: dict[str, float] = {}
     cases: dict[str, Call] = {
         "hit": lambda who: limiter.hit(who, "chat"),
-        "budget": lambda who: chat_budget(limiter, who),
     }
     if db is not None:  # the floor: one pooled transaction of SELECT 1
         cases["ping"] = lambda _: db.ping()
@@ -102,17 +96,17 @@ def redis_server() -> Iterator[str | None]:
 
 async def run(calls: int) -> dict[str, float]:
     settings = Settings(db_pool_max_size=CLIENTS)
-    memory = Limiter(default=LIMIT, tokens_per_day=10**12)
+    memory = Limiter(default=LIMIT)
     numbers = {f"memory_{k}": v for k, v in (await measure(memory, calls, None)).items()}
     async with bench_database(settings) as db:
-        shared = Limiter(default=LIMIT, tokens_per_day=10**12, storage=PostgresStorage(db=db))
+        shared = Limiter(default=LIMIT, storage=PostgresStorage(db=db))
         numbers |= {f"postgres_{k}": v for k, v in (await measure(shared, calls, db)).items()}
     # Redis, the alternative the issue names: a component more to run, for this much less.
     with redis_server() as url:
         if url is not None:
-            redis = Limiter(default=LIMIT, tokens_per_day=10**12, storage=create_storage(url))
+            redis = Limiter(default=LIMIT, storage=create_storage(url))
             numbers |= {f"redis_{k}": v for k, v in (await measure(redis, calls, None)).items()}
-    for name in ("hit_c1", "hit_c16", "budget_c1"):
+    for name in ("hit_c1", "hit_c16"):
         added = numbers[f"postgres_{name}_p50_ms"] - numbers[f"memory_{name}_p50_ms"]
         numbers[f"added_{name}_p50_ms"] = round(added, 3)
     return numbers

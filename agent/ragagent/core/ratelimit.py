@@ -1,9 +1,10 @@
-"""Per-identity request rate limits and a daily LLM token budget (``limits``).
+"""Per-identity request rate limits (``limits``).
 
 Requests: each scope allows ``requests_per_minute + burst`` in any 60-second
 moving window, and ``requests_per_minute * 60`` per hour, so a client may burst
 above its steady rate briefly but not sustain it. Identity is the principal id,
-or the client IP for anonymous callers. Storage is in-process by default;
+or the client IP for anonymous callers. LLM token budgets are not counted here: a turn
+reserves its tokens before the LLM call (``services.budget``). Storage is in-process by default;
 ``rate_limit_storage=postgres`` (``ragagent.db.ratelimit_store``, built by the lifespan on
 the app's pool) or ``redis`` shares the counters across replicas and restarts.
 """
@@ -18,9 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerMinute
+from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.aio.storage import Storage
-from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 
@@ -110,17 +111,13 @@ class Limiter:
         *,
         default: ScopeLimit,
         scopes: dict[str, ScopeLimit] | None = None,
-        tokens_per_day: int,
         storage: Storage | None = None,
     ) -> None:
         """``storage`` defaults to a fresh in-process one: limits of this instance alone."""
         self.default = default
         self.scopes = scopes or {}
-        self.tokens_per_day = tokens_per_day
         storage = storage or create_storage("memory://")
         self._requests = MovingWindowRateLimiter(storage)
-        self._tokens = FixedWindowRateLimiter(storage)
-        self._token_item = RateLimitItemPerDay(max(1, tokens_per_day), namespace="tokens")
 
     @classmethod
     def from_settings(cls, settings: Settings, storage: Storage | None = None) -> Limiter:
@@ -132,7 +129,6 @@ class Limiter:
         return cls(
             default=default,
             scopes=parse_scope_limits(settings.rate_limit_scopes, default),
-            tokens_per_day=settings.rate_limit_tokens_per_day,
             storage=storage or create_storage(build_storage_url(settings)),
         )
 
@@ -166,29 +162,3 @@ class Limiter:
             "RateLimit-Remaining": str(stats.remaining),
             "RateLimit-Reset": str(reset),
         }
-
-    async def check_tokens(self, principal: Principal) -> None:
-        """Refuse before an LLM call once today's token budget is spent (0 = no budget)."""
-        if self.tokens_per_day == 0:
-            return
-        with storage_guard():
-            await self._check_tokens(principal)
-
-    async def _check_tokens(self, principal: Principal) -> None:
-        if not await self._tokens.test(self._token_item, identity(principal)):
-            RATE_LIMITED.labels(scope="chat", kind="tokens").inc()
-            stats = await self._tokens.get_window_stats(self._token_item, identity(principal))
-            raise errors.RateLimited(
-                "Daily LLM token budget exhausted",
-                retry_after=max(1, math.ceil(stats.reset_time - time.time())),
-            )
-
-    async def record_tokens(self, principal: Principal, n: int) -> None:
-        """Charge ``n`` tokens to today's budget (always recorded, even past the limit)."""
-        if self.tokens_per_day and n > 0:
-            with storage_guard():
-                await self._tokens.hit(self._token_item, identity(principal), cost=n)
-
-    async def tokens_left(self, principal: Principal) -> int:
-        stats = await self._tokens.get_window_stats(self._token_item, identity(principal))
-        return int(stats.remaining)

@@ -26,7 +26,11 @@ class RateLimitSettings(BaseSettings):
 
     rate_limit_requests_per_minute: int = Field(60, ge=1, description="Per identity.")
     rate_limit_burst: int = Field(20, ge=0, description="Extra requests allowed in a burst.")
-    rate_limit_tokens_per_day: int = Field(200_000, ge=0, description="LLM tokens per identity.")
+    rate_limit_tokens_per_day: int = Field(
+        200_000,
+        ge=0,
+        description="LLM tokens per identity per UTC day (services.budget); 0 means no limit.",
+    )
     rate_limit_storage: RateLimitStorage = Field(
         "memory",
         description="Where the counters live. memory: in this process, so N replicas allow N "

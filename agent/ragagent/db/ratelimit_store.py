@@ -5,8 +5,9 @@ under the scheme ``async+postgres`` (``storage_from_string("async+postgres://", 
 and built on the app's pool. Each operation is one statement, so replicas never need a
 lock beyond the row lock that ``INSERT ... ON CONFLICT DO UPDATE`` takes:
 
-- fixed windows (the daily token budget): ``rate_limit_counters``, a counter that
-  restarts once its window has expired;
+- fixed windows (part of the ``limits`` storage interface; the agent's token budgets
+  are reservations in ``db.token_usage`` instead): ``rate_limit_counters``, a counter
+  that restarts once its window has expired;
 - moving windows (requests per minute and hour): ``rate_limit_windows``, the accepted hits
   counted in 60 buckets per window, so a row stays small whatever the limit. A hit is
   accepted when the hits still inside the window plus it fit the limit; the row keeps

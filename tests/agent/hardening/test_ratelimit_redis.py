@@ -1,7 +1,7 @@
 """Limits shared across replicas through a real Redis (``rate_limit_storage=redis``).
 
 Two Limiter instances stand for two agent replicas: together they allow
-exactly the configured number of requests, and they share the token budget.
+exactly the configured number of requests.
 """
 
 from __future__ import annotations
@@ -49,10 +49,10 @@ def redis_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]
 
 
 def replica(url: str) -> Limiter:
-    return Limiter(default=ScopeLimit(2, 1), tokens_per_day=50, storage=create_storage(url))
+    return Limiter(default=ScopeLimit(2, 1), storage=create_storage(url))
 
 
-async def test_replicas_share_request_limits_and_token_budgets(
+async def test_replicas_share_request_limits(
     redis_server: tuple[str, subprocess.Popen[bytes]],
 ) -> None:
     redis_url, _ = redis_server
@@ -64,9 +64,6 @@ async def test_replicas_share_request_limits_and_token_budgets(
     assert headers["RateLimit-Remaining"] == "0"
     with pytest.raises(errors.RateLimited):
         await second.hit(erin, "chat")
-    await first.record_tokens(erin, 60)
-    with pytest.raises(errors.RateLimited, match="token budget"):
-        await second.check_tokens(erin)
 
 
 async def test_an_unreachable_store_refuses_with_503(
@@ -80,5 +77,3 @@ async def test_an_unreachable_store_refuses_with_503(
     process.wait(timeout=10)
     with pytest.raises(errors.ServiceUnavailable):
         await limiter.hit(frank, "chat")
-    with pytest.raises(errors.ServiceUnavailable):
-        await limiter.check_tokens(frank)

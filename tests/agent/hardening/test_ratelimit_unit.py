@@ -1,4 +1,4 @@
-"""The limiter on its own: exact limits, per identity and scope, and the token budget."""
+"""The limiter on its own: exact limits, per identity and scope."""
 
 from __future__ import annotations
 
@@ -10,12 +10,8 @@ from ragagent.core.ratelimit import Limiter, ScopeLimit
 from ragagent.core.security import SCOPES, Principal, anonymous
 
 
-def build_limiter(per_minute: int = 3, burst: int = 2, tokens: int = 100) -> Limiter:
-    return Limiter(
-        default=ScopeLimit(per_minute, burst),
-        scopes={"ingest": ScopeLimit(1, 0)},
-        tokens_per_day=tokens,
-    )
+def build_limiter(per_minute: int = 3, burst: int = 2) -> Limiter:
+    return Limiter(default=ScopeLimit(per_minute, burst), scopes={"ingest": ScopeLimit(1, 0)})
 
 
 def user(name: str) -> Principal:
@@ -63,23 +59,3 @@ async def test_scope_overrides_apply() -> None:
     await limiter.hit(user("carol"), "ingest")
     with pytest.raises(errors.RateLimited, match="ingest"):
         await limiter.hit(user("carol"), "ingest")
-
-
-async def test_token_budget_refuses_once_spent_and_counts_overshoot() -> None:
-    limiter = build_limiter(tokens=100)
-    dave = user("dave")
-    await limiter.check_tokens(dave)
-    await limiter.record_tokens(dave, 99)
-    await limiter.check_tokens(dave)
-    await limiter.record_tokens(dave, 30)
-    assert await limiter.tokens_left(dave) == 0
-    with pytest.raises(errors.RateLimited, match="token budget") as refused:
-        await limiter.check_tokens(dave)
-    assert int(refused.value.headers["Retry-After"]) <= 24 * 3600
-    await limiter.check_tokens(user("erin"))
-
-
-async def test_zero_token_budget_means_unlimited() -> None:
-    limiter = build_limiter(tokens=0)
-    await limiter.record_tokens(user("frank"), 10**9)
-    await limiter.check_tokens(user("frank"))
