@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
 from ragagent_operator import spec_base
+
+
+def keyed_by(key: str, **extra: Any) -> dict[str, Any]:
+    """Schema keys of a list whose items the API server tells apart by ``key``."""
+    return {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": [key], **extra}
 
 
 class Condition(spec_base.ApiModel):
@@ -68,10 +73,7 @@ class RagAgentStatus(spec_base.ApiModel):
     conditions: list[Condition] = Field(
         default_factory=list,
         description="Kubernetes-style conditions.",
-        json_schema_extra={
-            "x-kubernetes-list-type": "map",
-            "x-kubernetes-list-map-keys": ["type"],
-        },
+        json_schema_extra=keyed_by("type"),
     )
     replicas: int = Field(0, description="Pods of the agent's Deployment (scale subresource).")
     ready_replicas: int = Field(0, description="Ready pods.")
@@ -84,11 +86,7 @@ class RagAgentStatus(spec_base.ApiModel):
     knowledge: list[KnowledgeSource] = Field(
         default_factory=list,
         description="Each knowledge source as its last sync left it.",
-        json_schema_extra={
-            "x-kubernetes-list-type": "map",
-            "x-kubernetes-list-map-keys": ["source"],
-            "maxItems": 64,
-        },
+        json_schema_extra=keyed_by("source", maxItems=64),
     )
     ingested_hash: str | None = Field(
         None, description="Content hash of the knowledge sources last ingested."

@@ -18,11 +18,14 @@ _COLUMNS = """id, external_id, title, source, content_type, content_hash, metada
 
 @dataclass(frozen=True)
 class StoredHash:
-    """What ingestion compares against: the stored hash, and whether a body is kept."""
+    """What ingestion compares against: the stored hash, and whether a body is kept; and
+    for a synced URL document, the HTTP validators it was fetched with."""
 
     id: int
     content_hash: str
     has_body: bool
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 @dataclass(frozen=True)
@@ -35,13 +38,19 @@ class DocumentBody:
 async def find_hashes(conn: Connection, external_ids: Sequence[str]) -> dict[str, StoredHash]:
     """external_id -> its StoredHash, for those that exist."""
     cursor = await conn.execute(
-        "SELECT id, external_id, content_hash, body IS NOT NULL AS has_body "
-        "FROM documents WHERE external_id = ANY(%s)",
+        "SELECT id, external_id, content_hash, body IS NOT NULL AS has_body, http_etag, "
+        "http_last_modified FROM documents WHERE external_id = ANY(%s)",
         (list(external_ids),),
     )
     rows = await cursor.fetchall()
     return {
-        str(r["external_id"]): StoredHash(int(r["id"]), str(r["content_hash"]), bool(r["has_body"]))
+        str(r["external_id"]): StoredHash(
+            int(r["id"]),
+            str(r["content_hash"]),
+            bool(r["has_body"]),
+            r["http_etag"],
+            r["http_last_modified"],
+        )
         for r in rows
     }
 

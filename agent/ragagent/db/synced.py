@@ -11,39 +11,9 @@ from ragagent.core.db import Connection
 
 
 @dataclass(frozen=True)
-class SyncedDocument:
-    """A stored document as a sync compares it: its hash, and how it was last fetched."""
-
-    id: int
-    content_hash: str
-    has_body: bool
-    etag: str | None
-    last_modified: str | None
-
-
-@dataclass(frozen=True)
 class SourceCounts:
     documents: int
     chunks: int
-
-
-async def find_synced(conn: Connection, external_ids: Sequence[str]) -> dict[str, SyncedDocument]:
-    """external_id -> its SyncedDocument, for those that exist (whatever source owns them)."""
-    cursor = await conn.execute(
-        "SELECT id, external_id, content_hash, body IS NOT NULL AS has_body, http_etag, "
-        "http_last_modified FROM documents WHERE external_id = ANY(%s)",
-        (list(external_ids),),
-    )
-    return {
-        str(r["external_id"]): SyncedDocument(
-            int(r["id"]),
-            str(r["content_hash"]),
-            bool(r["has_body"]),
-            r["http_etag"],
-            r["http_last_modified"],
-        )
-        for r in await cursor.fetchall()
-    }
 
 
 async def claim(conn: Connection, source: str, external_ids: Sequence[str]) -> None:

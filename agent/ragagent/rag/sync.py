@@ -149,12 +149,12 @@ async def _sync(
     wanted = embedding_index.IndexModel(embedder.model_name, embedder.dimension)
     async with _phase("DatabaseFailed"), db.connection() as conn:
         record = await embedding_index.read_index_record(conn)
-        stored = await synced.find_synced(conn, [p.values.external_id for p in prepared])
+        stored = await doc_sql.find_hashes(conn, [p.values.external_id for p in prepared])
     try:
         embedding_index.check_model(record.model if record else None, wanted)
     except errors.AgentError as exc:
         raise _Failed(type(exc).__name__, exc.detail) from None
-    todo = [p for p in prepared if _is_changed(p, stored.get(p.values.external_id))]
+    todo = [p for p in prepared if ingest.is_changed(p, stored.get(p.values.external_id))]
     report.unchanged = len(prepared) - len(todo) + (1 if items.not_modified else 0)
     async with _phase("EmbeddingFailed"):
         vectors = await asyncio.to_thread(_embed_all, embedder, settings, todo)
@@ -173,7 +173,7 @@ async def _read(
                 read_configmap, source, max_bytes=settings.max_document_bytes
             )
         async with db.connection() as conn:
-            stored = (await synced.find_synced(conn, [source.name])).get(source.name)
+            stored = (await doc_sql.find_hashes(conn, [source.name])).get(source.name)
         return await asyncio.to_thread(
             read_url, source, stored, max_bytes=settings.max_document_bytes, policy=policy
         )
@@ -193,13 +193,6 @@ def _prepare_all(
             report.failed.append(failure)
             items.keep.append(str(doc.external_id))
     return prepared
-
-
-def _is_changed(prepared: ingest.PreparedDocument, stored: synced.SyncedDocument | None) -> bool:
-    if stored is None:
-        return True
-    hashed = doc_sql.StoredHash(stored.id, stored.content_hash, stored.has_body)
-    return ingest.is_changed(prepared, hashed)
 
 
 def _embed_all(

@@ -20,7 +20,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from ragagent.core import errors, models
-from ragagent.db import synced
+from ragagent.db import documents as doc_sql
 from ragagent.rag import parsing, sources, url_guard
 
 CONFIGMAP_PREFIX = "configmap/"
@@ -125,7 +125,7 @@ def _key_document(name: str, key: str, path: Path) -> models.DocumentInput:
 
 def read_url(
     source: SyncSource,
-    stored: synced.SyncedDocument | None,
+    stored: doc_sql.StoredHash | None,
     *,
     max_bytes: int,
     policy: url_guard.AddressPolicy,
