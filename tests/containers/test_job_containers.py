@@ -6,6 +6,7 @@ against the managed PostgreSQL image, itself run as its rendered StatefulSet pod
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from tests.containers.conftest import KNOWLEDGE_HASH
 from tests.support.podrun import runner
 
 pytestmark = pytest.mark.containers
+# How `ragagent sync` names the knowledge ConfigMap's documents: configmap/<name>/<key>.
+SOURCE = f"configmap/{stacks.KNOWLEDGE_CONFIG_MAP}"
 
 
 def external_ids(url: str) -> list[str]:
@@ -32,13 +35,13 @@ def test_the_ingest_pod_ingests_each_knowledge_key_once(
     stack: stacks.Stack, ingested: runner.Finished, host_db_url: str
 ) -> None:
     assert ingested.exit_code == 0, ingested.describe()
-    expected = sorted(f"/knowledge/0/{key}" for key in stack.knowledge_keys)
+    expected = sorted(f"{SOURCE}/{key}" for key in stack.knowledge_keys)
     assert external_ids(host_db_url) == expected
     # The binaryData PDF key is ingested page by page, each chunk naming its page.
     with psycopg.connect(host_db_url) as conn:
         pages = conn.execute(
             "SELECT c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
-            "WHERE d.external_id = '/knowledge/0/ferry.pdf' ORDER BY c.ordinal"
+            f"WHERE d.external_id = '{SOURCE}/ferry.pdf' ORDER BY c.ordinal"
         ).fetchall()
     assert [text.split("\n", 1)[0] for (text,) in pages] == ["# p. 1", "# p. 2"]
 
@@ -53,7 +56,11 @@ def test_the_ingest_pod_run_again_on_a_fresh_volume_adds_no_copies(
     )
     again = stack.run(job)
     assert again.exit_code == 0, again.describe()
-    assert f"{len(stack.knowledge_keys)} unchanged" in again.stderr
+    report = again.last_json()
+    assert (report["source"], report["unchanged"]) == (SOURCE, len(stack.knowledge_keys))
+    # What the operator reads: the same counts, left as the pod's termination message.
+    [reported] = json.loads(again.termination_message)["sources"]
+    assert (reported["source"], reported["documents"]) == (SOURCE, len(stack.knowledge_keys))
     assert stacks.row_counts(host_db_url) == before
 
 
