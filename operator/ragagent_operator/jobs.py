@@ -38,7 +38,8 @@ class JobKind:
 
 
 JOBS: Final = (
-    JobKind(c.COMPONENT_INGEST, conditions.Type.KNOWLEDGE_SYNCED, Advances.NEVER, scheduled=False),
+    # The ingest Job of a content hash, and the runs of knowledge.refreshSchedule's CronJob.
+    JobKind(c.COMPONENT_INGEST, conditions.Type.KNOWLEDGE_SYNCED, Advances.NEVER, scheduled=True),
     JobKind(c.COMPONENT_REINDEX, conditions.Type.REINDEXED, Advances.ALWAYS, scheduled=False),
     JobKind(
         c.COMPONENT_BACKUP, conditions.Type.BACKUP_READY, Advances.BEFORE_REINDEX, scheduled=True

@@ -222,6 +222,13 @@ class Knowledge(spec_base.ApiModel):
         json_schema_extra={"maxItems": 64},
     )
     chunking: Chunking = Field(default_factory=Chunking, description="How documents are split.")
+    refresh_schedule: str | None = Field(
+        None,
+        description="Cron schedule (in the controller's time zone) of a CronJob that syncs "
+        "the sources again, so changed URLs are fetched (an unchanged page answers 304 and "
+        "nothing is embedded). Unset: sources sync only when the spec or a ConfigMap changes.",
+        max_length=100,
+    )
 
 
 class Autoscaling(spec_base.ApiModel):

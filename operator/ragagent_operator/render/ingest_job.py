@@ -46,6 +46,35 @@ def build_ingest_job(agent: common.Agent, *, knowledge_hash: str, image: str) ->
     return job.build_job(agent, RUN, name=name, made_for=knowledge_hash, pod=pod)
 
 
+def ingest_cronjob_name(agent: common.Agent) -> str:
+    return common.name_of(agent, "ingest-refresh")
+
+
+def build_ingest_cronjob(
+    agent: common.Agent, *, image: str, suspend: bool = False
+) -> common.Manifest:
+    """The scheduled re-sync (``knowledge.refreshSchedule``): the same pod as the ingest Job.
+
+    Forbid overlapping runs (two syncs of one source would race for its transaction);
+    ``suspend`` while a restore or a re-index waits, as the ingest Job then holds too.
+    """
+    pod = build_ingest_job(agent, knowledge_hash="", image=image)["spec"]["template"]["spec"]
+    spec = {
+        "schedule": agent.spec.knowledge.refresh_schedule or "",
+        "suspend": suspend,
+        "concurrencyPolicy": "Forbid",
+        "startingDeadlineSeconds": 600,
+        "successfulJobsHistoryLimit": 1,
+        "failedJobsHistoryLimit": 1,
+        "jobTemplate": {
+            "metadata": {"labels": common.labels(agent, c.COMPONENT_INGEST)},
+            "spec": job.build_job_spec(agent, RUN, pod),
+        },
+    }
+    meta = common.metadata(agent, ingest_cronjob_name(agent), c.COMPONENT_INGEST)
+    return common.child("batch/v1", "CronJob", meta, spec=spec)
+
+
 def source_name(source: spec.KnowledgeSource) -> str:
     """How the sync (its documents' ids) and ``status.knowledge`` name a source."""
     if source.config_map is not None:

@@ -14,6 +14,7 @@ async def ensure_ingest(ctx: context.Context) -> None:
     While new index settings wait for their backup, nothing changes: the content hash
     covers those settings, and ingesting with them before the backup would defeat it.
     """
+    await _ensure_refresh(ctx)
     if ctx.reindex_waiting or ctx.restoring:
         return
     agent = ctx.agent
@@ -35,8 +36,26 @@ async def ensure_ingest(ctx: context.Context) -> None:
     for job in jobs:
         if job["metadata"]["name"] == wanted:
             ctx.ingest_job = job
-        else:  # list items carry no apiVersion/kind, so name them here
+        elif not _is_scheduled(job):  # list items carry no apiVersion/kind, so name them here
             await ctx.delete({"apiVersion": "batch/v1", "kind": "Job", "metadata": job["metadata"]})
+
+
+async def _ensure_refresh(ctx: context.Context) -> None:
+    """The CronJob of ``knowledge.refreshSchedule``; removed when unset or without sources."""
+    agent = ctx.agent
+    image = ctx.settings.backup_image or agent.image
+    holding = ctx.reindex_waiting or ctx.restoring
+    cron = ingest_job.build_ingest_cronjob(agent, image=image, suspend=holding)
+    if agent.spec.knowledge.refresh_schedule and agent.spec.knowledge.sources:
+        await ctx.ensure(cron)
+    else:
+        await ctx.delete(cron)
+
+
+def _is_scheduled(job: manifest.Manifest) -> bool:
+    """A run of the refresh CronJob, which owns it and keeps its own history."""
+    owners = job.get("metadata", {}).get("ownerReferences") or []
+    return any(owner.get("kind") == "CronJob" for owner in owners)
 
 
 async def _list_ingest_jobs(ctx: context.Context) -> list[manifest.Manifest]:

@@ -128,7 +128,9 @@ async def note_knowledge(ctx: context.Context) -> list[dict[str, Any]]:
         reason = conditions.Reason.NO_KNOWLEDGE_SOURCES
         ctx.note(conditions.Type.KNOWLEDGE_SYNCED, True, reason, message)
         return []
-    job = ctx.ingest_job or await _newest_ingest_job(ctx)
+    # A scheduled re-sync may be newer than the ingest Job of the content hash.
+    scheduled = agent.spec.knowledge.refresh_schedule
+    job = ctx.ingest_job if ctx.ingest_job and not scheduled else await _newest_ingest_job(ctx)
     finished = backup_status.build_finished_job(job)
     report: dict[str, Any] = {}
     if job is not None and finished is not None:

@@ -8,6 +8,8 @@ pod; the test finishes it as a kubelet would, with the report ``ragagent sync`` 
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 import pytest
@@ -17,8 +19,15 @@ from tests.operator.integration.agents import (
     agent_with_condition,
     condition,
     events_of,
+    patch_agent,
 )
-from tests.operator.integration.harness import Operator, get_json, wait_for
+from tests.operator.integration.harness import (
+    RESYNC_SECONDS,
+    Operator,
+    get_json,
+    job_from_cronjob,
+    wait_for,
+)
 from tests.operator.integration.jobs import finish_pod, job_pod
 from tests.support import controlplane
 
@@ -33,13 +42,15 @@ GUIDE_FAILED = {
 }
 
 
-def ingest_pod(cluster: controlplane.ControlPlane, ns: str, operator: Operator) -> dict[str, Any]:
+def ingest_pod(
+    cluster: controlplane.ControlPlane, ns: str, operator: Operator, **knowledge: Any
+) -> dict[str, Any]:
     """The pending pod of the RagAgent's ingest Job (its ConfigMap labelled for use)."""
     cluster.kubectl("create", "configmap", "faq", "-n", ns, "--from-literal=a.md=# One")
     cluster.kubectl("label", "configmap", "faq", "-n", ns, "ragagent.dev/use=true")
     agent_with_condition(
         cluster, ns, operator, "KnowledgeSynced", "Unknown",
-        knowledge={"sources": SOURCES}, nodeSelector=NO_NODE,
+        knowledge={"sources": SOURCES, **knowledge}, nodeSelector=NO_NODE,
     )  # fmt: skip
     listed = get_json(cluster, "jobs", "-n", ns, "-l", "app.kubernetes.io/component=ingest")
     [job] = (listed or {}).get("items") or []
@@ -98,3 +109,37 @@ def test_a_complete_sync_is_true_with_the_totals(
         ("configmap/faq", 2, "2026-12-04T12:00:00Z"),
         (URL, 1, "2026-12-04T12:00:01Z"),
     ]
+
+
+def test_a_refresh_schedule_runs_a_cronjob_whose_newest_run_reports_and_is_kept(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+) -> None:
+    pod = ingest_pod(cluster, namespace, operator, refreshSchedule="0 0 1 1 *")
+    finish_pod(
+        cluster, namespace, pod, report={"result": "succeeded", "sources": [FAQ, GUIDE_FAILED]}
+    )
+    wait_for(lambda: synced(cluster, namespace, "False"), "the first sync's failure",
+             operator=operator, timeout=90)  # fmt: skip
+    cronjob = get_json(cluster, "cronjob", "docs-ingest-refresh", "-n", namespace)
+    assert cronjob is not None
+    assert cronjob["spec"]["schedule"] == "0 0 1 1 *"
+    run = job_from_cronjob(cronjob, "docs-ingest-refresh-1")
+    run["spec"]["suspend"] = False
+    cluster.kubectl("create", "-n", namespace, "-f", "-", input=json.dumps(run))
+    scheduled = wait_for(lambda: job_pod(cluster, namespace, "docs-ingest-refresh-1"), "its pod")
+    guide = {"source": URL, "documents": 1, "chunks": 2, "synced_at": "2026-12-04T13:00:00Z"}
+    finish_pod(
+        cluster, namespace, scheduled, report={"result": "succeeded", "sources": [FAQ, guide]}
+    )
+
+    wait_for(lambda: synced(cluster, namespace, "True"), "the scheduled run's success",
+             operator=operator, timeout=90)  # fmt: skip
+    assert agent_status(cluster, namespace)["knowledge"][1]["lastSyncTime"] == guide["synced_at"]
+    time.sleep(3 * RESYNC_SECONDS)  # full reconciles: the ingest step keeps the CronJob's run
+    assert get_json(cluster, "job", "docs-ingest-refresh-1", "-n", namespace) is not None
+    patch_agent(cluster, namespace, {"spec": {"knowledge": {"refreshSchedule": None}}})
+    wait_for(
+        lambda: get_json(cluster, "cronjob", "docs-ingest-refresh", "-n", namespace) is None,
+        "the CronJob removed with its schedule",
+        operator=operator,
+    )
