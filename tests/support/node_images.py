@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 
 from tests.support import images
@@ -78,10 +80,15 @@ def _ensure_saved(image: SandboxImage, context_files: dict[str, bytes]) -> Sandb
             (Path(context) / name).write_bytes(data)
             (Path(context) / name).chmod(0o755)
         _podman("build", "--quiet", "--tag", image.ref, context)
-    partial = image.archive.with_suffix(".partial")
-    partial.unlink(missing_ok=True)
-    _podman("save", "--quiet", "--output", str(partial), image.ref)
-    partial.rename(image.archive)
+    # A partial name of this process's own: two test sessions (or xdist workers) that
+    # build the same image at once each save their own file, and the last replace wins
+    # with an identical archive, instead of one renaming the other's file from under it.
+    partial = image.archive.with_name(f"{image.archive.name}.{os.getpid()}.{uuid.uuid4().hex}")
+    try:
+        _podman("save", "--quiet", "--output", str(partial), image.ref)
+        os.replace(partial, image.archive)
+    finally:
+        partial.unlink(missing_ok=True)
     return image
 
 
