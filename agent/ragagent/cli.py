@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -18,9 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ragagent import cli_apikey, cli_backup, cli_usage
+from ragagent.cli_database import open_database
 from ragagent.core.config import ConfigError, Settings, load_settings, settings_class
-from ragagent.core.db import Database
-from ragagent.core.embedded_pg import start_embedded
 from ragagent.core.errors import AgentError
 from ragagent.db import migrate as migrations
 from ragagent.rag import embeddings, ingest, sync, sync_items, sync_report, url_guard
@@ -44,22 +42,6 @@ def _settings(command: str, **overrides: object) -> Settings:
     except ConfigError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-
-
-@asynccontextmanager
-async def open_database(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Database]:
-    """The configured or embedded database, migrated to head unless ``migrate`` is False."""
-    if settings.database_url is not None:
-        url = settings.database_url.get_secret_value()
-    else:
-        url = (await asyncio.to_thread(start_embedded, settings.data_dir)).url
-    db = await Database.open(url, settings)
-    try:
-        if migrate:
-            await migrations.migrate(db)
-        yield db
-    finally:
-        await db.close()
 
 
 def _run(action: Callable[[], Coroutine[Any, Any, T]]) -> T:

@@ -17,11 +17,12 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from ragagent.cli_database import open_database
 from ragagent.core import security
 from ragagent.core.config import ConfigError, Settings, load_settings, settings_class
 from ragagent.core.db import Database
 from ragagent.core.errors import AgentError
-from ragagent.db import apikeys, migrate
+from ragagent.db import apikeys
 
 app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 
@@ -67,24 +68,12 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-async def _database_url(settings: Settings) -> str:
-    if settings.database_url is not None:
-        return settings.database_url.get_secret_value()
-    from ragagent.core.embedded_pg import start_embedded
-
-    return (await asyncio.to_thread(start_embedded, settings.data_dir)).url
-
-
 def _with_db(settings: Settings, action: Callable[[Database], Awaitable[T]]) -> T:
     """Open the database (migrated to head), run ``action``, close it."""
 
     async def run() -> T:
-        db = await Database.open(await _database_url(settings), settings)
-        try:
-            await migrate.migrate(db)
+        async with open_database(settings) as db:
             return await action(db)
-        finally:
-            await db.close()
 
     try:
         return asyncio.run(run())

@@ -13,10 +13,9 @@ from typing import Annotated
 
 import typer
 
+from ragagent.cli_database import open_database
 from ragagent.core.config import ConfigError, Settings, load_settings, settings_class
-from ragagent.core.db import Database
 from ragagent.core.errors import AgentError
-from ragagent.db import migrate
 from ragagent.services import budget
 
 EXIT_FAILED = 1
@@ -66,18 +65,8 @@ def build_json(rows: list[budget.UsageTotal]) -> str:
 async def _read(
     settings: Settings, identity: str | None, since: date, until: date
 ) -> list[budget.UsageTotal]:
-    if settings.database_url is not None:
-        url = settings.database_url.get_secret_value()
-    else:
-        from ragagent.core.embedded_pg import start_embedded
-
-        url = (await asyncio.to_thread(start_embedded, settings.data_dir)).url
-    db = await Database.open(url, settings)
-    try:
-        await migrate.migrate(db)
+    async with open_database(settings) as db:
         return await budget.list_usage(db, settings, identity=identity, since=since, until=until)
-    finally:
-        await db.close()
 
 
 def usage(

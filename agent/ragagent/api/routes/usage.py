@@ -23,22 +23,15 @@ router = APIRouter(prefix="/v1/usage", tags=["usage"])
 MAX_DAYS = 366
 
 
-class UsageRowPublic(BaseModel):
-    identity: str
-    day: date
-    model: str
-    tokens_in: int
-    tokens_out: int
-    cost: float
-
-
 class UsagePublic(BaseModel):
     since: date
     until: date
     tokens_in: int
     tokens_out: int
     cost: float
-    rows: list[UsageRowPublic]
+    # The service's rows as they are (a frozen dataclass pydantic validates and serializes):
+    # one definition of a usage row for the API, the CLI and the database.
+    rows: list[budget.UsageTotal]
 
 
 def build_period(since: date | None, until: date | None, today: date) -> tuple[date, date]:
@@ -70,5 +63,5 @@ async def get_usage(
         tokens_in=sum(row.tokens_in for row in rows),
         tokens_out=sum(row.tokens_out for row in rows),
         cost=sum(row.cost for row in rows),
-        rows=[UsageRowPublic.model_validate(row, from_attributes=True) for row in rows],
+        rows=rows,
     )
