@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from ragagent.core.db import Connection, Database
 
@@ -68,9 +68,8 @@ LIMIT %(limit)s
 """
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Token limits a reservation must fit; 0 means no limit."""
+class Limits(NamedTuple):
+    """Token limits a reservation must fit; 0 means no limit. A plain pair of numbers."""
 
     identity_daily: int
     agent_monthly: int
@@ -96,15 +95,6 @@ class Refused:
 
     budget: BudgetName
     day: date
-
-
-@dataclass(frozen=True)
-class UsageRow:
-    identity: str
-    day: date
-    model: str
-    tokens_in: int
-    tokens_out: int
 
 
 async def _one(conn: Connection, query: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -162,6 +152,17 @@ async def settle(
             await conn.execute(_ADD_MODEL, params)
         if release and reserved.id is not None:
             await conn.execute(_RELEASE, base)
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    """One identity's tokens in and out on one UTC day with one model, as recorded."""
+
+    identity: str
+    day: date
+    model: str
+    tokens_in: int
+    tokens_out: int
 
 
 async def list_usage(

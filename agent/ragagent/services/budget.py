@@ -13,6 +13,7 @@ budgets' totals.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -158,14 +159,9 @@ class Budget:
 
 
 @dataclass(frozen=True)
-class UsageTotal:
-    """Tokens of one identity, day and model, and what they cost at the configured price."""
+class UsageTotal(token_usage.UsageRow):
+    """A recorded row (identity, day, model, tokens) and what it cost at the configured price."""
 
-    identity: str
-    day: date
-    model: str
-    tokens_in: int
-    tokens_out: int
     cost: float
 
 
@@ -177,12 +173,10 @@ async def list_usage(
     rows = await token_usage.list_usage(db, identity=identity, since=since, until=until)
     return [
         UsageTotal(
-            row.identity,
-            row.day,
-            row.model,
-            row.tokens_in,
-            row.tokens_out,
-            prices[row.model].cost(row.tokens_in, row.tokens_out) if row.model in prices else 0.0,
+            **dataclasses.asdict(row),
+            cost=prices[row.model].cost(row.tokens_in, row.tokens_out)
+            if row.model in prices
+            else 0.0,
         )
         for row in rows
     ]
