@@ -36,6 +36,8 @@ IO_BUILTINS = frozenset({"input", "open", "print"})
 CALLING_OUT = ("create_", "delete_", "ensure_", "fetch_", "insert_", "load_", "patch_", "read_")
 # Parts of those modules that only compute: libpq's conninfo strings, path names.
 PURE_MODULES = ("psycopg.conninfo", "os.path")
+# Named load_* but parsers of bytes already in memory: cryptography's PEM readers.
+PURE_CALLS = frozenset({"load_pem_private_key", "load_pem_x509_certificate"})
 
 
 def _imported_modules(tree: ast.Module) -> dict[str, str]:
@@ -68,7 +70,7 @@ def _io_in(function: ast.AST, imports: dict[str, str]) -> Iterator[str]:
             continue
         func = node.func
         called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-        if called.startswith(CALLING_OUT):
+        if called.startswith(CALLING_OUT) and called not in PURE_CALLS:
             yield f"{called}()"
         if isinstance(func, ast.Name) and func.id in IO_BUILTINS:
             yield f"{func.id}()"
