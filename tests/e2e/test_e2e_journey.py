@@ -105,6 +105,13 @@ def sample(
             cluster, journey_namespace, name, lambda c: c["status"] == "True", timeout=420,
             explain=journey_operator,
         )  # fmt: skip
+    # Ready says the agent serves; what it knows is KnowledgeSynced, which a user waits for
+    # (kubectl wait --for=condition=KnowledgeSynced) before asking about the ConfigMap.
+    with steps.timed("knowledge ConfigMap synced -> KnowledgeSynced=True"):
+        steps.wait_for_condition(
+            cluster, journey_namespace, name, lambda c: c["status"] == "True",
+            kind="KnowledgeSynced", timeout=300, explain=journey_operator,
+        )  # fmt: skip
     return name
 
 
