@@ -1,5 +1,6 @@
 """A client that leaves mid-answer: over SSE, WebSocket and the OpenAI-compatible stream,
-the answer generated so far is stored and marked incomplete.
+the answer generated so far is stored and marked incomplete, and the turn is still charged
+(what was generated is recorded and its token reservation freed).
 
 The agent runs under real uvicorn and answers through the fake OpenAI server, which
 streams slowly, so the client can hang up half-way through a real answer.
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from websockets.asyncio.client import connect
 
@@ -24,6 +26,11 @@ pytestmark = [pytest.mark.db, pytest.mark.slow]
 DOC = "# Backups\n\nRagAgent backs up PostgreSQL nightly with pg_dump to object storage."
 QUESTION = "How are backups of PostgreSQL made"
 PIECES_BEFORE_LEAVING = 3
+TOTALS = """
+SELECT (SELECT coalesce(sum(tokens_in), 0) FROM token_usage) AS tokens_in,
+       (SELECT coalesce(sum(tokens_out), 0) FROM token_usage) AS tokens_out,
+       (SELECT count(*) FROM token_reservations) AS open_reservations
+"""
 
 
 @pytest.fixture
@@ -119,3 +126,39 @@ def test_a_finished_answer_is_not_marked_incomplete(agent: LiveAgent) -> None:
     answer = stored_answer(agent, question)
     assert answer["incomplete"] is False
     assert answer["content"].endswith("[1]")
+
+
+def settled_totals(pg_url: str) -> dict[str, int]:
+    """Tokens recorded, once the departed turn has settled (no reservation left open)."""
+    deadline = time.monotonic() + 15
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(TOTALS).fetchone()
+            assert row is not None
+            totals = {"in": int(row[0]), "out": int(row[1]), "open": int(row[2])}
+            if totals["open"] == 0 and totals["out"] > 0:
+                return totals
+            time.sleep(0.1)
+    raise AssertionError(f"the departed turn was not settled: {totals}")
+
+
+def test_leaving_an_sse_answer_mid_stream_is_charged(agent: LiveAgent, pg_url: str) -> None:
+    asyncio.run(leave_sse(agent, "/v1/chat", {"message": f"{QUESTION}?", "stream": True}))
+    totals = settled_totals(pg_url)
+    assert totals["in"] > 0
+    assert totals["out"] >= PIECES_BEFORE_LEAVING - 1  # at least the text already sent
+
+
+def test_leaving_an_openai_stream_mid_answer_is_charged(agent: LiveAgent, pg_url: str) -> None:
+    body = {
+        "model": "ragagent",
+        "stream": True,
+        "messages": [{"role": "user", "content": f"{QUESTION}?"}],
+    }
+    asyncio.run(leave_sse(agent, "/v1/chat/completions", body))
+    assert settled_totals(pg_url)["in"] > 0
+
+
+def test_leaving_a_websocket_answer_mid_stream_is_charged(agent: LiveAgent, pg_url: str) -> None:
+    asyncio.run(leave_websocket(agent, f"{QUESTION}?"))
+    assert settled_totals(pg_url)["in"] > 0
