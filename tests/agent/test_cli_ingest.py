@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
@@ -14,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ragagent.cli import app
+from tests.support import http_site
 from tests.support.office_files import build_pdf
 
 pytestmark = pytest.mark.db
@@ -79,7 +78,7 @@ def test_bad_jsonl_line_is_reported_with_its_line_number(pg_url: str, tmp_path: 
     assert "bad.jsonl:2" in result.output
 
 
-class _KnowledgeSite(BaseHTTPRequestHandler):
+class _KnowledgeSite(http_site.QuietHandler):
     """A real HTTP server for URL sources: a Markdown page, an HTML page, a PDF, a binary."""
 
     PAGES: ClassVar[dict[str, tuple[str, bytes]]] = {
@@ -89,7 +88,7 @@ class _KnowledgeSite(BaseHTTPRequestHandler):
         "/blob": ("application/octet-stream", b"\x00\x01"),
     }
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 (http.server calls it by this name)
         content_type, body = self.PAGES.get(self.path, ("text/plain", b""))
         self.send_response(200 if self.path in self.PAGES else 404)
         self.send_header("Content-Type", content_type)
@@ -97,18 +96,11 @@ class _KnowledgeSite(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *_: object) -> None:
-        pass
-
 
 @pytest.fixture
 def site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _KnowledgeSite)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with http_site.serve(_KnowledgeSite) as url:
+        yield url
 
 
 def test_ingest_fetches_url_sources_by_media_type_or_suffix(

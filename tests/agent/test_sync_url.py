@@ -3,9 +3,7 @@ so only a real change re-embeds; a real local HTTP server plays the site."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
@@ -16,19 +14,20 @@ from ragagent.rag import sync
 from ragagent.rag.sync_items import SyncSource
 from ragagent.rag.types import Embedder
 from tests.agent.test_sync import FailingEmbedder, run
+from tests.support import http_site
 
 pytestmark = pytest.mark.db
 
 LOOPBACK = {"url_fetch_allowed_networks": ["127.0.0.0/8"]}
 
 
-class _Site(BaseHTTPRequestHandler):
+class _Site(http_site.QuietHandler):
     """``/etag`` answers 304 to its own ETag; ``/plain`` sends no validators at all."""
 
     body: ClassVar[dict[str, bytes]] = {}
     seen: ClassVar[list[tuple[str, str | None]]] = []
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 (http.server calls it by this name)
         body = self.body.get(self.path)
         etag = f'"{hash(body)}"'
         self.seen.append((self.path, self.headers.get("If-None-Match")))
@@ -48,19 +47,13 @@ class _Site(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *_: object) -> None:
-        pass
-
 
 @pytest.fixture
 def site() -> Iterator[str]:
     _Site.body.clear()
     _Site.seen.clear()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Site)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with http_site.serve(_Site) as url:
+        yield url
 
 
 async def sync_url(

@@ -7,9 +7,7 @@ never be read. The default policy allows neither.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -17,6 +15,7 @@ import pytest
 from ragagent.core import errors
 from ragagent.core.config import Settings
 from ragagent.rag import sources, url_guard
+from tests.support import http_site
 
 SITE_ONLY = url_guard.AddressPolicy.of(
     blocked=Settings().url_fetch_blocked_networks, allowed=["127.0.0.2/32"]
@@ -24,10 +23,10 @@ SITE_ONLY = url_guard.AddressPolicy.of(
 SECRET = b"internal: do not fetch"
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(http_site.QuietHandler):
     """``/to?url=X`` redirects to X, ``/loop`` to itself; other paths answer a Markdown page."""
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 (http.server calls it by this name)
         parts = urlsplit(self.path)
         if parts.path in ("/to", "/loop"):
             self.send_response(302)
@@ -43,26 +42,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *_: object) -> None:
-        pass
-
-
-def _serve(host: str) -> Iterator[str]:
-    server = ThreadingHTTPServer((host, 0), _Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://{host}:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
 
 @pytest.fixture
 def site() -> Iterator[str]:
-    yield from _serve("127.0.0.2")
+    with http_site.serve(_Handler, "127.0.0.2") as url:
+        yield url
 
 
 @pytest.fixture
 def internal() -> Iterator[str]:
-    yield from _serve("127.0.0.1")
+    with http_site.serve(_Handler, "127.0.0.1") as url:
+        yield url
 
 
 def test_an_allowed_site_is_fetched_through_its_own_redirects(site: str) -> None:
