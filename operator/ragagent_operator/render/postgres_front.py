@@ -64,6 +64,8 @@ def build_front_container(agent: common.Agent) -> dict[str, Any]:
         "securityContext": security,
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
         "readinessProbe": {"tcpSocket": {"port": "postgres"}, "periodSeconds": 5},
+        # The accept loop answers: a front stuck on its own is restarted, the server is not.
+        "livenessProbe": {"tcpSocket": {"port": "postgres"}, "periodSeconds": 20},
         "volumeMounts": [
             {"name": "run", "mountPath": SOCKET_DIR},
             {"name": postgres_tls.SERVER_VOLUME, "mountPath": cert_dir, "readOnly": True},

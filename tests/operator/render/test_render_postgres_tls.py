@@ -168,3 +168,12 @@ def test_the_server_listens_on_its_socket_only_and_the_front_owns_the_port() -> 
     hba = postgres.build_postgres_init_config_map(make_agent())["data"][postgres_front.HBA_KEY]
     assert "trust" not in hba.split("#")[-1]
     assert hba.strip().splitlines()[-1] == "local all all scram-sha-256"
+
+
+def test_every_long_running_container_has_liveness_and_readiness_probes() -> None:
+    """The database pod's TLS front included: a stuck front is restarted (checkov CKV_K8S_8)."""
+    pods = rendered_pods(make_agent())
+    for role in ("agent", "database"):
+        for container in pods[role]["spec"]["containers"]:
+            assert "livenessProbe" in container, (role, container["name"])
+            assert "readinessProbe" in container, (role, container["name"])
