@@ -13,22 +13,27 @@ async def ensure_ingest(ctx: context.Context) -> None:
 
     While new index settings wait for their backup, nothing changes: the content hash
     covers those settings, and ingesting with them before the backup would defeat it.
+    An unlabelled knowledge ConfigMap stops every pod that would read it: no ingest Job,
+    and no refresh CronJob (an existing one is deleted).
     """
-    await _ensure_refresh(ctx)
+    agent = ctx.agent
+    knowledge_hash, refused = "", list[str]()
+    if agent.spec.knowledge.sources:
+        knowledge_hash, refused = await _read_knowledge_hash(ctx)
+    if refused:  # its content would reach chat users: nothing is ingested
+        message = f"{', '.join(refused)}: {secrets.NOT_MARKED}; nothing ingested"
+        ctx.note(
+            conditions.Type.RECONCILED, False, conditions.Reason.REFERENCE_NOT_ALLOWED, message
+        )
+    await _ensure_refresh(ctx, allowed=not refused)
     if ctx.reindex_waiting or ctx.restoring:
         return
-    agent = ctx.agent
     jobs = [] if ctx.fresh else await _list_ingest_jobs(ctx)
     wanted = None
     if agent.spec.knowledge.sources:
-        knowledge_hash, refused = await _read_knowledge_hash(ctx)
         wanted = ingest_job.ingest_job_name(agent, knowledge_hash)
         ctx.knowledge_hash = knowledge_hash
-        if refused:  # its content would reach chat users: nothing is ingested
-            message = f"{', '.join(refused)}: {secrets.NOT_MARKED}; nothing ingested"
-            reason = conditions.Reason.REFERENCE_NOT_ALLOWED
-            ctx.note(conditions.Type.RECONCILED, False, reason, message)
-        elif wanted not in {job["metadata"]["name"] for job in jobs}:
+        if not refused and wanted not in {job["metadata"]["name"] for job in jobs}:
             image = ctx.settings.backup_image or agent.image
             await ctx.ensure(
                 ingest_job.build_ingest_job(agent, knowledge_hash=knowledge_hash, image=image)
@@ -40,13 +45,14 @@ async def ensure_ingest(ctx: context.Context) -> None:
             await ctx.delete({"apiVersion": "batch/v1", "kind": "Job", "metadata": job["metadata"]})
 
 
-async def _ensure_refresh(ctx: context.Context) -> None:
-    """The CronJob of ``knowledge.refreshSchedule``; removed when unset or without sources."""
+async def _ensure_refresh(ctx: context.Context, *, allowed: bool) -> None:
+    """The CronJob of ``knowledge.refreshSchedule``; removed when unset, without sources, or
+    while a source is not ``allowed``."""
     agent = ctx.agent
     image = ctx.settings.backup_image or agent.image
     holding = ctx.reindex_waiting or ctx.restoring
     cron = ingest_job.build_ingest_cronjob(agent, image=image, suspend=holding)
-    if agent.spec.knowledge.refresh_schedule and agent.spec.knowledge.sources:
+    if allowed and agent.spec.knowledge.refresh_schedule and agent.spec.knowledge.sources:
         await ctx.ensure(cron)
     else:
         await ctx.delete(cron)

@@ -24,9 +24,9 @@ def unlabelled_secret(cluster: controlplane.ControlPlane, ns: str, name: str) ->
     cluster.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(body))
 
 
-def ingest_jobs(cluster: controlplane.ControlPlane, ns: str) -> list[Any]:
+def ingest_jobs(cluster: controlplane.ControlPlane, ns: str, kind: str = "jobs") -> list[Any]:
     selector = "app.kubernetes.io/component=ingest"
-    return list(get_json(cluster, "jobs", "-n", ns, "-l", selector)["items"])
+    return list(get_json(cluster, kind, "-n", ns, "-l", selector)["items"])
 
 
 def reason_of(cluster: controlplane.ControlPlane, ns: str, kind: str, reason: str) -> Any:
@@ -69,8 +69,9 @@ def test_an_unlabelled_knowledge_config_map_is_not_ingested(
     cluster.kubectl("create", "secret", "generic", "docs-pg", "-n", namespace,
                     f"--from-literal=url={DATABASE_URL}")  # fmt: skip
     cluster.kubectl("label", "secret", "docs-pg", "-n", namespace, USE)
-    agent = rag("docs", knowledge={"sources": [{"configMap": {"name": "faq"}}]})
-    assert apply(cluster, namespace, agent).returncode == 0
+    # With a refresh schedule too: its CronJob's pods would mount the ConfigMap as well.
+    knowledge = {"sources": [{"configMap": {"name": "faq"}}], "refreshSchedule": "0 0 1 1 *"}
+    assert apply(cluster, namespace, rag("docs", knowledge=knowledge)).returncode == 0
 
     refused = wait_for(
         lambda: reason_of(cluster, namespace, "Reconciled", "ReferenceNotAllowed"),
@@ -79,12 +80,23 @@ def test_an_unlabelled_knowledge_config_map_is_not_ingested(
     )
     assert f"ConfigMap {namespace}/faq" in refused["message"]
     assert ingest_jobs(cluster, namespace) == []
+    assert ingest_jobs(cluster, namespace, "cronjobs") == []
     assert get_json(cluster, "deployment", "docs", "-n", namespace) is not None
 
     cluster.kubectl("label", "configmap", "faq", "-n", namespace, USE)
     wait_for(
         lambda: ingest_jobs(cluster, namespace),
         "an ingest Job once the ConfigMap is labelled",
+        operator=operator,
+        timeout=90,
+    )
+    assert ingest_jobs(cluster, namespace, "cronjobs")
+
+    # Its owner takes the label back: the refresh CronJob, which would read it again, goes.
+    cluster.kubectl("label", "configmap", "faq", "-n", namespace, "ragagent.dev/use-")
+    wait_for(
+        lambda: not ingest_jobs(cluster, namespace, "cronjobs"),
+        "no refresh CronJob once the ConfigMap's label is removed",
         operator=operator,
         timeout=90,
     )
