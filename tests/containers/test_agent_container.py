@@ -59,7 +59,9 @@ def test_a_chat_with_a_cli_made_key_answers_with_citations(api_key: str) -> None
     assert answer.status_code == 200, answer.text
     citations = answer.json()["citations"]
     assert citations, answer.json()
-    assert citations[0]["external_id"] == "/knowledge/0/lighthouse.md"
+    # The ingest pod's ragagent sync names a ConfigMap's documents configmap/<name>/<key>.
+    expected = f"configmap/{stacks.KNOWLEDGE_CONFIG_MAP}/lighthouse.md"
+    assert citations[0]["external_id"] == expected
 
 
 def test_sigterm_drains_open_websockets_and_the_agent_exits_zero(
