@@ -172,3 +172,26 @@ def test_a_client_waits_for_a_server_that_is_still_starting(
         threading.Timer(1.0, start_server).start()
         with psycopg.connect(verify_full(front, ca_of(front))) as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_closing_the_front_ends_its_accept_loop_without_an_error(tmp_path: Path) -> None:
+    errors_seen: list[BaseException] = []
+    write_material(tmp_path, make_agent())
+    config = pg_front.FrontConfig(host="127.0.0.1", port=0, socket_path=tmp_path / "none",
+                                  cert_file=tmp_path / postgres_tls.KEY_TLS_CERT,
+                                  key_file=tmp_path / postgres_tls.KEY_TLS_KEY)  # fmt: skip
+    front = pg_front.Front(config)
+
+    def serve() -> None:
+        try:
+            front.serve_forever()
+        except BaseException as exc:  # noqa: BLE001 - the test reports whatever escaped
+            errors_seen.append(exc)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    time.sleep(0.2)  # let the loop block in accept()
+    front.close()
+    thread.join(timeout=10)
+    assert not thread.is_alive(), "serve_forever still blocked after close()"
+    assert errors_seen == []

@@ -86,6 +86,7 @@ class Front:
         self.certificates.context()  # a missing or broken certificate stops the start
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._listener = socket.create_server((config.host, config.port), reuse_port=False)
+        self._closed = threading.Event()
 
     @property
     def port(self) -> int:
@@ -94,7 +95,12 @@ class Front:
     def serve_forever(self) -> None:
         with self._listener:
             while True:
-                client, _ = self._listener.accept()
+                try:
+                    client, _ = self._listener.accept()
+                except OSError:
+                    if self._closed.is_set():
+                        return  # close() took the listener away: a stop, not a fault
+                    raise
                 if not self._slots.acquire(blocking=False):
                     client.close()  # full: the client retries, as with a server at its limit
                     continue
@@ -106,6 +112,10 @@ class Front:
         return thread
 
     def close(self) -> None:
+        self._closed.set()
+        with contextlib.suppress(OSError):
+            # shutdown wakes an accept() blocked on another thread; close alone leaves it asleep
+            self._listener.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
             self._listener.close()
 

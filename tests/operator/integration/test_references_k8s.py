@@ -34,6 +34,9 @@ def reason_of(cluster: controlplane.ControlPlane, ns: str, kind: str, reason: st
     return found if found.get("reason") == reason else None
 
 
+REFUSED = "ReferenceNotAllowed"
+
+
 def test_an_unlabelled_secret_is_refused_until_its_owner_labels_it(
     cluster: controlplane.ControlPlane, namespace: str, operator: Operator
 ) -> None:
@@ -59,7 +62,12 @@ def test_an_unlabelled_secret_is_refused_until_its_owner_labels_it(
         operator=operator,
         timeout=90,
     )
-    assert condition(cluster, namespace, "SecretsReady").get("reason") != "ReferenceNotAllowed"
+    # The Deployment is written mid-reconcile and the conditions at its end: wait for them too.
+    wait_for(
+        lambda: condition(cluster, namespace, "SecretsReady").get("reason") != REFUSED,
+        "SecretsReady no longer ReferenceNotAllowed",
+        operator=operator,
+    )
 
 
 def test_an_unlabelled_knowledge_config_map_is_not_ingested(
