@@ -1,6 +1,6 @@
 {{/*
 The permissions the operator needs on RagAgents and their children: exactly what the reconcile
-uses (tests/cluster/test_operator_permissions.py lists it and fails on anything more). The same
+uses (tests/operator/integration/test_permissions_k8s.py lists it and fails on anything more). The same
 list becomes one Role per watched namespace (namespaced mode, the default) or one ClusterRole
 (cluster mode). They mirror manifests/rbac (a test compares them). Children are written with
 server-side apply (patch, plus create for the first apply) and garbage-collected through
