@@ -18,7 +18,14 @@ from pydantic import Field
 
 from ragagent.core import config as agent_config
 from ragagent.core import llm_settings as agent_llm
-from ragagent_operator import spec_access, spec_answers, spec_base, spec_budgets, spec_network
+from ragagent_operator import (
+    spec_access,
+    spec_answers,
+    spec_backup,
+    spec_base,
+    spec_budgets,
+    spec_network,
+)
 from ragagent_operator.spec_backup import BACKUP_NAME_RE as BACKUP_NAME_RE
 from ragagent_operator.spec_backup import CRON_RE as CRON_RE
 from ragagent_operator.spec_backup import Backup as Backup
@@ -228,6 +235,7 @@ class Knowledge(spec_base.ApiModel):
         "the sources again, so changed URLs are fetched (an unchanged page answers 304 and "
         "nothing is embedded). Unset: sources sync only when the spec or a ConfigMap changes.",
         max_length=100,
+        json_schema_extra=spec_backup.cron_rule("knowledge.refreshSchedule"),
     )
 
 

@@ -10,7 +10,7 @@ bucket's operators, and whoever reads its credentials, must not be able to read 
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -18,6 +18,17 @@ from ragagent_operator import spec_base
 
 # Space-separated: CEL string literals have no \s escape, and cron fields never hold tabs.
 CRON_RE = r"^ *[0-9A-Za-z*/,?-]+( +[0-9A-Za-z*/,?-]+){4} *$"
+
+
+def cron_rule(field: str) -> dict[str, Any]:
+    """The CRD rule that ``field`` is a 5-field cron expression, so a typo is refused at apply
+    time rather than by the API server when the operator writes the CronJob."""
+    message = f"{field} must be a 5-field cron expression like '0 3 * * *'"
+    return {
+        "x-kubernetes-validations": [{"rule": f"self.matches('{CRON_RE}')", "message": message}]
+    }
+
+
 # A single directory name on the backup volume: no slash, so never a path outside it.
 BACKUP_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 # An age X25519 public key (bech32, lower case): what `age-keygen -y` prints.
@@ -150,14 +161,7 @@ class Backup(spec_base.ApiModel):
         "0 3 * * *",
         description="5-field cron schedule (minute hour day month weekday).",
         max_length=128,
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                {
-                    "rule": f"self.matches('{CRON_RE}')",
-                    "message": "backup.schedule must be a 5-field cron expression like '0 3 * * *'",
-                }
-            ]
-        },
+        json_schema_extra=cron_rule("backup.schedule"),
     )
     retention: int = Field(7, description="Backups kept (the newest N).", ge=1, le=1000)
     storage: BackupStorage = Field(

@@ -59,6 +59,7 @@ def test_cel_messages_cover_the_documented_rules() -> None:
     for message in (
         "autoscaling.minReplicas must be <= autoscaling.maxReplicas",
         "backup.schedule must be a 5-field cron expression",
+        "knowledge.refreshSchedule must be a 5-field cron expression",
         "model.apiKey needs exactly one of secretRef or sealed",
         "database needs exactly one of external or managed",
         "ipBlock.cidr must be a CIDR",

@@ -130,6 +130,9 @@ def test_bad_resources_are_rejected_with_cel_messages(
         "backup.schedule must be a 5-field cron expression": {
             "backup": {"enabled": True, "schedule": "every day"}
         },
+        "knowledge.refreshSchedule must be a 5-field cron expression": {
+            "knowledge": {"refreshSchedule": "hourly"}
+        },
         "model.apiKey needs exactly one of secretRef or sealed": {
             "model": {
                 "provider": "openai",
