@@ -6,6 +6,7 @@ the test output), stopped and closed when the test ends.
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,13 +20,19 @@ class QuietHandler(BaseHTTPRequestHandler):
         pass
 
 
+class _IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 @contextmanager
 def serve(handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1") -> Iterator[str]:
-    """``handler`` served on ``host`` at a free port: yields the base URL."""
-    server = ThreadingHTTPServer((host, 0), handler)
+    """``handler`` served on ``host`` (an IPv4 or IPv6 address) at a free port: yields the
+    base URL, with an IPv6 address in brackets."""
+    ipv6 = ":" in host
+    server = (_IPv6Server if ipv6 else ThreadingHTTPServer)((host, 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://{host}:{server.server_address[1]}"
+        yield f"http://{f'[{host}]' if ipv6 else host}:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
