@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import yaml
 
 from tests.charts import chart_cluster
-from tests.e2e import chart, manifests, steps
+from tests.e2e import chart, chat, manifests, steps
 from tests.node import kube, pods
 from tests.operator.integration import harness
 from tests.support import controlplane, fixtures_cluster, images, node
 
 # The external PostgreSQL pod's password Secret (``db_password``).
 DB_CREDENTIALS = "db-credentials"
+# The probe pod beside a module's agent that its requests go from (``client``).
+CLIENT = "client"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -174,3 +177,45 @@ def db_password(
         steps.apply(cluster, ns, pod)
         steps.wait_pod_ready(cluster, ns, manifests.DB_SERVICE)
     return password
+
+
+@pytest.fixture(scope="module")
+def db_url(cluster: controlplane.ControlPlane, journey_namespace: str, db_password: str) -> str:
+    """The external PostgreSQL pod's URL by pod IP: this node's cluster DNS is a host
+    process, which the agent's NetworkPolicy (DNS to pods in any namespace) does not reach
+    once kube-router enforces it."""
+    pod = steps.get_json(cluster, journey_namespace, "pod", manifests.DB_SERVICE)
+    return manifests.build_database_url(db_password, host=pod["status"]["podIP"])
+
+
+@pytest.fixture(scope="module")
+def external_agent(
+    real_node: node.RealNode, agent_image: images.ImageRefs
+) -> manifests.ExternalAgent:
+    """``build(name, url_secret)``: a RagAgent of the built image on the real node, its
+    database the external PostgreSQL pod through the URL in the Secret ``url_secret``."""
+
+    def build(name: str, url_secret: str) -> dict[str, Any]:
+        database = manifests.build_external_database(url_secret)
+        return manifests.build_ragagent(
+            name, image=agent_image.agent, node_name=real_node.name, database=database
+        )
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def api_key(cluster: controlplane.ControlPlane, journey_namespace: str, agent: str) -> str:
+    """An API key for the module's ``agent``, made as a user makes one."""
+    with steps.timed("kubectl exec ... ragagent apikey create"):
+        return chat.create_api_key(cluster, journey_namespace, agent)
+
+
+@pytest.fixture(scope="module")
+def client(
+    cluster: controlplane.ControlPlane, agent_image: images.ImageRefs, journey_namespace: str
+) -> Iterator[str]:
+    """A probe pod beside the module's agent (the default ingressFrom admits it), that the
+    module's requests go from through the agent's Service; its name."""
+    with steps.probe_pod(cluster, journey_namespace, CLIENT, image=agent_image.agent) as pod:
+        yield pod

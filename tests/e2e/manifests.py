@@ -3,6 +3,7 @@ PostgreSQL a user would run beside them for an external database."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tests.support import node_config
@@ -14,6 +15,9 @@ DB_SERVICE = "db"
 POSTGRES_UID = 999  # the postgres user of the official images, as the managed database runs
 # The label that lets a RagAgent use a Secret or ConfigMap it references.
 USE_LABEL = {"ragagent.dev/use": "true"}
+# A RagAgent on the external PostgreSQL pod: (name, URL Secret) -> its body (the conftest's
+# ``external_agent`` fixture makes one).
+ExternalAgent = Callable[[str, str], dict[str, Any]]
 
 
 def build_real_node_scheduling(node_name: str) -> dict[str, Any]:
@@ -28,6 +32,12 @@ def build_real_node_scheduling(node_name: str) -> dict[str, Any]:
 
 def build_database_url(password: str, host: str = DB_SERVICE) -> str:
     return f"postgresql://{DB_USER}:{password}@{host}:{DB_PORT}/{DB_NAME}"
+
+
+def build_external_database(url_secret: str) -> dict[str, Any]:
+    """spec.database for the external PostgreSQL pod, its URL in the Secret ``url_secret``.
+    That pod serves no TLS (the bundled server has no OpenSSL), so TLS is waived."""
+    return {"external": {"secretRef": {"name": url_secret, "key": "url"}, "tlsWaived": True}}
 
 
 def build_url_secret(name: str, url: str) -> dict[str, Any]:

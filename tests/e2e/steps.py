@@ -1,4 +1,5 @@
-"""Helpers the journey's steps share: apply, wait for a RagAgent condition, time a step."""
+"""Helpers the journey's steps share: apply and patch, wait for a RagAgent condition, a probe
+pod to send requests from, time a step."""
 
 from __future__ import annotations
 
@@ -10,15 +11,50 @@ from typing import Any
 
 import pytest
 
+from ragagent_operator import constants
+from tests.node import kube, pods
 from tests.support import controlplane
 
 Condition = dict[str, Any]
+# Every journey module's marks: the real node, as root (make e2e), slow; the timeout covers
+# a first test that also waits for the images and the node (minutes on a cold, shared machine).
+MARKS = [
+    pytest.mark.k8s, pytest.mark.node, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)
+]  # fmt: skip
 # Each step's wall time, printed as the journey goes (make e2e shows them).
 TIMES: dict[str, float] = {}
 
 
 def apply(cluster: controlplane.ControlPlane, namespace: str, obj: Mapping[str, Any]) -> None:
     cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(obj))
+
+
+def patch_spec(
+    cluster: controlplane.ControlPlane, namespace: str, name: str, spec: Mapping[str, Any]
+) -> None:
+    """Merges ``spec`` into the RagAgent's spec, as ``kubectl patch --type=merge`` does."""
+    patch = json.dumps({"spec": spec})
+    cluster.kubectl("patch", "ragagent", name, "-n", namespace, "--type=merge", "-p", patch)
+
+
+@contextlib.contextmanager
+def probe_pod(
+    cluster: controlplane.ControlPlane, namespace: str, name: str, *, image: str
+) -> Iterator[str]:
+    """A Ready probe pod (no labels) that a step runs its requests in; deleted after."""
+    kube.apply(cluster, namespace, pods.build_probe_pod(name, image=image, labels={}))
+    kube.wait_ready(cluster, namespace, name)
+    try:
+        yield name
+    finally:
+        cluster.kubectl("delete", "pod", name, "-n", namespace, "--wait=false")
+
+
+def agent_selector(name: str) -> str:
+    """The label selector of the RagAgent ``name``'s agent pods."""
+    return (
+        f"{constants.LABEL_INSTANCE}={name},{constants.LABEL_COMPONENT}={constants.COMPONENT_AGENT}"
+    )
 
 
 def get_json(cluster: controlplane.ControlPlane, namespace: str, *what: str) -> Any:

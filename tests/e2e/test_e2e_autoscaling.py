@@ -25,17 +25,14 @@ import pytest
 
 from ragagent_operator import constants
 from tests.e2e import chat, load, manifests, steps
-from tests.node import kube, pods
+from tests.node import kube
 from tests.operator.integration import harness
-from tests.support import audit, controlplane, images, node
+from tests.support import audit, controlplane, node
 
-pytestmark = [
-    pytest.mark.k8s, pytest.mark.node, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)
-]  # fmt: skip
+pytestmark = steps.MARKS
 AGENT = "burst"
 URL_SECRET = "burst-db"
-CLIENT = "load"
-SELECTOR = f"app.kubernetes.io/instance={AGENT},app.kubernetes.io/component=agent"
+SELECTOR = steps.agent_selector(AGENT)
 # Low, so that a few chat requests a second are well above it while an idle agent (probes,
 # metrics) stays below: 10 % of the default request (250m) is 25 millicores a pod.
 TARGET_PERCENT = 10
@@ -60,12 +57,12 @@ SCALE_SECONDS = 360.0
 RESYNCS = 3  # operator resyncs that must pass while the HPA holds MAX_REPLICAS
 
 
-def build_agent(*, image: str, node_name: str, database: dict[str, Any]) -> dict[str, Any]:
+def build_agent(external_agent: manifests.ExternalAgent) -> dict[str, Any]:
     """One replica, autoscaling still off. One API key makes all the load: its rate limits
     must not answer 429s (which cost the agent almost no CPU) instead of chats. The counters
     are in the database from the start: with storage auto, turning autoscaling on would move
     them there and so roll the pod just before the HPA's first reading."""
-    agent = manifests.build_ragagent(AGENT, image=image, node_name=node_name, database=database)
+    agent = external_agent(AGENT, URL_SECRET)
     agent["spec"]["rateLimit"] = {
         "requestsPerMinute": 100000, "burst": 1000, "tokensPerDay": 0, "storage": "postgres",
     }  # fmt: skip
@@ -75,44 +72,20 @@ def build_agent(*, image: str, node_name: str, database: dict[str, Any]) -> dict
 @pytest.fixture(scope="module")
 def agent(
     cluster: controlplane.ControlPlane,
-    real_node: node.RealNode,
-    agent_image: images.ImageRefs,
     journey_namespace: str,
     host_operator: harness.Operator,
-    db_password: str,
+    db_url: str,
+    external_agent: manifests.ExternalAgent,
 ) -> str:
+    """The agent on the external database, by pod IP as the crash-loop step reaches it."""
     ns = journey_namespace
-    # By pod IP, as the crash-loop step: the agent needs no cluster DNS for it.
-    db_ip = steps.get_json(cluster, ns, "pod", manifests.DB_SERVICE)["status"]["podIP"]
-    url = manifests.build_database_url(db_password, host=db_ip)
-    # The test PostgreSQL pod serves no TLS (the bundled server has no OpenSSL): waived.
-    database = {"external": {"secretRef": {"name": URL_SECRET, "key": "url"}, "tlsWaived": True}}
-    body = build_agent(image=agent_image.agent, node_name=real_node.name, database=database)
     with steps.timed("HPA: agent on the external database -> Ready=True"):
-        steps.apply(cluster, ns, manifests.build_url_secret(URL_SECRET, url))
-        steps.apply(cluster, ns, body)
+        steps.apply(cluster, ns, manifests.build_url_secret(URL_SECRET, db_url))
+        steps.apply(cluster, ns, build_agent(external_agent))
         steps.wait_for_condition(
             cluster, ns, AGENT, lambda c: c["status"] == "True", explain=host_operator.log
         )
     return AGENT
-
-
-@pytest.fixture(scope="module")
-def api_key(cluster: controlplane.ControlPlane, journey_namespace: str, agent: str) -> str:
-    return chat.create_api_key(cluster, journey_namespace, agent)
-
-
-@pytest.fixture(scope="module")
-def client(
-    cluster: controlplane.ControlPlane, agent_image: images.ImageRefs, journey_namespace: str
-) -> Iterator[str]:
-    """A pod beside the agent (the default ingressFrom admits it) that sends the load."""
-    kube.apply(
-        cluster, journey_namespace, pods.build_probe_pod(CLIENT, image=agent_image.agent, labels={})
-    )
-    kube.wait_ready(cluster, journey_namespace, CLIENT)
-    yield CLIENT
-    cluster.kubectl("delete", "pod", CLIENT, "-n", journey_namespace, "--wait=false")
 
 
 @pytest.fixture(scope="module")
@@ -173,8 +146,7 @@ def threshold(
 
     with steps.timed("HPA: idle agent below target in kubectl top, autoscaling on at 1 replica"):
         steps.wait_until(idle, "kubectl top: the idle agent below target", timeout=METRICS_SECONDS)
-        patch = json.dumps({"spec": {"autoscaling": AUTOSCALING}})
-        cluster.kubectl("patch", "ragagent", AGENT, "-n", ns, "--type=merge", "-p", patch)
+        steps.patch_spec(cluster, ns, AGENT, {"autoscaling": AUTOSCALING})
         steps.wait_until(
             holding_one, "the HPA at 1 replica, below target", timeout=METRICS_SECONDS,
             explain=lambda: json.dumps(hpa_status(cluster, ns)),

@@ -18,24 +18,20 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from ragagent_operator import constants
 from tests.e2e import chat, data, manifests, steps, watch
-from tests.node import kube, pods
 from tests.operator.integration import harness
 from tests.support import controlplane, fixtures_cluster, images, node
 
-pytestmark = [
-    pytest.mark.k8s, pytest.mark.node, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)
-]  # fmt: skip
+pytestmark = steps.MARKS
 AGENT = "changes"
 KNOWLEDGE = "changes-knowledge"
-CLIENT = "asker"
-SELECTOR = f"{constants.LABEL_INSTANCE}={AGENT},{constants.LABEL_COMPONENT}=agent"
+SELECTOR = steps.agent_selector(AGENT)
 FACT = "Zephyr lamps may be returned within 47 days when the receipt shows a teal stamp."
 QUESTION = "Within how many days may Zephyr lamps be returned?"
 # Filler around the fact, so that the smaller chunks of step 7 cut the file into more.
@@ -47,6 +43,8 @@ CHUNKING = {"size": 300, "overlap": 30}  # the default is 800/120
 REINDEX_REASONS = ["WaitingForBackup", "Reindexing", "Reindexed"]
 # A watcher in the client pod: (script, scheme, path) -> the running Watch.
 Asking = Callable[..., contextlib.AbstractContextManager[watch.Watch]]
+# A change to the serving agent: (spec, done, what, timeout) patches its spec and waits for done.
+Change = Callable[[dict[str, Any], Callable[[], Any], str, float], None]
 # The watchers ask up to about three times a second with one key, above the default limit
 # (60 a minute): the limit is raised from the start, and step 10 changes it again, which
 # rolls the pod (the ConfigMap's hash is in the pod template).
@@ -93,23 +91,6 @@ def agent(
     return AGENT
 
 
-@pytest.fixture(scope="module")
-def api_key(cluster: controlplane.ControlPlane, journey_namespace: str, agent: str) -> str:
-    return chat.create_api_key(cluster, journey_namespace, agent)
-
-
-@pytest.fixture(scope="module")
-def client(
-    cluster: controlplane.ControlPlane, agent_image: images.ImageRefs, journey_namespace: str
-) -> Iterator[str]:
-    """A pod beside the agent (the default ingressFrom admits it): it asks throughout."""
-    probe = pods.build_probe_pod(CLIENT, image=agent_image.agent, labels={})
-    kube.apply(cluster, journey_namespace, probe)
-    kube.wait_ready(cluster, journey_namespace, CLIENT)
-    yield CLIENT
-    cluster.kubectl("delete", "pod", CLIENT, "-n", journey_namespace, "--wait=false")
-
-
 @pytest.fixture
 def asking(
     cluster: controlplane.ControlPlane, journey_namespace: str, api_key: str, client: str
@@ -129,6 +110,23 @@ def asking(
     return start
 
 
+@pytest.fixture
+def change(
+    cluster: controlplane.ControlPlane,
+    journey_namespace: str,
+    agent: str,
+    host_operator: harness.Operator,
+) -> Change:
+    """``change(spec, done, what, timeout)``: merges ``spec`` into the agent's spec, then
+    waits until ``done()`` holds; a timeout shows the operator's log."""
+
+    def make(spec: dict[str, Any], done: Callable[[], Any], what: str, timeout: float) -> None:
+        steps.patch_spec(cluster, journey_namespace, agent, spec)
+        steps.wait_until(done, what, timeout=timeout, explain=host_operator.log)
+
+    return make
+
+
 def reindex_jobs(cluster: controlplane.ControlPlane, ns: str) -> dict[str, dict[str, Any]]:
     """The pre-reindex backup Job and the re-index Job (by their component), once made."""
     selector = f"{constants.LABEL_INSTANCE}={AGENT}"
@@ -145,7 +143,7 @@ def test_new_chunking_backs_up_then_reindexes_while_chat_answers_throughout(
     journey_namespace: str,
     agent: str,
     asking: Asking,
-    host_operator: harness.Operator,
+    change: Change,
 ) -> None:
     ns = journey_namespace
     chunks_before = data.knowledge(cluster, ns, agent)["chunks"]
@@ -157,12 +155,10 @@ def test_new_chunking_backs_up_then_reindexes_while_chat_answers_throughout(
             reasons.append(found["reason"])
         return bool(found and found["status"] == "True")
 
-    patch = json.dumps({"spec": {"knowledge": {"chunking": CHUNKING}}})
     with asking(watch.REST) as rest:
         steps.wait_until(lambda: rest.count(status=200), "a first answer before the change")
         with steps.timed("new chunking -> backup Job, re-index Job, Reindexed=True"):
-            cluster.kubectl("patch", "ragagent", agent, "-n", ns, "--type=merge", "-p", patch)
-            steps.wait_until(reindexed, "Reindexed=True", timeout=600, explain=host_operator.log)
+            change({"knowledge": {"chunking": CHUNKING}}, reindexed, "Reindexed=True", 600)
         answered = rest.count(status=200)
         steps.wait_until(lambda: rest.count(status=200) >= answered + SETTLE_SECONDS, "answers")
     jobs = reindex_jobs(cluster, ns)
@@ -207,15 +203,10 @@ def test_the_deployment_lets_the_old_pod_drain_before_it_stops(
 
 
 def test_a_rolling_update_fails_no_request_and_cuts_no_streamed_answer(
-    cluster: controlplane.ControlPlane,
-    journey_namespace: str,
-    agent: str,
-    asking: Asking,
-    host_operator: harness.Operator,
+    cluster: controlplane.ControlPlane, journey_namespace: str, asking: Asking, change: Change
 ) -> None:
     ns = journey_namespace
     old = set(agent_pods(cluster, ns))
-    patch = json.dumps({"spec": {"rateLimit": NEW_RATE_LIMIT}})
 
     def rolled() -> bool:
         now = agent_pods(cluster, ns)
@@ -224,8 +215,7 @@ def test_a_rolling_update_fails_no_request_and_cuts_no_streamed_answer(
     with asking(watch.REST) as rest, asking(watch.WEBSOCKET, "ws", "/v1/ws/chat") as stream:
         steps.wait_until(lambda: rest.count(status=200) and stream.count(kind="answer"), "chat")
         with steps.timed("rolling update under REST and WebSocket chat -> new pod Ready"):
-            cluster.kubectl("patch", "ragagent", agent, "-n", ns, "--type=merge", "-p", patch)
-            steps.wait_until(rolled, "the new pod alone", timeout=300, explain=host_operator.log)
+            change({"rateLimit": NEW_RATE_LIMIT}, rolled, "the new pod alone", 300)
         streamed = stream.count(kind="answer")
         steps.wait_until(lambda: stream.count(kind="answer") > streamed + 2, "new answers")
     answers = [r for r in stream.records if r.get("kind") == "answer"]

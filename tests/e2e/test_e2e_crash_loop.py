@@ -7,16 +7,11 @@ time. A step that needs a piece of the node not built here skips with that reaso
 
 from __future__ import annotations
 
-import pytest
-
 from tests.e2e import manifests, steps
 from tests.operator.integration import harness
-from tests.support import controlplane, images, node
+from tests.support import controlplane, node
 
-# The first test also waits for the images and the node (minutes on a cold, shared machine).
-pytestmark = [
-    pytest.mark.k8s, pytest.mark.node, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)
-]  # fmt: skip
+pytestmark = steps.MARKS
 AGENT = "docs"
 URL_SECRET = "docs-db"
 
@@ -24,24 +19,20 @@ URL_SECRET = "docs-db"
 def test_a_crash_looping_agent_is_not_ready_and_names_its_last_error_until_fixed(
     cluster: controlplane.ControlPlane,
     real_node: node.RealNode,
-    agent_image: images.ImageRefs,
     journey_namespace: str,
     host_operator: harness.Operator,
     db_password: str,
+    db_url: str,
+    external_agent: manifests.ExternalAgent,
 ) -> None:
     """The Secret's URL names a host that does not exist (a typo the CRD cannot see): the
     agent exits at start, and Ready says which container fails and why. Fixing the Secret
     rolls the pods, and Ready turns True once the new pod serves."""
     ns = journey_namespace
     typo = manifests.build_database_url(db_password, host="postgres")
-    # The test PostgreSQL pod serves no TLS (the bundled server has no OpenSSL): waived.
-    database = {"external": {"secretRef": {"name": URL_SECRET, "key": "url"}, "tlsWaived": True}}
-    agent = manifests.build_ragagent(
-        AGENT, image=agent_image.agent, node_name=real_node.name, database=database
-    )
     with steps.timed("bad database URL -> Ready=False ContainerCrashLooping"):
         steps.apply(cluster, ns, manifests.build_url_secret(URL_SECRET, typo))
-        steps.apply(cluster, ns, agent)
+        steps.apply(cluster, ns, external_agent(AGENT, URL_SECRET))
         crashed = steps.wait_for_condition(
             cluster, ns, AGENT, lambda c: c["reason"] == "ContainerCrashLooping",
             explain=host_operator.log,
@@ -52,12 +43,8 @@ def test_a_crash_looping_agent_is_not_ready_and_names_its_last_error_until_fixed
     # The agent's own last error, from the tail of its log.
     assert "DatabaseUnavailable: could not connect to the database" in crashed["message"]
     assert db_password not in crashed["message"]
-    # By pod IP: this node's cluster DNS is a host process, which the agent's NetworkPolicy
-    # (DNS to pods in any namespace) does not reach once kube-router enforces it.
-    db_ip = steps.get_json(cluster, ns, "pod", manifests.DB_SERVICE)["status"]["podIP"]
-    fixed = manifests.build_database_url(db_password, host=db_ip)
     with steps.timed("fixed URL -> Ready=True"):
-        steps.apply(cluster, ns, manifests.build_url_secret(URL_SECRET, fixed))
+        steps.apply(cluster, ns, manifests.build_url_secret(URL_SECRET, db_url))
         ready = steps.wait_for_condition(
             cluster, ns, AGENT, lambda c: c["status"] == "True", explain=host_operator.log
         )

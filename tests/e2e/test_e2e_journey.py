@@ -24,17 +24,13 @@ from tests.e2e import manifests as e2e_manifests
 from tests.node import kube, pods
 from tests.support import controlplane, fixtures_cluster, images, node, peering
 
-# The first test also waits for the images and the node (minutes on a cold, shared machine).
-pytestmark = [
-    pytest.mark.k8s, pytest.mark.node, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)
-]  # fmt: skip
+pytestmark = steps.MARKS
 SAMPLE = chart_cluster.REPO / "manifests" / "samples" / "minimal.yaml"
 KNOWLEDGE = "docs-knowledge"
 # A fact no model knows: the answer can only come from the ConfigMap.
 FACT_FILE = "returns.md"
 FACT = "Zephyr lamps may be returned within 47 days when the receipt shows a teal stamp."
 QUESTION = "Within how many days may Zephyr lamps be returned?"
-CLIENT = "client"
 # Step 5's ConfigMap: the fact changed, and a second file.
 NEW_FACT = "Zephyr lamps may be returned within 62 days when the receipt shows a teal stamp."
 EXTRA_FILE = "warranty.md"
@@ -131,7 +127,7 @@ def test_the_sample_is_ready_only_with_a_ready_agent_pod_on_the_real_node(
     journey_namespace: str,
     sample: str,
 ) -> None:
-    selector = f"app.kubernetes.io/instance={sample},app.kubernetes.io/component=agent"
+    selector = steps.agent_selector(sample)
     pods = steps.get_json(cluster, journey_namespace, "pods", "-l", selector)["items"]
     ready = [pod for pod in pods if steps.is_ready(pod)]
     assert ready, "Ready=True without a Ready agent pod"
@@ -139,9 +135,9 @@ def test_the_sample_is_ready_only_with_a_ready_agent_pod_on_the_real_node(
 
 
 @pytest.fixture(scope="module")
-def api_key(cluster: controlplane.ControlPlane, journey_namespace: str, sample: str) -> str:
-    with steps.timed("kubectl exec ... ragagent apikey create"):
-        return chat.create_api_key(cluster, journey_namespace, sample)
+def agent(sample: str) -> str:
+    """The sample is this module's agent, for the fixtures the steps share (``api_key``)."""
+    return sample
 
 
 @pytest.fixture(scope="module")
@@ -170,22 +166,15 @@ def test_chat_over_a_websocket_cites_the_knowledge_configmap(forwarded: str, api
 
 
 @pytest.fixture(scope="module")
-def client_pods(
-    cluster: controlplane.ControlPlane,
-    agent_image: images.ImageRefs,
-    journey_namespace: str,
-    sample: str,
+def stranger(
+    cluster: controlplane.ControlPlane, agent_image: images.ImageRefs, client: str
 ) -> Iterator[str]:
-    """A client pod beside the agent, and a stranger pod in a namespace of its own; yields
-    the stranger's namespace."""
-    image = agent_image.agent
-    with kube.namespace(cluster, "e2e-stranger") as elsewhere:
-        kube.apply(cluster, journey_namespace, pods.build_probe_pod(CLIENT, image=image, labels={}))
-        kube.apply(cluster, elsewhere, pods.build_probe_pod(CLIENT, image=image, labels={}))
-        kube.wait_ready(cluster, journey_namespace, CLIENT)
-        kube.wait_ready(cluster, elsewhere, CLIENT)
+    """A probe pod named as the client, in a namespace of its own; yields that namespace."""
+    with (
+        kube.namespace(cluster, "e2e-stranger") as elsewhere,
+        steps.probe_pod(cluster, elsewhere, client, image=agent_image.agent),
+    ):
         yield elsewhere
-        cluster.kubectl("delete", "pod", CLIENT, "-n", journey_namespace, "--wait=false")
 
 
 @pytest.fixture(scope="module")
@@ -194,12 +183,12 @@ def ask_service(
     journey_namespace: str,
     sample: str,
     api_key: str,
-    client_pods: str,
+    client: str,
 ) -> chat.Ask:
     """QUESTION from the client pod through the agent's Service."""
     url = f"http://{sample}:{chat.APP_PORT}"  # the pod's search path completes the name
     return functools.partial(
-        chat.ask_from_pod, cluster, journey_namespace, CLIENT, url=url, key=api_key,
+        chat.ask_from_pod, cluster, journey_namespace, client, url=url, key=api_key,
         question=QUESTION,
     )  # fmt: skip
 
@@ -214,24 +203,28 @@ def test_chat_through_the_service_from_a_client_pod_cites_the_knowledge_configma
 
 
 def test_a_pod_outside_the_agents_namespace_cannot_reach_it(
-    cluster: controlplane.ControlPlane, journey_namespace: str, sample: str, client_pods: str
+    cluster: controlplane.ControlPlane,
+    journey_namespace: str,
+    sample: str,
+    client: str,
+    stranger: str,
 ) -> None:
     """The agent admits pods of its own namespace (the default ingressFrom) only."""
     service_ip = kube.field(cluster, journey_namespace, "service", sample, ".spec.clusterIP")
     with steps.timed("NetworkPolicy: inside reaches the agent, outside is cut off"):
-        assert kube.can_connect(cluster, journey_namespace, CLIENT, service_ip, chat.APP_PORT)
-        assert not kube.can_connect(cluster, client_pods, CLIENT, service_ip, chat.APP_PORT)
+        assert kube.can_connect(cluster, journey_namespace, client, service_ip, chat.APP_PORT)
+        assert not kube.can_connect(cluster, stranger, client, service_ip, chat.APP_PORT)
 
 
 def test_only_the_monitoring_namespace_scrapes_the_metrics_port(
     cluster: controlplane.ControlPlane,
     journey_namespace: str,
     sample: str,
-    client_pods: str,
+    client: str,
     scraper: tuple[str, str],
 ) -> None:
     """9090 admits the monitoring namespace only; the agent's own neighbours get 8000."""
-    selector = f"app.kubernetes.io/instance={sample},app.kubernetes.io/component=agent"
+    selector = steps.agent_selector(sample)
     agent_pod = steps.get_json(cluster, journey_namespace, "pods", "-l", selector)["items"][0]
     metrics = f"http://{agent_pod['status']['podIP']}:{METRICS_PORT}/metrics"
     scrape = ("python3", "-c", kube.FETCH, metrics)
@@ -240,7 +233,7 @@ def test_only_the_monitoring_namespace_scrapes_the_metrics_port(
             "the monitoring pod scrapes the agent",
             lambda: kube.in_pod(cluster, *scraper, *scrape).returncode == 0,
         )
-        neighbour = kube.in_pod(cluster, journey_namespace, CLIENT, *scrape)
+        neighbour = kube.in_pod(cluster, journey_namespace, client, *scrape)
     assert "ragagent_" in kube.fetch(cluster, *scraper, metrics)
     assert neighbour.returncode != 0, neighbour.stdout[:500]
 
@@ -250,7 +243,7 @@ def test_the_agent_cannot_open_a_port_that_no_policy_allows(
     agent_image: images.ImageRefs,
     journey_namespace: str,
     sample: str,
-    client_pods: str,
+    client: str,
 ) -> None:
     """A web pod its neighbour reaches: the agent's egress (DNS, database, model) has no
     rule for it. kube-router rejects what a policy denies, so the connection is refused at
@@ -262,7 +255,7 @@ def test_the_agent_cannot_open_a_port_that_no_policy_allows(
     port = str(pods.WEB_PORT)
     try:
         with steps.timed("NetworkPolicy: the agent cannot open a port nothing allowed"):
-            assert kube.can_connect(cluster, ns, CLIENT, web_ip, pods.WEB_PORT)
+            assert kube.can_connect(cluster, ns, client, web_ip, pods.WEB_PORT)
             denied = kube.in_pod(
                 cluster, ns, f"deploy/{sample}", "python3", "-c", kube.CONNECT, web_ip, port
             )
