@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import typing
 from typing import Any
 
 import pytest
 
+from ragagent.backup import cli_options
 from ragagent_operator import spec_backup
 from ragagent_operator.render import backup, common, networkpolicy, restore
 from ragagent_operator.render.common import Agent, build_agent
@@ -99,6 +101,30 @@ def test_a_restore_from_the_volume_reads_no_bucket_settings() -> None:
     (container,) = pod["containers"]
     assert container["args"] == ["restore", f"/backups/{NAME}"]
     assert not [n for n in env_of(container) if n.startswith("RAGAGENT_BACKUP_")]
+
+
+def test_a_restore_from_the_volume_mounts_the_identity_and_names_it_to_the_command() -> None:
+    """The backup volume and the identity are both read-only mounts; the command reads the
+    identity file through RAGAGENT_BACKUP_IDENTITY_FILE (its --identity-file option)."""
+    request = {"from": NAME, "identitySecretRef": {"name": "backup-key"}}
+    pod = restore_pod(make_agent(restore=request))
+    (container,) = pod["containers"]
+    assert container["args"] == ["restore", f"/backups/{NAME}"]
+    env = env_of(container)
+    identity_env = [n for n, v in env.items() if n.startswith("RAGAGENT_BACKUP_")]
+    assert identity_env == ["RAGAGENT_BACKUP_IDENTITY_FILE"]  # no bucket settings
+    assert env["RAGAGENT_BACKUP_IDENTITY_FILE"] == "/etc/ragagent/backup-identity/identity"
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert volumes["backup-identity"]["secret"] == {
+        "secretName": "backup-key",
+        "items": [{"key": "identity", "path": "identity"}],  # the default key
+        "defaultMode": 0o400,
+    }
+    mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
+    assert mounts["/etc/ragagent/backup-identity"]["readOnly"] is True
+    assert mounts["/backups"]["readOnly"] is True
+    option = typing.get_args(cli_options.IdentityFile)[1]
+    assert option.envvar == "RAGAGENT_BACKUP_IDENTITY_FILE"  # what the command reads
 
 
 def test_a_restore_requested_before_the_new_fields_keeps_its_hash() -> None:
