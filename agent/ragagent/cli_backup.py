@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,16 +27,15 @@ import typer
 from ragagent.backup import cli_options as opt
 from ragagent.backup import dump, remote, restore, retention
 from ragagent.backup.errors import BackupError
+from ragagent.core import termination
 from ragagent.core.config import ConfigError, Settings, load_settings, settings_class
 from ragagent.core.errors import AgentError
 from ragagent.core.logging import configure_logging
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-TERMINATION_LOG = Path("/dev/termination-log")
-TERMINATION_LOG_ENV = "RAGAGENT_TERMINATION_MESSAGE_PATH"
-# The kubelet keeps at most 4096 bytes of a termination message.
-TERMINATION_MESSAGE_LIMIT = 4096
+TERMINATION_LOG_ENV = termination.TERMINATION_LOG_ENV
+TERMINATION_MESSAGE_LIMIT = termination.TERMINATION_MESSAGE_LIMIT
 SUMMARY_FIELDS = ("result", "reason", "backup", "size", "database", "duration_seconds")
 log = logging.getLogger(__name__)
 
@@ -57,23 +55,14 @@ def emit(result: str, **fields: Any) -> None:
     report = {"result": result, **fields}
     line = json.dumps(report, sort_keys=True, default=str)
     typer.echo(line)
-    target = termination_log_path()
-    if target is None:
-        return
     if len(line.encode()) >= TERMINATION_MESSAGE_LIMIT:  # row counts of many tables
         line = json.dumps({k: report[k] for k in SUMMARY_FIELDS if k in report}, default=str)
-    try:
-        target.write_text(line + "\n", encoding="utf-8")
-    except OSError as exc:
-        log.warning("termination message not written to %s: %s", target, exc)
+    termination.leave(line)
 
 
 def termination_log_path() -> Path | None:
     """Where the result line goes for the kubelet; None outside a container."""
-    configured = os.environ.get(TERMINATION_LOG_ENV)
-    if configured:
-        return Path(configured)
-    return TERMINATION_LOG if TERMINATION_LOG.exists() else None
+    return termination.log_path()
 
 
 def _settings(command: str) -> Settings:

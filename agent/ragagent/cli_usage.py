@@ -2,6 +2,9 @@
 
 The same rows as ``GET /v1/usage``, read straight from the database, for an operator at a
 shell in the agent's pod (or with ``DATABASE_URL``). Cost is at ``RAGAGENT_BUDGET_PRICES``.
+``--report`` is what the operator's usage CronJob runs: it sweeps long-expired token
+reservations and prints the month's totals as one JSON line, also left as the pod's
+termination message (``services.usage_report``).
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from typing import Annotated
 import typer
 
 from ragagent.cli_database import open_database
+from ragagent.core import termination
 from ragagent.core.config import ConfigError, Settings, load_settings, settings_class
 from ragagent.core.errors import AgentError
-from ragagent.services import budget
+from ragagent.services import budget, usage_report
 
 EXIT_FAILED = 1
 
@@ -69,6 +73,12 @@ async def _read(
         return await budget.list_usage(db, settings, identity=identity, since=since, until=until)
 
 
+async def _report(settings: Settings) -> str:
+    async with open_database(settings) as db:
+        report = await usage_report.make_report(db, settings, datetime.now(UTC))
+    return usage_report.build_line(report)
+
+
 def usage(
     identity: Annotated[
         str | None, typer.Option("--identity", help="Only this principal id, e.g. apikey:7.")
@@ -80,12 +90,25 @@ def usage(
         str | None, typer.Option("--until", help="Last UTC day; default today.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report",
+            help="Sweep expired reservations, then print the month's totals as one JSON line "
+            "(also the pod's termination message); the other options are ignored.",
+        ),
+    ] = False,
 ) -> None:
     """LLM tokens in and out per identity, UTC day and model, with their cost."""
     last = parse_day(until, "'--until'") or datetime.now(UTC).date()
     first = parse_day(since, "'--since'") or last.replace(day=1)
     try:
         settings = load_settings(settings_class("usage"))
+        if report:
+            line = asyncio.run(_report(settings))
+            typer.echo(line)
+            termination.leave(line)
+            return
         rows = asyncio.run(_read(settings, identity, first, last))
     except ConfigError as exc:
         typer.echo(str(exc), err=True)

@@ -35,7 +35,7 @@ from ragagent.core.logging import configure_logging
 from ragagent.core.ratelimit import Limiter
 from ragagent.db import migrate, ratelimit_store
 from ragagent.rag import embeddings, fallback, samples
-from ragagent.services import auth, budget, key_expiry, retention
+from ragagent.services import auth, budget, budget_gauge, key_expiry, retention
 from ragagent.services.chat import ChatService
 from ragagent.state import AppState
 
@@ -131,6 +131,8 @@ async def lifespan(app: FastAPI, *, settings: Settings) -> AsyncIterator[None]:
         state.attach(app)
         await state.auth.log_mode()
         await stack.enter_async_context(key_expiry.expiry_gauge(state.db))
+        limit = settings.budget_agent_tokens_per_month
+        await stack.enter_async_context(budget_gauge.month_gauge(state.db, limit))
         purge = retention.start_retention(state.db, settings.conversation_retention_days)
         log.info("RagAgent %s ready", __version__)
         try:

@@ -112,6 +112,18 @@ WEBSOCKETS_ACTIVE = Gauge(
     "Open chat WebSockets.",
     registry=REGISTRY,
 )
+# The agent-monthly budget, for the 80 % and 100 % alerts: every replica reads the same
+# row, so the alerts take max, not sum. No identity label.
+BUDGET_MONTH_USED = Gauge(
+    "ragagent_budget_month_used_tokens",
+    "LLM tokens the whole agent has spent this UTC month (read every minute).",
+    registry=REGISTRY,
+)
+BUDGET_MONTH_LIMIT = Gauge(
+    "ragagent_budget_month_limit_tokens",
+    "The agent-monthly LLM token budget; 0 means no limit.",
+    registry=REGISTRY,
+)
 API_KEYS_EXPIRING = Gauge(
     "ragagent_api_keys_expiring",
     "Active API keys that expire within 7 days (counted every 5 minutes).",

@@ -8,23 +8,17 @@ expire is for ``ragagent apikey list``, not for the metrics.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-import psycopg
-
-from ragagent.core import background, errors
+from ragagent.core import background
 from ragagent.core.metrics import API_KEYS_EXPIRING
 from ragagent.db import apikeys
 
 if TYPE_CHECKING:
     from ragagent.core.db import Database
-
-log = logging.getLogger(__name__)
 
 EXPIRY_WINDOW = timedelta(days=7)
 REFRESH_SECONDS = 300.0
@@ -37,23 +31,11 @@ async def refresh_expiring(db: Database) -> int:
     return count
 
 
-async def run_expiry_loop(db: Database, *, interval: float = REFRESH_SECONDS) -> None:
-    """Refresh now and then every ``interval`` seconds until cancelled; a failed refresh
-    (database down) keeps the last value and is retried at the next interval."""
-    while True:
-        try:
-            await refresh_expiring(db)
-        except errors.AgentError as exc:
-            log.warning("expiring API keys not counted, retrying later: %s", exc.detail)
-        except psycopg.Error as exc:
-            log.error("expiring API keys not counted, retrying later: %s", type(exc).__name__)
-        await asyncio.sleep(interval)
-
-
 @contextlib.asynccontextmanager
 async def expiry_gauge(db: Database, *, interval: float = REFRESH_SECONDS) -> AsyncIterator[None]:
     """Keep the gauge fresh while the block runs (the app's lifespan)."""
-    async with background.running(
-        run_expiry_loop(db, interval=interval), name="ragagent-key-expiry"
-    ):
+    loop = background.refresh_forever(
+        lambda: refresh_expiring(db), interval=interval, what="expiring API keys"
+    )
+    async with background.running(loop, name="ragagent-key-expiry"):
         yield
