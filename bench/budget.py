@@ -11,13 +11,9 @@ Unix socket, or BENCH_DATABASE_URL.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import logging
-import statistics
-import time
+import functools
 
-from bench import _report
+from bench import _report, _timing
 from bench._pg import bench_database
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
@@ -29,25 +25,17 @@ CLIENTS = 16
 HUGE = 10**15
 
 
-async def turn(budget: Budget, who: str) -> float:
-    started = time.perf_counter()
+async def turn(budget: Budget, who: str) -> None:
+    """One accepted turn's budget work: reserve before the LLM call, settle after."""
     charge = await budget.reserve(who, 2_000)
     charge.add("bench-model", Usage(1_500, 300))
     await charge.settle()
-    return (time.perf_counter() - started) * 1000
 
 
 async def latencies(budget: Budget, turns: int, identities: list[str]) -> list[float]:
-    async def client(who: str) -> list[float]:
-        return [await turn(budget, who) for _ in range(turns // len(identities))]
-
-    per_client = await asyncio.gather(*(client(who) for who in identities))
-    return [ms for times in per_client for ms in times]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+    """Milliseconds per turn, ``turns`` spread over ``identities`` at once."""
+    call = functools.partial(turn, budget)
+    return await _timing.latencies(call, identities, turns // len(identities))
 
 
 async def measure(db: Database, settings: Settings, turns: int) -> dict[str, float]:
@@ -63,8 +51,7 @@ async def measure(db: Database, settings: Settings, turns: int) -> dict[str, flo
         label = "monthly" if monthly else "daily"
         for name, identities in cases.items():
             times = await latencies(budget, turns, identities)
-            numbers[f"{label}_{name}_p50_ms"] = round(statistics.median(times), 3)
-            numbers[f"{label}_{name}_p99_ms"] = round(percentile(times, 0.99), 3)
+            numbers |= _timing.summarize(f"{label}_{name}", times)
     return numbers
 
 
@@ -75,11 +62,9 @@ async def run(turns: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--turns", type=int, default=1600, help="Turns per case.")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    _report.report("budget", asyncio.run(run(args.turns)), width=28)
+    _report.main_with_count(
+        "budget", __doc__, run, flag="--turns", default=1600, about="Turns per case."
+    )
 
 
 if __name__ == "__main__":

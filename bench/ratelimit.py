@@ -11,17 +11,13 @@ is installed, gives the other design's figures.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import logging
 import shutil
-import statistics
 import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
-from bench import _report
+from bench import _report, _timing
 from bench._pg import bench_database
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
@@ -37,26 +33,10 @@ CLIENTS = 16
 Call = Callable[[Principal], Awaitable[object]]
 
 
-async def timed(call: Call, who: Principal) -> float:
-    started = time.perf_counter()
-    await call(who)
-    return (time.perf_counter() - started) * 1000
-
-
 async def latencies(call: Call, calls: int, clients: int) -> list[float]:
     """Milliseconds per call, ``calls`` spread over ``clients`` identities at once."""
     people = [Principal(id=f"user-{n}", kind="jwt", scopes=SCOPES) for n in range(clients)]
-
-    async def client(who: Principal) -> list[float]:
-        return [await timed(call, who) for _ in range(calls // clients)]
-
-    per_client = await asyncio.gather(*(client(who) for who in people))
-    return [ms for times in per_client for ms in times]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+    return await _timing.latencies(call, people, calls // clients)
 
 
 async def measure(limiter: Limiter, calls: int, db: Database | None) -> dict[str, float]:
@@ -70,8 +50,7 @@ async def measure(limiter: Limiter, calls: int, db: Database | None) -> dict[str
         await latencies(call, 50, 1)  # warm the pool and the plans
         for clients in (1, CLIENTS):
             times = await latencies(call, calls, clients)
-            numbers[f"{name}_c{clients}_p50_ms"] = round(statistics.median(times), 3)
-            numbers[f"{name}_c{clients}_p99_ms"] = round(percentile(times, 0.99), 3)
+            numbers |= _timing.summarize(f"{name}_c{clients}", times)
     return numbers
 
 
@@ -113,11 +92,9 @@ async def run(calls: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--calls", type=int, default=2000, help="Calls per case.")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    _report.report("ratelimit", asyncio.run(run(args.calls)), width=28)
+    _report.main_with_count(
+        "ratelimit", __doc__, run, flag="--calls", default=2000, about="Calls per case."
+    )
 
 
 if __name__ == "__main__":
