@@ -10,6 +10,7 @@ import pytest
 
 from ragagent import cli_backup
 from ragagent.backup.manifest import DUMP_FILE, MANIFEST_FILE
+from ragagent.core import termination
 from tests.agent.backup.cli import run
 from tests.agent.backup.test_backup_restore import migrated, only_backup
 
@@ -71,6 +72,6 @@ def test_outside_a_container_no_termination_message_is_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(cli_backup.TERMINATION_LOG_ENV, raising=False)
-    monkeypatch.setattr(cli_backup, "TERMINATION_LOG", tmp_path / "absent")
+    monkeypatch.setattr(termination, "TERMINATION_LOG", tmp_path / "absent")
     cli_backup.emit("succeeded", size=1)
     assert not (tmp_path / "absent").exists()
