@@ -10,6 +10,10 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# make test spreads the tests over this many pytest-xdist workers (0: one process, in order).
+# The tests that share the real node, or podman's host network, keep to one worker each
+# (tests/support/xdist_groups.py).
+PYTEST_WORKERS ?= 0
 
 ##@ Everyday
 
@@ -39,7 +43,7 @@ run: $(STAMP) ## Start the agent on http://127.0.0.1:8000 with embedded PostgreS
 .PHONY: test
 test: IMAGES_OPTIONAL := $(if $(filter-out 0 false,$(CI)),,yes)
 test: $(STAMP) system-deps images tools lint scan ## Install everything, then run every test.
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS)) $(PYTEST_ARGS)
 
 .PHONY: lint
 lint: $(STAMP) ## ruff, mypy --strict and the import layers (lint-imports).

@@ -9,4 +9,6 @@ pytest_plugins = [
     "tests.support.fixtures_pg",
     # after fixtures_pg, which it imports
     "tests.support.chat_app",
+    # which tests share one worker under -n (make test)
+    "tests.support.xdist_groups",
 ]
