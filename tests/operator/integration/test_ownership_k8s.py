@@ -100,3 +100,57 @@ def test_namesakes_are_refused_reported_and_survive_the_ragagent(
     wait_for(gone, "the RagAgent's own children garbage-collected", timeout=90)
     for kind, name in (("deployment", "docs"), ("secret", "docs-generated")):
         assert snapshot(cluster, namespace, kind, name) == before[kind], f"{kind}/{name} changed"
+
+
+def victim_service() -> dict[str, Any]:
+    """Named like the agent's Service, selecting someone else's pods."""
+    port = {"name": "web", "port": 80, "targetPort": 8080}
+    spec = {"selector": {"app": "victim"}, "ports": [port]}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "docs"}, "spec": spec}
+
+
+def victim_service_account() -> dict[str, Any]:
+    """Named like the agent's ServiceAccount, with a token mount the agent's would turn off."""
+    meta = {"name": "docs", "labels": {"app": "victim"}}
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta,
+            "automountServiceAccountToken": True}  # fmt: skip
+
+
+def account_snapshot(cluster: controlplane.ControlPlane, ns: str, kind: str, name: str) -> Any:
+    live = get_json(cluster, kind, name, "-n", ns)
+    assert live is not None, f"{kind}/{name} is gone"
+    meta = live["metadata"]
+    return meta["resourceVersion"], meta.get("ownerReferences"), meta.get("labels")
+
+
+def test_service_and_service_account_namesakes_are_refused_and_survive_the_ragagent(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+) -> None:
+    victims = {"service": victim_service(), "serviceaccount": victim_service_account()}
+    for victim in victims.values():
+        cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(victim))
+    before = {kind: account_snapshot(cluster, namespace, kind, "docs") for kind in victims}
+    db_secret(cluster, namespace, "docs-pg", DATABASE_URL)
+    assert apply(cluster, namespace, rag("docs")).returncode == 0
+
+    def conflicted() -> dict[str, Any] | None:
+        found = condition(cluster, namespace, "Reconciled")
+        message = found.get("message", "")
+        named = f"Service {namespace}/docs" in message
+        named = named and f"ServiceAccount {namespace}/docs" in message
+        return found if found.get("reason") == "ChildConflict" and named else None
+
+    reconciled = wait_for(conflicted, "Reconciled=False/ChildConflict", operator=operator)
+    assert reconciled["status"] == "False"
+    warnings = [e for e in events_of(cluster, namespace) if e[:2] == ("Warning", "ChildConflict")]
+    assert any(f"Service {namespace}/docs" in message for *_, message in warnings), warnings
+    # It reconciled the rest: the ConfigMap is its own.
+    assert get_json(cluster, "configmap", "docs-config", "-n", namespace) is not None
+    for kind in victims:
+        assert account_snapshot(cluster, namespace, kind, "docs") == before[kind], kind
+
+    cluster.kubectl("delete", "ragagent", "docs", "-n", namespace)
+    gone = lambda: get_json(cluster, "configmap", "docs-config", "-n", namespace) is None  # noqa: E731
+    wait_for(gone, "the RagAgent's own children garbage-collected", timeout=90)
+    for kind in victims:
+        assert account_snapshot(cluster, namespace, kind, "docs") == before[kind], kind
