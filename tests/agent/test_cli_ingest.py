@@ -90,11 +90,7 @@ class _KnowledgeSite(http_site.QuietHandler):
 
     def do_GET(self) -> None:  # noqa: N802 (http.server calls it by this name)
         content_type, body = self.PAGES.get(self.path, ("text/plain", b""))
-        self.send_response(200 if self.path in self.PAGES else 404)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.reply(200 if self.path in self.PAGES else 404, body, {"Content-Type": content_type})
 
 
 @pytest.fixture

@@ -32,20 +32,15 @@ class _Site(http_site.QuietHandler):
         etag = f'"{hash(body)}"'
         self.seen.append((self.path, self.headers.get("If-None-Match")))
         if body is None:
-            self.send_response(404)
-            self.end_headers()
+            self.reply(404)
             return
         if self.path == "/etag" and self.headers.get("If-None-Match") == etag:
-            self.send_response(304)
-            self.end_headers()
+            self.reply(304)
             return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/markdown")
+        headers = {"Content-Type": "text/markdown"}
         if self.path == "/etag":
-            self.send_header("ETag", etag)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            headers["ETag"] = etag
+        self.reply(200, body, headers)
 
 
 @pytest.fixture
