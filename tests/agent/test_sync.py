@@ -31,14 +31,8 @@ class FailingEmbedder:
 
     def __init__(self, real: Embedder, fail_at: int) -> None:
         self.real, self.fail_at, self.calls = real, fail_at, 0
-
-    @property
-    def model_name(self) -> str:
-        return self.real.model_name
-
-    @property
-    def dimension(self) -> int:
-        return self.real.dimension
+        # The real one's, which the index records and checks.
+        self.model_name, self.dimension = real.model_name, real.dimension
 
     def embed(self, texts: Sequence[str]) -> models.Vector:
         self.calls += 1
