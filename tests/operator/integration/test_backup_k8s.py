@@ -10,21 +10,7 @@ from typing import Any
 import pytest
 
 from ragagent_operator import backup_status
-from tests.operator.integration.agents import (
-    agent_status,
-    condition,
-    operator_metric,
-    patch_agent,
-    ready_agent,
-)
-from tests.operator.integration.harness import (
-    RESYNC_SECONDS,
-    Operator,
-    get_json,
-    job_from_cronjob,
-    wait_for,
-)
-from tests.operator.integration.jobs import finish_pod, job_pod
+from tests.operator.integration import agents, harness, jobs
 from tests.support import controlplane
 
 pytestmark = pytest.mark.k8s
@@ -43,7 +29,7 @@ OTHER_EMBEDDING_MODEL = {
 
 def scheduled_job(cronjob: dict[str, Any], name: str, report: dict[str, Any]) -> dict[str, Any]:
     """A scheduled backup Job that carries its schedule time and result annotations."""
-    job = job_from_cronjob(cronjob, name)
+    job = harness.job_from_cronjob(cronjob, name)
     job["metadata"]["annotations"] = {
         "batch.kubernetes.io/cronjob-scheduled-timestamp": STARTED,
         backup_status.RESULT_ANNOTATION: json.dumps(report),
@@ -82,16 +68,17 @@ def set_job_status(cluster: controlplane.ControlPlane, ns: str, name: str, statu
 
 
 def backup_state(cluster: controlplane.ControlPlane, ns: str) -> tuple[Any, Any]:
-    return agent_status(cluster, ns).get("lastBackup"), condition(cluster, ns, "BackupReady")
+    last = agents.agent_status(cluster, ns).get("lastBackup")
+    return last, agents.condition(cluster, ns, "BackupReady")
 
 
 def change_index_settings(
-    cluster: controlplane.ControlPlane, ns: str, operator: Operator, patch: dict[str, Any]
+    cluster: controlplane.ControlPlane, ns: str, operator: harness.Operator, patch: dict[str, Any]
 ) -> list[str]:
     """Patch settings that need a re-index; returns the pre-reindex backup Jobs this starts."""
-    patch_agent(cluster, ns, patch)
+    agents.patch_agent(cluster, ns, patch)
     return list(
-        wait_for(
+        harness.wait_for(
             lambda: jobs_named(cluster, ns, "docs-backup-pre-"),
             "the pre-reindex backup Job",
             operator=operator,
@@ -100,24 +87,31 @@ def change_index_settings(
 
 
 def wait_reindexed(
-    cluster: controlplane.ControlPlane, ns: str, operator: Operator, *, what: str, **wanted: str
+    cluster: controlplane.ControlPlane,
+    ns: str,
+    operator: harness.Operator,
+    *,
+    what: str,
+    **wanted: str,
 ) -> dict[str, Any]:
     """The Reindexed condition once its fields have the wanted values."""
 
     def matching() -> dict[str, Any] | None:
-        cond = condition(cluster, ns, "Reindexed")
+        cond = agents.condition(cluster, ns, "Reindexed")
         return cond if all(cond.get(key) == value for key, value in wanted.items()) else None
 
-    return dict(wait_for(matching, what, operator=operator))
+    return dict(harness.wait_for(matching, what, operator=operator))
 
 
 @pytest.mark.parametrize("succeeded", [True, False], ids=["succeeded", "failed"])
 def test_backup_job_outcome_reaches_last_backup_and_condition(
-    cluster: controlplane.ControlPlane, namespace: str, operator: Operator, succeeded: bool
+    cluster: controlplane.ControlPlane, namespace: str, operator: harness.Operator, succeeded: bool
 ) -> None:
-    ready_agent(cluster, namespace, operator, backup={"enabled": True, "schedule": "0 3 * * *"})
-    assert get_json(cluster, "pvc", "docs-backups", "-n", namespace) is not None
-    cronjob = get_json(cluster, "cronjob", "docs-backup", "-n", namespace)
+    agents.ready_agent(
+        cluster, namespace, operator, backup={"enabled": True, "schedule": "0 3 * * *"}
+    )
+    assert harness.get_json(cluster, "pvc", "docs-backups", "-n", namespace) is not None
+    cronjob = harness.get_json(cluster, "cronjob", "docs-backup", "-n", namespace)
     assert cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["volumes"][0] == {
         "name": "backups",
         "persistentVolumeClaim": {"claimName": "docs-backups"},
@@ -128,7 +122,7 @@ def test_backup_job_outcome_reaches_last_backup_and_condition(
     assert backup_state(cluster, namespace)[0] is None  # unfinished Jobs are not a backup
     set_job_status(cluster, namespace, job["metadata"]["name"], finished_status(succeeded))
     expected = "Succeeded" if succeeded else "Failed"
-    last, cond = wait_for(
+    last, cond = harness.wait_for(
         lambda: (state := backup_state(cluster, namespace))[0] and state,
         "status.lastBackup",
         operator=operator,
@@ -146,24 +140,24 @@ def test_backup_job_outcome_reaches_last_backup_and_condition(
 
 @pytest.mark.parametrize("succeeded", [True, False], ids=["succeeded", "failed"])
 def test_backup_size_and_reason_come_from_the_pod_termination_message(
-    cluster: controlplane.ControlPlane, namespace: str, operator: Operator, succeeded: bool
+    cluster: controlplane.ControlPlane, namespace: str, operator: harness.Operator, succeeded: bool
 ) -> None:
     """The real Job controller runs the Job; its pod's status says what a kubelet would."""
-    ready_agent(cluster, namespace, operator, backup={"enabled": True})
-    cronjob = get_json(cluster, "cronjob", "docs-backup", "-n", namespace)
+    agents.ready_agent(cluster, namespace, operator, backup={"enabled": True})
+    cronjob = harness.get_json(cluster, "cronjob", "docs-backup", "-n", namespace)
     job = scheduled_job(cronjob, "docs-backup-29000001", {})
     del job["metadata"]["annotations"][backup_status.RESULT_ANNOTATION]
     job["spec"]["suspend"] = False
     cluster.kubectl("create", "-n", namespace, "-f", "-", input=json.dumps(job))
     name = "docs-backup-29000001"
-    pod = wait_for(lambda: job_pod(cluster, namespace, name), "the Job's pod")
+    pod = harness.wait_for(lambda: jobs.job_pod(cluster, namespace, name), "the Job's pod")
     if succeeded:
-        finish_pod(cluster, namespace, pod, report={"result": "succeeded", "size": 987654})
+        jobs.finish_pod(cluster, namespace, pod, report={"result": "succeeded", "size": 987654})
     else:  # backoffLimit 1: the Job controller retries once, and the newest pod tells why
-        finish_pod(cluster, namespace, pod, report={"result": "failed", "reason": "first try"})
-        retry = wait_for(
+        jobs.finish_pod(cluster, namespace, pod, report={"result": "failed", "reason": "first try"})
+        retry = harness.wait_for(
             lambda: (
-                (newer := job_pod(cluster, namespace, name, phase="Pending"))
+                (newer := jobs.job_pod(cluster, namespace, name, phase="Pending"))
                 and newer["metadata"]["name"] != pod["metadata"]["name"]
                 and newer
             ),
@@ -171,8 +165,8 @@ def test_backup_size_and_reason_come_from_the_pod_termination_message(
             timeout=90,
         )
         report = {"result": "failed", "reason": "database error: connection refused"}
-        finish_pod(cluster, namespace, retry, report=report)
-    last, cond = wait_for(
+        jobs.finish_pod(cluster, namespace, retry, report=report)
+    last, cond = harness.wait_for(
         lambda: (state := backup_state(cluster, namespace))[0] and state,
         "status.lastBackup from the finished Job",
         operator=operator,
@@ -187,31 +181,29 @@ def test_backup_size_and_reason_come_from_the_pod_termination_message(
 
 
 def jobs_named(cluster: controlplane.ControlPlane, ns: str, prefix: str) -> list[str]:
-    listed = get_json(cluster, "jobs", "-n", ns) or {"items": []}
+    listed = harness.get_json(cluster, "jobs", "-n", ns) or {"items": []}
     names = (job["metadata"]["name"] for job in listed["items"])
     return sorted(name for name in names if name.startswith(prefix))
 
 
 def reconciled(cluster: controlplane.ControlPlane, ns: str) -> dict[str, Any]:
-    return condition(cluster, ns, "Reconciled")
+    return agents.condition(cluster, ns, "Reconciled")
 
 
 @pytest.mark.parametrize("succeeded", [True, False], ids=["backup-succeeds", "backup-fails"])
 def test_embedding_model_change_backs_up_before_the_reindex(
-    cluster: controlplane.ControlPlane, namespace: str, operator: Operator, succeeded: bool
+    cluster: controlplane.ControlPlane, namespace: str, operator: harness.Operator, succeeded: bool
 ) -> None:
-    ready_agent(cluster, namespace, operator, backup={"enabled": True})
-    first = wait_for(
-        lambda: get_json(cluster, "ragagent", "docs", "-n", namespace)["status"].get(
-            "indexSettingsHash"
-        ),
+    agents.ready_agent(cluster, namespace, operator, backup={"enabled": True})
+    first = harness.wait_for(
+        lambda: agents.agent_status(cluster, namespace).get("indexSettingsHash"),
         "the first index settings recorded",
         operator=operator,
     )
     assert jobs_named(cluster, namespace, "docs-") == []  # a new agent needs no re-index
     patch = {"spec": {"model": OTHER_EMBEDDING_MODEL}}
     backups = change_index_settings(cluster, namespace, operator, patch)
-    waiting = wait_for(
+    waiting = harness.wait_for(
         lambda: (
             (cond := reconciled(cluster, namespace)).get("reason") == "WaitingForBackup" and cond
         ),
@@ -219,16 +211,16 @@ def test_embedding_model_change_backs_up_before_the_reindex(
         operator=operator,
     )
     assert backups[0] in waiting["message"]
-    time.sleep(2 * RESYNC_SECONDS)  # several resyncs: still no re-index without a backup
+    time.sleep(2 * harness.RESYNC_SECONDS)  # several resyncs: still no re-index without a backup
     assert jobs_named(cluster, namespace, "docs-reindex-") == []
-    job_reconciles = operator_metric(operator, "reconciles_total", 'trigger="job"')
+    job_reconciles = agents.operator_metric(operator, "reconciles_total", 'trigger="job"')
     now = backup_status.format_time(datetime.now(UTC))
     set_job_status(
         cluster, namespace, backups[0], finished_status(succeeded, started=None, finished=now)
     )
     if succeeded:
         assert_reindexed_after_the_backup(cluster, namespace, operator, backups[0], job_reconciles)
-        status = get_json(cluster, "ragagent", "docs", "-n", namespace)["status"]
+        status = harness.get_json(cluster, "ragagent", "docs", "-n", namespace)["status"]
         assert status["indexSettingsHash"] != first
     else:
         assert_no_reindex_after_a_failed_backup(cluster, namespace, operator, first)
@@ -237,12 +229,12 @@ def test_embedding_model_change_backs_up_before_the_reindex(
 def assert_reindexed_after_the_backup(
     cluster: controlplane.ControlPlane,
     namespace: str,
-    operator: Operator,
+    operator: harness.Operator,
     backup: str,
     job_reconciles: float,
 ) -> None:
     """The pre-reindex ``backup`` succeeded: the re-index Job starts, at once, and succeeds."""
-    reindexes = wait_for(
+    reindexes = harness.wait_for(
         lambda: jobs_named(cluster, namespace, "docs-reindex-"),
         "the re-index Job after the backup succeeded",
         operator=operator,
@@ -250,8 +242,10 @@ def assert_reindexed_after_the_backup(
     assert reindexes[0].removeprefix("docs-reindex-") == backup.split("-")[-1]
     # The finished backup Job triggers a full reconcile of its own (with the tests' short
     # resync interval a resync may get to the re-index first; in production it is minutes).
-    wait_for(
-        lambda: operator_metric(operator, "reconciles_total", 'trigger="job"') > job_reconciles,
+    harness.wait_for(
+        lambda: (
+            agents.operator_metric(operator, "reconciles_total", 'trigger="job"') > job_reconciles
+        ),
         "a reconcile triggered by the finished backup Job",
         operator=operator,
     )
@@ -266,7 +260,7 @@ def assert_reindexed_after_the_backup(
     )
     assert done["reason"] == "Reindexed"
     assert reindexes[0] in done["message"]
-    wait_for(
+    harness.wait_for(
         lambda: reconciled(cluster, namespace).get("status") == "True",
         "Reconciled True again",
         operator=operator,
@@ -274,10 +268,10 @@ def assert_reindexed_after_the_backup(
 
 
 def assert_no_reindex_after_a_failed_backup(
-    cluster: controlplane.ControlPlane, namespace: str, operator: Operator, first: str
+    cluster: controlplane.ControlPlane, namespace: str, operator: harness.Operator, first: str
 ) -> None:
     """The pre-reindex backup failed: no re-index; reverting the change needs none either."""
-    failed = wait_for(
+    failed = harness.wait_for(
         lambda: (
             (cond := reconciled(cluster, namespace)).get("reason") == "PreReindexBackupFailed"
             and cond
@@ -286,19 +280,21 @@ def assert_no_reindex_after_a_failed_backup(
         operator=operator,
     )
     assert "re-index not started" in failed["message"]
-    reindexed = condition(cluster, namespace, "Reindexed")
+    reindexed = agents.condition(cluster, namespace, "Reindexed")
     assert (reindexed["status"], reindexed["reason"]) == ("False", "PreReindexBackupFailed")
-    time.sleep(2 * RESYNC_SECONDS)
+    time.sleep(2 * harness.RESYNC_SECONDS)
     assert jobs_named(cluster, namespace, "docs-reindex-") == []
-    status = get_json(cluster, "ragagent", "docs", "-n", namespace)["status"]
+    status = harness.get_json(cluster, "ragagent", "docs", "-n", namespace)["status"]
     assert status["indexSettingsHash"] == first
     # Giving the change up (back to the default model) needs no re-index at all.
-    patch_agent(cluster, namespace, {"spec": {"model": dict.fromkeys(OTHER_EMBEDDING_MODEL)}})
+    agents.patch_agent(
+        cluster, namespace, {"spec": {"model": dict.fromkeys(OTHER_EMBEDDING_MODEL)}}
+    )
     reverted = wait_reindexed(
         cluster, namespace, operator, reason="SettingsReverted", what="Reindexed after the revert"
     )
     assert reverted["status"] == "True"
-    wait_for(
+    harness.wait_for(
         lambda: reconciled(cluster, namespace).get("status") == "True",
         "Reconciled True after the revert",
         operator=operator,
@@ -308,18 +304,18 @@ def assert_no_reindex_after_a_failed_backup(
 
 def finish_job(cluster: controlplane.ControlPlane, ns: str, name: str, succeeded: bool) -> None:
     """Finish a Job whose pods cannot start; keeps the startTime the Job controller set."""
-    live = get_json(cluster, "job", name, "-n", ns) or {}
+    live = harness.get_json(cluster, "job", name, "-n", ns) or {}
     started = None if (live.get("status") or {}).get("startTime") else STARTED
     now = backup_status.format_time(datetime.now(UTC))
     set_job_status(cluster, ns, name, finished_status(succeeded, started=started, finished=now))
 
 
 def test_a_failed_reindex_shows_in_the_condition_and_runs_again_once_its_job_is_deleted(
-    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+    cluster: controlplane.ControlPlane, namespace: str, operator: harness.Operator
 ) -> None:
-    ready_agent(cluster, namespace, operator, backup={"enabled": True})
-    wait_for(
-        lambda: agent_status(cluster, namespace).get("indexSettingsHash"),
+    agents.ready_agent(cluster, namespace, operator, backup={"enabled": True})
+    harness.wait_for(
+        lambda: agents.agent_status(cluster, namespace).get("indexSettingsHash"),
         "the first index settings recorded",
         operator=operator,
     )
@@ -330,7 +326,7 @@ def test_a_failed_reindex_shows_in_the_condition_and_runs_again_once_its_job_is_
     patch = {"spec": {"knowledge": {"chunking": {"size": 400, "overlap": 40}}}}
     backups = change_index_settings(cluster, namespace, operator, patch)
     finish_job(cluster, namespace, backups[0], succeeded=True)
-    reindexes = wait_for(
+    reindexes = harness.wait_for(
         lambda: jobs_named(cluster, namespace, "docs-reindex-"),
         "the re-index Job",
         operator=operator,
@@ -349,18 +345,18 @@ def test_a_failed_reindex_shows_in_the_condition_and_runs_again_once_its_job_is_
     )
     assert failed["status"] == "False"
     assert f"kubectl logs job/{reindexes[0]}" in failed["message"]
-    time.sleep(2 * RESYNC_SECONDS)  # no second re-index Job by itself
-    assert condition(cluster, namespace, "Reindexed")["reason"] == "ReindexFailed"
+    time.sleep(2 * harness.RESYNC_SECONDS)  # no second re-index Job by itself
+    assert agents.condition(cluster, namespace, "Reindexed")["reason"] == "ReindexFailed"
     assert jobs_named(cluster, namespace, "docs-reindex-") == reindexes
     # Deleting the failed Job asks for another attempt: the same Job is made again.
-    first_uid = get_json(cluster, "job", reindexes[0], "-n", namespace)["metadata"]["uid"]
+    first_uid = harness.get_json(cluster, "job", reindexes[0], "-n", namespace)["metadata"]["uid"]
     cluster.kubectl("delete", "job", reindexes[0], "-n", namespace, "--wait=true")
 
     def recreated() -> bool:
-        job = get_json(cluster, "job", reindexes[0], "-n", namespace)
+        job = harness.get_json(cluster, "job", reindexes[0], "-n", namespace)
         return job is not None and job["metadata"]["uid"] != first_uid
 
-    wait_for(recreated, "the re-index Job made again", operator=operator)
+    harness.wait_for(recreated, "the re-index Job made again", operator=operator)
     again = wait_reindexed(
         cluster, namespace, operator, reason="Reindexing", what="Reindexed saying it runs again"
     )
