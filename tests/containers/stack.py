@@ -87,6 +87,8 @@ class Stack:
     # The operator's <name>-postgres-tls values; kept by with_spec, so every pod of the
     # stack trusts the CA of the one database pod the session runs.
     database_tls: dict[str, bytes] = field(default_factory=dict)
+    # Secrets a test adds by name (a restore's age identity, ...); kept by with_spec.
+    extra_secrets: dict[str, Manifest] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.database_tls:
@@ -143,6 +145,7 @@ class Stack:
             secrets={
                 self.generated["metadata"]["name"]: self.generated,
                 tls["metadata"]["name"]: tls,
+                **self.extra_secrets,
             },
             claims=claims,
             hosts={service: "127.0.0.1"},
