@@ -28,6 +28,8 @@ class Type(enum.StrEnum):
     REINDEXED = "Reindexed"
     KNOWLEDGE_SYNCED = "KnowledgeSynced"
     MONITORING_READY = "MonitoringReady"
+    # True is the bad state: the agent-monthly token budget is spent.
+    BUDGET_EXCEEDED = "BudgetExceeded"
 
 
 class Reason(enum.StrEnum):
@@ -83,8 +85,13 @@ class Reason(enum.StrEnum):
     NO_KNOWLEDGE_SOURCES = "NoKnowledgeSources"
     MONITORING_APPLIED = "MonitoringApplied"  # MonitoringReady
     PROMETHEUS_OPERATOR_MISSING = "PrometheusOperatorMissing"
+    WITHIN_BUDGET = "WithinBudget"  # BudgetExceeded
+    MONTHLY_BUDGET_SPENT = "MonthlyBudgetSpent"
+    WAITING_FOR_USAGE_REPORT = "WaitingForUsageReport"
 
 
+# Types whose True is the bad state, so their Events warn on True rather than False.
+TRUE_IS_BAD = frozenset({Type.BUDGET_EXCEEDED})
 READY_INPUTS = (Type.DEPLOYMENT_AVAILABLE, Type.SECRETS_READY, Type.DATABASE_READY)
 # A failing container is the one thing to fix, so Ready names it rather than "waiting".
 POD_FAILURES = (

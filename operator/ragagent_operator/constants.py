@@ -65,6 +65,7 @@ COMPONENT_INGEST: Final = "ingest"
 COMPONENT_BACKUP: Final = "backup"
 COMPONENT_REINDEX: Final = "reindex"
 COMPONENT_RESTORE: Final = "restore"
+COMPONENT_USAGE: Final = "usage"
 # The components whose pods are one-shot Jobs are listed once, with what each
 # reports and triggers, in ``ragagent_operator.jobs``.
 

@@ -45,6 +45,8 @@ JOBS: Final = (
         c.COMPONENT_BACKUP, conditions.Type.BACKUP_READY, Advances.BEFORE_REINDEX, scheduled=True
     ),
     JobKind(c.COMPONENT_RESTORE, conditions.Type.RESTORED, Advances.ALWAYS, scheduled=False),
+    # The usage CronJob's runs: the month's tokens for status.usage and BudgetExceeded.
+    JobKind(c.COMPONENT_USAGE, conditions.Type.BUDGET_EXCEEDED, Advances.NEVER, scheduled=True),
 )
 COMPONENTS: Final = tuple(kind.component for kind in JOBS)
 CONDITIONS: Final = tuple(kind.condition for kind in JOBS if kind.condition is not None)

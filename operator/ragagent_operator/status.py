@@ -68,6 +68,23 @@ class KnowledgeSource(spec_base.ApiModel):
     )
 
 
+class Usage(spec_base.ApiModel):
+    period: str = Field(description="The UTC month reported, e.g. 2026-12.")
+    tokens_in: int = Field(0, description="LLM prompt tokens of every caller this month.")
+    tokens_out: int = Field(0, description="LLM completion tokens of every caller this month.")
+    cost: float = Field(
+        0, description="Their cost at spec.budgets.prices, in the prices' currency units."
+    )
+    monthly_limit: int = Field(0, description="spec.budgets.agentMonthlyTokens; 0 is none.")
+    fraction: float | None = Field(
+        None, description="Tokens in and out over monthlyLimit; absent without a limit."
+    )
+    resets_at: str = Field("", description="When the month's budget resets (RFC 3339).")
+    reported_at: str | None = Field(
+        None, description="When the usage Job that reported it finished (RFC 3339)."
+    )
+
+
 class RagAgentStatus(spec_base.ApiModel):
     observed_generation: int = Field(0, description="Latest metadata.generation reconciled.")
     conditions: list[Condition] = Field(
@@ -90,6 +107,11 @@ class RagAgentStatus(spec_base.ApiModel):
     )
     ingested_hash: str | None = Field(
         None, description="Content hash of the knowledge sources last ingested."
+    )
+    usage: Usage | None = Field(
+        None,
+        description="The month's LLM token usage and cost, from the usage CronJob; present "
+        "while spec.budgets sets agentMonthlyTokens or prices.",
     )
     index_settings_hash: str | None = Field(
         None,

@@ -57,6 +57,7 @@ POD_NEEDS: Final[Mapping[str, frozenset[Need]]] = MappingProxyType(
         # the copy to the bucket; a restore may read from the bucket.
         c.COMPONENT_BACKUP: frozenset({Need.DATABASE, Need.OBJECT_STORAGE}),
         c.COMPONENT_RESTORE: frozenset({Need.DATABASE, Need.OBJECT_STORAGE}),
+        c.COMPONENT_USAGE: frozenset({Need.DATABASE}),  # ragagent usage --report
     }
 )
 # Every policy name suffix this module renders or once rendered, so the reconciler can

@@ -22,6 +22,7 @@ from ragagent_operator.steps import (
     restore,
     secrets,
     status,
+    usage,
     workload,
 )
 
@@ -43,6 +44,7 @@ STEPS: list[tuple[str, Step]] = [
     ("reindex", reindex.ensure_reindex),  # before ingest: new index settings wait for a backup
     ("ingest", ingest.ensure_ingest),
     ("backup", backup.ensure_backup),
+    ("usage", usage.ensure_usage),  # the CronJob that reports the month's token usage
     ("monitoring", monitoring.ensure_monitoring),
 ]
 STATUS = status.ensure_status

@@ -18,7 +18,7 @@ from ragagent_operator import (
 )
 from ragagent_operator import constants as c
 from ragagent_operator.render import common, event, postgres, service
-from ragagent_operator.steps import knowledge_status
+from ragagent_operator.steps import knowledge_status, usage_status
 
 # Transitions of these types become Events (every Job's condition among them);
 # a first failure of the FIRST_FAILURE_EVENTFUL ones does too.
@@ -47,6 +47,7 @@ async def ensure_status(ctx: context.Context, failed: list[str] | None) -> None:
     await _database_condition(ctx)
     last_backup = await _backup_condition(ctx)
     knowledge = await knowledge_status.note_knowledge(ctx)
+    usage = await usage_status.note_usage(ctx, datetime.now(UTC))
     _reconciled_condition(ctx, failed)
     ctx.conditions[conditions.Type.READY] = conditions.build_ready(ctx.conditions)
     old = dict(ctx.body.get("status") or {})
@@ -62,6 +63,8 @@ async def ensure_status(ctx: context.Context, failed: list[str] | None) -> None:
         status["lastRestore"] = ctx.last_restore
     if knowledge or old.get("knowledge"):
         status["knowledge"] = knowledge
+    if usage is not None:
+        status["usage"] = usage
     ingested = _ingested_hash(ctx)
     if ingested:
         status["ingestedHash"] = ingested
@@ -70,6 +73,7 @@ async def ensure_status(ctx: context.Context, failed: list[str] | None) -> None:
     if {**old, **status} != old:
         await k8s.patch_status(ctx.api, agent.namespace, agent.name, status)
         await _emit_events(ctx, old.get("conditions") or [], status["conditions"])
+        await usage_status.emit_crossing(ctx, old.get("usage"), usage)
 
 
 def _owned(
@@ -231,7 +235,8 @@ async def _emit_events(
         if _unseal_wait(cond) or _unseal_wait(before.get(cond["type"]) or {}):
             continue
         if cond["type"] in EVENTFUL:
-            warning = cond["status"] == "False"
+            bad = "True" if cond["type"] in conditions.TRUE_IS_BAD else "False"
+            warning = cond["status"] == bad
             message = f"{cond['type']} is {cond['status']}: {cond['message']}"
             now = conditions.now_rfc3339()
             notice = event.build_event(
