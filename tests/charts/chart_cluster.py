@@ -79,17 +79,19 @@ def _load_all(text: str) -> list[Any]:
 def start_chart_operator(
     cluster: controlplane.ControlPlane, chart_env: dict[str, str], kubeconfig: Path
 ) -> Operator:
-    """Runs ragagent_operator.main with the chart's settings; only ports and test wiring differ."""
+    """Runs ragagent_operator.main with the chart's settings; only ports and test wiring differ.
+    ``chart_env`` may name another sealing certificate file (an expired one, say)."""
     metrics_port, health_port = processes.free_ports(2)  # two calls may repeat a port
+    # The test cluster runs the sealed-secrets controller as a process, not a Service.
+    cert = {"RAGAGENT_OPERATOR_SEALED_SECRETS_CERT_FILE": str(cluster.sealing_cert_path)}
     env = (
         os.environ
+        | cert
         | chart_env
         | {
             "KUBECONFIG": str(kubeconfig),
             "RAGAGENT_OPERATOR_METRICS_PORT": str(metrics_port),
             "RAGAGENT_OPERATOR_HEALTH_PORT": str(health_port),
-            # The test cluster runs the sealed-secrets controller as a process, not a Service.
-            "RAGAGENT_OPERATOR_SEALED_SECRETS_CERT_FILE": str(cluster.sealing_cert_path),
             "RAGAGENT_OPERATOR_RESYNC_SECONDS": "3",
         }
     )

@@ -1,13 +1,15 @@
-"""Sealing on the real control plane: the certificate's expiry gauge and the certificate pin.
+"""Sealing on the real control plane: the certificate's expiry gauge, the certificate pin and
+an expired certificate.
 
 After a restart every generated value is already sealed, so nothing is sealed again; the gauge
 behind the certificate expiry alert must still be exported by the new process. A pinned
 certificate refuses any other (here the cluster's own, pinned to another fingerprint) with a
-condition, and nothing is sealed.
+condition, and nothing is sealed; so does an expired certificate.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import urllib.request
 from pathlib import Path
@@ -20,7 +22,8 @@ from ragagent_operator import sealing
 from tests.charts.chart_cluster import start_chart_operator
 from tests.operator.integration.agents import DATABASE_URL, condition
 from tests.operator.integration.harness import Operator, get_json, stop, wait_for
-from tests.support import controlplane
+from tests.operator.test_sealing_certificate import cert_between
+from tests.support import controlplane, pki
 
 pytestmark = pytest.mark.k8s
 GAUGE = "ragagent_operator_sealing_cert_expiry_timestamp_seconds"
@@ -113,20 +116,47 @@ def test_a_certificate_other_than_the_pinned_one_seals_nothing(
     )
     try:
         cluster.kubectl("apply", "-n", namespace, "-f", "-", input=sealed_agent("docs"))
-
-        def refused() -> dict[str, str] | None:
-            found = condition(cluster, namespace, "SecretsReady")
-            return found if found.get("reason") == "SealingCertificatePinMismatch" else None
-
-        found = wait_for(
-            refused, "SecretsReady=False/SealingCertificatePinMismatch", operator=operator
-        )
-        # Checked while this replica is still the active one: once it stops, the session's
-        # cluster-wide operator (unpinned) resumes and would seal this RagAgent's values.
-        sealed = get_json(cluster, "sealedsecret", "docs-generated", "-n", namespace)
+        found = refused_with(cluster, namespace, operator, "SealingCertificatePinMismatch")
     finally:
         stop(operator)
     assert found["status"] == "False"
     assert actual in found["message"]
     assert pin in found["message"]
-    assert sealed is None
+
+
+def refused_with(
+    cluster: controlplane.ControlPlane, ns: str, operator: Operator, reason: str
+) -> dict[str, Any]:
+    """SecretsReady once it is False for ``reason``; no SealedSecret is checked while this
+    replica is still the active one: once it stops, the session's cluster-wide operator
+    (unpinned, fetching the cluster's valid certificate) resumes and would seal the values."""
+
+    def refused() -> dict[str, Any] | None:
+        found = condition(cluster, ns, "SecretsReady")
+        return found if found.get("reason") == reason else None
+
+    found = dict(wait_for(refused, f"SecretsReady=False/{reason}", operator=operator))
+    assert get_json(cluster, "sealedsecret", "docs-generated", "-n", ns) is None
+    return found
+
+
+def test_an_expired_sealing_certificate_seals_nothing_and_says_when_it_expired(
+    cluster: controlplane.ControlPlane, namespace: str, installed: Path, tmp_path: Path
+) -> None:
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    expired_at = now - datetime.timedelta(days=1)
+    cert = tmp_path / "expired-cert.pem"
+    cert.write_bytes(cert_between(pki.new_key(), now - datetime.timedelta(days=30), expired_at))
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=database_secret("docs"))
+    operator = start_for(
+        cluster, installed, namespace, RAGAGENT_OPERATOR_SEALED_SECRETS_CERT_FILE=str(cert)
+    )
+    try:
+        cluster.kubectl("apply", "-n", namespace, "-f", "-", input=sealed_agent("docs"))
+        found = refused_with(cluster, namespace, operator, "SealingCertificateExpired")
+        ready = condition(cluster, namespace, "Ready")
+    finally:
+        stop(operator)
+    assert found["status"] == "False"
+    assert f"notAfter {expired_at.isoformat()}" in found["message"]
+    assert ready["status"] == "False"
