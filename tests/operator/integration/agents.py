@@ -17,6 +17,8 @@ from tests.operator.integration.harness import Operator, get_json, wait_for
 from tests.support import controlplane
 
 DATABASE_URL = "postgresql://u:p@db.example:5432/rag?sslmode=verify-full&sslrootcert=system"
+# A managed database and plain Secrets: the operator writes every Secret itself, unsealed.
+PLAIN_MANAGED: dict[str, Any] = {"database": {"managed": {}}, "secrets": {"provider": "kubernetes"}}
 
 
 def rag(name: str, **spec: Any) -> str:
@@ -134,3 +136,11 @@ def operator_metric(operator: Operator, name: str, match: str) -> Any:
             by_verb[verb] = by_verb.get(verb, 0.0) + float(line.rsplit(" ", 1)[1])
         return by_verb
     return sum(float(line.rsplit(" ", 1)[1]) for line in lines)
+
+
+def wait_for_secret(
+    cluster: controlplane.ControlPlane, ns: str, name: str, what: str, operator: Operator
+) -> dict[str, Any]:
+    """The Secret ``name`` once it exists (the operator wrote or unsealed it)."""
+    found = wait_for(lambda: get_json(cluster, "secret", name, "-n", ns), what, operator=operator)
+    return dict(found)

@@ -15,6 +15,7 @@ from tests.operator.integration.agents import (
     db_secret,
     deployment,
     ready_agent,
+    wait_for_secret,
 )
 from tests.operator.integration.harness import RESYNC_SECONDS, Operator, get_json, wait_for
 from tests.support import controlplane
@@ -51,11 +52,7 @@ def test_sealed_secrets_controller_unseals_generated_and_user_sealed_values(
     )
     generated = get_json(cluster, "secret", "docs-generated", "-n", namespace)
     assert len(base64.b64decode(generated["data"]["secret-key"])) >= 48
-    llm = wait_for(
-        lambda: get_json(cluster, "secret", "docs-llm", "-n", namespace),
-        "docs-llm unsealed",
-        operator=operator,
-    )
+    llm = wait_for_secret(cluster, namespace, "docs-llm", "docs-llm unsealed", operator)
     assert base64.b64decode(llm["data"]["api-key"]) == b"sk-test-123"
     live = get_json(cluster, "sealedsecret", "docs-llm", "-n", namespace)
     assert live["spec"]["encryptedData"]["api-key"] == sealed  # passed through untouched

@@ -12,6 +12,7 @@ import yaml
 
 from tests.operator.integration.agents import (
     DATABASE_URL,
+    PLAIN_MANAGED,
     apply,
     condition,
     db_secret,
@@ -20,6 +21,7 @@ from tests.operator.integration.agents import (
     patch_agent,
     rag,
     ready_agent,
+    wait_for_secret,
 )
 from tests.operator.integration.harness import RESYNC_SECONDS, Operator, get_json, wait_for
 from tests.support import controlplane
@@ -100,13 +102,8 @@ def test_events_and_conditions_report_a_missing_secret_and_the_recovery(
 def test_plain_secrets_provider_is_opt_in_and_generated_values_are_kept(
     cluster: controlplane.ControlPlane, namespace: str, operator: Operator
 ) -> None:
-    spec = {"database": {"managed": {}}, "secrets": {"provider": "kubernetes"}}
-    assert apply(cluster, namespace, rag("plain", **spec)).returncode == 0
-    secret = wait_for(
-        lambda: get_json(cluster, "secret", "plain-generated", "-n", namespace),
-        "generated Secret",
-        operator=operator,
-    )
+    assert apply(cluster, namespace, rag("plain", **PLAIN_MANAGED)).returncode == 0
+    secret = wait_for_secret(cluster, namespace, "plain-generated", "generated Secret", operator)
     assert set(secret["data"]) == {
         "secret-key",
         "db-password",

@@ -10,7 +10,7 @@ import time
 import pytest
 from cryptography import x509
 
-from tests.operator.integration.agents import apply, rag
+from tests.operator.integration.agents import PLAIN_MANAGED, apply, rag, wait_for_secret
 from tests.operator.integration.harness import RESYNC_SECONDS, Operator, get_json, wait_for
 from tests.support import controlplane
 
@@ -20,13 +20,8 @@ pytestmark = pytest.mark.k8s
 def test_the_operator_issues_and_keeps_the_managed_databases_certificates(
     cluster: controlplane.ControlPlane, namespace: str, operator: Operator
 ) -> None:
-    spec = {"database": {"managed": {}}, "secrets": {"provider": "kubernetes"}}
-    assert apply(cluster, namespace, rag("tls", **spec)).returncode == 0
-    secret = wait_for(
-        lambda: get_json(cluster, "secret", "tls-postgres-tls", "-n", namespace),
-        "the database TLS Secret",
-        operator=operator,
-    )
+    assert apply(cluster, namespace, rag("tls", **PLAIN_MANAGED)).returncode == 0
+    secret = wait_for_secret(cluster, namespace, "tls-postgres-tls", "the TLS Secret", operator)
     assert set(secret["data"]) == {"ca.crt", "ca.key", "tls.crt", "tls.key"}
     assert secret["metadata"]["ownerReferences"][0]["kind"] == "RagAgent"
     server = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
