@@ -23,8 +23,9 @@ SITE_ONLY = url_guard.AddressPolicy.of(
 SECRET = b"internal: do not fetch"
 
 
-class _Handler(http_site.QuietHandler):
-    """``/to?url=X`` redirects to X, ``/loop`` to itself; other paths answer a Markdown page."""
+class Handler(http_site.QuietHandler):
+    """``/to?url=X`` redirects to X, ``/loop`` to itself; other paths answer a Markdown page,
+    the secret one on the internal service (whatever name the request used to reach it)."""
 
     def do_GET(self) -> None:  # noqa: N802 (http.server calls it by this name)
         parts = urlsplit(self.path)
@@ -34,7 +35,7 @@ class _Handler(http_site.QuietHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        internal = self.headers.get("Host", "").startswith("127.0.0.1:")
+        internal = self.connection.getsockname()[0] == "127.0.0.1"
         body = SECRET if internal else b"# Page\n\nTea."
         self.send_response(200)
         self.send_header("Content-Type", "text/markdown")
@@ -45,13 +46,13 @@ class _Handler(http_site.QuietHandler):
 
 @pytest.fixture
 def site() -> Iterator[str]:
-    with http_site.serve(_Handler, "127.0.0.2") as url:
+    with http_site.serve(Handler, "127.0.0.2") as url:
         yield url
 
 
 @pytest.fixture
 def internal() -> Iterator[str]:
-    with http_site.serve(_Handler, "127.0.0.1") as url:
+    with http_site.serve(Handler, "127.0.0.1") as url:
         yield url
 
 

@@ -57,7 +57,12 @@ def snapshot(cluster: controlplane.ControlPlane, ns: str, kind: str, name: str) 
     live = get_json(cluster, kind, name, "-n", ns)
     assert live is not None, f"{kind}/{name} is gone"
     meta = live["metadata"]
-    return meta["resourceVersion"], meta.get("ownerReferences"), live.get("data")
+    return (
+        meta["resourceVersion"],
+        meta.get("ownerReferences"),
+        live.get("data"),
+        meta.get("labels"),
+    )
 
 
 def test_namesakes_are_refused_reported_and_survive_the_ragagent(
@@ -116,20 +121,13 @@ def victim_service_account() -> dict[str, Any]:
             "automountServiceAccountToken": True}  # fmt: skip
 
 
-def account_snapshot(cluster: controlplane.ControlPlane, ns: str, kind: str, name: str) -> Any:
-    live = get_json(cluster, kind, name, "-n", ns)
-    assert live is not None, f"{kind}/{name} is gone"
-    meta = live["metadata"]
-    return meta["resourceVersion"], meta.get("ownerReferences"), meta.get("labels")
-
-
 def test_service_and_service_account_namesakes_are_refused_and_survive_the_ragagent(
     cluster: controlplane.ControlPlane, namespace: str, operator: Operator
 ) -> None:
     victims = {"service": victim_service(), "serviceaccount": victim_service_account()}
     for victim in victims.values():
         cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(victim))
-    before = {kind: account_snapshot(cluster, namespace, kind, "docs") for kind in victims}
+    before = {kind: snapshot(cluster, namespace, kind, "docs") for kind in victims}
     db_secret(cluster, namespace, "docs-pg", DATABASE_URL)
     assert apply(cluster, namespace, rag("docs")).returncode == 0
 
@@ -147,10 +145,10 @@ def test_service_and_service_account_namesakes_are_refused_and_survive_the_ragag
     # It reconciled the rest: the ConfigMap is its own.
     assert get_json(cluster, "configmap", "docs-config", "-n", namespace) is not None
     for kind in victims:
-        assert account_snapshot(cluster, namespace, kind, "docs") == before[kind], kind
+        assert snapshot(cluster, namespace, kind, "docs") == before[kind], kind
 
     cluster.kubectl("delete", "ragagent", "docs", "-n", namespace)
     gone = lambda: get_json(cluster, "configmap", "docs-config", "-n", namespace) is None  # noqa: E731
     wait_for(gone, "the RagAgent's own children garbage-collected", timeout=90)
     for kind in victims:
-        assert account_snapshot(cluster, namespace, kind, "docs") == before[kind], kind
+        assert snapshot(cluster, namespace, kind, "docs") == before[kind], kind
