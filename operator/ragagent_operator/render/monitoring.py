@@ -111,6 +111,41 @@ AGENT_ALERTS = (
         "rotating-secrets",
     ),
 )
+# The agent-monthly token budget, from the agent's gauges (every replica reads the same
+# database row, so max). Agents without a monthly budget export a limit of 0, which the
+# "> 0" filter drops, so they never fire.
+_BUDGET_FRACTION = (
+    "max by (namespace, service) (ragagent_budget_month_used_tokens{$agent})"
+    " / max by (namespace, service) (ragagent_budget_month_limit_tokens{$agent} > 0)"
+)
+BUDGET_ALERTS = (
+    AgentAlert(
+        "RagAgentBudgetNearlySpent",
+        f"{_BUDGET_FRACTION} >= 0.8",
+        "5m",
+        "warning",
+        "RagAgent {{ $labels.namespace }}/{{ $labels.service }} has used"
+        " {{ $value | humanizePercentage }} of its monthly LLM token budget",
+        "{{ $labels.namespace }}/{{ $labels.service }} has spent 80% or more of"
+        " spec.budgets.agentMonthlyTokens this month. Once it is spent, every chat turn gets"
+        " 429 until the first of next month (UTC).",
+        "llm-budget",
+    ),
+    AgentAlert(
+        "RagAgentBudgetExhausted",
+        # The gauge may stop short of 100 %: a turn reserves an upper estimate, so the budget
+        # refuses turns once what is left is less than that. The refusals say so at once.
+        f"{_BUDGET_FRACTION} >= 1 or sum by (namespace, service)"
+        ' (increase(ragagent_budget_refused_total{$agent,budget="agent-monthly"}[10m])) > 0',
+        "1m",
+        "critical",
+        "RagAgent {{ $labels.namespace }}/{{ $labels.service }} has spent its monthly LLM"
+        " token budget",
+        "{{ $labels.namespace }}/{{ $labels.service }} refuses chat turns with 429: its"
+        " agent-monthly LLM token budget has no room left until the first of next month (UTC).",
+        "llm-budget",
+    ),
+)
 # Every target down, or none left at all. absent() needs the agent's exact matchers, which is
 # why no fleet-wide rule can say this; on a bare selector it keeps their labels.
 AGENT_DOWN = AgentAlert(
@@ -141,7 +176,7 @@ def build_service_monitor(agent: Agent) -> Manifest:
 def build_prometheus_rule(agent: Agent) -> Manifest:
     """RagAgentDown is left out while the agent wants no pod (``replicas: 0``, or held at 0
     during a restore): no scrape is then the expected state, not an outage."""
-    alerts = AGENT_ALERTS + ((AGENT_DOWN,) if is_expecting_pods(agent) else ())
+    alerts = AGENT_ALERTS + BUDGET_ALERTS + ((AGENT_DOWN,) if is_expecting_pods(agent) else ())
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
