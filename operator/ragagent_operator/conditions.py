@@ -8,7 +8,7 @@ Every condition type and reason the operator writes is a member of ``Type`` or
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -124,14 +124,17 @@ def without_times(cond: Condition) -> Condition:
     return {key: cond.get(key, "") for key in ("type", "status", "reason", "message")}
 
 
-def build_ready(conditions: dict[str, Condition]) -> Condition:
+def build_ready(conditions: dict[str, Condition], warnings: Sequence[str] = ()) -> Condition:
     """Ready is True when the Deployment is available and its secrets and database are ready.
 
-    When an input is False because a container fails, Ready takes that input's reason and
-    message (the pod, the container and its last error)."""
+    ``warnings`` (risks that do not stop the agent serving, such as unencrypted backups in
+    production) end a True Ready's message; its status and reason stay, so ``kubectl wait``
+    and alerts on Ready are unaffected. When an input is False because a container fails,
+    Ready takes that input's reason and message (the pod, the container and its last error)."""
     waiting = [kind for kind in READY_INPUTS if conditions.get(kind, {}).get("status") != "True"]
     if not waiting:
-        return build_condition(Type.READY, True, Reason.AGENT_READY, "the agent serves traffic")
+        message = "; ".join(["the agent serves traffic", *warnings])
+        return build_condition(Type.READY, True, Reason.AGENT_READY, message)
     for kind in waiting:
         cond = conditions.get(kind) or {}
         if cond.get("reason") in POD_FAILURES:

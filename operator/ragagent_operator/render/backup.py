@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from ragagent_operator import constants as c
-from ragagent_operator.render import backup_offsite, common, job, secrets
+from ragagent_operator.render import backup_offsite, common, configmap, job, secrets
 
 BACKUP_DIR = "/backups"
 # Scheduled and pre-reindex backups alike; only the latter are annotated (by index settings).
 RUN = job.Run(
     c.COMPONENT_BACKUP, c.Annotation.INDEX_HASH, backoff_limit=1, deadline_seconds=6 * 3600
+)
+UNENCRYPTED_WARNING = (
+    "warning: backups are unencrypted pg_dump archives on the volume (whoever can read it "
+    "reads every document and conversation); set spec.backup.encryption.recipients"
 )
 BACKUP_RESOURCES: dict[str, Any] = {
     "requests": {"cpu": "100m", "memory": "256Mi"},
@@ -107,3 +111,12 @@ def build_backup_volume_pod(
         volumes=[backups, job.TMP],
         reports=True,
     )
+
+
+def build_backup_warnings(agent: common.Agent) -> list[str]:
+    """What Ready's message warns of about backups: unencrypted ones of an agent in production
+    (a demo without authentication is not warned). Empty when backups are off."""
+    backup = agent.spec.backup
+    if backup.enabled and backup.encryption is None and configmap.is_production(agent):
+        return [UNENCRYPTED_WARNING]
+    return []

@@ -108,6 +108,12 @@ def _model_settings(agent: common.Agent) -> dict[str, EnvValue]:
     return settings
 
 
+def is_production(agent: common.Agent) -> bool:
+    """Whether the agent runs in production mode: always, except for auth.mode none with its
+    acknowledgement (a demo, see ``_auth_settings``)."""
+    return _auth_settings(agent).get("environment", "production") == "production"
+
+
 def _auth_settings(agent: common.Agent) -> dict[str, EnvValue]:
     """auth.mode none is for demos: the agent refuses anonymous use in production mode.
 

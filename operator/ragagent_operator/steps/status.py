@@ -17,7 +17,7 @@ from ragagent_operator import (
     pod_health,
 )
 from ragagent_operator import constants as c
-from ragagent_operator.render import common, event, postgres, service
+from ragagent_operator.render import backup, common, event, postgres, service
 from ragagent_operator.steps import knowledge_status, usage_status
 
 # Transitions of these types become Events (every Job's condition among them);
@@ -49,7 +49,8 @@ async def ensure_status(ctx: context.Context, failed: list[str] | None) -> None:
     knowledge = await knowledge_status.note_knowledge(ctx)
     usage = await usage_status.note_usage(ctx, datetime.now(UTC))
     _reconciled_condition(ctx, failed)
-    ctx.conditions[conditions.Type.READY] = conditions.build_ready(ctx.conditions)
+    warnings = backup.build_backup_warnings(agent)
+    ctx.conditions[conditions.Type.READY] = conditions.build_ready(ctx.conditions, warnings)
     old = dict(ctx.body.get("status") or {})
     generation = int(ctx.body["metadata"].get("generation", 0))
     ordered = [ctx.conditions[kind] for kind in conditions.Type if kind in ctx.conditions]
