@@ -59,20 +59,16 @@ def build_ingest_cronjob(
     ``suspend`` while a restore or a re-index waits, as the ingest Job then holds too.
     """
     pod = build_ingest_job(agent, knowledge_hash="", image=image)["spec"]["template"]["spec"]
-    spec = {
-        "schedule": agent.spec.knowledge.refresh_schedule or "",
-        "suspend": suspend,
-        "concurrencyPolicy": "Forbid",
-        "startingDeadlineSeconds": 600,
-        "successfulJobsHistoryLimit": 1,
-        "failedJobsHistoryLimit": 1,
-        "jobTemplate": {
-            "metadata": {"labels": common.labels(agent, c.COMPONENT_INGEST)},
-            "spec": job.build_job_spec(agent, RUN, pod),
-        },
-    }
-    meta = common.metadata(agent, ingest_cronjob_name(agent), c.COMPONENT_INGEST)
-    return common.child("batch/v1", "CronJob", meta, spec=spec)
+    return job.build_cronjob(
+        agent,
+        RUN,
+        name=ingest_cronjob_name(agent),
+        schedule=agent.spec.knowledge.refresh_schedule or "",
+        pod=pod,
+        suspend=suspend,
+        history=1,
+        starting_deadline_seconds=600,
+    )
 
 
 def source_name(source: spec.KnowledgeSource) -> str:

@@ -114,3 +114,34 @@ def build_job(
     """A ``run`` Job of ``agent`` named ``name``, annotated with the hash it was ``made_for``."""
     meta = common.metadata(agent, name, run.component, annotations={run.annotation: made_for})
     return common.child("batch/v1", "Job", meta, spec=build_job_spec(agent, run, pod))
+
+
+def build_cronjob(
+    agent: common.Agent,
+    run: Run,
+    *,
+    name: str,
+    schedule: str,
+    pod: dict[str, Any],
+    suspend: bool,
+    history: int,
+    starting_deadline_seconds: int,
+) -> common.Manifest:
+    """A CronJob of ``run`` Jobs that never overlap (``Forbid``): a second run of a command
+    that writes (sync) or reads the whole database (usage, backup) while one is still busy
+    only adds load. ``history`` runs of each outcome are kept, the newest being what the
+    status reads."""
+    spec = {
+        "schedule": schedule,
+        "suspend": suspend,
+        "concurrencyPolicy": "Forbid",
+        "startingDeadlineSeconds": starting_deadline_seconds,
+        "successfulJobsHistoryLimit": history,
+        "failedJobsHistoryLimit": history,
+        "jobTemplate": {
+            "metadata": {"labels": common.labels(agent, run.component)},
+            "spec": build_job_spec(agent, run, pod),
+        },
+    }
+    meta = common.metadata(agent, name, run.component)
+    return common.child("batch/v1", "CronJob", meta, spec=spec)

@@ -36,9 +36,8 @@ def is_reporting_usage(agent: common.Agent) -> bool:
 def build_usage_cronjob(
     agent: common.Agent, *, image: str, suspend: bool = False
 ) -> common.Manifest:
-    """Forbid overlapping runs (a slow database must not pile them up); one run of each
-    outcome is kept, the newest being all the status reads. ``suspend`` while a restore
-    runs: the database is being replaced."""
+    """One run of each outcome is kept, the newest being all the status reads. ``suspend``
+    while a restore runs: the database is being replaced."""
     pod = job.build_job_pod(
         agent,
         name="usage",
@@ -49,17 +48,8 @@ def build_usage_cronjob(
         volumes=[job.TMP],
         reports=True,
     )
-    spec = {
-        "schedule": SCHEDULE,
-        "suspend": suspend,
-        "concurrencyPolicy": "Forbid",
-        "startingDeadlineSeconds": 300,
-        "successfulJobsHistoryLimit": 1,
-        "failedJobsHistoryLimit": 1,
-        "jobTemplate": {
-            "metadata": {"labels": common.labels(agent, c.COMPONENT_USAGE)},
-            "spec": job.build_job_spec(agent, RUN, pod),
-        },
-    }
-    meta = common.metadata(agent, usage_cronjob_name(agent), c.COMPONENT_USAGE)
-    return common.child("batch/v1", "CronJob", meta, spec=spec)
+    name = usage_cronjob_name(agent)
+    return job.build_cronjob(
+        agent, RUN, name=name, schedule=SCHEDULE, pod=pod, suspend=suspend, history=1,
+        starting_deadline_seconds=300,
+    )  # fmt: skip
