@@ -49,6 +49,24 @@ def test_earlier_stages_reads_and_non_resource_requests_are_not_writes() -> None
     assert audit.parse_write("  \n") is None
 
 
+def test_reads_are_their_completions_and_never_a_write() -> None:
+    requested, got, version, listed = sample_lines()[12:]
+
+    reads = [audit.parse_read(line) for line in (requested, got, version, listed)]
+    assert reads == [
+        None,  # an earlier stage
+        audit.Write(ADMIN, "get", "configmaps", "", "reads", "seen", 200),
+        None,  # a non-resource URL
+        audit.Write(ADMIN, "list", "configmaps", "", "reads", "", 200),
+    ]
+    assert all(audit.parse_read(line) is None for line in sample_lines()[:12])  # writes
+    watch = got.replace('"verb":"get"', '"verb":"watch"')
+    watch = watch.replace('"stage":"ResponseComplete"', '"stage":"ResponseStarted"')
+    assert audit.parse_read(watch) == audit.Write(  # a watch still open
+        ADMIN, "watch", "configmaps", "", "reads", "seen", 200
+    )
+
+
 def test_object_writes_are_one_users_whole_objects_refused_ones_included(
     writes: list[audit.Write],
 ) -> None:
@@ -101,7 +119,9 @@ def test_the_policy_records_writes_once_at_metadata_level_and_the_log_never_rota
 
     assert policy["omitStages"] == ["RequestReceived"]
     assert {"level": "Metadata", "verbs": sorted(audit.WRITE_VERBS)} in policy["rules"]
-    assert policy["rules"][-1] == {"level": "None"}  # no reads
+    assert policy["rules"][-1] == {"level": "None"}  # no reads but the audited namespace's
+    audited = {"level": "Metadata", "userGroups": ["system:serviceaccounts:audited-reads"]}
+    assert policy["rules"].index(audited) < len(policy["rules"]) - 1
     assert "--audit-log-maxsize=0" in flags  # one plain file: offsets stay valid
     assert "--audit-log-format=json" in flags
 

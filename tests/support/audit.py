@@ -1,7 +1,8 @@
 """The test API server's audit log: who wrote which object, read from a byte offset on.
 
 The control plane's policy (``components.build_audit_policy``) records each write request once,
-at Metadata level, when its response is complete: one JSON object per line. Unlike the API
+at Metadata level, when its response is complete: one JSON object per line; and the reads of
+one namespace's ServiceAccounts (READS_AUDITED_NAMESPACE). Unlike the API
 server's request counters, each record names the user, so a test can count one client's writes
 without blaming it for another's (the sealed-secrets controller unsealing, the controller
 manager's token Secrets, the namespace controller cleaning up).
@@ -28,8 +29,15 @@ WRITE_METHODS = {
     "deletecollection": "DELETE",
 }
 WRITE_VERBS = frozenset(WRITE_METHODS)
+READ_VERBS = frozenset({"get", "list", "watch"})
+# Reads are recorded for the ServiceAccounts of this namespace only (reads are far more
+# numerous than writes): the permission test runs its operator there, so the read grants it
+# keeps are each shown by a request.
+READS_AUDITED_NAMESPACE = "audited-reads"
 # Only the last stage counts: with RequestReceived logged too, each request would be two lines.
 COMPLETE = "ResponseComplete"
+# A watch still open when the log is read has only this stage so far.
+STARTED = "ResponseStarted"
 TAIL_BYTES = 1 << 16  # far longer than one Metadata-level line (about 1 KiB)
 
 
@@ -60,11 +68,21 @@ def parse_write(line: str) -> Write | None:
     """The write one log line records. None for a blank line, a read, an earlier stage, or a
     request on no object (a non-resource URL has no objectRef). Raises ValueError on a line
     that is not JSON."""
+    return _parse(line, WRITE_VERBS, (COMPLETE,))
+
+
+def parse_read(line: str) -> Write | None:
+    """The read (get, list, watch) one log line records, as a ``Write`` of a read verb: its
+    completion, or the start of a watch. None for anything else, as ``parse_write``."""
+    return _parse(line, READ_VERBS, (STARTED, COMPLETE))
+
+
+def _parse(line: str, verbs: Collection[str], stages: Collection[str]) -> Write | None:
     if not line.strip():
         return None
     event: dict[str, Any] = json.loads(line)
     ref = event.get("objectRef")
-    if event.get("stage") != COMPLETE or event.get("verb") not in WRITE_VERBS or not ref:
+    if event.get("stage") not in stages or event.get("verb") not in verbs or not ref:
         return None
     return Write(
         user=str(event["user"].get("username", "")),
@@ -135,6 +153,16 @@ def read_writes(path: Path, since: int) -> list[Write]:
     """The writes logged after byte ``since`` (from ``offset``), up to the last complete line.
 
     Raises AuditLogRotatedError when the log is now shorter than ``since``."""
+    return parse_writes(_lines_since(path, since))
+
+
+def read_reads(path: Path, since: int) -> list[Write]:
+    """The reads logged after byte ``since`` (of READS_AUDITED_NAMESPACE's ServiceAccounts
+    only: the policy records no other reads), as ``read_writes``."""
+    return [read for line in _lines_since(path, since) if (read := parse_read(line)) is not None]
+
+
+def _lines_since(path: Path, since: int) -> list[str]:
     with path.open("rb") as log:
         size = log.seek(0, os.SEEK_END)
         if size < since:
@@ -142,4 +170,4 @@ def read_writes(path: Path, since: int) -> list[Write]:
         log.seek(since)
         data = log.read(size - since)
     complete = data[: data.rfind(b"\n") + 1]
-    return parse_writes(complete.decode().splitlines())
+    return complete.decode().splitlines()

@@ -117,7 +117,9 @@ def build_audit_flags(*, policy: Path, log: Path) -> list[str]:
 
 
 def build_audit_policy() -> dict[str, Any]:
-    """Every write to an object at Metadata level (who, what, which object; no bodies), once.
+    """Every write to an object at Metadata level (who, what, which object; no bodies), once,
+    and every request of READS_AUDITED_NAMESPACE's ServiceAccounts (the permission test's
+    operator), reads included.
 
     Leases are heartbeats (the API server's own and kwok's node every 10 s), and token and
     access reviews are questions sent as creates: none is a test's subject, so none is kept.
@@ -128,14 +130,16 @@ def build_audit_policy() -> dict[str, Any]:
         {"group": "authentication.k8s.io", "resources": ["tokenreviews"]},
         {"group": "authorization.k8s.io", "resources": ["subjectaccessreviews"]},
     ]
+    audited = f"system:serviceaccounts:{audit.READS_AUDITED_NAMESPACE}"
     return {
         "apiVersion": "audit.k8s.io/v1",
         "kind": "Policy",
         "omitStages": ["RequestReceived"],
         "rules": [
             {"level": "None", "resources": never},
+            {"level": "Metadata", "userGroups": [audited]},  # its reads too (audit.read_reads)
             {"level": "Metadata", "verbs": sorted(audit.WRITE_VERBS)},
-            {"level": "None"},  # reads: far more numerous, and no test counts them
+            {"level": "None"},  # other reads: far more numerous, and no test counts them
         ],
     }
 

@@ -1,10 +1,12 @@
 """The operator's effective permissions are exactly what its reconcile uses, in both modes.
 
 ``kubectl auth can-i --list`` (as the chart's ServiceAccount, its RBAC applied to the real
-control plane) is compared with USED: any grant beyond it fails the test. USED's writes are
+control plane) is compared with USED: any grant beyond it fails the test. USED is
 cross-checked with the audit log of a reconcile under that RBAC that creates every child kind
-and then turns autoscaling, backups and the managed database off (the delete paths); its reads
-cannot be audited (the policy logs writes only), so each carries its reason here.
+and then turns autoscaling, backups and the managed database off (the delete paths): its writes,
+and its reads too, since that operator runs in the one namespace whose reads the control plane
+audits (audit.READS_AUDITED_NAMESPACE). A grant the reconcile does not use is listed in
+NOT_EXERCISED or NOT_READ with its reason.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import functools
 import json
 import re
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +75,14 @@ NOT_EXERCISED = {
         (f"{r}.monitoring.coreos.com", v)
         for r in ("servicemonitors", "prometheusrules")
         for v in ("create", "patch", "delete")
+    },  # no Prometheus Operator CRDs here
+}
+# Reads in USED the reconcile below does not make, and why they stay.
+NOT_READ = {
+    ("jobs.batch", "get"),  # a restore or re-index Job by its request's name (test_restore_k8s)
+    ("sealedsecrets.bitnami.com", "get"),  # the sealed provider (test_sealing_k8s)
+    *{
+        (f"{r}.monitoring.coreos.com", "get") for r in ("servicemonitors", "prometheusrules")
     },  # no Prometheus Operator CRDs here
 }
 # Writes by verb: a server-side apply is a "patch", even when it creates the object.
@@ -171,9 +182,19 @@ def reconciled_generation(cluster: controlplane.ControlPlane, ns: str, generatio
     return done.get("status") == "True" and done.get("observedGeneration") == generation
 
 
-def test_the_reconcile_writes_only_what_used_lists(
-    cluster: controlplane.ControlPlane, namespace: str, installed: Path
+@pytest.fixture
+def audited_namespace(cluster: controlplane.ControlPlane) -> Iterator[str]:
+    """The namespace whose ServiceAccounts' reads the control plane audits, made for one test."""
+    name = audit.READS_AUDITED_NAMESPACE
+    cluster.kubectl("create", "namespace", name)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false")
+
+
+def test_the_reconcile_reads_and_writes_only_what_used_lists(
+    cluster: controlplane.ControlPlane, audited_namespace: str, installed: Path
 ) -> None:
+    namespace = audited_namespace
     user = apply_rbac(cluster, namespace, "peering.name=ragagent")
     account = user.rsplit(":", 1)[1]
     kubeconfig = cluster.kubeconfig_for_token(cluster.token_for(account, namespace), name=account)
@@ -201,10 +222,15 @@ def test_the_reconcile_writes_only_what_used_lists(
     observed = {(write_resource(w), w.verb) for w in writes}
     # An apply that creates is audited as a patch answered 201; it was authorized as a create.
     observed |= {(write_resource(w), "create") for w in writes if w.code == CREATED}
+    reads = audit.by_user(audit.read_reads(cluster.audit_log_path, start), user)
+    read = {(write_resource(r), r.verb) for r in reads}
 
     assert observed <= USED | PEERING, observed - USED - PEERING
     listed_writes = {(r, v) for r, v in USED if v in WRITE_VERBS}
     assert listed_writes - observed == NOT_EXERCISED
+    assert read <= USED | PEERING, read - USED - PEERING
+    listed_reads = {(r, v) for r, v in USED if v in audit.READ_VERBS}
+    assert listed_reads - read == NOT_READ
     assert get_json(cluster, "statefulset", "docs-postgres", "-n", namespace) is None
 
 
