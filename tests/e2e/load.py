@@ -16,7 +16,8 @@ from tests.support import controlplane
 
 # Run in the client pod: chat completions at argv[1] from argv[3] threads, together at most
 # argv[2] a second, until stdin closes (the key is its first line, never on a command line)
-# or argv[4] seconds pass; then prints the count of each HTTP status (or error name) as JSON.
+# or argv[4] seconds pass; then prints the count of each HTTP status (or error and its reason)
+# as JSON.
 # Each question differs, so no answer or embedding could come from a cache.
 LOAD_SCRIPT = """
 import json, sys, threading, time, urllib.error, urllib.request
@@ -35,8 +36,8 @@ def ask(n):
             return str(response.status)
     except urllib.error.HTTPError as error:
         return str(error.code)
-    except OSError as error:
-        return type(error).__name__
+    except OSError as error:  # named with its reason: refused, reset, DNS, timed out
+        return f"{type(error).__name__}: {getattr(error, 'reason', error)}"
 def work(index):
     n = index
     while not stop.is_set():
