@@ -31,6 +31,7 @@ from ragagent_operator.render import (
     secrets,
     service,
     serviceaccount,
+    usage_job,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -71,6 +72,8 @@ def build_children(agent: common.Agent) -> list[dict[str, Any]]:
             backup.build_backup_pvc(agent),
             backup.build_backup_cronjob(agent, image=agent.image),
         ]
+    if usage_job.is_reporting_usage(agent):
+        children.append(usage_job.build_usage_cronjob(agent, image=agent.image))
     if agent.spec.observability.service_monitor:
         children += [
             monitoring.build_service_monitor(agent),
