@@ -95,25 +95,25 @@ def _copy_documents(conn: psycopg.Connection[Any], docs: int, per_doc: int) -> N
 def _copy_chunks(
     conn: psycopg.Connection[Any], rng: Any, ids: list[int], *, chunks: int, per_doc: int
 ) -> None:
-    query = "COPY chunks (document_id, ordinal, text, embedding) FROM STDIN WITH (FORMAT BINARY)"
+    # Generation 1: the one prepare_schema's claim created, serving.
+    query = (
+        "COPY chunks (generation, document_id, ordinal, text, embedding) "
+        "FROM STDIN WITH (FORMAT BINARY)"
+    )
     with conn.cursor().copy(query) as copy:
-        copy.set_types(["bigint", "integer", "text", "vector"])
+        copy.set_types(["integer", "bigint", "integer", "text", "vector"])
         for n in range(chunks):
             vector = rng.standard_normal(DIMENSION).astype(np.float32)
             vector /= np.linalg.norm(vector)
             text = " ".join(rng.choice(WORDS, 60))
-            copy.write_row((ids[n // per_doc], n % per_doc, text, vector))
+            copy.write_row((1, ids[n // per_doc], n % per_doc, text, vector))
 
 
 def build_hnsw(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         memory = restore.DEFAULT_MAINTENANCE_WORK_MEM
         conn.execute("SELECT set_config('maintenance_work_mem', %s, false)", (memory,))
-        conn.execute(
-            sql.SQL("CREATE INDEX {} ON chunks USING hnsw (embedding vector_cosine_ops)").format(
-                sql.Identifier(embedding_index.HNSW_INDEX)
-            )
-        )
+        conn.execute(embedding_index.build_hnsw_sql(1, DIMENSION, concurrently=False))
         conn.execute("ANALYZE")
 
 

@@ -6,12 +6,11 @@ and ``retrieval.build_fused``, the agent's own fusion, so a run scores any setti
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ragagent.rag import relevance, retrieval
+from ragagent.rag import ranking_metrics, relevance, retrieval
 from ragagent.rag.types import RetrievedChunk
 
 Qrels = dict[str, dict[str, int]]
@@ -35,18 +34,9 @@ class Declines:
     answerable: int
 
 
-def build_ndcg(ranked: list[str], relevant: dict[str, int], k: int) -> float:
-    """nDCG@k with linear gains; 0 when the query has no relevant document."""
-    dcg = sum(relevant.get(doc, 0) / math.log2(i + 2) for i, doc in enumerate(ranked[:k]))
-    ideal = sorted((g for g in relevant.values() if g > 0), reverse=True)[:k]
-    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
-    return dcg / idcg if idcg > 0 else 0.0
-
-
-def build_recall(ranked: list[str], relevant: dict[str, int], k: int) -> float:
-    """Share of the relevant documents found in the first k; 0 when none is relevant."""
-    wanted = {doc for doc, gain in relevant.items() if gain > 0}
-    return len(wanted.intersection(ranked[:k])) / len(wanted) if wanted else 0.0
+# The agent's own metrics, which `ragagent index eval` gates a switch with.
+build_ndcg = ranking_metrics.build_ndcg
+build_recall = ranking_metrics.build_recall
 
 
 def build_documents_ranking(results: list[dict[str, Any]]) -> list[str]:

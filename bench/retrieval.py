@@ -54,23 +54,21 @@ async def load_corpus(db: Database, count: int, rng: np.random.Generator) -> np.
     texts = build_texts(count, words, rng)
     vectors = build_vectors(count, rng)
     async with db.connection() as conn, conn.transaction():
-        await embedding_index.ensure_index_model(conn, MODEL)
-        await conn.execute("DROP INDEX IF EXISTS " + embedding_index.HNSW_INDEX)
-        await _copy(conn, texts, vectors)
+        generation = await embedding_index.ensure_index_model(conn, MODEL)
+        await conn.execute("DROP INDEX IF EXISTS " + embedding_index.hnsw_index_name(generation))
+        await _copy(conn, generation, texts, vectors)
     started = time.perf_counter()
     async with db.connection() as conn:
         await conn.execute("SET maintenance_work_mem = '1GB'")
         await conn.execute(
-            "CREATE INDEX "
-            + embedding_index.HNSW_INDEX
-            + " ON chunks USING hnsw (embedding vector_cosine_ops)"
+            embedding_index.build_hnsw_sql(generation, DIMENSION, concurrently=False)
         )
     await _analyze(db)
     log.warning("HNSW index over %d vectors built in %.1f s", count, time.perf_counter() - started)
     return vectors
 
 
-async def _copy(conn: Connection, texts: list[str], vectors: np.ndarray) -> None:
+async def _copy(conn: Connection, generation: int, texts: list[str], vectors: np.ndarray) -> None:
     cursor = await conn.execute(
         "INSERT INTO documents (external_id, title, content_type, content_hash) "
         "VALUES ('bench', 'bench', 'text/plain', 'x') RETURNING id"
@@ -78,11 +76,12 @@ async def _copy(conn: Connection, texts: list[str], vectors: np.ndarray) -> None
     row = await cursor.fetchone()
     assert row is not None
     async with conn.cursor().copy(
-        "COPY chunks (document_id, ordinal, text, embedding) FROM STDIN WITH (FORMAT BINARY)"
+        "COPY chunks (generation, document_id, ordinal, text, embedding) "
+        "FROM STDIN WITH (FORMAT BINARY)"
     ) as copy:
-        copy.set_types(["int8", "int4", "text", "vector"])
+        copy.set_types(["int4", "int8", "int4", "text", "vector"])
         for ordinal, (text, vector) in enumerate(zip(texts, vectors, strict=True)):
-            await copy.write_row((row["id"], ordinal, text, vector))
+            await copy.write_row((generation, row["id"], ordinal, text, vector))
 
 
 async def _analyze(db: Database) -> None:

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ragagent import cli_apikey, cli_backup, cli_usage
+from ragagent import cli_apikey, cli_backup, cli_index, cli_usage
 from ragagent.cli_database import open_database
 from ragagent.core.config import ConfigError, Settings, load_settings, settings_class
 from ragagent.core.errors import AgentError
@@ -27,6 +27,7 @@ from ragagent.rag.sources import Source, find_sources, read_inputs
 
 app = typer.Typer(help="RagAgent: RAG chat over PostgreSQL + pgvector.", no_args_is_help=True)
 app.add_typer(cli_apikey.app, name="apikey")
+app.add_typer(cli_index.app, name="index")
 cli_backup.register(app)
 cli_usage.register(app)
 console = Console(stderr=True)
@@ -191,16 +192,28 @@ def _progress() -> Progress:
 
 
 @app.command()
-def reindex() -> None:
-    """Re-embed every chunk with the configured model; re-chunk when the chunking changed."""
+def reindex(
+    candidate: Annotated[
+        bool, typer.Option(help="Only build the generation (as `ragagent index build`).")
+    ] = False,
+    keep: Annotated[int, typer.Option(min=0, help="Earlier generations to keep.")] = 1,
+) -> None:
+    """Build a generation with the configured model and chunking and serve it, ungated.
+
+    The serving generation answers until the switch; the one it replaces is kept
+    (``--keep``) so that ``ragagent index switch`` can go back to it at once.
+    """
+    if candidate:
+        cli_index.build()
+        return
     settings = _settings("reindex")
 
     async def action() -> reindexing.ReindexResult:
         embedder = await asyncio.to_thread(embeddings.create_embedder, settings)
         async with open_database(settings) as db:
             with _progress() as progress:
-                task = progress.add_task("re-embedding chunks", total=None)
-                return await reindexing.reindex(
+                task = progress.add_task("indexing documents", total=None)
+                result = await reindexing.reindex(
                     db=db,
                     embedder=embedder,
                     chunking=ingest.build_chunking(settings),
@@ -209,17 +222,19 @@ def reindex() -> None:
                         task, completed=done, total=total
                     ),
                 )
+            await reindexing.prune(db, keep=keep)
+            return result
 
     _print_reindexed(_run(action), settings)
 
 
 def _print_reindexed(result: reindexing.ReindexResult, settings: Settings) -> None:
-    console.print(f"re-embedded {result.chunks} chunks")
-    if result.rechunked or result.kept or result.skipped:
+    console.print(f"re-embedded {result.chunks} chunks into generation {result.generation}")
+    if result.rechunked or result.kept or result.caught_up:
         console.print(
             f"re-chunked {result.rechunked} documents (size {settings.chunk_size}, "
             f"overlap {settings.chunk_overlap}); {result.kept} without a stored body kept "
-            f"their chunks; {result.skipped} changed meanwhile were left as ingested"
+            f"their chunks; {result.caught_up} changed meanwhile were caught up"
         )
 
 

@@ -1,7 +1,7 @@
 """``reindex`` after a chunking change, on the real embedded PostgreSQL and local embedder.
 
 A chunking change must change the chunks: every document that keeps its parsed body
-is cut again, in the same switch that re-embeds everything and records the chunking.
+is cut again into a new index generation, which the switch then serves with its chunking.
 """
 
 from __future__ import annotations
@@ -54,10 +54,11 @@ async def _reindex(
 
 
 async def _chunks(db: Database, external_id: str) -> list[tuple[int, str]]:
-    """(chunk id, text) of one document, in order."""
+    """(chunk id, text) of one document in the serving generation, in order."""
     async with db.connection() as conn:
         cursor = await conn.execute(
             "SELECT c.id, c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "JOIN embedding_index e ON e.generation = c.generation "
             "WHERE d.external_id = %s ORDER BY c.ordinal",
             (external_id,),
         )
@@ -101,7 +102,7 @@ async def test_reindex_after_a_chunking_change_re_chunks_and_records_the_chunkin
     after = await _chunks(db, "hb")
     assert len(after) > len(before)
     assert max(len(text) for _, text in after) <= SMALL.size
-    assert done == reindex.ReindexResult(chunks=len(after), rechunked=1)
+    assert done == reindex.ReindexResult(chunks=len(after), rechunked=1, generation=2)
     assert await _chunk_count(db, "hb") == len(after)
     record = await _record(db)
     assert record is not None
@@ -109,7 +110,7 @@ async def test_reindex_after_a_chunking_change_re_chunks_and_records_the_chunkin
     assert await _top_document(db, embedder, "how many days of leave") == "hb"
 
 
-async def test_a_second_reindex_with_the_same_chunking_rewrites_no_chunk(
+async def test_a_second_reindex_with_the_same_chunking_cuts_no_document_again(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
     await documents.ingest(db, embedder, pg_settings, documents.markdown(HANDBOOK, "hb"))
@@ -118,8 +119,8 @@ async def test_a_second_reindex_with_the_same_chunking_rewrites_no_chunk(
 
     again = await _reindex(db, embedder, SMALL)
 
-    assert again == reindex.ReindexResult(chunks=len(first))
-    assert await _chunks(db, "hb") == first
+    assert again == reindex.ReindexResult(chunks=len(first), generation=3)
+    assert [text for _, text in await _chunks(db, "hb")] == [text for _, text in first]
 
 
 async def test_a_document_from_before_the_migration_keeps_its_chunks(
@@ -139,14 +140,14 @@ async def test_a_document_from_before_the_migration_keeps_its_chunks(
 
         assert (done.rechunked, done.kept) == (1, 1)
         assert "1 documents were ingested before their text was kept" in caplog.text
-        assert await _chunks(db, "old") == old_chunks
+        assert [t for _, t in await _chunks(db, "old")] == [t for _, t in old_chunks]
         assert max(len(text) for _, text in await _chunks(db, "hb")) <= SMALL.size
         assert await _top_document(db, embedder, "tomatoes and basil") == "old"
     finally:
         await db.close()
 
 
-async def test_a_document_changed_while_re_indexing_keeps_its_newer_version(
+async def test_a_document_changed_while_re_indexing_is_caught_up_in_the_new_chunking(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
     await documents.ingest(db, embedder, pg_settings, documents.markdown(HANDBOOK, "hb"))
@@ -155,14 +156,15 @@ async def test_a_document_changed_while_re_indexing_keeps_its_newer_version(
     await asyncio.to_thread(paused.started.wait)
     changed = HANDBOOK.replace("30 days", "35 days")
     await documents.ingest(db, embedder, pg_settings, documents.markdown(changed, "hb"))
-    written = await _chunks(db, "hb")
     paused.go_on.set()
 
     done = await running
 
-    assert (done.rechunked, done.skipped) == (0, 1)
-    assert await _chunks(db, "hb") == written
-    assert any("35 days" in text for _, text in written)
+    assert done.caught_up == 1
+    after = [text for _, text in await _chunks(db, "hb")]
+    assert any("35 days" in text for text in after)
+    assert not any("30 days" in text for text in after)
+    assert max(len(text) for text in after) <= SMALL.size
 
 
 class _PausingEmbedder:

@@ -103,7 +103,7 @@ async def test_switching_the_embedding_model_is_refused_until_reindexed(
         await _search(corpus, other, "zebra")
     chunking = ingest.build_chunking(pg_settings)
     done = await reindex.reindex(db=corpus, embedder=other, chunking=chunking, batch_size=2)
-    assert done == reindex.ReindexResult(chunks=len(CORPUS))
+    assert done == reindex.ReindexResult(chunks=len(CORPUS), generation=2)
     assert (await _search(corpus, other, "animal with stripes"))[0].external_id == "zebra"
     with pytest.raises(errors.EmbeddingModelMismatch):
         await _search(corpus, embedder, "zebra")

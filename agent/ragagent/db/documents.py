@@ -1,5 +1,5 @@
-"""SQL for documents and chunks. Every function runs on the caller's connection
-(and so inside the caller's transaction); none commits by itself."""
+"""SQL for documents (their chunks: ragagent.db.generations). Every function runs on the
+caller's connection (and so inside the caller's transaction); none commits by itself."""
 
 from __future__ import annotations
 
@@ -26,13 +26,6 @@ class StoredHash:
     has_body: bool
     etag: str | None = None
     last_modified: str | None = None
-
-
-@dataclass(frozen=True)
-class DocumentBody:
-    id: int
-    content_hash: str
-    body: str
 
 
 async def find_hashes(conn: Connection, external_ids: Sequence[str]) -> dict[str, StoredHash]:
@@ -88,43 +81,6 @@ async def upsert_document(conn: Connection, doc: models.DocumentValues) -> tuple
     )
     row = await cursor.fetchone()
     return None if row is None else (int(row["id"]), bool(row["created"]))
-
-
-async def replace_chunks(
-    conn: Connection, document_id: int, texts: Sequence[str], vectors: models.Vector
-) -> None:
-    """Delete the document's chunks and bulk-load the new ones with binary COPY."""
-    await conn.execute("DELETE FROM chunks WHERE document_id = %s", (document_id,))
-    async with conn.cursor().copy(
-        "COPY chunks (document_id, ordinal, text, embedding) FROM STDIN WITH (FORMAT BINARY)"
-    ) as copy:
-        copy.set_types(["int8", "int4", "text", "vector"])
-        for ordinal, (text, vector) in enumerate(zip(texts, vectors, strict=True)):
-            await copy.write_row((document_id, ordinal, text, vector))
-
-
-async def list_bodies(conn: Connection) -> list[DocumentBody]:
-    """Every document that keeps its body, by id."""
-    cursor = await conn.execute(
-        "SELECT id, content_hash, body FROM documents WHERE body IS NOT NULL ORDER BY id"
-    )
-    return [
-        DocumentBody(int(r["id"]), str(r["content_hash"]), str(r["body"]))
-        for r in await cursor.fetchall()
-    ]
-
-
-async def lock_hashes(conn: Connection, document_ids: Sequence[int]) -> dict[int, str]:
-    """id -> content_hash of those still there, locked until the transaction ends."""
-    cursor = await conn.execute(
-        "SELECT id, content_hash FROM documents WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
-        (list(document_ids),),
-    )
-    return {int(r["id"]): str(r["content_hash"]) for r in await cursor.fetchall()}
-
-
-async def set_chunk_count(conn: Connection, document_id: int, count: int) -> None:
-    await conn.execute("UPDATE documents SET chunk_count = %s WHERE id = %s", (count, document_id))
 
 
 async def list_documents(

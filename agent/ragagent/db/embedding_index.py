@@ -1,31 +1,34 @@
-"""The embedding-model guard: which model and dimension built the stored vectors.
+"""The embedding-model guard: which model and dimension the serving index generation has.
 
-One row in ``embedding_index`` records them. The first model to use an empty
-database claims it: the vector column gets its fixed dimension and the HNSW
-index is built. Any other configured model is refused with
-``EmbeddingModelMismatch`` until ``ragagent reindex`` re-embeds every chunk, so
-vectors from two models are never mixed or compared.
+The ``embedding_index`` view shows the serving generation (ragagent.db.generations).
+The first model to use an empty database claims it: generation 1 is created for it,
+serving, with its HNSW index. Any other configured model is refused with
+``EmbeddingModelMismatch`` until a generation built with it is switched to
+(``ragagent reindex`` or ``ragagent index build`` then ``switch``), so vectors from two
+models are never compared.
 
-The row also records the chunking the chunks were cut with, but another
-configured chunking refuses nothing: chunks cut with other settings are still
-text with comparable vectors, so retrieval keeps using them and ingestion cuts
-the documents it writes with the configured chunking. ``ragagent reindex``
-brings the stored documents to the configured chunking and records it.
+The view also shows the chunking the serving chunks were cut with, but another
+configured chunking refuses nothing: chunks cut with other settings are still text with
+comparable vectors, so retrieval keeps using them and ingestion cuts the documents it
+writes with the configured chunking until a re-chunked generation is switched to.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from psycopg import sql
 
 from ragagent.core import errors
 from ragagent.core.db import Connection
 
-# Serialises claiming and re-indexing between processes.
+# Ingestion holds it shared while it writes to the serving generation; claiming a database
+# and switching generations hold it exclusively, so a write never lands in a generation
+# that stopped serving while it was written.
 INDEX_LOCK = 0x52414702
-HNSW_INDEX = "chunks_embedding_hnsw"
+
+State = Literal["building", "ready", "serving", "retained"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class IndexModel:
 
     @classmethod
     def from_row(cls, row: dict[str, Any] | None) -> IndexModel | None:
-        """The model an ``embedding_index`` row records; None without a row (nothing claimed)."""
+        """The model a row records; None without a row (nothing claimed)."""
         return None if row is None else cls(str(row["model"]), int(row["dimension"]))
 
 
@@ -62,17 +65,17 @@ class IndexRecord:
     chunking: Chunking | None
 
 
-READ_MODEL_SQL = "SELECT model, dimension FROM embedding_index"
+READ_MODEL_SQL = "SELECT generation, model, dimension FROM embedding_index"
 
 
 async def read_index_model(conn: Connection) -> IndexModel | None:
-    """The recorded model, or None when no model has claimed the database yet."""
+    """The serving model, or None when no model has claimed the database yet."""
     cursor = await conn.execute(READ_MODEL_SQL)
     return IndexModel.from_row(await cursor.fetchone())
 
 
 async def read_index_record(conn: Connection) -> IndexRecord | None:
-    """The recorded model and chunking, or None when no model has claimed the database yet."""
+    """The serving model and chunking, or None when no model has claimed the database yet."""
     cursor = await conn.execute(
         "SELECT model, dimension, chunk_size, chunk_overlap FROM embedding_index"
     )
@@ -84,7 +87,7 @@ async def read_index_record(conn: Connection) -> IndexRecord | None:
 
 
 def check_model(recorded: IndexModel | None, wanted: IndexModel) -> None:
-    """Raise EmbeddingModelMismatch when the index was built with another model."""
+    """Raise EmbeddingModelMismatch when the serving generation has another model."""
     if recorded is not None and recorded != wanted:
         raise errors.EmbeddingModelMismatch(
             f"the index was built with {recorded.model} ({recorded.dimension}-d) but the "
@@ -93,69 +96,93 @@ def check_model(recorded: IndexModel | None, wanted: IndexModel) -> None:
         )
 
 
+async def _serving(conn: Connection) -> tuple[int, IndexModel] | None:
+    cursor = await conn.execute(READ_MODEL_SQL)
+    row = await cursor.fetchone()
+    model = IndexModel.from_row(row)
+    return None if row is None or model is None else (int(row["generation"]), model)
+
+
 async def ensure_index_model(
     conn: Connection, wanted: IndexModel, *, chunking: Chunking | None = None
-) -> None:
-    """Claim an unclaimed database for ``wanted`` or check it matches; idempotent.
+) -> int:
+    """The serving generation's id, claiming an unclaimed database for ``wanted``.
 
-    A claim records ``chunking`` too (None: unknown); an existing record's chunking is
-    left alone, whatever it is. Runs inside the caller's transaction, so a claim and
-    the first chunks commit together.
+    Raises EmbeddingModelMismatch when the serving generation has another model. A claim
+    records ``chunking`` too (None: unknown). Runs inside the caller's transaction and
+    holds the index lock (shared) until it ends, so a switch waits for the write.
     """
-    recorded = await read_index_model(conn)
-    if recorded is None:
+    serving = await _serving(conn)
+    if serving is None:
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (INDEX_LOCK,))
-        recorded = await read_index_model(conn)
-    if recorded is None:
-        await _set_dimension(conn, wanted.dimension)
-        await _record(conn, wanted, chunking)
-        return
-    check_model(recorded, wanted)
+        serving = await _serving(conn)
+        if serving is None:
+            return await create(conn, wanted, chunking, state="serving")
+    else:
+        await conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (INDEX_LOCK,))
+        # Read again under the lock: a switch may have committed since the first read.
+        serving = await _serving(conn)
+    if serving is None:  # only a manual edit of index_generations gets here
+        raise errors.AgentError("no index generation is serving")
+    check_model(serving[1], wanted)
+    return serving[0]
 
 
-async def _record(conn: Connection, wanted: IndexModel, chunking: Chunking | None) -> None:
-    """Replace the record: a new ``created_at`` says when the index was (re)built."""
-    await conn.execute("DELETE FROM embedding_index")
-    await conn.execute(
-        "INSERT INTO embedding_index (model, dimension, chunk_size, chunk_overlap) "
-        "VALUES (%s, %s, %s, %s)",
+def hnsw_index_name(generation: int) -> str:
+    return f"chunks_embedding_hnsw_{generation}"
+
+
+def build_vector_expression(dimension: int) -> str:
+    """The indexed expression; a query must repeat it for the planner to use the index."""
+    return f"(c.embedding::vector({int(dimension)}))"
+
+
+def build_hnsw_sql(generation: int, dimension: int, *, concurrently: bool) -> sql.Composed:
+    return sql.SQL(
+        "CREATE INDEX {} IF NOT EXISTS {} ON chunks USING hnsw "
+        "((embedding::vector({})) vector_cosine_ops) WHERE generation = {}"
+    ).format(
+        sql.SQL("CONCURRENTLY") if concurrently else sql.SQL(""),
+        sql.Identifier(hnsw_index_name(generation)),
+        sql.Literal(int(dimension)),
+        sql.Literal(int(generation)),
+    )
+
+
+async def create(
+    conn: Connection,
+    model: IndexModel,
+    chunking: Chunking | None,
+    *,
+    state: State,
+) -> int:
+    """A new generation with the next id and empty statistics; its id.
+
+    A serving one (claiming an empty database) gets its HNSW index at once; a building
+    one gets it when its chunks are written (``build_hnsw_sql``), which is faster.
+    """
+    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (INDEX_LOCK,))
+    cursor = await conn.execute(
+        "INSERT INTO index_generations (id, model, dimension, chunk_size, chunk_overlap, state, "
+        "served_at) SELECT coalesce(max(id), 0) + 1, %s, %s, %s, %s, %s, "
+        "CASE WHEN %s = 'serving' THEN now() END FROM index_generations RETURNING id",
         (
-            wanted.model,
-            wanted.dimension,
+            model.model,
+            model.dimension,
             chunking.size if chunking else None,
             chunking.overlap if chunking else None,
+            state,
+            state,
         ),
     )
+    row = await cursor.fetchone()
+    assert row is not None
+    generation = int(row["id"])
+    await conn.execute("INSERT INTO bm25_corpus (generation) VALUES (%s)", (generation,))
+    if state == "serving":
+        await conn.execute(build_hnsw_sql(generation, model.dimension, concurrently=False))
+    return generation
 
 
-async def _set_dimension(conn: Connection, dimension: int | None) -> None:
-    """Fix the vector column's dimension and (re)build the HNSW index on it.
-
-    ``None`` removes the fixed dimension and the index, which lets re-indexing
-    write vectors of the new size before fixing it again.
-    """
-    await conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(HNSW_INDEX)))
-    column_type: sql.Composable = sql.SQL("vector")
-    if dimension is not None:
-        column_type = sql.SQL("vector({})").format(sql.Literal(int(dimension)))
-    await conn.execute(
-        sql.SQL("ALTER TABLE chunks ALTER COLUMN embedding TYPE {}").format(column_type)
-    )
-    if dimension is not None:
-        await conn.execute(
-            sql.SQL("CREATE INDEX {} ON chunks USING hnsw (embedding vector_cosine_ops)").format(
-                sql.Identifier(HNSW_INDEX)
-            )
-        )
-
-
-async def begin_reindex(conn: Connection) -> None:
-    """Lock the index and drop the dimension so vectors of any size can be written."""
-    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (INDEX_LOCK,))
-    await _set_dimension(conn, None)
-
-
-async def finish_reindex(conn: Connection, wanted: IndexModel, chunking: Chunking) -> None:
-    """Fix the new dimension, rebuild HNSW and record the new model and chunking."""
-    await _set_dimension(conn, wanted.dimension)
-    await _record(conn, wanted, chunking)
+# The first generation's HNSW index (a fresh database's only one, as the benchmarks use).
+HNSW_INDEX = hnsw_index_name(1)

@@ -19,8 +19,8 @@ only such terms would rank below those holding a rarer one anyway, since their
 idf is small. Without this, one word found in most chunks made every chunk a
 candidate. N, the total length and df(t) are the
 statistics migration 0006 keeps by trigger with every chunk write, keyed by
-index generation (always 0 until chunks carry one). Query terms no chunk holds
-are dropped: they would add nothing to any score.
+index generation (migration 0012); the caller restricts ``chunks c`` to the same
+generation. Query terms no chunk holds are dropped: they would add nothing to any score.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from typing import Any
 # The textbook defaults (Robertson et al.; Lucene's too).
 K1 = 1.2
 B = 0.75
-# Every chunk belongs to generation 0 until index generations exist.
-GENERATION = 0
+# The generation an empty database's first model claims (ragagent.db.generations); the
+# only one until a re-index, so the benchmarks and tests over a fresh database use it.
+GENERATION = 1
 # A term in more than this share of the chunks selects no candidates (see above).
 MAX_DF_SHARE = 0.05
 

@@ -35,7 +35,7 @@ from ragagent.core import errors, metrics, models
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
 from ragagent.db import documents as doc_sql
-from ragagent.db import embedding_index
+from ragagent.db import embedding_index, generations
 from ragagent.rag import chunking, parsing
 from ragagent.rag.types import Embedder
 
@@ -299,14 +299,16 @@ async def write_document(
     """
     values = prepared.values
     async with db.connection() as conn, conn.transaction():
-        await embedding_index.ensure_index_model(conn, wanted, chunking=chunking)
+        generation = await embedding_index.ensure_index_model(conn, wanted, chunking=chunking)
         upserted = await doc_sql.upsert_document(conn, values)
         if upserted is None:
             return IngestResult(
                 external_id=values.external_id, outcome="unchanged", chunks=values.chunk_count
             )
         document_id, created = upserted
-        await doc_sql.replace_chunks(conn, document_id, prepared.chunks, vectors)
+        await generations.write_document(
+            conn, generation, document_id, values.content_hash, (prepared.chunks, vectors)
+        )
     metrics.CHUNKS_INGESTED.inc(len(prepared.chunks))
     outcome: Outcome = "created" if created else "updated"
     return IngestResult(

@@ -1,85 +1,79 @@
-"""Re-index: re-embed every chunk with the configured model, re-chunking on a chunking change.
+"""Building an index generation beside the serving one, and switching to it.
 
-When the configured chunking differs from the recorded one (or none is recorded),
-every document that keeps its parsed body is cut again. Documents ingested before
-bodies were kept cannot be: their chunks are only re-embedded, and they are counted
-and logged (ingesting them again stores a body). With the same chunking, the
-chunks stay as they are and only get new vectors.
+``build_candidate`` creates a generation for the configured model and chunking and
+fills it page by page of documents while the serving generation keeps answering and
+ingestion keeps writing to it: nothing here locks what they use. A document that keeps
+its parsed body is cut with the candidate's chunking, unless that is the serving
+generation's chunking, in which case the serving chunks' texts are reused; documents
+ingested before bodies were kept always reuse them (they are counted as ``kept``).
+Documents ingested, changed or deleted during the build are caught up afterwards:
+``generation_documents`` says which version of each document the candidate holds,
+deleted documents take their chunks in every generation with them.
 
-The slow part, cutting and embedding, runs first without holding any lock. While
-it runs, a new model is refused for ingestion and retrieval (EmbeddingModelMismatch)
-and the old vectors stay usable by nothing else; a new chunking refuses nothing,
-so retrieval goes on over the old chunks. Then one short transaction drops the
-HNSW index and the fixed dimension, replaces the re-chunked documents' chunks,
-writes the other new vectors, fixes the new dimension, rebuilds the index and
-records the new model and chunking, so readers see either the old index or the
-new one. That transaction locks the chunks table. A document changed or deleted
-since it was read is skipped there: its newer version, written by ingestion with
-the configured chunking, stays.
+``switch`` catches the candidate up once more, then, holding the index lock that every
+ingestion write holds shared, catches up what is left and makes it the serving
+generation in one transaction; the one serving before is kept (``retained``) for an
+instant switch back, which catches up the same way. ``reindex`` is a build and a switch
+with no evaluation in between.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from ragagent.core import models
+from ragagent.core import errors, models
 from ragagent.core.db import Connection, Database
-from ragagent.db import documents as doc_sql
-from ragagent.db import embedding_index
+from ragagent.db import embedding_index, generations
 from ragagent.rag import chunking as chunker
 from ragagent.rag.types import Embedder
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-
-_BODYLESS_CHUNKS = """SELECT c.id, c.text FROM chunks c JOIN documents d ON d.id = c.document_id
-    WHERE d.body IS NULL ORDER BY c.id"""
-_BODYLESS_DOCUMENTS = "SELECT count(*) AS n FROM documents WHERE body IS NULL"
+# Documents read, embedded and written at a time: bounds the memory a build needs.
+PAGE_DOCUMENTS = 200
+# Catch-up rounds before the switch takes the lock (each round is the documents written
+# during the one before, so they shrink fast unless ingestion outpaces embedding).
+CATCH_UP_ROUNDS = 3
 
 
 @dataclass(frozen=True)
 class ReindexResult:
-    """What a re-index wrote.
+    """What a build wrote into ``generation``.
 
-    ``chunks``: chunks written with new vectors. ``rechunked``: documents cut again
-    with the configured chunking. ``kept``: documents without a body that kept
-    their chunks although the chunking changed. ``skipped``: documents changed or
-    deleted while re-indexing, whose newer version was left alone.
+    ``chunks``: the generation's chunks at the end. ``rechunked``: documents cut with the
+    generation's chunking. ``kept``: documents without a body that kept their chunks' texts
+    although the chunking changed. ``caught_up``: documents written again because they
+    changed, or were added, while the generation was built.
     """
 
     chunks: int
     rechunked: int = 0
     kept: int = 0
-    skipped: int = 0
+    caught_up: int = 0
+    generation: int = 0
+
+
+@dataclass
+class _Counts:
+    rechunked: int = 0
+    kept: int = 0
+    documents: int = 0
 
 
 @dataclass(frozen=True)
-class Recut:
-    """A document cut again: the hash it had when read, and its new chunks."""
+class _Job:
+    """A generation to fill: its id, the embedder of its model, its chunking."""
 
-    document: doc_sql.DocumentBody
-    chunks: list[str]
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The work read before embedding: documents to cut again, chunks to re-embed."""
-
-    recut: list[Recut]
-    chunk_ids: list[int]
-    chunk_texts: list[str]
-    kept: int
-
-    @property
-    def texts(self) -> list[str]:
-        """Every text to embed: the new chunks in document order, then the kept chunks."""
-        return [text for doc in self.recut for text in doc.chunks] + self.chunk_texts
+    generation: int
+    embedder: Embedder
+    chunking: embedding_index.Chunking
+    batch_size: int
 
 
 async def reindex(
@@ -90,88 +84,226 @@ async def reindex(
     batch_size: int,
     on_progress: Progress | None = None,
 ) -> ReindexResult:
-    """Re-embed all chunks, re-chunking first when ``chunking`` is not the recorded one.
-
-    ``on_progress(done, total)`` is called after each embedded batch.
-    """
+    """Build a generation with ``embedder`` and ``chunking`` and switch to it, ungated."""
+    built = await build_candidate(
+        db=db, embedder=embedder, chunking=chunking, batch_size=batch_size, on_progress=on_progress
+    )
+    caught_up = await switch(db=db, embedder=embedder, generation=built.generation)
     async with db.connection() as conn:
-        plan = await read_plan(conn, chunking)
-    if plan.kept:
+        found = await generations.get(conn, built.generation)
+    chunks = found.chunks if found else built.chunks
+    return ReindexResult(
+        chunks, built.rechunked, built.kept, built.caught_up + caught_up, built.generation
+    )
+
+
+async def build_candidate(
+    *,
+    db: Database,
+    embedder: Embedder,
+    chunking: embedding_index.Chunking,
+    batch_size: int,
+    on_progress: Progress | None = None,
+) -> ReindexResult:
+    """Create, fill and index a generation (state ``ready``); ``on_progress(done, total)``.
+
+    On an unclaimed database the generation is created serving, as ingestion would.
+    """
+    wanted = embedding_index.IndexModel(embedder.model_name, embedder.dimension)
+    async with db.connection() as conn, conn.transaction():
+        serving = await generations.read_serving(conn)
+        state: generations.State = "building" if serving else "serving"
+        generation = await embedding_index.create(conn, wanted, chunking, state=state)
+        total = await generations.count_behind(conn, generation)
+    job = _Job(generation, embedder, chunking, batch_size)
+    counts = await _fill(db, job, on_progress, total)
+    caught_up = await _catch_up(db, job, rounds=CATCH_UP_ROUNDS)
+    await _create_hnsw(db, generation, wanted.dimension)
+    if serving is not None:
+        async with db.connection() as conn, conn.transaction():
+            await generations.set_state(conn, generation, "ready")
+    async with db.connection() as conn:
+        found = await generations.get(conn, generation)
+    if counts.kept:
         log.warning(
             "%d documents were ingested before their text was kept and keep their old "
             "chunks; ingest them again to re-chunk them with %s",
-            plan.kept,
+            counts.kept,
             chunking,
         )
-    vectors = await _embed_all(embedder, plan.texts, batch_size, on_progress)
-    wanted = embedding_index.IndexModel(embedder.model_name, embedder.dimension)
+    chunks = found.chunks if found else 0
+    return ReindexResult(chunks, counts.rechunked, counts.kept, caught_up, generation)
+
+
+async def switch(*, db: Database, embedder: Embedder, generation: int) -> int:
+    """Make ``generation`` the serving one; returns the documents caught up on the way.
+
+    ``embedder`` must have the generation's model (it embeds what changed since the
+    generation was written). Raises NotFound for an unknown generation and
+    EmbeddingModelMismatch for another model. Serving goes on meanwhile; ingestion waits
+    only for the last catch-up, which holds the index lock.
+    """
+    async with db.connection() as conn:
+        found = await generations.get(conn, generation)
+    if found is None:
+        raise errors.NotFound(f"no index generation {generation}")
+    embedding_index.check_model(found.model, _model(embedder))
+    chunking = found.chunking or embedding_index.Chunking(1, 0)
+    job = _Job(generation, embedder, chunking, 32)
+    caught_up = await _catch_up(db, job, rounds=CATCH_UP_ROUNDS)
     async with db.connection() as conn, conn.transaction():
-        # Document rows before the chunks table, the order ingestion locks them in,
-        # so a concurrent ingest waits for this switch instead of deadlocking with it.
-        current = await doc_sql.lock_hashes(conn, [doc.document.id for doc in plan.recut])
-        await embedding_index.begin_reindex(conn)
-        result = await _write(conn, plan, vectors, current)
-        await embedding_index.finish_reindex(conn, wanted, chunking)
-    return result
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (embedding_index.INDEX_LOCK,))
+        caught_up += await _catch_up_on(conn, job)
+        await _serve(conn, generation, found.model.dimension)
+    return caught_up
 
 
-async def read_plan(conn: Connection, chunking: embedding_index.Chunking) -> Plan:
-    """Cut every document with a body again when ``chunking`` is new; else re-embed all chunks."""
-    record = await embedding_index.read_index_record(conn)
-    if record is not None and record.chunking == chunking:
-        ids, texts = await _chunks(conn, "SELECT id, text FROM chunks ORDER BY id")
-        return Plan(recut=[], chunk_ids=ids, chunk_texts=texts, kept=0)
-    recut = [
-        Recut(doc, chunker.build_chunks(doc.body, size=chunking.size, overlap=chunking.overlap))
-        for doc in await doc_sql.list_bodies(conn)
-    ]
-    ids, texts = await _chunks(conn, _BODYLESS_CHUNKS)
-    cursor = await conn.execute(_BODYLESS_DOCUMENTS)
-    row = await cursor.fetchone()
-    return Plan(recut=recut, chunk_ids=ids, chunk_texts=texts, kept=int(row["n"]) if row else 0)
+async def _serve(conn: Connection, generation: int, dimension: int) -> None:
+    await conn.execute(embedding_index.build_hnsw_sql(generation, dimension, concurrently=False))
+    serving = await generations.read_serving(conn)
+    if serving is not None and serving.id != generation:
+        await generations.set_state(conn, serving.id, "retained")
+    await generations.set_state(conn, generation, "serving")
+    await generations.update_chunk_counts(conn, generation)
 
 
-async def _chunks(conn: Connection, query: str) -> tuple[list[int], list[str]]:
-    cursor = await conn.execute(query)
-    rows = await cursor.fetchall()
-    return [int(r["id"]) for r in rows], [str(r["text"]) for r in rows]
+def _model(embedder: Embedder) -> embedding_index.IndexModel:
+    return embedding_index.IndexModel(embedder.model_name, embedder.dimension)
 
 
-async def _embed_all(
-    embedder: Embedder, texts: list[str], batch_size: int, on_progress: Progress | None
+async def _fill(db: Database, job: _Job, on_progress: Progress | None, total: int) -> _Counts:
+    """Write every document the generation does not hold yet, a page at a time.
+
+    Embedding happens between two short connections, holding no transaction open.
+    """
+    counts, after = _Counts(), 0
+    while True:
+        async with db.connection() as conn:
+            page = await generations.list_behind(
+                conn, job.generation, after=after, limit=PAGE_DOCUMENTS
+            )
+            texts = await _page_texts(conn, job, page)
+        if not page:
+            return counts
+        vectors = await _embed_page(job, page, texts)
+        async with db.connection() as conn, conn.transaction():
+            await _write_page(conn, job, page, (texts, vectors), counts)
+        after = page[-1].id
+        if on_progress is not None:
+            on_progress(counts.documents, max(total, counts.documents))
+
+
+async def _catch_up(db: Database, job: _Job, *, rounds: int) -> int:
+    """Rewrite what changed since it was written, up to ``rounds`` times; documents written."""
+    written = 0
+    for _ in range(rounds):
+        done = (await _fill(db, job, None, 0)).documents
+        written += done
+        if done == 0:
+            break
+    return written
+
+
+async def _catch_up_on(conn: Connection, job: _Job) -> int:
+    """The last catch-up, on the caller's (locked) transaction; documents written."""
+    counts = _Counts()
+    while page := await generations.list_behind(
+        conn, job.generation, after=0, limit=PAGE_DOCUMENTS
+    ):
+        texts = await _page_texts(conn, job, page)
+        vectors = await _embed_page(job, page, texts)
+        await _write_page(conn, job, page, (texts, vectors), counts)
+    return counts.documents
+
+
+# document id -> (the version written, its chunk texts, whether they were cut or kept).
+_Texts = dict[int, tuple[str, list[str], str]]
+
+
+async def _embed_page(
+    job: _Job, page: Sequence[generations.Behind], texts: _Texts
 ) -> models.Vector:
+    flat = [text for doc in page for text in texts[doc.id][1]]
+    return await _embed_all(job.embedder, flat, job.batch_size)
+
+
+async def _write_page(
+    conn: Connection,
+    job: _Job,
+    page: Sequence[generations.Behind],
+    embedded: tuple[_Texts, models.Vector],
+    counts: _Counts,
+) -> None:
+    """Write one embedded page of documents into the generation."""
+    texts, vectors = embedded
+    # Documents deleted since the page was read are skipped; KEY SHARE keeps the rest
+    # until commit without blocking ingestion's updates of them.
+    cursor = await conn.execute(
+        "SELECT id FROM documents WHERE id = ANY(%s) FOR KEY SHARE", ([d.id for d in page],)
+    )
+    present = {int(r["id"]) for r in await cursor.fetchall()}
+    for doc in page:
+        content_hash, own, how = texts[doc.id]
+        mine, vectors = vectors[: len(own)], vectors[len(own) :]
+        if doc.id in present:
+            await generations.write_document(
+                conn, job.generation, doc.id, content_hash, (own, mine)
+            )
+            counts.documents += 1
+            counts.rechunked += how == "cut"
+            counts.kept += how == "kept"
+
+
+async def _page_texts(conn: Connection, job: _Job, page: Sequence[generations.Behind]) -> _Texts:
+    """Each document's version, chunk texts and how they were made ("cut", "reused", "kept").
+
+    The serving generation's texts are reused for a document without a body ("kept"), and
+    for one whose serving chunks were cut with the same chunking from the same version.
+    """
+    serving = await generations.read_serving(conn)
+    reusable: dict[int, tuple[str, list[str]]] = {}
+    if serving is not None and serving.id != job.generation:
+        reusable = await generations.read_texts(conn, serving.id, [d.id for d in page])
+    same_chunking = serving is not None and serving.chunking == job.chunking
+    texts: _Texts = {}
+    for doc in page:
+        old = reusable.get(doc.id)
+        if doc.body is None:
+            texts[doc.id] = (*(old or (doc.content_hash, [])), "kept")
+        elif same_chunking and old is not None and old[0] == doc.content_hash:
+            texts[doc.id] = (*old, "reused")
+        else:
+            size, overlap = job.chunking.size, job.chunking.overlap
+            cut = chunker.build_chunks(doc.body, size=size, overlap=overlap)
+            texts[doc.id] = (doc.content_hash, cut, "cut")
+    return texts
+
+
+async def _embed_all(embedder: Embedder, texts: list[str], batch_size: int) -> models.Vector:
     parts = [np.empty((0, embedder.dimension), dtype=np.float32)]
     for start in range(0, len(texts), batch_size):
         parts.append(await asyncio.to_thread(embedder.embed, texts[start : start + batch_size]))
-        if on_progress is not None:
-            on_progress(min(start + batch_size, len(texts)), len(texts))
     return np.concatenate(parts)
 
 
-async def _write(
-    conn: Connection, plan: Plan, vectors: models.Vector, current: dict[int, str]
-) -> ReindexResult:
-    """Replace the re-cut documents' chunks (unless changed meanwhile), then re-embed the rest.
-
-    ``current`` maps each re-cut document still there to its content hash now.
-    """
-    written = rechunked = 0
-    for doc in plan.recut:
-        size = len(doc.chunks)
-        own, vectors = vectors[:size], vectors[size:]
-        if current.get(doc.document.id) != doc.document.content_hash:
-            continue
-        await doc_sql.replace_chunks(conn, doc.document.id, doc.chunks, own)
-        await doc_sql.set_chunk_count(conn, doc.document.id, size)
-        written, rechunked = written + size, rechunked + 1
-    await _update(conn, plan.chunk_ids, vectors)
-    skipped = len(plan.recut) - rechunked
-    return ReindexResult(written + len(plan.chunk_ids), rechunked, plan.kept, skipped)
+async def _create_hnsw(db: Database, generation: int, dimension: int) -> None:
+    """Build the generation's HNSW index without blocking ingestion (outside a transaction)."""
+    async with db.connection() as conn:
+        await conn.set_autocommit(True)
+        try:
+            await conn.execute(
+                embedding_index.build_hnsw_sql(generation, dimension, concurrently=True)
+            )
+        finally:
+            await conn.set_autocommit(False)
 
 
-async def _update(conn: Connection, ids: list[int], vectors: models.Vector) -> None:
-    async with conn.cursor() as cursor:
-        await cursor.executemany(
-            "UPDATE chunks SET embedding = %s WHERE id = %s",
-            list(zip(vectors, ids, strict=True)),
-        )
+async def prune(db: Database, *, keep: int, max_age_days: float | None = None) -> list[int]:
+    """Drop retained generations past the newest ``keep`` (or retired over ``max_age_days``
+    ago), each in its own transaction; returns their ids. Never the serving or a candidate."""
+    async with db.connection() as conn:
+        doomed = await generations.list_prunable(conn, keep=keep, max_age_days=max_age_days)
+    for generation in doomed:
+        async with db.connection() as conn, conn.transaction():
+            await generations.delete(conn, generation)
+    return doomed

@@ -121,36 +121,73 @@ async def search(
     wanted: embedding_index.IndexModel,
     vector: models.Vector,
     query: str,
+    generation: int | None = None,
     **ranking: Unpack[Ranking],
 ) -> list[RetrievedChunk]:
     """Retrieval with the query already embedded (what the latency benchmark times).
 
-    Everything goes to the server in one pipelined round trip (plus the commit):
-    the recorded model, the HNSW setting and both candidate lists with their rows.
+    Searches the serving generation, or ``generation`` when given (the evaluation scores
+    a candidate; nothing is found there unless it has ``wanted``'s model). Everything
+    goes to the server in one pipelined round trip (plus the commit): the serving model,
+    the HNSW setting and both candidate lists with their rows. The SQL names the
+    generation (its partial HNSW index needs that), so it uses the serving generation
+    last seen for the model, and asks again once after a switch.
     """
     started = time.perf_counter()
-    candidates, wanted_filter = ranking["candidates"], ranking.get("filter")
-    active = wanted_filter if wanted_filter is not None and not wanted_filter.is_empty else None
-    params = _params(vector, query, candidates, active, wanted)
-    async with db.connection() as conn:
-        async with conn.pipeline():
-            model_cursor = await conn.execute(embedding_index.READ_MODEL_SQL)
-            await _tune(conn, candidates, filtered=active is not None)
-            cursor = await conn.execute(build_candidates_sql(filtered=active is not None), params)
-        recorded = embedding_index.IndexModel.from_row(await model_cursor.fetchone())
-        embedding_index.check_model(recorded, wanted)
-        rows = await cursor.fetchall()
-        chunks = build_ranked(
-            rows,
-            top_k=ranking["top_k"],
-            rrf_k=ranking["rrf_k"],
-            legs=ranking.get("legs", BOTH_LEGS),
-        )
+    target = generation if generation is not None else _last_serving.get(wanted, 0)
+    found = await _search_once(db, wanted, vector, query, target, generation is None, ranking)
+    if isinstance(found, int):
+        _last_serving[wanted] = found
+        found = await _search_once(db, wanted, vector, query, found, True, ranking)
+    chunks = found if isinstance(found, list) else []
     metrics.RETRIEVAL_LATENCY.observe(time.perf_counter() - started)
     metrics.RETRIEVALS.inc()
     if not chunks:
         metrics.RETRIEVAL_EMPTY.inc()
     return chunks
+
+
+# The serving generation last seen for each model: its id goes into the SQL text.
+_last_serving: dict[embedding_index.IndexModel, int] = {}
+
+
+async def _search_once(
+    db: Database,
+    wanted: embedding_index.IndexModel,
+    vector: models.Vector,
+    query: str,
+    generation: int,
+    serving: bool,
+    ranking: Ranking,
+) -> list[RetrievedChunk] | int:
+    """The ranked chunks, or the serving generation's id when it is not ``generation``.
+
+    Raises EmbeddingModelMismatch when searching the serving generation and it has
+    another model; an empty list when nothing is indexed yet.
+    """
+    candidates, wanted_filter = ranking["candidates"], ranking.get("filter")
+    active = wanted_filter if wanted_filter is not None and not wanted_filter.is_empty else None
+    params = _params(vector, query, candidates, active, wanted, generation)
+    statement = build_candidates_sql(
+        filtered=active is not None,
+        target=Target(generation, wanted.dimension, serving=serving),
+    )
+    async with db.connection() as conn:
+        async with conn.pipeline():
+            model_cursor = await conn.execute(embedding_index.READ_MODEL_SQL)
+            await _tune(conn, candidates, filtered=active is not None)
+            cursor = await conn.execute(statement, params)
+        row = await model_cursor.fetchone()
+        rows = await cursor.fetchall()
+    if serving:
+        embedding_index.check_model(embedding_index.IndexModel.from_row(row), wanted)
+        if row is None:
+            return []
+        if int(row["generation"]) != generation:
+            return int(row["generation"])
+    return build_ranked(
+        rows, top_k=ranking["top_k"], rrf_k=ranking["rrf_k"], legs=ranking.get("legs", BOTH_LEGS)
+    )
 
 
 async def _tune(conn: Connection, candidates: int, *, filtered: bool) -> None:
@@ -188,6 +225,7 @@ def _params(
     candidates: int,
     active: RetrievalFilter | None,
     wanted: embedding_index.IndexModel,
+    generation: int,
 ) -> dict[str, Any]:
     return {
         "vector": vector,
@@ -197,34 +235,56 @@ def _params(
         "metadata": Jsonb(active.metadata or {}) if active else None,
         "model": wanted.model,
         "dimension": wanted.dimension,
-        **bm25.build_params(),
+        **bm25.build_params(generation=generation),
     }
 
 
 _FILTER_JOIN = "JOIN documents d ON d.id = c.document_id"
 _FILTER_WHERE = "(%(source)s::text IS NULL OR d.source = %(source)s) AND d.metadata @> %(metadata)s"
-# Evaluated once before any distance: with another model recorded, nothing is
-# compared (the dimensions could differ) and the caller raises the mismatch.
-_MODEL_GATE = """EXISTS (SELECT 1 FROM embedding_index
-    WHERE model = %(model)s AND dimension = %(dimension)s)"""
 
 
-def build_candidates_sql(*, filtered: bool) -> str:
-    """Both ranked candidate lists with their chunk and document columns, in one statement."""
+@dataclass(frozen=True)
+class Target:
+    """The generation searched, its dimension, and whether it must be the serving one."""
+
+    generation: int
+    dimension: int
+    serving: bool = True
+
+
+def _build_gate(target: Target) -> str:
+    # Evaluated once before any distance: unless the generation has the query's model,
+    # nothing is compared (the dimensions could differ) and the caller sees why.
+    model = "model = %(model)s AND dimension = %(dimension)s"
+    generation = int(target.generation)
+    if target.serving:
+        return f"EXISTS (SELECT 1 FROM embedding_index WHERE generation = {generation} AND {model})"
+    return f"EXISTS (SELECT 1 FROM index_generations WHERE id = {generation} AND {model})"
+
+
+def build_candidates_sql(*, filtered: bool, target: Target) -> str:
+    """Both ranked candidate lists with their chunk and document columns, in one statement.
+
+    The generation is a literal, not a parameter, so that the planner picks its partial
+    HNSW index even for a prepared statement.
+    """
     join = _FILTER_JOIN if filtered else ""
-    also = f"AND {_FILTER_WHERE}" if filtered else ""
+    also = f"AND c.generation = {int(target.generation)}"
+    also += f" AND {_FILTER_WHERE}" if filtered else ""
+    gate = _build_gate(target)
+    embedding = embedding_index.build_vector_expression(target.dimension)
     return f"""
         WITH vector_hits AS (
             SELECT id, row_number() OVER (ORDER BY distance) AS rank FROM (
-                SELECT c.id, c.embedding <=> %(vector)s AS distance FROM chunks c {join}
-                WHERE {_MODEL_GATE} {also}
+                SELECT c.id, {embedding} <=> %(vector)s AS distance FROM chunks c {join}
+                WHERE {gate} {also}
                 ORDER BY distance LIMIT %(n)s) AS nearest
         ), {bm25.build_text_hits_sql(join=join, also=also)}, hits AS (
             SELECT 'vector' AS method, id, rank FROM vector_hits
             UNION ALL SELECT 'text' AS method, id, rank FROM text_hits
         )
         SELECT h.method, h.rank, c.id, c.document_id, c.ordinal, c.text,
-               CASE WHEN {_MODEL_GATE} THEN 1 - (c.embedding <=> %(vector)s) END AS similarity,
+               CASE WHEN {gate} THEN 1 - ({embedding} <=> %(vector)s) END AS similarity,
                d.external_id, d.title, d.source, d.metadata
         FROM hits h JOIN chunks c ON c.id = h.id JOIN documents d ON d.id = c.document_id
     """

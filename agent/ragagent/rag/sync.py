@@ -30,7 +30,7 @@ from ragagent.core import errors, metrics, models
 from ragagent.core.config import Settings
 from ragagent.core.db import Connection, Database
 from ragagent.db import documents as doc_sql
-from ragagent.db import embedding_index, synced
+from ragagent.db import embedding_index, generations, synced
 from ragagent.rag import ingest, url_guard
 from ragagent.rag.sync_items import ItemFailure, Items, SyncSource, read_configmap, read_url
 from ragagent.rag.types import Embedder
@@ -222,13 +222,15 @@ async def _write(
     source, items, todo, vectors = plan.source, plan.items, plan.todo, plan.vectors
     current = [p.values.external_id for p in plan.prepared] + items.keep
     async with db.connection() as conn, conn.transaction():
+        generation = 0
         if todo:
             chunking = ingest.build_chunking(settings)
-            await embedding_index.ensure_index_model(conn, wanted, chunking=chunking)
+            generation = await embedding_index.ensure_index_model(conn, wanted, chunking=chunking)
         offset = 0
         for doc in todo:
             size = len(doc.chunks)
-            await _write_document(conn, doc, vectors[offset : offset + size], report)
+            chunks = (doc.chunks, vectors[offset : offset + size])
+            await _write_document(conn, generation, doc, chunks, report)
             offset += size
         await synced.claim(conn, source.name, current)
         if source.directory is None:
@@ -242,8 +244,9 @@ async def _write(
 
 async def _write_document(
     conn: Connection,
+    generation: int,
     doc: ingest.PreparedDocument,
-    vectors: models.Vector,
+    chunks: tuple[list[str], models.Vector],
     report: SourceReport,
 ) -> None:
     upserted = await doc_sql.upsert_document(conn, doc.values)
@@ -251,7 +254,7 @@ async def _write_document(
         report.unchanged += 1
         return
     document_id, created = upserted
-    await doc_sql.replace_chunks(conn, document_id, doc.chunks, vectors)
+    await generations.write_document(conn, generation, document_id, doc.values.content_hash, chunks)
     if created:
         report.added += 1
     else:

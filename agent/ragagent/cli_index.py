@@ -1,0 +1,219 @@
+"""``ragagent index``: index generations built beside the serving one, gated, switched, pruned.
+
+``build`` writes a candidate generation for the configured model and chunking while the
+serving one keeps answering; ``eval`` scores it and the serving one (nDCG@10, recall@k)
+on an evaluation set or with the self-check; ``switch`` serves it, only if it passes the
+thresholds given (none given: no gate, e.g. to switch back to a retained generation);
+``list`` and ``prune`` show and drop generations. ``build``, ``eval`` and ``switch``
+print one JSON line, also left as the pod's termination message for the operator.
+See docs/index-generations.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from ragagent.cli_database import open_database
+from ragagent.core import termination
+from ragagent.core.config import ConfigError, Settings, load_settings, settings_class
+from ragagent.core.db import Database
+from ragagent.core.errors import AgentError, NotFound
+from ragagent.db import embedding_index, generations
+from ragagent.rag import embeddings, index_eval, ingest, reindex
+from ragagent.rag.types import Embedder
+
+app = typer.Typer(help="Build, evaluate, switch and prune index generations.", no_args_is_help=True)
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+T = TypeVar("T")
+
+GenerationOption = Annotated[
+    int | None, typer.Option(help="The generation; default: the newest one not yet served.")
+]
+EvalSetOption = Annotated[
+    Path | None,
+    typer.Option(help="JSON Lines of queries and relevant external ids; default: self-check."),
+]
+KOption = Annotated[int, typer.Option(min=1, help="The k of recall@k.")]
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings(settings_class("reindex"))
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _run(action: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine; an agent error is printed and exits 1."""
+    try:
+        return asyncio.run(action())
+    except AgentError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+
+
+def _finish(line: str, *, failed: bool = False) -> None:
+    typer.echo(line)
+    termination.leave(line)
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def build_embedder_for(settings: Settings, configured: Embedder) -> index_eval.EmbedderFor:
+    """The configured embedder for its own model; for another, one built from the settings
+    with that model, or None when that cannot be built here (the local provider runs only
+    MiniLM)."""
+
+    def embedder_for(model: embedding_index.IndexModel) -> Embedder | None:
+        if model == embedding_index.IndexModel(configured.model_name, configured.dimension):
+            return configured
+        other = settings.model_copy(
+            update={"embedding_model": model.model, "embedding_dimension": model.dimension}
+        )
+        try:
+            return embeddings.create_embedder(other)
+        except ConfigError:
+            return None
+
+    return embedder_for
+
+
+async def _newest_unserved(db: Database, given: int | None) -> int:
+    if given is not None:
+        return given
+    async with db.connection() as conn:
+        found = [g for g in await generations.list_all(conn) if g.state == "ready"]
+    if not found:
+        raise NotFound("no generation is ready to serve; run `ragagent index build`")
+    return found[-1].id
+
+
+@app.command()
+def build() -> None:
+    """Build a candidate generation with the configured model and chunking (not served)."""
+    settings = _settings()
+
+    async def action() -> reindex.ReindexResult:
+        embedder = await asyncio.to_thread(embeddings.create_embedder, settings)
+        async with open_database(settings) as db:
+            return await reindex.build_candidate(
+                db=db,
+                embedder=embedder,
+                chunking=ingest.build_chunking(settings),
+                batch_size=settings.embedding_batch_size,
+            )
+
+    started = time.perf_counter()
+    result = _run(action)
+    seconds = round(time.perf_counter() - started, 1)
+    _finish(json.dumps({**asdict(result), "seconds": seconds}, separators=(",", ":")))
+
+
+@app.command("eval")
+def eval_command(
+    generation: GenerationOption = None, eval_set: EvalSetOption = None, k: KOption = 10
+) -> None:
+    """Score a generation and the serving one: nDCG@10 and recall@k, as one JSON line."""
+    settings = _settings()
+    queries = index_eval.read_eval_set(eval_set) if eval_set else None
+
+    async def action() -> str:
+        embedder = await asyncio.to_thread(embeddings.create_embedder, settings)
+        async with open_database(settings) as db:
+            candidate = await _newest_unserved(db, generation)
+            scored, serving = await index_eval.evaluate(
+                db=db,
+                candidate=candidate,
+                embedder_for=build_embedder_for(settings, embedder),
+                eval_set=queries,
+                k=k,
+            )
+        check: index_eval.Check = "evalset" if queries else "self"
+        return index_eval.build_report(
+            check=check, k=k, serving=serving, candidate=scored, refusal=None
+        )
+
+    _finish(_run(action))
+
+
+@app.command()
+def switch(
+    generation: GenerationOption = None,
+    eval_set: EvalSetOption = None,
+    k: KOption = 10,
+    min_ndcg: Annotated[float | None, typer.Option(help="Lowest nDCG@10 to serve.")] = None,
+    min_recall: Annotated[float | None, typer.Option(help="Lowest recall@k to serve.")] = None,
+    max_ndcg_drop: Annotated[
+        float | None, typer.Option(help="Most nDCG@10 may fall below the serving one's.")
+    ] = None,
+    max_recall_drop: Annotated[
+        float | None, typer.Option(help="Most recall@k may fall below the serving one's.")
+    ] = None,
+) -> None:
+    """Serve a generation: gated on the thresholds given, ungated without any (exit 1: refused)."""
+    settings = _settings()
+    queries = index_eval.read_eval_set(eval_set) if eval_set else None
+    limits = index_eval.Thresholds(
+        min_ndcg or 0.0, min_recall or 0.0, max_ndcg_drop, max_recall_drop
+    )
+    gated = any(v is not None for v in (min_ndcg, min_recall, max_ndcg_drop, max_recall_drop))
+
+    async def action() -> tuple[str, bool]:
+        embedder = await asyncio.to_thread(embeddings.create_embedder, settings)
+        async with open_database(settings) as db:
+            candidate = await _newest_unserved(db, generation)
+            if not gated:
+                caught_up = await reindex.switch(db=db, embedder=embedder, generation=candidate)
+                line = {"generation": candidate, "gated": False, "caught_up": caught_up}
+                return json.dumps(line, separators=(",", ":")), True
+            return await index_eval.gated_switch(
+                db=db,
+                candidate=candidate,
+                embedder_for=build_embedder_for(settings, embedder),
+                eval_set=queries,
+                limits=limits,
+                k=k,
+            )
+
+    line, switched = _run(action)
+    _finish(line, failed=not switched)
+
+
+@app.command("list")
+def list_command() -> None:
+    """Every generation, one JSON line each, oldest first."""
+    settings = _settings()
+
+    async def action() -> list[generations.Generation]:
+        async with open_database(settings) as db, db.connection() as conn:
+            return await generations.list_all(conn)
+
+    for found in _run(action):
+        typer.echo(json.dumps(found.to_public(), separators=(",", ":")))
+
+
+@app.command()
+def prune(
+    keep: Annotated[int, typer.Option(min=0, help="Retained generations to keep.")] = 1,
+    max_age_days: Annotated[
+        float | None, typer.Option(help="Also drop those retired longer ago than this.")
+    ] = None,
+) -> None:
+    """Drop retained generations past the newest ``--keep`` (and past ``--max-age-days``)."""
+    settings = _settings()
+
+    async def action() -> list[int]:
+        async with open_database(settings) as db:
+            return await reindex.prune(db, keep=keep, max_age_days=max_age_days)
+
+    typer.echo(json.dumps({"pruned": _run(action)}))
