@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ragagent_operator import conditions
+from ragagent_operator.render.common import build_agent
 from ragagent_operator.steps.usage_status import (
     build_budget_condition,
+    build_crossing_event,
     build_usage,
     build_with_limit,
     is_crossing,
@@ -104,3 +106,19 @@ def test_the_warning_fires_once_per_crossing_of_80_percent() -> None:
     assert is_crossing(usage(0.3), usage(0.9))  # fell below (a raised budget), crossed again
     assert not is_crossing(usage(0.9), None)
     assert not is_crossing(None, {"period": "2026-12", "tokensIn": 5})  # no limit, no fraction
+
+
+def test_one_crossing_has_one_event_name_so_a_repeat_is_refused_as_a_duplicate() -> None:
+    agent = build_agent(
+        {"metadata": {"name": "docs", "namespace": "team", "uid": "u-1"},
+         "spec": {"database": {"managed": {}}}},
+        default_image="ragagent:test",
+    )  # fmt: skip
+    crossed = build_usage(REPORT, limit=1000, reported_at=None)
+    assert crossed is not None
+    notice = build_crossing_event(agent, crossed)
+    assert notice["metadata"] == {"name": "docs.budget-2026-12-1000", "namespace": "team"}
+    assert (notice["type"], notice["reason"]) == ("Warning", "BudgetNearlySpent")
+    assert notice["message"].startswith("85% of the agent-monthly budget is used in 2026-12")
+    raised = build_crossing_event(agent, build_with_limit(crossed, 1060))
+    assert raised["metadata"]["name"] == "docs.budget-2026-12-1060"  # a new crossing, a new name

@@ -27,6 +27,7 @@ from ragagent_operator.render import common, event, usage_job
 
 WARN_FRACTION = 0.8
 NEARLY_SPENT = "BudgetNearlySpent"  # the Event's reason
+HTTP_CONFLICT = 409
 
 
 def build_usage(
@@ -123,18 +124,32 @@ async def _newest_report(ctx: context.Context, limit: int) -> dict[str, Any] | N
     return build_usage(report, limit=limit, reported_at=backup_status.format_time(newest.time))
 
 
+def build_crossing_event(agent: common.Agent, usage: Mapping[str, Any]) -> common.Manifest:
+    """The Warning Event of ``usage`` crossing WARN_FRACTION. Named by the month and the limit,
+    which together name one crossing (within a month the fraction falls only when the limit
+    is raised), so a reconcile that computed the crossing again from a stale status is
+    refused as a duplicate by the API server instead of warning twice."""
+    used = int(usage.get("tokensIn") or 0) + int(usage.get("tokensOut") or 0)
+    limit = usage.get("monthlyLimit")
+    message = f"{float(usage['fraction']):.0%} of the agent-monthly budget is used in "
+    message += f"{usage.get('period')}: {used} of {limit} tokens; chat turns get 429 once it "
+    message += f"is spent, until it resets at {usage.get('resetsAt')}"
+    notice = event.build_event(
+        agent, reason=NEARLY_SPENT, message=message, now=conditions.now_rfc3339(), warning=True
+    )
+    name = f"{agent.name}.budget-{usage.get('period')}-{limit}"
+    notice["metadata"] = {"name": name, "namespace": agent.namespace}
+    return notice
+
+
 async def emit_crossing(
     ctx: context.Context, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
 ) -> None:
     """One Warning Event when the usage crossed WARN_FRACTION of the monthly budget."""
-    if not is_crossing(old, new):
+    if new is None or not is_crossing(old, new):
         return
-    assert new is not None  # is_crossing says so
-    used = int(new.get("tokensIn") or 0) + int(new.get("tokensOut") or 0)
-    message = f"{float(new['fraction']):.0%} of the agent-monthly budget is used in "
-    message += f"{new.get('period')}: {used} of {new.get('monthlyLimit')} tokens; chat turns "
-    message += f"get 429 once it is spent, until it resets at {new.get('resetsAt')}"
-    notice = event.build_event(
-        ctx.agent, reason=NEARLY_SPENT, message=message, now=conditions.now_rfc3339(), warning=True
-    )
-    await k8s.create_event(ctx.api, notice)
+    try:
+        await k8s.create_event(ctx.api, build_crossing_event(ctx.agent, new))
+    except k8s.ApiError as exc:
+        if exc.status != HTTP_CONFLICT:  # 409: this crossing's Event exists already
+            raise

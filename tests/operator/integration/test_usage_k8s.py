@@ -81,6 +81,18 @@ def test_usage_reports_become_status_usage_budget_exceeded_and_one_warning_at_80
     assert nearly[0] == "Warning"
     assert "85% of the agent-monthly budget" in nearly[2]
 
+    # A reconcile from a status without the usage (as a stale read would be) sees the same
+    # crossing again; its Event has the crossing's name, so the API server refuses the copy.
+    cluster.kubectl(
+        "patch", "ragagent", "docs", "-n", namespace, "--subresource=status", "--type=json",
+        "-p", json.dumps([{"op": "remove", "path": "/status/usage"}]),
+    )  # fmt: skip
+    harness.wait_for(
+        lambda: agents.agent_status(cluster, namespace).get("usage"), "status.usage again",
+        operator=operator,
+    )  # fmt: skip
+    assert len(events(cluster, namespace, "BudgetNearlySpent")) == 1
+
     run_usage_job(cluster, namespace, "docs-usage-2", report(700, 300))
     spent = wait_budget(cluster, namespace, operator, "True")
     assert spent["reason"] == "MonthlyBudgetSpent"
