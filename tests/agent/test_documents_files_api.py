@@ -149,7 +149,10 @@ async def test_a_re_chunking_reindex_keeps_every_pdf_chunk_on_its_page(
         )
         assert done.rechunked == 1
         async with state.db.connection() as conn:
-            cursor = await conn.execute("SELECT text FROM chunks ORDER BY ordinal")
+            cursor = await conn.execute(
+                "SELECT c.text FROM chunks c JOIN embedding_index e ON e.generation = c.generation "
+                "ORDER BY c.ordinal"
+            )
             texts = [str(row["text"]) for row in await cursor.fetchall()]
     assert len(texts) > 5
     assert texts[0].startswith("# p. 1\n\n")
