@@ -208,7 +208,11 @@ def test_the_reconcile_reads_and_writes_only_what_used_lists(
     try:
         for obj in full_agent(namespace):
             cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(obj))
-        for generation, spec in ((1, None), (2, off)):
+        # Generation 2 keeps every child: a reconcile of a RagAgent that is no longer new
+        # reads its children before it applies them (the first one knows they are absent),
+        # so their reads are exercised whether or not a resync happened to run in between.
+        more = {"autoscaling": {"maxReplicas": 3}}
+        for generation, spec in ((1, None), (2, more), (3, off)):
             if spec is not None:
                 patch_agent(cluster, namespace, {"spec": spec})
             wait_for(
