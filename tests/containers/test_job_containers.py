@@ -116,8 +116,12 @@ def index_record(url: str) -> tuple[str, int, datetime]:
 
 
 def chunk_texts(url: str) -> list[str]:
+    """The serving generation's chunk texts (a re-index keeps the previous generation)."""
     with psycopg.connect(url) as conn:
-        rows = conn.execute("SELECT text FROM chunks ORDER BY document_id, ordinal").fetchall()
+        rows = conn.execute(
+            "SELECT c.text FROM chunks c JOIN embedding_index e ON e.generation = c.generation "
+            "ORDER BY c.document_id, c.ordinal"
+        ).fetchall()
     return [str(row[0]) for row in rows]
 
 
