@@ -97,7 +97,7 @@ def ingest_command(
     settings = _settings("ingest")
     files = find_sources(paths)
     if not files:
-        suffixes = ".md, .markdown, .txt, .html, .pdf, .docx, .jsonl"
+        suffixes = ".md, .markdown, .txt, .html, .pdf, .docx, .pptx, .jsonl"
         console.print(f"[red]no ingestible files found[/red] ({suffixes})")
         raise typer.Exit(1)
     counts = _run(lambda: _ingest_files(settings, files, source))

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ragagent.cli import app
-from tests.support.office_files import build_docx, build_pdf
+from tests.support.office_files import Slide, build_docx, build_pdf, build_pptx
 
 pytestmark = pytest.mark.db
 
@@ -87,29 +87,36 @@ def test_a_configmap_update_with_the_same_content_ingests_nothing_new(
     assert external_ids(pg_url) == before
 
 
-def test_binary_data_pdf_and_docx_keys_are_ingested_and_unchanged_on_an_update(
+def test_binary_data_pdf_docx_and_pptx_keys_are_ingested_and_unchanged_on_an_update(
     pg_url: str, tmp_path: Path
 ) -> None:
     files = {
         "manual.pdf": build_pdf(["Lamp care.", "Wind the lamp at dusk."]),
         "handbook.docx": build_docx([("Keeper", ["The keeper logs the weather."])]),
+        "briefing.pptx": build_pptx([Slide("Fog", ["Sound the horn every minute."])]),
     }
     volume = tmp_path / "knowledge"
     write_configmap_volume(volume, {**KEYS, **files}, "2026_12_03_10_00_00.123456789")
 
-    assert "ingested 4 documents: 4 created" in ingest(pg_url, tmp_path, volume)
+    assert "ingested 5 documents: 5 created" in ingest(pg_url, tmp_path, volume)
     with psycopg.connect(pg_url) as conn:
         rows = conn.execute(
             "SELECT d.title, d.content_type, c.text FROM documents d JOIN chunks c "
             "ON c.document_id = d.id WHERE d.external_id = %s ORDER BY c.ordinal",
             ((volume / "manual.pdf").as_posix(),),
         ).fetchall()
+        slides = conn.execute(
+            "SELECT c.text FROM documents d JOIN chunks c ON c.document_id = d.id "
+            "WHERE d.external_id = %s",
+            ((volume / "briefing.pptx").as_posix(),),
+        ).fetchall()
+    assert slides == [("# slide 1: Fog\n\nSound the horn every minute.",)]
     assert rows == [
         ("manual.pdf", "application/pdf", "# p. 1\n\nLamp care."),
         ("manual.pdf", "application/pdf", "# p. 2\n\nWind the lamp at dusk."),
     ]
     write_configmap_volume(volume, {**KEYS, **files}, "2026_12_03_11_00_00.987654321")
-    assert "ingested 4 documents: 4 unchanged" in ingest(pg_url, tmp_path, volume)
+    assert "ingested 5 documents: 5 unchanged" in ingest(pg_url, tmp_path, volume)
 
 
 def test_a_broken_pdf_key_fails_the_run_naming_it_and_writes_nothing(

@@ -13,7 +13,15 @@ from ragagent.rag import reindex
 from ragagent.state import AppState
 from tests.agent.hardening.harness import running_app
 from tests.support.fixtures_pg import build_test_settings
-from tests.support.office_files import DOCX_TYPE, build_docx, build_pdf, build_zip_bomb
+from tests.support.office_files import (
+    DOCX_TYPE,
+    PPTX_TYPE,
+    Slide,
+    build_docx,
+    build_pdf,
+    build_pptx,
+    build_zip_bomb,
+)
 
 pytestmark = pytest.mark.db
 
@@ -68,6 +76,18 @@ async def test_a_docx_is_ingested_with_its_title_and_headings(
     assert hit["text"] == "# Starter\n\nFed with rye flour."
 
 
+async def test_a_pptx_is_ingested_and_its_slide_is_the_cited_location(
+    app_client: httpx.AsyncClient,
+) -> None:
+    slides = [Slide("Opening hours", ["Open at six."]), Slide("Starter", ["Fed with rye flour."])]
+    created = await _upload(app_client, build_pptx(slides), PPTX_TYPE, "?external_id=bake.pptx")
+    assert created.status_code == 201, created.text
+    assert (await app_client.get("/v1/documents/bake.pptx")).json()["title"] == "bake.pptx"
+    query = {"query": "rye flour starter", "top_k": 1}
+    [hit] = (await app_client.post("/v1/retrieve", json=query)).json()["results"]
+    assert hit["text"] == "# slide 2: Starter\n\nFed with rye flour."
+
+
 @pytest.mark.parametrize(
     ("data", "content_type", "status", "message"),
     [
@@ -76,6 +96,7 @@ async def test_a_docx_is_ingested_with_its_title_and_headings(
         (b"%PDF-1.7 garbage", "application/pdf", 422, "could not be read"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 64, DOCX_TYPE, 422, "encrypted"),
         (b"not a zip", DOCX_TYPE, 422, "not a valid .docx"),
+        (build_pptx([Slide()]), PPTX_TYPE, 422, "the PPTX has no text"),
     ],
 )
 async def test_files_that_cannot_be_indexed_get_a_clear_4xx(

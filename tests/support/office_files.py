@@ -1,8 +1,9 @@
-"""Real PDF and DOCX files, made by the tests (no binary fixtures in git).
+"""Real PDF, DOCX and PPTX files, made by the tests (no binary fixtures in git).
 
 PDFs are written with pypdf: one page per text, each with a Helvetica text layer, so
 pypdf's extractor reads back what was written; a page given as ``None`` has no text
-layer (like a scanned page). DOCX files are written with python-docx.
+layer (like a scanned page). DOCX files are written with python-docx, PPTX decks with
+python-pptx.
 """
 
 from __future__ import annotations
@@ -11,12 +12,17 @@ import io
 import struct
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import docx
+import pptx
+from pptx.shapes.shapetree import GroupShapes, SlideShapes
+from pptx.util import Inches
 from pypdf import PageObject, PdfWriter
 from pypdf.generic import ContentStream, DictionaryObject, NameObject
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+PPTX_TYPE = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 
 
 def build_pdf(
@@ -83,6 +89,51 @@ def build_docx(
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
+
+
+def build_pptx(slides: Sequence[Slide], *, title: str = "") -> bytes:
+    """A deck with one "Title Only" slide per item: its text boxes stacked downwards in the
+    given order (the last one inside a group when ``grouped``), a table and speaker notes."""
+    deck = pptx.Presentation()
+    if title:
+        deck.core_properties.title = title
+    for item in slides:
+        slide = deck.slides.add_slide(deck.slide_layouts[5])
+        if item.title:
+            slide.shapes.title.text = item.title
+        else:
+            slide.shapes._spTree.remove(slide.shapes.title._element)
+        _add_body(slide, item)
+        if item.notes:
+            slide.notes_slide.notes_text_frame.text = item.notes
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class Slide:
+    title: str = ""
+    texts: Sequence[str] = ()
+    table: Sequence[Sequence[str]] = ()
+    notes: str = ""
+    grouped: bool = False
+
+
+def _add_body(slide: pptx.slide.Slide, item: Slide) -> None:
+    # Added bottom-up, so the reading order (by position) differs from the insertion order.
+    for index, text in reversed(list(enumerate(item.texts))):
+        shapes: SlideShapes | GroupShapes = slide.shapes
+        if item.grouped and index == len(item.texts) - 1:
+            shapes = slide.shapes.add_group_shape().shapes
+        box = shapes.add_textbox(Inches(1), Inches(2 + index), Inches(6), Inches(0.8))
+        box.text_frame.text = text
+    if item.table:
+        rows, cols = len(item.table), len(item.table[0])
+        frame = slide.shapes.add_table(rows, cols, Inches(1), Inches(6), Inches(6), Inches(1))
+        for row, values in zip(frame.table.rows, item.table, strict=True):
+            for cell, value in zip(row.cells, values, strict=True):
+                cell.text = value
 
 
 def build_zip_bomb(unpacked_bytes: int) -> bytes:

@@ -59,13 +59,13 @@ class BoundsSettings(BaseSettings):
         ge=1,
         description="Most pages in one ingested PDF; more is refused with 413.",
     )
-    # A .docx is a zip archive: its declared unpacked size is checked before anything is
+    # A .docx or .pptx is a zip archive: its declared unpacked size is checked before anything is
     # inflated, so a small zip bomb is refused without being unpacked. A PDF's compressed
     # page streams can hide as much text, so its extracted text has the same cap.
     max_unpacked_bytes: int = Field(
         100 * 1024 * 1024,
         ge=1,
-        description="Largest total unpacked size of an ingested DOCX, and largest text "
+        description="Largest total unpacked size of an ingested DOCX or PPTX, and largest text "
         "extracted from one PDF (bytes); more is refused with 413.",
     )
     preauth_requests_per_minute: int = Field(

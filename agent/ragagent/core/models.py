@@ -44,8 +44,8 @@ class DocumentInput(BaseModel):
     text: str
     content_type: str = Field(
         "text/plain",
-        description="text/plain, text/markdown or text/html (else 415). PDF and DOCX files "
-        "are sent as the raw request body, with their own Content-Type.",
+        description="text/plain, text/markdown or text/html (else 415). PDF, DOCX and PPTX "
+        "files are sent as the raw request body, with their own Content-Type.",
     )
     external_id: str | None = None
     title: str | None = None
@@ -56,7 +56,7 @@ class DocumentInput(BaseModel):
 
 
 class FileInput(DocumentInput):
-    """A document in a file format (application/pdf, or the DOCX type): ingestion extracts
+    """A document in a file format (application/pdf, or the DOCX or PPTX type): ingestion extracts
     its text from ``data``, with the limits on pages, unpacked size and parse time."""
 
     text: str = ""

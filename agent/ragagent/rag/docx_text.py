@@ -6,9 +6,8 @@ become one line per row, cells joined by `` | ``. A line of body text that start
 ``#`` is escaped, so it cannot pose as a heading.
 
 A .docx is a zip archive, so before python-docx unpacks it the archive's declared sizes
-are checked: more than ``max_unpacked_bytes`` in all (a zip bomb) or more than
-``MAX_PARTS`` members is refused with 413 (zipfile never inflates a member past its
-declared size). ``deadline`` (a ``time.monotonic()`` value) is checked as blocks are read
+are checked (``file_text.check_office_archive``: a zip bomb is refused with 413).
+``deadline`` (a ``time.monotonic()`` value) is checked as blocks are read
 (422). A password-protected document is not a zip archive but an OLE container: that,
 and anything else python-docx cannot read, is a 422 that says so.
 """
@@ -17,7 +16,6 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 from typing import Final
 
 import docx
@@ -31,24 +29,15 @@ from ragagent.core import errors
 from ragagent.rag import file_text
 
 MEDIA_TYPE: Final = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-MAX_PARTS: Final = 10_000
 CHECK_EVERY: Final = 50  # blocks, or table rows, between deadline checks
-# Encrypted Office documents (and old binary .doc files) are OLE compound files.
-_OLE_MAGIC: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _HEADING_STYLE = re.compile(r"heading\s*([1-6])$", re.IGNORECASE)
-_HASH_LINE = re.compile(r"^(\s*)#", re.MULTILINE)
 
 
 def build_docx_text(
     data: bytes, *, max_unpacked_bytes: int, deadline: float | None = None
 ) -> file_text.FileText:
     """Headings as ``#`` lines, paragraphs and table rows, and the document's title (or "")."""
-    if data.startswith(_OLE_MAGIC):
-        raise errors.ValidationFailed(
-            "the DOCX is encrypted with a password (or is an old binary .doc); "
-            "upload an unprotected .docx"
-        )
-    check_archive(data, max_unpacked_bytes=max_unpacked_bytes)
+    file_text.check_office_archive(data, kind="DOCX", max_unpacked_bytes=max_unpacked_bytes)
     try:
         document = docx.Document(io.BytesIO(data))
         blocks = _texts(document, deadline)
@@ -63,23 +52,6 @@ def build_docx_text(
     return file_text.FileText(text=text, title=" ".join(title.split()))
 
 
-def check_archive(data: bytes, *, max_unpacked_bytes: int) -> None:
-    """Refuse a file that is no zip archive (422), or one that unpacks too large (413)."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError):
-        raise errors.ValidationFailed("the DOCX is not a valid .docx (zip) file") from None
-    if len(members) > MAX_PARTS:
-        raise errors.PayloadTooLarge(f"the DOCX has {len(members)} parts; the limit is {MAX_PARTS}")
-    unpacked = sum(member.file_size for member in members)
-    if unpacked > max_unpacked_bytes:
-        raise errors.PayloadTooLarge(
-            f"the DOCX unpacks to {unpacked} bytes; the limit is {max_unpacked_bytes} "
-            "(RAGAGENT_MAX_UNPACKED_BYTES)"
-        )
-
-
 def _texts(document: DocxDocument, deadline: float | None) -> list[str]:
     """Each paragraph's and table's text in reading order, checking ``deadline`` as it goes."""
     texts = []
@@ -92,12 +64,12 @@ def _texts(document: DocxDocument, deadline: float | None) -> list[str]:
 
 def _block_text(block: Paragraph | Table, deadline: float | None) -> str:
     if isinstance(block, Table):
-        return "\n".join(_row_text(cells) for cells in _rows(block, deadline))
+        return "\n".join(file_text.build_row_text(cells) for cells in _rows(block, deadline))
     text = " ".join(block.text.split())
     level = _heading_level(block)
     if level and text:
         return f"{'#' * level} {text}"
-    return _HASH_LINE.sub(r"\1\\#", text)
+    return file_text.escape_headings(text)
 
 
 def _heading_level(paragraph: Paragraph) -> int:
@@ -117,9 +89,3 @@ def _rows(table: Table, deadline: float | None) -> list[list[str]]:
             file_text.check_deadline(deadline, "DOCX")
         rows.append([" ".join(cell.text.split()) for cell in row.cells])
     return rows
-
-
-def _row_text(cells: list[str]) -> str:
-    # A merged cell repeats in each grid column it spans: keep it once.
-    unique = [cell for index, cell in enumerate(cells) if cell and cell not in cells[:index]]
-    return _HASH_LINE.sub(r"\1\\#", " | ".join(unique))

@@ -1,8 +1,11 @@
-"""What the file-format extractors (``pdf_text``, ``docx_text``) share: their result and
-their time bound. Pure."""
+"""What the file-format extractors (``pdf_text``, ``docx_text``, ``pptx_text``) share: their
+result, their time bound, and the checks an Office file (a zip archive) passes before its
+library unpacks it. Pure."""
 
 from __future__ import annotations
 
+import io
+import re
 import struct
 import time
 import zipfile
@@ -11,6 +14,11 @@ from dataclasses import dataclass
 from typing import Final
 
 from ragagent.core import errors
+
+MAX_PARTS: Final = 10_000
+_HASH_LINE: Final = re.compile(r"^(\s*)#", re.MULTILINE)
+# Encrypted Office documents (and old binary .doc/.ppt files) are OLE compound files.
+_OLE_MAGIC: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 # What the format libraries raise on a corrupt or hostile file, besides their own errors:
 # they meet untrusted bytes, and each of these is then the file's fault, not a bug of ours
@@ -47,3 +55,44 @@ def check_deadline(deadline: float | None, kind: str) -> None:
             f"the {kind} took too long to parse (RAGAGENT_PARSE_TIMEOUT_SECONDS); "
             "split it into smaller documents"
         )
+
+
+def check_office_archive(data: bytes, *, kind: str, max_unpacked_bytes: int) -> None:
+    """Refuse what the Office library must not unpack: a password-protected (OLE) file or no
+    zip archive at all (422), more than ``MAX_PARTS`` members or more than
+    ``max_unpacked_bytes`` declared in all, a zip bomb (413). zipfile never inflates a member
+    past its declared size, so the declared sizes bound the work."""
+    suffix = kind.lower()
+    if data.startswith(_OLE_MAGIC):
+        raise errors.ValidationFailed(
+            f"the {kind} is encrypted with a password (or is an old binary .{suffix[:3]} file); "
+            f"upload an unprotected .{suffix}"
+        )
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise errors.ValidationFailed(f"the {kind} is not a valid .{suffix} (zip) file") from None
+    if len(members) > MAX_PARTS:
+        raise errors.PayloadTooLarge(
+            f"the {kind} has {len(members)} parts; the limit is {MAX_PARTS}"
+        )
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > max_unpacked_bytes:
+        raise errors.PayloadTooLarge(
+            f"the {kind} unpacks to {unpacked} bytes; the limit is {max_unpacked_bytes} "
+            "(RAGAGENT_MAX_UNPACKED_BYTES)"
+        )
+
+
+def escape_headings(text: str) -> str:
+    """Escape every line of body text that starts with ``#``, so it cannot pose as a section
+    heading (which the chunker cuts at and a citation names)."""
+    return _HASH_LINE.sub(r"\1\\#", text)
+
+
+def build_row_text(cells: list[str]) -> str:
+    """A table row as one line, cells joined by `` | ``. A merged cell repeats in each grid
+    column it spans: it is kept once."""
+    unique = [cell for index, cell in enumerate(cells) if cell and cell not in cells[:index]]
+    return escape_headings(" | ".join(unique))

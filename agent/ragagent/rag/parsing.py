@@ -1,7 +1,8 @@
 """Turn an uploaded document into plain text with Markdown-style headings; pure.
 
-Text formats arrive as ``str``; file formats (PDF, DOCX: ``FILE_TYPES``) as bytes, which
-``pdf_text`` and ``docx_text`` turn into pages or heading sections.
+Text formats arrive as ``str``; file formats (PDF, DOCX, PPTX: ``FILE_TYPES``) as bytes,
+which ``pdf_text``, ``docx_text`` and ``pptx_text`` turn into page, heading or slide
+sections.
 
 HTML is reduced to its visible text: scripts, styles, forms, embedded objects
 and comments are dropped, so nothing active survives into chunks, answers or
@@ -16,9 +17,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from ragagent.core import errors
-from ragagent.rag import docx_text, html_text, pdf_text
+from ragagent.rag import docx_text, html_text, pdf_text, pptx_text
 
-FILE_TYPES: Final = (pdf_text.MEDIA_TYPE, docx_text.MEDIA_TYPE)
+FILE_TYPES: Final = (pdf_text.MEDIA_TYPE, docx_text.MEDIA_TYPE, pptx_text.MEDIA_TYPE)
 CONTENT_TYPES: Final = ("text/plain", "text/markdown", "text/html", *FILE_TYPES)
 _HEADING_LINE = re.compile(r"^#[^\n]*", re.MULTILINE)
 _BLANK_RUN = re.compile(r"\n[^\S\n]*(?:\n[^\S\n]*)+")
@@ -69,11 +70,16 @@ def build_file_parsed(
     max_unpacked_bytes: int,
     deadline: float | None = None,
 ) -> ParsedDocument:
-    """Text (``#`` sections: pages of a PDF, headings of a DOCX) and the file's own title
-    ("" when it has none) of ``data``, one of ``FILE_TYPES``; 413/422 as the extractors say."""
+    """Text (``#`` sections: pages of a PDF, headings of a DOCX, slides of a PPTX) and the
+    file's own title ("" when it has none) of ``data``, one of ``FILE_TYPES``; 413/422 as
+    the extractors say."""
     if content_type == pdf_text.MEDIA_TYPE:
         found = pdf_text.build_pdf_text(
             data, max_pages=max_pages, max_text_bytes=max_unpacked_bytes, deadline=deadline
+        )
+    elif content_type == pptx_text.MEDIA_TYPE:
+        found = pptx_text.build_pptx_text(
+            data, max_unpacked_bytes=max_unpacked_bytes, deadline=deadline
         )
     else:
         found = docx_text.build_docx_text(

@@ -17,7 +17,6 @@ message that says which.
 from __future__ import annotations
 
 import io
-import re
 from typing import Final
 
 import pypdf
@@ -31,7 +30,6 @@ MEDIA_TYPE: Final = "application/pdf"
 # with one page's content stream (2 MiB takes about 5 s of CPU, 5.4 MiB about 40 s): so
 # one page's stream is capped, and a page of ordinary text (a few KiB) is far below it.
 MAX_PAGE_CONTENT_BYTES: Final = 2 * 1024 * 1024
-_HASH_LINE = re.compile(r"^(\s*)#", re.MULTILINE)
 
 
 def build_pdf_text(
@@ -68,7 +66,7 @@ def _extract(
     for number, page in enumerate(reader.pages, start=1):
         file_text.check_deadline(deadline, "PDF")
         _check_page_content(page, number)
-        text = _HASH_LINE.sub(r"\1\\#", page.extract_text() or "").strip()
+        text = file_text.escape_headings(page.extract_text() or "").strip()
         size += len(text.encode())
         if size > max_text_bytes:
             raise errors.PayloadTooLarge(

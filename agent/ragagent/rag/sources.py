@@ -23,6 +23,7 @@ CONTENT_TYPE_BY_SUFFIX = {
     ".htm": "text/html",
     ".pdf": "application/pdf",
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
 }
 JSONL = ".jsonl"
 URL_SCHEMES = ("https://", "http://")

@@ -64,7 +64,8 @@ class Citation(BaseModel):
     location: str | None = Field(
         None,
         description="Where in the document the passage is: the section heading it sits under, "
-        "e.g. 'p. 3' in a PDF or a heading of a DOCX or Markdown document; None when it has none.",
+        "e.g. 'p. 3' in a PDF, 'slide 2: Pumps' in a PPTX, or a heading of a DOCX or Markdown "
+        "document; None when it has none.",
     )
 
 

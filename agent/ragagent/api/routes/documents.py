@@ -2,7 +2,7 @@
 
 ``POST /v1/documents`` takes either a JSON ``DocumentCreate`` or a raw body
 whose Content-Type is text/plain, text/markdown, text/html, application/pdf or the
-DOCX type (then ``external_id``, ``title`` and ``source`` come from the query string).
+DOCX or PPTX type (then ``external_id``, ``title`` and ``source`` come from the query string).
 Files go as raw bytes rather than base64 inside JSON: the same form as the text
 types, a third smaller, and within the same body limit; a file's title defaults to its
 own title, else the last segment of ``external_id`` (``report.pdf``).
