@@ -20,7 +20,7 @@ import numpy as np
 from bench._pg import bench_database
 from ragagent.core.config import Settings
 from ragagent.core.db import Connection, Database
-from ragagent.db import embedding_index
+from ragagent.db import embedding_index, generations
 from ragagent.rag import bm25, retrieval
 
 log = logging.getLogger(__name__)
@@ -75,13 +75,7 @@ async def _copy(conn: Connection, generation: int, texts: list[str], vectors: np
     )
     row = await cursor.fetchone()
     assert row is not None
-    async with conn.cursor().copy(
-        "COPY chunks (generation, document_id, ordinal, text, embedding) "
-        "FROM STDIN WITH (FORMAT BINARY)"
-    ) as copy:
-        copy.set_types(["int4", "int8", "int4", "text", "vector"])
-        for ordinal, (text, vector) in enumerate(zip(texts, vectors, strict=True)):
-            await copy.write_row((generation, row["id"], ordinal, text, vector))
+    await generations.write_document(conn, generation, row["id"], "x", (texts, vectors))
 
 
 async def _analyze(db: Database) -> None:

@@ -1,13 +1,18 @@
-"""A small corpus for the index-generation tests: distinct topics, each with a question
-that only its document answers, and the evaluation set made of those questions."""
+"""Shared pieces of the re-index and index-generation tests: a small corpus of distinct
+topics, each with a question only its document answers, the evaluation set made of those
+questions, an embedder that pauses mid-build, and the migrations of an older agent."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
-from ragagent.core.models import DocumentInput
-from ragagent.db import embedding_index
+from ragagent.core.models import DocumentInput, Vector
+from ragagent.db import embedding_index, migrate
+from ragagent.rag.types import Embedder
 
 # Cuts every document into several chunks (each paragraph is about 60 to 90 characters).
 SMALL = embedding_index.Chunking(size=100, overlap=20)
@@ -78,3 +83,29 @@ def write_eval_set(path: Path) -> Path:
     lines = [json.dumps({"query": query, "relevant": [doc]}) for query, doc in QUERIES]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+class PausingEmbedder:
+    """The real embedder, whose first call waits until the test lets it go on."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self._inner = inner
+        self.model_name = inner.model_name
+        self.dimension = inner.dimension
+        self.started = threading.Event()
+        self.go_on = threading.Event()
+
+    def embed(self, texts: Sequence[str]) -> Vector:
+        self.started.set()
+        self.go_on.wait(timeout=120)
+        return self._inner.embed(texts)
+
+
+def migrations_before(tmp_path: Path, version: str) -> Path:
+    """A directory with the migrations older than ``version``: the schema of an older agent."""
+    older = tmp_path / "migrations"
+    older.mkdir()
+    for found in migrate.load_migrations():
+        if found.version < version:
+            shutil.copy(found.path, older / found.path.name)
+    return older

@@ -6,20 +6,17 @@ ingested, changed or deleted meanwhile, is switched to atomically, and switched 
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Sequence
 
 import pytest
 
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
-from ragagent.core.models import Vector
 from ragagent.db import documents as doc_sql
 from ragagent.db import embedding_index, generations
 from ragagent.rag import reindex, retrieval
 from ragagent.rag.types import Embedder
 from tests.agent import documents
-from tests.agent.index_corpus import CORPUS, QUERIES, SMALL
+from tests.agent.index_corpus import CORPUS, QUERIES, SMALL, PausingEmbedder
 
 pytestmark = pytest.mark.db
 
@@ -46,27 +43,11 @@ async def _states(db: Database) -> dict[int, str]:
         return {g.id: g.state for g in await generations.list_all(conn)}
 
 
-class _PausingEmbedder:
-    """The real embedder, whose first call waits until the test lets it go on."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self._inner = inner
-        self.model_name = inner.model_name
-        self.dimension = inner.dimension
-        self.started = threading.Event()
-        self.go_on = threading.Event()
-
-    def embed(self, texts: Sequence[str]) -> Vector:
-        self.started.set()
-        self.go_on.wait(timeout=120)
-        return self._inner.embed(texts)
-
-
 async def test_a_candidate_is_built_beside_the_serving_generation_and_catches_up(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
     await documents.ingest(db, embedder, pg_settings, *CORPUS)
-    paused = _PausingEmbedder(embedder)
+    paused = PausingEmbedder(embedder)
     building = asyncio.create_task(
         reindex.build_candidate(db=db, embedder=paused, chunking=SMALL, batch_size=8)
     )

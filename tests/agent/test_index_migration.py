@@ -3,7 +3,6 @@ statistics and HNSW index become generation 1, which serves as before."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,19 +13,11 @@ from ragagent.db import embedding_index, generations, migrate
 from ragagent.rag import retrieval
 from ragagent.rag.types import Embedder
 from tests.agent import documents
+from tests.agent.index_corpus import migrations_before
 
 pytestmark = pytest.mark.db
 
 TEXT = "Lighthouses warn ships away from rocks with a beam of light."
-
-
-def _migrations_before(tmp_path: Path, version: str) -> Path:
-    older = tmp_path / "migrations"
-    older.mkdir()
-    for found in migrate.load_migrations():
-        if found.version < version:
-            shutil.copy(found.path, older / found.path.name)
-    return older
 
 
 async def _fill_the_old_way(db: Database, embedder: Embedder) -> None:
@@ -62,7 +53,7 @@ async def test_a_filled_database_migrates_into_generation_one(
     assert pg_settings.database_url is not None
     db = await Database.open(pg_settings.database_url.get_secret_value(), pg_settings)
     try:
-        await migrate.migrate(db, _migrations_before(tmp_path, "0012"))
+        await migrate.migrate(db, migrations_before(tmp_path, "0012"))
         await _fill_the_old_way(db, embedder)
 
         assert "0012_index_generations" in await migrate.migrate(db)

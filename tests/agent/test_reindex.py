@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import threading
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +15,11 @@ import pytest
 
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
-from ragagent.core.models import Vector
 from ragagent.db import embedding_index, migrate
 from ragagent.rag import ingest, reindex, retrieval
 from ragagent.rag.types import Embedder
 from tests.agent import documents
+from tests.agent.index_corpus import PausingEmbedder, migrations_before
 
 pytestmark = pytest.mark.db
 
@@ -129,7 +126,7 @@ async def test_a_document_from_before_the_migration_keeps_its_chunks(
     """A database at 0003 with a document, migrated: it has no body to cut again."""
     db = await _open(pg_settings)
     try:
-        await migrate.migrate(db, _migrations_before(tmp_path, "0004"))
+        await migrate.migrate(db, migrations_before(tmp_path, "0004"))
         await _store_the_old_way(db, embedder, "old", GARDEN)
         await migrate.migrate(db)
         await documents.ingest(db, embedder, pg_settings, documents.markdown(HANDBOOK, "hb"))
@@ -151,7 +148,7 @@ async def test_a_document_changed_while_re_indexing_is_caught_up_in_the_new_chun
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
     await documents.ingest(db, embedder, pg_settings, documents.markdown(HANDBOOK, "hb"))
-    paused = _PausingEmbedder(embedder)
+    paused = PausingEmbedder(embedder)
     running = asyncio.create_task(_reindex(db, paused, SMALL))
     await asyncio.to_thread(paused.started.wait)
     changed = HANDBOOK.replace("30 days", "35 days")
@@ -167,35 +164,9 @@ async def test_a_document_changed_while_re_indexing_is_caught_up_in_the_new_chun
     assert max(len(text) for text in after) <= SMALL.size
 
 
-class _PausingEmbedder:
-    """The real embedder, whose first call waits until the test lets it go on."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self._inner = inner
-        self.model_name = inner.model_name
-        self.dimension = inner.dimension
-        self.started = threading.Event()
-        self.go_on = threading.Event()
-
-    def embed(self, texts: Sequence[str]) -> Vector:
-        self.started.set()
-        self.go_on.wait(timeout=60)
-        return self._inner.embed(texts)
-
-
 async def _open(settings: Settings) -> Database:
     assert settings.database_url is not None
     return await Database.open(settings.database_url.get_secret_value(), settings)
-
-
-def _migrations_before(tmp_path: Path, version: str) -> Path:
-    """A directory with the migrations older than ``version``: the schema of an older agent."""
-    older = tmp_path / "migrations"
-    older.mkdir()
-    for found in migrate.load_migrations():
-        if found.version < version:
-            shutil.copy(found.path, older / found.path.name)
-    return older
 
 
 async def _store_the_old_way(db: Database, embedder: Embedder, external_id: str, text: str) -> None:

@@ -23,6 +23,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NotRequired, TypedDict, Unpack
 
 import numpy as np
 
@@ -76,54 +77,54 @@ class _Job:
     batch_size: int
 
 
-async def reindex(
-    *,
-    db: Database,
-    embedder: Embedder,
-    chunking: embedding_index.Chunking,
-    batch_size: int,
-    on_progress: Progress | None = None,
-) -> ReindexResult:
-    """Build a generation with ``embedder`` and ``chunking`` and switch to it, ungated."""
-    built = await build_candidate(
-        db=db, embedder=embedder, chunking=chunking, batch_size=batch_size, on_progress=on_progress
-    )
-    caught_up = await switch(db=db, embedder=embedder, generation=built.generation)
-    async with db.connection() as conn:
-        found = await generations.get(conn, built.generation)
-    chunks = found.chunks if found else built.chunks
+class Build(TypedDict):
+    """What to build: with ``embedder``'s model, cut with ``chunking``, embedding
+    ``batch_size`` texts a call; ``on_progress(done, total)`` after each page of documents."""
+
+    embedder: Embedder
+    chunking: embedding_index.Chunking
+    batch_size: int
+    on_progress: NotRequired[Progress | None]
+
+
+async def reindex(*, db: Database, **build: Unpack[Build]) -> ReindexResult:
+    """Build a generation and switch to it, ungated."""
+    built = await build_candidate(db=db, **build)
+    caught_up = await switch(db=db, embedder=build["embedder"], generation=built.generation)
     return ReindexResult(
-        chunks, built.rechunked, built.kept, built.caught_up + caught_up, built.generation
+        await _chunk_count(db, built.generation),
+        built.rechunked,
+        built.kept,
+        built.caught_up + caught_up,
+        built.generation,
     )
 
 
-async def build_candidate(
-    *,
-    db: Database,
-    embedder: Embedder,
-    chunking: embedding_index.Chunking,
-    batch_size: int,
-    on_progress: Progress | None = None,
-) -> ReindexResult:
-    """Create, fill and index a generation (state ``ready``); ``on_progress(done, total)``.
+async def _chunk_count(db: Database, generation: int) -> int:
+    async with db.connection() as conn:
+        found = await generations.get(conn, generation)
+    return found.chunks if found else 0
+
+
+async def build_candidate(*, db: Database, **build: Unpack[Build]) -> ReindexResult:
+    """Create, fill and index a generation (state ``ready``).
 
     On an unclaimed database the generation is created serving, as ingestion would.
     """
+    embedder, chunking = build["embedder"], build["chunking"]
     wanted = embedding_index.IndexModel(embedder.model_name, embedder.dimension)
     async with db.connection() as conn, conn.transaction():
         serving = await generations.read_serving(conn)
         state: generations.State = "building" if serving else "serving"
         generation = await embedding_index.create(conn, wanted, chunking, state=state)
         total = await generations.count_behind(conn, generation)
-    job = _Job(generation, embedder, chunking, batch_size)
-    counts = await _fill(db, job, on_progress, total)
+    job = _Job(generation, embedder, chunking, build["batch_size"])
+    counts = await _fill(db, job, build.get("on_progress"), total)
     caught_up = await _catch_up(db, job, rounds=CATCH_UP_ROUNDS)
     await _create_hnsw(db, generation, wanted.dimension)
     if serving is not None:
         async with db.connection() as conn, conn.transaction():
             await generations.set_state(conn, generation, "ready")
-    async with db.connection() as conn:
-        found = await generations.get(conn, generation)
     if counts.kept:
         log.warning(
             "%d documents were ingested before their text was kept and keep their old "
@@ -131,7 +132,7 @@ async def build_candidate(
             counts.kept,
             chunking,
         )
-    chunks = found.chunks if found else 0
+    chunks = await _chunk_count(db, generation)
     return ReindexResult(chunks, counts.rechunked, counts.kept, caught_up, generation)
 
 

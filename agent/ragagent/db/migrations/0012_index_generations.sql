@@ -78,65 +78,62 @@ UPDATE bm25_terms SET generation = 1 WHERE generation = 0;
 DELETE FROM bm25_corpus WHERE generation = 0;
 
 -- Adds (sign 1) or removes (sign -1) chunk vectors from one generation's statistics.
--- As before, the corpus row is updated first so concurrent writers queue on it. A
--- generation without a corpus row (being pruned) keeps no statistics.
+-- As before, the corpus row is updated first so concurrent writers of a generation queue
+-- on it (which also keeps MERGE's insert from racing another). One MERGE then moves each
+-- term's df, deleting the rows that reach 0. A generation without a corpus row (being
+-- pruned) keeps no statistics.
 CREATE OR REPLACE FUNCTION bm25_apply_to(gen integer, sign integer, vectors tsvector[])
     RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    IF vectors IS NULL OR cardinality(vectors) = 0 THEN
-        RETURN;
-    END IF;
-    UPDATE bm25_corpus SET
-        chunk_count = chunk_count + sign * cardinality(vectors),
-        total_length = total_length
-            + sign * (SELECT coalesce(sum(bm25_length(v)), 0) FROM unnest(vectors) AS v)
-    WHERE generation = gen;
+    -- No row updated: nothing to apply, or a generation without statistics.
+    UPDATE bm25_corpus SET chunk_count = chunk_count + sign * s.n,
+                           total_length = total_length + sign * s.len
+    FROM (SELECT count(*) AS n, coalesce(sum(bm25_length(v)), 0) AS len
+          FROM unnest(vectors) AS v) AS s
+    WHERE generation = gen AND s.n > 0;
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    IF sign > 0 THEN
-        INSERT INTO bm25_terms AS t (generation, lexeme, df)
-            SELECT gen, lexeme, count(*)
-            FROM unnest(vectors) AS v, unnest(tsvector_to_array(v)) AS lexeme
-            GROUP BY lexeme
-        ON CONFLICT (generation, lexeme) DO UPDATE SET df = t.df + EXCLUDED.df;
-        RETURN;
+    MERGE INTO bm25_terms AS t
+    USING (SELECT lexeme, sign * count(*) AS delta
+           FROM unnest(vectors) AS v, unnest(tsvector_to_array(v)) AS lexeme
+           GROUP BY lexeme) AS r
+    ON t.generation = gen AND t.lexeme = r.lexeme
+    WHEN MATCHED AND t.df + r.delta = 0 THEN DELETE
+    WHEN MATCHED THEN UPDATE SET df = t.df + r.delta
+    WHEN NOT MATCHED AND r.delta > 0 THEN INSERT (generation, lexeme, df) VALUES (gen, r.lexeme, r.delta);
+END;
+$$;
+
+-- One function for both statement triggers (a statement may touch several generations:
+-- a deleted document cascades to all). PL/pgSQL plans a statement when it first runs it,
+-- so the branch naming the other trigger's transition table is never planned.
+CREATE OR REPLACE FUNCTION bm25_chunks_written() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        FOR r IN SELECT generation, array_agg(tsv) AS vectors FROM added
+                 GROUP BY generation ORDER BY generation LOOP
+            PERFORM bm25_apply_to(r.generation, 1, r.vectors);
+        END LOOP;
+    ELSE
+        FOR r IN SELECT generation, array_agg(tsv) AS vectors FROM removed
+                 GROUP BY generation ORDER BY generation LOOP
+            PERFORM bm25_apply_to(r.generation, -1, r.vectors);
+        END LOOP;
     END IF;
-    UPDATE bm25_terms AS t SET df = t.df - r.n
-        FROM (SELECT lexeme, count(*) AS n
-              FROM unnest(vectors) AS v, unnest(tsvector_to_array(v)) AS lexeme
-              GROUP BY lexeme) AS r
-        WHERE t.generation = gen AND t.lexeme = r.lexeme;
-    DELETE FROM bm25_terms
-        WHERE generation = gen AND df = 0
-          AND lexeme IN (SELECT unnest(tsvector_to_array(v)) FROM unnest(vectors) AS v);
-END;
-$$;
-
--- One statement may touch several generations (a deleted document cascades to all).
-CREATE OR REPLACE FUNCTION bm25_chunks_added() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    r record;
-BEGIN
-    FOR r IN SELECT generation, array_agg(tsv) AS vectors FROM added
-             GROUP BY generation ORDER BY generation LOOP
-        PERFORM bm25_apply_to(r.generation, 1, r.vectors);
-    END LOOP;
     RETURN NULL;
 END;
 $$;
-
-CREATE OR REPLACE FUNCTION bm25_chunks_removed() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    r record;
-BEGIN
-    FOR r IN SELECT generation, array_agg(tsv) AS vectors FROM removed
-             GROUP BY generation ORDER BY generation LOOP
-        PERFORM bm25_apply_to(r.generation, -1, r.vectors);
-    END LOOP;
-    RETURN NULL;
-END;
-$$;
+DROP TRIGGER chunks_bm25_insert ON chunks;
+DROP TRIGGER chunks_bm25_delete ON chunks;
+CREATE TRIGGER chunks_bm25_insert AFTER INSERT ON chunks
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION bm25_chunks_written();
+CREATE TRIGGER chunks_bm25_delete AFTER DELETE ON chunks
+    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION bm25_chunks_written();
+DROP FUNCTION bm25_chunks_added();
+DROP FUNCTION bm25_chunks_removed();
 
 CREATE OR REPLACE FUNCTION bm25_chunk_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
