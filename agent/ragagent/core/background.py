@@ -14,6 +14,8 @@ import psycopg
 from ragagent.core import errors
 
 log = logging.getLogger(__name__)
+# How long stop() waits for a cancelled task before it cancels it again.
+STOP_RECHECK_SECONDS = 1.0
 
 
 @contextlib.asynccontextmanager
@@ -23,9 +25,19 @@ async def running(loop: Coroutine[Any, Any, None], *, name: str) -> AsyncIterato
     try:
         yield
     finally:
+        await stop(task)
+
+
+async def stop(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait until it has ended, cancelling again while it runs on: a
+    loop body can turn the cancellation into an error it handles (a database driver that
+    reports the cancelled query as an OperationalError), and a single cancel() then left
+    the loop sleeping to its next round and the app's shutdown waiting on it for good."""
+    while not task.done():
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await asyncio.wait({task}, timeout=STOP_RECHECK_SECONDS)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def refresh_forever(
@@ -37,8 +49,17 @@ async def refresh_forever(
     while True:
         try:
             await refresh()
-        except errors.AgentError as exc:
-            log.warning("%s not refreshed, retrying later: %s", what, exc.detail)
-        except psycopg.Error as exc:
-            log.error("%s not refreshed, retrying later: %s", what, type(exc).__name__)
+        except (errors.AgentError, psycopg.Error) as exc:
+            if _is_cancelling():
+                raise asyncio.CancelledError from exc  # the error is how the cancel surfaced
+            # An outage the app reports (warning); a driver error it did not expect (error).
+            if isinstance(exc, errors.AgentError):
+                log.warning("%s not refreshed, retrying later: %s", what, exc.detail)
+            else:
+                log.error("%s not refreshed, retrying later: %s", what, type(exc).__name__)
         await asyncio.sleep(interval)
+
+
+def _is_cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

@@ -15,14 +15,13 @@ are idempotent, so they only share the work.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import psycopg
 
-from ragagent.core import errors
+from ragagent.core import background, errors
 
 if TYPE_CHECKING:
     from ragagent.core.db import Database
@@ -129,8 +128,5 @@ def start_retention(db: Database, retention_days: int | None) -> asyncio.Task[No
 
 async def stop_retention(task: asyncio.Task[None] | None) -> None:
     """Cancel the schedule and wait for it (a purge in progress rolls back)."""
-    if task is None:
-        return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    if task is not None:
+        await background.stop(task)
