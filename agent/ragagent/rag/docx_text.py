@@ -38,14 +38,12 @@ def build_docx_text(
 ) -> file_text.FileText:
     """Headings as ``#`` lines, paragraphs and table rows, and the document's title (or "")."""
     file_text.check_office_archive(data, kind="DOCX", max_unpacked_bytes=max_unpacked_bytes)
-    try:
+
+    def read() -> tuple[list[str], str]:
         document = docx.Document(io.BytesIO(data))
-        blocks = _texts(document, deadline)
-        title = document.core_properties.title or ""
-    except (OpcError, PythonDocxError, *file_text.CORRUPT_FILE_ERRORS) as exc:
-        raise errors.ValidationFailed(
-            f"the DOCX could not be read ({type(exc).__name__})"
-        ) from None
+        return _texts(document, deadline), document.core_properties.title or ""
+
+    blocks, title = file_text.read_or_422("DOCX", (OpcError, PythonDocxError), read)
     text = "\n\n".join(block for block in blocks if block)
     if not text.strip():
         raise errors.ValidationFailed("the DOCX has no text")

@@ -10,11 +10,13 @@ import struct
 import time
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 from ragagent.core import errors
 
+T = TypeVar("T")
 MAX_PARTS: Final = 10_000
 _HASH_LINE: Final = re.compile(r"^(\s*)#", re.MULTILINE)
 # Encrypted Office documents (and old binary .doc/.ppt files) are OLE compound files.
@@ -96,3 +98,15 @@ def build_row_text(cells: list[str]) -> str:
     column it spans: it is kept once."""
     unique = [cell for index, cell in enumerate(cells) if cell and cell not in cells[:index]]
     return escape_headings(" | ".join(unique))
+
+
+def read_or_422(kind: str, library_errors: tuple[type[Exception], ...], read: Callable[[], T]) -> T:
+    """``read()``, with what the format library (``library_errors``) or Python itself
+    (``CORRUPT_FILE_ERRORS``) raises on a corrupt file turned into a 422 naming the error."""
+    caught: tuple[type[Exception], ...] = (*library_errors, *CORRUPT_FILE_ERRORS)
+    try:
+        return read()
+    except caught as exc:
+        raise errors.ValidationFailed(
+            f"the {kind} could not be read ({type(exc).__name__})"
+        ) from None

@@ -41,14 +41,11 @@ def build_pptx_text(
     import pptx
     from pptx.exc import PythonPptxError
 
-    try:
+    def read() -> tuple[list[str], str]:
         deck = pptx.Presentation(io.BytesIO(data))
-        sections = _sections(deck.slides, deadline)
-        title = deck.core_properties.title or ""
-    except (PythonPptxError, *file_text.CORRUPT_FILE_ERRORS) as exc:
-        raise errors.ValidationFailed(
-            f"the PPTX could not be read ({type(exc).__name__})"
-        ) from None
+        return _sections(deck.slides, deadline), deck.core_properties.title or ""
+
+    sections, title = file_text.read_or_422("PPTX", (PythonPptxError,), read)
     if not sections:
         raise errors.ValidationFailed("the PPTX has no text (only pictures, or empty slides)")
     return file_text.FileText(text="\n\n".join(sections), title=" ".join(title.split()))
