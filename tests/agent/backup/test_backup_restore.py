@@ -13,9 +13,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from ragagent import cli_backup
 from ragagent.backup import restore
 from ragagent.backup.manifest import DUMP_FILE, MANIFEST_FILE
+from ragagent.core import termination
 from ragagent.db.embedding_index import HNSW_INDEX
 from tests.agent.backup import agentdata
 from tests.agent.backup.cli import run
@@ -142,7 +142,7 @@ def test_failed_backup_leaves_nothing_that_looks_complete(
 ) -> None:
     termination_log = tmp_path / "termination-log"
     termination_log.touch()
-    monkeypatch.setattr(cli_backup, "TERMINATION_LOG", termination_log)
+    monkeypatch.setattr(termination, "TERMINATION_LOG", termination_log)
     unreachable = "postgresql://postgres:s3cr3t-pw@/ragagent?host=/nonexistent-socket-dir"
     failed = run("backup", "--dir", str(backups), "--database-url", unreachable)
     assert failed.exit_code == 1
