@@ -93,7 +93,7 @@ async def run(chunks: int, minilm: bool) -> dict[str, float]:
         stop = asyncio.Event()
         client = asyncio.create_task(_search_until(db, serving, stop))
         started = time.perf_counter()
-        built = await reindex.build_candidate(
+        built = await reindex.create_candidate(
             db=db, embedder=candidate, chunking=CANDIDATE, batch_size=64
         )
         build_s = time.perf_counter() - started

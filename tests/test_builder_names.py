@@ -34,8 +34,9 @@ IO_METHODS = frozenset(
 IO_BUILTINS = frozenset({"input", "open", "print"})
 # Functions named for calling out (STYLE rule 8), in any module: a builder calls none of them.
 CALLING_OUT = ("create_", "delete_", "ensure_", "fetch_", "insert_", "load_", "patch_", "read_")
-# Parts of those modules that only compute: libpq's conninfo strings, path names.
-PURE_MODULES = ("psycopg.conninfo", "os.path")
+# Parts of those modules that only compute: libpq's conninfo strings, SQL composed with
+# quoted identifiers and literals, path names.
+PURE_MODULES = ("psycopg.conninfo", "psycopg.sql", "os.path")
 # Named load_* but parsers of bytes already in memory: cryptography's PEM readers.
 PURE_CALLS = frozenset({"load_pem_private_key", "load_pem_x509_certificate"})
 
@@ -49,8 +50,8 @@ def _imported_modules(tree: ast.Module) -> dict[str, str]:
                 top = alias.name.split(".")[0]
                 found[alias.asname or top] = alias.name if alias.asname else top
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            for alias in node.names:
-                found[alias.asname or alias.name] = node.module
+            for alias in node.names:  # `from a import b` binds a.b (a submodule or a name)
+                found[alias.asname or alias.name] = f"{node.module}.{alias.name}"
     return found
 
 

@@ -69,7 +69,7 @@ def _finish(line: str, *, failed: bool = False) -> None:
         raise typer.Exit(EXIT_FAILED)
 
 
-def build_embedder_for(settings: Settings, configured: Embedder) -> index_eval.EmbedderFor:
+def embedder_finder(settings: Settings, configured: Embedder) -> index_eval.EmbedderFor:
     """The configured embedder for its own model; for another, one built from the settings
     with that model, or None when that cannot be built here (the local provider runs only
     MiniLM)."""
@@ -106,7 +106,7 @@ def build() -> None:
     async def action() -> reindex.ReindexResult:
         embedder = await asyncio.to_thread(embeddings.create_embedder, settings)
         async with open_database(settings) as db:
-            return await reindex.build_candidate(
+            return await reindex.create_candidate(
                 db=db,
                 embedder=embedder,
                 chunking=ingest.build_chunking(settings),
@@ -134,7 +134,7 @@ def eval_command(
             scored, serving = await index_eval.evaluate(
                 db=db,
                 candidate=candidate,
-                embedder_for=build_embedder_for(settings, embedder),
+                embedder_for=embedder_finder(settings, embedder),
                 eval_set=queries,
                 k=k,
             )
@@ -179,7 +179,7 @@ def switch(
             return await index_eval.gated_switch(
                 db=db,
                 candidate=candidate,
-                embedder_for=build_embedder_for(settings, embedder),
+                embedder_for=embedder_finder(settings, embedder),
                 eval_set=queries,
                 limits=limits,
                 k=k,

@@ -54,7 +54,7 @@ async def test_a_broken_candidate_fails_the_self_check_and_stays_unserved(
 ) -> None:
     await documents.ingest(db, embedder, pg_settings, *CORPUS)
     broken = _BrokenEmbedder()
-    built = await reindex.build_candidate(db=db, embedder=broken, chunking=SMALL, batch_size=8)
+    built = await reindex.create_candidate(db=db, embedder=broken, chunking=SMALL, batch_size=8)
 
     line, switched = await index_eval.gated_switch(
         db=db,
@@ -84,7 +84,7 @@ async def test_a_candidate_as_good_on_the_eval_set_is_switched_to(
     db: Database, embedder: Embedder, pg_settings: Settings, tmp_path: Path
 ) -> None:
     await documents.ingest(db, embedder, pg_settings, *CORPUS)
-    built = await reindex.build_candidate(db=db, embedder=embedder, chunking=SMALL, batch_size=8)
+    built = await reindex.create_candidate(db=db, embedder=embedder, chunking=SMALL, batch_size=8)
     queries = index_eval.read_eval_set(write_eval_set(tmp_path / "eval.jsonl"))
 
     line, switched = await index_eval.gated_switch(

@@ -49,7 +49,7 @@ async def test_a_candidate_is_built_beside_the_serving_generation_and_catches_up
     await documents.ingest(db, embedder, pg_settings, *CORPUS)
     paused = PausingEmbedder(embedder)
     building = asyncio.create_task(
-        reindex.build_candidate(db=db, embedder=paused, chunking=SMALL, batch_size=8)
+        reindex.create_candidate(db=db, embedder=paused, chunking=SMALL, batch_size=8)
     )
     await asyncio.to_thread(paused.started.wait)
     # Mid-build: the serving generation answers, and ingestion writes to it.

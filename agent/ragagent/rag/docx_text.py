@@ -43,7 +43,7 @@ def build_docx_text(
         document = docx.Document(io.BytesIO(data))
         return _texts(document, deadline), document.core_properties.title or ""
 
-    blocks, title = file_text.read_or_422("DOCX", (OpcError, PythonDocxError), read)
+    blocks, title = file_text.parse_or_422("DOCX", (OpcError, PythonDocxError), read)
     text = "\n\n".join(block for block in blocks if block)
     if not text.strip():
         raise errors.ValidationFailed("the DOCX has no text")

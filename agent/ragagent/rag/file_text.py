@@ -100,12 +100,14 @@ def build_row_text(cells: list[str]) -> str:
     return escape_headings(" | ".join(unique))
 
 
-def read_or_422(kind: str, library_errors: tuple[type[Exception], ...], read: Callable[[], T]) -> T:
-    """``read()``, with what the format library (``library_errors``) or Python itself
+def parse_or_422(
+    kind: str, library_errors: tuple[type[Exception], ...], parse: Callable[[], T]
+) -> T:
+    """``parse()``, with what the format library (``library_errors``) or Python itself
     (``CORRUPT_FILE_ERRORS``) raises on a corrupt file turned into a 422 naming the error."""
     caught: tuple[type[Exception], ...] = (*library_errors, *CORRUPT_FILE_ERRORS)
     try:
-        return read()
+        return parse()
     except caught as exc:
         raise errors.ValidationFailed(
             f"the {kind} could not be read ({type(exc).__name__})"

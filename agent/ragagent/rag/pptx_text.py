@@ -45,7 +45,7 @@ def build_pptx_text(
         deck = pptx.Presentation(io.BytesIO(data))
         return _sections(deck.slides, deadline), deck.core_properties.title or ""
 
-    sections, title = file_text.read_or_422("PPTX", (PythonPptxError,), read)
+    sections, title = file_text.parse_or_422("PPTX", (PythonPptxError,), read)
     if not sections:
         raise errors.ValidationFailed("the PPTX has no text (only pictures, or empty slides)")
     return file_text.FileText(text="\n\n".join(sections), title=" ".join(title.split()))

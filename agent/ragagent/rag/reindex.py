@@ -1,6 +1,6 @@
 """Building an index generation beside the serving one, and switching to it.
 
-``build_candidate`` creates a generation for the configured model and chunking and
+``create_candidate`` creates a generation for the configured model and chunking and
 fills it page by page of documents while the serving generation keeps answering and
 ingestion keeps writing to it: nothing here locks what they use. A document that keeps
 its parsed body is cut with the candidate's chunking, unless that is the serving
@@ -89,7 +89,7 @@ class Build(TypedDict):
 
 async def reindex(*, db: Database, **build: Unpack[Build]) -> ReindexResult:
     """Build a generation and switch to it, ungated."""
-    built = await build_candidate(db=db, **build)
+    built = await create_candidate(db=db, **build)
     caught_up = await switch(db=db, embedder=build["embedder"], generation=built.generation)
     return ReindexResult(
         await _chunk_count(db, built.generation),
@@ -106,7 +106,7 @@ async def _chunk_count(db: Database, generation: int) -> int:
     return found.chunks if found else 0
 
 
-async def build_candidate(*, db: Database, **build: Unpack[Build]) -> ReindexResult:
+async def create_candidate(*, db: Database, **build: Unpack[Build]) -> ReindexResult:
     """Create, fill and index a generation (state ``ready``).
 
     On an unclaimed database the generation is created serving, as ingestion would.
