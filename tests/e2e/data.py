@@ -14,12 +14,15 @@ from tests.support import controlplane
 # The tables a backup's manifest counts that nothing writes between a backup and a restore
 # here (no chat runs meanwhile); the rate-limit tables change with every request.
 COUNTED = ("documents", "chunks", "conversations", "messages", "api_keys")
+# The chunks retrieval reads: a re-index keeps the previous generation's chunks beside the
+# serving one's (an instant switch back), so a count of all rows counts both.
+SERVING_CHUNKS = "chunks WHERE generation = (SELECT generation FROM embedding_index)"
 # What psql prints for the knowledge: one JSON object, so one exec answers every question.
-KNOWLEDGE_SQL = """
+KNOWLEDGE_SQL = f"""
 SELECT json_build_object(
   'documents', (SELECT count(*) FROM documents),
   'external_ids', (SELECT count(DISTINCT external_id) FROM documents),
-  'chunks', (SELECT count(*) FROM chunks),
+  'chunks', (SELECT count(*) FROM {SERVING_CHUNKS}),
   'recorded_chunks', (SELECT coalesce(sum(chunk_count), 0) FROM documents),
   'files', (SELECT coalesce(json_agg(external_id ORDER BY external_id), '[]') FROM documents)
 )

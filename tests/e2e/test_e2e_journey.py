@@ -286,7 +286,7 @@ def test_a_changed_knowledge_configmap_is_ingested_once_and_changes_the_answer(
     # One row per file, each cut once: the changed file replaced its old chunks.
     assert found["documents"] == found["external_ids"] == 2, found
     assert found["chunks"] == found["recorded_chunks"], found
-    stale = "SELECT count(*) FROM chunks WHERE text LIKE '%47 days%'"
+    stale = f"SELECT count(*) FROM {data.SERVING_CHUNKS} AND text LIKE '%47 days%'"
     assert data.psql(cluster, ns, sample, stale) == "0"
 
 
