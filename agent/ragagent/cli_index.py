@@ -47,7 +47,7 @@ KOption = Annotated[int, typer.Option(min=1, help="The k of recall@k.")]
 
 def _settings() -> Settings:
     try:
-        return load_settings(settings_class("reindex"))
+        return load_settings(settings_class("index"))
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_USAGE) from None

@@ -327,7 +327,17 @@ class DataSettings(Settings):
 # ``ragagent`` commands by what they do with credentials (``apikey`` covers its subcommands).
 SIGNING_COMMANDS = frozenset({"serve", "apikey"})
 DATA_COMMANDS = frozenset(
-    {"migrate", "ingest", "sync", "reindex", "backup", "restore", "purge-conversations", "usage"}
+    {
+        "migrate",
+        "ingest",
+        "sync",
+        "reindex",
+        "index",
+        "backup",
+        "restore",
+        "purge-conversations",
+        "usage",
+    }
 )
 
 
