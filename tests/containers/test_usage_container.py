@@ -18,31 +18,48 @@ pytestmark = pytest.mark.containers
 PRICES = [{"model": "gpt-a", "inputPer1k": 2, "outputPer1k": 4}]
 
 
+# The container tests share one database, and earlier ones chat: this test's own rows are
+# added to whatever the month already holds, and its numbers are checked as that sum.
+MONTH_SQL = (
+    "SELECT coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0), "
+    "coalesce(sum(tokens_in) FILTER (WHERE model = 'gpt-a'), 0), "
+    "coalesce(sum(tokens_out) FILTER (WHERE model = 'gpt-a'), 0) "
+    "FROM token_usage WHERE day >= %(month)s"
+)
+IDENTITY = "apikey:usage-container-test"
+
+
 def test_the_usage_pod_reports_the_month_and_sweeps_long_expired_reservations(
     stack: stacks.Stack, ingested: runner.Finished, host_db_url: str
 ) -> None:
     today = datetime.now(UTC).date()
+    month = today.replace(day=1)
     with psycopg.connect(host_db_url) as conn:
         conn.execute(
             "INSERT INTO token_usage (identity, day, model, tokens_in, tokens_out) VALUES "
-            "('apikey:1', %(day)s, 'gpt-a', 1500, 500) ON CONFLICT DO NOTHING",
-            {"day": today},
+            "(%(who)s, %(day)s, 'gpt-a', 1500, 500)",
+            {"who": IDENTITY, "day": today},
         )
-        conn.execute(
+        (stale,) = conn.execute(
             "INSERT INTO token_reservations (identity, day, month, tokens, expires_at) "
-            "VALUES ('apikey:1', %(day)s, %(month)s, 10, now() - interval '2 hours')",
-            {"day": today, "month": today.replace(day=1)},
-        )
+            "VALUES (%(who)s, %(day)s, %(month)s, 10, now() - interval '2 hours') RETURNING id",
+            {"who": IDENTITY, "day": today, "month": month},
+        ).fetchone() or (None,)
+        tokens_in, tokens_out, priced_in, priced_out = conn.execute(
+            MONTH_SQL, {"month": month}
+        ).fetchone() or (0, 0, 0, 0)
     budgeted = stack.with_spec(budgets={"agentMonthlyTokens": 8000, "prices": PRICES})
     cron = usage_job.build_usage_cronjob(budgeted.agent, image=budgeted.agent.image)
     done = budgeted.run(cron)
     assert done.exit_code == 0, done.describe()
     report = json.loads(done.termination_message)
     assert report == done.last_json()
-    assert (report["period"], report["limit"], report["swept"]) == (
-        today.strftime("%Y-%m"),
-        8000,
-        1,
-    )
-    assert (report["tokens_in"], report["tokens_out"], report["cost"]) == (1500, 500, 5.0)
-    assert report["fraction"] == 0.25
+    assert (report["period"], report["limit"]) == (today.strftime("%Y-%m"), 8000)
+    assert (report["tokens_in"], report["tokens_out"]) == (tokens_in, tokens_out)
+    assert report["cost"] == round(priced_in * 2 / 1000 + priced_out * 4 / 1000, 6)
+    assert report["cost"] >= 5.0  # this test's own 1500 in and 500 out of gpt-a
+    assert report["fraction"] == round((tokens_in + tokens_out) / 8000, 4)
+    assert report["swept"] >= 1
+    with psycopg.connect(host_db_url) as conn:
+        left = conn.execute("SELECT count(*) FROM token_reservations WHERE id = %s", (stale,))
+        assert left.fetchone() == (0,)
