@@ -19,11 +19,13 @@ PRICES = [{"model": "gpt-a", "inputPer1k": 2, "outputPer1k": 4}]
 
 
 # The container tests share one database, and earlier ones chat: this test's own rows are
-# added to whatever the month already holds, and its numbers are checked as that sum.
+# added to whatever the month already holds, and its numbers are checked as that sum. The sums
+# are cast to bigint: PostgreSQL's sum() of integers is numeric, which psycopg reads as a
+# Decimal, and a Decimal never equals the report's float (0.2745 != Decimal('0.2745')).
 MONTH_SQL = (
-    "SELECT coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0), "
-    "coalesce(sum(tokens_in) FILTER (WHERE model = 'gpt-a'), 0), "
-    "coalesce(sum(tokens_out) FILTER (WHERE model = 'gpt-a'), 0) "
+    "SELECT coalesce(sum(tokens_in), 0)::bigint, coalesce(sum(tokens_out), 0)::bigint, "
+    "coalesce(sum(tokens_in) FILTER (WHERE model = 'gpt-a'), 0)::bigint, "
+    "coalesce(sum(tokens_out) FILTER (WHERE model = 'gpt-a'), 0)::bigint "
     "FROM token_usage WHERE day >= %(month)s"
 )
 IDENTITY = "apikey:usage-container-test"
@@ -56,9 +58,9 @@ def test_the_usage_pod_reports_the_month_and_sweeps_long_expired_reservations(
     assert report == done.last_json()
     assert (report["period"], report["limit"]) == (today.strftime("%Y-%m"), 8000)
     assert (report["tokens_in"], report["tokens_out"]) == (tokens_in, tokens_out)
-    assert report["cost"] == round(priced_in * 2 / 1000 + priced_out * 4 / 1000, 6)
+    assert report["cost"] == pytest.approx(priced_in * 2 / 1000 + priced_out * 4 / 1000, abs=1e-6)
     assert report["cost"] >= 5.0  # this test's own 1500 in and 500 out of gpt-a
-    assert report["fraction"] == round((tokens_in + tokens_out) / 8000, 4)
+    assert report["fraction"] == pytest.approx((tokens_in + tokens_out) / 8000, abs=1e-4)
     assert report["swept"] >= 1
     with psycopg.connect(host_db_url) as conn:
         left = conn.execute("SELECT count(*) FROM token_reservations WHERE id = %s", (stale,))
