@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from ragagent.core import errors
+from ragagent.core import errors, metrics
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
 from ragagent.core.models import DocumentInput, Vector
@@ -105,11 +105,42 @@ async def test_switching_the_embedding_model_is_refused_until_reindexed(
     done = await reindex.reindex(db=corpus, embedder=other, chunking=chunking, batch_size=2)
     assert done == reindex.ReindexResult(chunks=len(CORPUS), generation=2)
     assert (await _search(corpus, other, "animal with stripes"))[0].external_id == "zebra"
-    with pytest.raises(errors.EmbeddingModelMismatch):
-        await _search(corpus, embedder, "zebra")
     async with corpus.connection() as conn:
         recorded = await embedding_index.read_index_model(conn)
     assert recorded == embedding_index.IndexModel("all-MiniLM-L6-v2-renamed", 384)
+
+
+async def test_the_previous_model_searches_its_retained_generation_until_it_is_pruned(
+    corpus: Database, embedder: Embedder, pg_settings: Settings
+) -> None:
+    """A pod not yet rolled after a model switch keeps answering; it never writes."""
+    other = _RenamedEmbedder(embedder, "all-MiniLM-L6-v2-renamed")
+    chunking = ingest.build_chunking(pg_settings)
+    await reindex.reindex(db=corpus, embedder=other, chunking=chunking, batch_size=2)
+    retained_before = _retained_count()
+
+    found = await _search(corpus, embedder, "animal with stripes")
+
+    assert found[0].external_id == "zebra"
+    assert _retained_count() == retained_before + 1
+    async with corpus.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT generation FROM chunks WHERE id = %s", (found[0].chunk_id,)
+        )
+        row = await cursor.fetchone()
+    assert row == {"generation": 1}
+    extra = DocumentInput(text="Llamas hum to each other.", external_id="llama")
+    with pytest.raises(errors.EmbeddingModelMismatch):
+        await ingest_documents(db=corpus, embedder=embedder, settings=pg_settings, docs=[extra])
+
+    assert await reindex.prune(corpus, keep=0) == [1]
+
+    with pytest.raises(errors.EmbeddingModelMismatch):
+        await _search(corpus, embedder, "zebra")
+
+
+def _retained_count() -> float:
+    return metrics.REGISTRY.get_sample_value("ragagent_retrieval_retained_total") or 0.0
 
 
 class _RenamedEmbedder:

@@ -52,6 +52,12 @@ RETRIEVAL_EMPTY = Counter(
     "Retrievals that returned no chunk.",
     registry=REGISTRY,
 )
+RETRIEVAL_RETAINED = Counter(
+    "ragagent_retrieval_retained_total",
+    "Retrievals served from a retained index generation: the process runs a model that "
+    "no longer serves (a pod not yet rolled after a model switch).",
+    registry=REGISTRY,
+)
 RETRIEVALS = Counter(
     "ragagent_retrievals_total",
     "Retrievals performed.",

@@ -5,7 +5,9 @@ The first model to use an empty database claims it: generation 1 is created for 
 serving, with its HNSW index. Any other configured model is refused with
 ``EmbeddingModelMismatch`` until a generation built with it is switched to
 (``ragagent reindex`` or ``ragagent index build`` then ``switch``), so vectors from two
-models are never compared.
+models are never compared. Retrieval alone may go on with the previous model after a
+switch: it searches the retained generation of that model (``build_searched``), while
+ingestion with it is refused, since it would write into the serving generation.
 
 The view also shows the chunking the serving chunks were cut with, but another
 configured chunking refuses nothing: chunks cut with other settings are still text with
@@ -84,6 +86,42 @@ async def read_index_record(conn: Connection) -> IndexRecord | None:
     if row is None or model is None:
         return None
     return IndexRecord(model, Chunking.from_row(row))
+
+
+# The serving generation and, when it has another model than the searcher's, the generation
+# with the searcher's model and dimension that retired most recently (NULL when none did).
+READ_SEARCHED_SQL = """
+    SELECT e.generation, e.model, e.dimension,
+        CASE WHEN e.model = %(model)s AND e.dimension = %(dimension)s THEN NULL ELSE (
+            SELECT id FROM index_generations
+            WHERE state = 'retained' AND model = %(model)s AND dimension = %(dimension)s
+            ORDER BY retired_at DESC NULLS LAST, id DESC LIMIT 1) END AS retained
+    FROM embedding_index e
+"""
+
+
+@dataclass(frozen=True)
+class Searched:
+    """The generation a search reads, and whether it is the serving one or a retained one."""
+
+    generation: int
+    serving: bool = True
+
+
+def build_searched(row: dict[str, Any] | None, wanted: IndexModel) -> Searched | None:
+    """Which generation a search with ``wanted``'s model reads, from a READ_SEARCHED_SQL row.
+
+    The serving generation when it has that model; otherwise the newest retained one that
+    has it: during a roll to a new model the pods still on the previous one keep
+    answering from the index they were built for. None when nothing is claimed yet.
+    Raises EmbeddingModelMismatch when neither has the model.
+    """
+    if row is None:
+        return None
+    if row["retained"] is not None:
+        return Searched(int(row["retained"]), serving=False)
+    check_model(IndexModel.from_row(row), wanted)
+    return Searched(int(row["generation"]))
 
 
 def check_model(recorded: IndexModel | None, wanted: IndexModel) -> None:

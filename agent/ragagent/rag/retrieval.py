@@ -9,6 +9,7 @@ database work and fusion only.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from ragagent.core.db import Connection, Database
 from ragagent.db import embedding_index
 from ragagent.rag import bm25
 from ragagent.rag.types import Embedder, RetrievedChunk
+
+log = logging.getLogger(__name__)
 
 # HNSW explores at least this many neighbours however few candidates are asked for.
 MIN_EF_SEARCH = 40
@@ -101,7 +104,8 @@ async def retrieve(
 ) -> list[RetrievedChunk]:
     """The ``top_k`` best chunks for ``query``; an empty list when nothing matches.
 
-    Raises EmbeddingModelMismatch when the index was built with another model.
+    Raises EmbeddingModelMismatch when neither the serving generation nor a retained
+    one was built with the embedder's model.
     """
     vector = await asyncio.to_thread(_embed_query, embedder, query)
     wanted = embedding_index.IndexModel(embedder.model_name, embedder.dimension)
@@ -126,29 +130,53 @@ async def search(
 ) -> list[RetrievedChunk]:
     """Retrieval with the query already embedded (what the latency benchmark times).
 
-    Searches the serving generation, or ``generation`` when given (the evaluation scores
-    a candidate; nothing is found there unless it has ``wanted``'s model). Everything
-    goes to the server in one pipelined round trip (plus the commit): the serving model,
-    the HNSW setting and both candidate lists with their rows. The SQL names the
-    generation (its partial HNSW index needs that), so it uses the serving generation
-    last seen for the model, and asks again once after a switch.
+    Searches the serving generation, or, when it has another model than ``wanted``, the
+    newest retained generation with ``wanted``'s model (a pod on the previous model during
+    a roll). ``generation``, when given, is searched whatever its state (the evaluation
+    scores a candidate; nothing is found there unless it has ``wanted``'s model).
+    Everything goes to the server in one pipelined round trip (plus the commit): which
+    generation serves, the HNSW setting and both candidate lists with their rows. The SQL
+    names the generation (its partial HNSW index needs that), so it uses the generation
+    last searched for the model, and asks again once after a switch.
     """
     started = time.perf_counter()
-    target = generation if generation is not None else _last_serving.get(wanted, 0)
-    found = await _search_once(db, wanted, vector, query, target, generation is None, ranking)
-    if isinstance(found, int):
-        _last_serving[wanted] = found
-        found = await _search_once(db, wanted, vector, query, found, True, ranking)
+    explicit = generation is not None
+    target = (
+        embedding_index.Searched(generation, serving=False)
+        if generation is not None
+        else _last_searched.get(wanted, embedding_index.Searched(0))
+    )
+    found = await _search_once(db, wanted, vector, query, target, not explicit, ranking)
+    if isinstance(found, embedding_index.Searched):
+        _remember(wanted, found)
+        target = found
+        found = await _search_once(db, wanted, vector, query, target, True, ranking)
     chunks = found if isinstance(found, list) else []
     metrics.RETRIEVAL_LATENCY.observe(time.perf_counter() - started)
     metrics.RETRIEVALS.inc()
+    if not explicit and not target.serving:
+        metrics.RETRIEVAL_RETAINED.inc()
     if not chunks:
         metrics.RETRIEVAL_EMPTY.inc()
     return chunks
 
 
-# The serving generation last seen for each model: its id goes into the SQL text.
-_last_serving: dict[embedding_index.IndexModel, int] = {}
+# The generation last searched for each model: its id goes into the SQL text.
+_last_searched: dict[embedding_index.IndexModel, embedding_index.Searched] = {}
+
+
+def _remember(wanted: embedding_index.IndexModel, searched: embedding_index.Searched) -> None:
+    if not searched.serving and _last_searched.get(wanted) != searched:
+        # Once per change, not per query: a pod on the previous model answers from the
+        # generation it was built for until it is rolled to the serving model.
+        log.warning(
+            "the model %s (%d-d) no longer serves; searching the retained index generation "
+            "%d until this process runs the serving model",
+            wanted.model,
+            wanted.dimension,
+            searched.generation,
+        )
+    _last_searched[wanted] = searched
 
 
 async def _search_once(
@@ -156,35 +184,36 @@ async def _search_once(
     wanted: embedding_index.IndexModel,
     vector: models.Vector,
     query: str,
-    generation: int,
-    serving: bool,
+    target: embedding_index.Searched,
+    checked: bool,
     ranking: Ranking,
-) -> list[RetrievedChunk] | int:
-    """The ranked chunks, or the serving generation's id when it is not ``generation``.
+) -> list[RetrievedChunk] | embedding_index.Searched:
+    """The ranked chunks, or, when ``checked`` and another generation is the one to search
+    for ``wanted`` now, that generation.
 
-    Raises EmbeddingModelMismatch when searching the serving generation and it has
-    another model; an empty list when nothing is indexed yet.
+    Raises EmbeddingModelMismatch when ``checked`` and neither the serving generation nor
+    a retained one has ``wanted``'s model; an empty list when nothing is indexed yet.
     """
     candidates, wanted_filter = ranking["candidates"], ranking.get("filter")
     active = wanted_filter if wanted_filter is not None and not wanted_filter.is_empty else None
-    params = _params(vector, query, candidates, active, wanted, generation)
+    params = _params(vector, query, candidates, active, wanted, target.generation)
     statement = build_candidates_sql(
         filtered=active is not None,
-        target=Target(generation, wanted.dimension, serving=serving),
+        target=Target(target.generation, wanted.dimension, serving=target.serving),
     )
     async with db.connection() as conn:
         async with conn.pipeline():
-            model_cursor = await conn.execute(embedding_index.READ_MODEL_SQL)
+            check = await conn.execute(embedding_index.READ_SEARCHED_SQL, params)
             await _tune(conn, candidates, filtered=active is not None)
             cursor = await conn.execute(statement, params)
-        row = await model_cursor.fetchone()
+        row = await check.fetchone()
         rows = await cursor.fetchall()
-    if serving:
-        embedding_index.check_model(embedding_index.IndexModel.from_row(row), wanted)
-        if row is None:
+    if checked:
+        searched = embedding_index.build_searched(row, wanted)
+        if searched is None:
             return []
-        if int(row["generation"]) != generation:
-            return int(row["generation"])
+        if searched != target:
+            return searched
     return build_ranked(
         rows, top_k=ranking["top_k"], rrf_k=ranking["rrf_k"], legs=ranking.get("legs", BOTH_LEGS)
     )
@@ -245,7 +274,8 @@ _FILTER_WHERE = "(%(source)s::text IS NULL OR d.source = %(source)s) AND d.metad
 
 @dataclass(frozen=True)
 class Target:
-    """The generation searched, its dimension, and whether it must be the serving one."""
+    """The generation searched, its dimension, and whether it must be the serving one
+    (otherwise any generation with the query's model: a retained one, or a candidate)."""
 
     generation: int
     dimension: int
