@@ -1,6 +1,6 @@
 """Shared pieces of the re-index and index-generation tests: a small corpus of distinct
 topics, each with a question only its document answers, the evaluation set made of those
-questions, an embedder that pauses mid-build, and the migrations of an older agent."""
+questions, an embedder that pauses mid-build, and an older agent's migrations and rows."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
+from ragagent.core.config import Settings
+from ragagent.core.db import Connection, Database
 from ragagent.core.models import DocumentInput, Vector
 from ragagent.db import embedding_index, migrate
 from ragagent.rag.types import Embedder
@@ -109,3 +113,31 @@ def migrations_before(tmp_path: Path, version: str) -> Path:
         if found.version < version:
             shutil.copy(found.path, older / found.path.name)
     return older
+
+
+async def open_database(settings: Settings) -> Database:
+    """The test database, opened without migrating it (its schema is the test's to set)."""
+    assert settings.database_url is not None
+    return await Database.open(settings.database_url.get_secret_value(), settings)
+
+
+async def store_the_old_way(
+    conn: Connection, embedder: Embedder, external_id: str, text: str, *, body: bool
+) -> None:
+    """One document of one chunk, as an agent before index generations wrote it: no
+    generation anywhere. ``body`` keeps the text as agents from migration 0004 on did; an
+    older one kept none, so a re-index cannot cut that document again."""
+    vector = embedder.embed([text])[0].astype(np.float32)
+    cursor = await conn.execute(
+        "INSERT INTO documents (external_id, title, content_type, content_hash, char_count, "
+        "chunk_count) VALUES (%s, %s, 'text/markdown', 'h', %s, 1) RETURNING id",
+        (external_id, external_id.title(), len(text)),
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    await conn.execute(
+        "INSERT INTO chunks (document_id, ordinal, text, embedding) VALUES (%s, 0, %s, %s)",
+        (row["id"], text, vector),
+    )
+    if body:
+        await conn.execute("UPDATE documents SET body = %s WHERE id = %s", (text, row["id"]))

@@ -13,7 +13,7 @@ from ragagent.db import embedding_index, generations, migrate
 from ragagent.rag import retrieval
 from ragagent.rag.types import Embedder
 from tests.agent import documents
-from tests.agent.index_corpus import migrations_before
+from tests.agent.index_corpus import migrations_before, open_database, store_the_old_way
 
 pytestmark = pytest.mark.db
 
@@ -22,7 +22,6 @@ TEXT = "Lighthouses warn ships away from rocks with a beam of light."
 
 async def _fill_the_old_way(db: Database, embedder: Embedder) -> None:
     """What an agent before 0012 did: claim (fixed dimension, one HNSW index), then write."""
-    vector = embedder.embed([TEXT])[0]
     async with db.connection() as conn, conn.transaction():
         await conn.execute("ALTER TABLE chunks ALTER COLUMN embedding TYPE vector(384)")
         await conn.execute(
@@ -33,25 +32,13 @@ async def _fill_the_old_way(db: Database, embedder: Embedder) -> None:
             "VALUES (%s, %s, 800, 120)",
             (embedder.model_name, embedder.dimension),
         )
-        cursor = await conn.execute(
-            "INSERT INTO documents (external_id, title, content_type, content_hash, body, "
-            "chunk_count) VALUES ('lighthouse', 'Lighthouse', 'text/plain', 'h1', %s, 1) "
-            "RETURNING id",
-            (TEXT,),
-        )
-        row = await cursor.fetchone()
-        assert row is not None
-        await conn.execute(
-            "INSERT INTO chunks (document_id, ordinal, text, embedding) VALUES (%s, 0, %s, %s)",
-            (row["id"], TEXT, vector),
-        )
+        await store_the_old_way(conn, embedder, "lighthouse", TEXT, body=True)
 
 
 async def test_a_filled_database_migrates_into_generation_one(
     pg_settings: Settings, embedder: Embedder, tmp_path: Path
 ) -> None:
-    assert pg_settings.database_url is not None
-    db = await Database.open(pg_settings.database_url.get_secret_value(), pg_settings)
+    db = await open_database(pg_settings)
     try:
         await migrate.migrate(db, migrations_before(tmp_path, "0012"))
         await _fill_the_old_way(db, embedder)

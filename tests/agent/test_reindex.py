@@ -10,7 +10,6 @@ import asyncio
 import logging
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from ragagent.core.config import Settings
@@ -19,11 +18,16 @@ from ragagent.db import embedding_index, migrate
 from ragagent.rag import ingest, reindex, retrieval
 from ragagent.rag.types import Embedder
 from tests.agent import documents
-from tests.agent.index_corpus import PausingEmbedder, migrations_before
+from tests.agent.index_corpus import (
+    SMALL,
+    PausingEmbedder,
+    migrations_before,
+    open_database,
+    store_the_old_way,
+)
 
 pytestmark = pytest.mark.db
 
-SMALL = embedding_index.Chunking(size=100, overlap=20)
 HANDBOOK = "\n\n".join(
     [
         "# Handbook",
@@ -124,10 +128,10 @@ async def test_a_document_from_before_the_migration_keeps_its_chunks(
     pg_settings: Settings, embedder: Embedder, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A database at 0003 with a document, migrated: it has no body to cut again."""
-    db = await _open(pg_settings)
+    db = await open_database(pg_settings)
     try:
         await migrate.migrate(db, migrations_before(tmp_path, "0004"))
-        await _store_the_old_way(db, embedder, "old", GARDEN)
+        await _store_at_0003(db, embedder, "old", GARDEN)
         await migrate.migrate(db)
         await documents.ingest(db, embedder, pg_settings, documents.markdown(HANDBOOK, "hb"))
         old_chunks = await _chunks(db, "old")
@@ -164,28 +168,12 @@ async def test_a_document_changed_while_re_indexing_is_caught_up_in_the_new_chun
     assert max(len(text) for text in after) <= SMALL.size
 
 
-async def _open(settings: Settings) -> Database:
-    assert settings.database_url is not None
-    return await Database.open(settings.database_url.get_secret_value(), settings)
-
-
-async def _store_the_old_way(db: Database, embedder: Embedder, external_id: str, text: str) -> None:
-    """One document with one chunk and the index record, as the 0003 schema held them."""
-    vector = embedder.embed([text])[0].astype(np.float32)
+async def _store_at_0003(db: Database, embedder: Embedder, external_id: str, text: str) -> None:
+    """The index record (model and dimension, no chunking yet) and one document, as the 0003
+    schema held them."""
     async with db.connection() as conn, conn.transaction():
         await conn.execute(
             "INSERT INTO embedding_index (model, dimension) VALUES (%s, %s)",
             (embedder.model_name, embedder.dimension),
         )
-        cursor = await conn.execute(
-            "INSERT INTO documents (external_id, title, content_type, content_hash, "
-            "char_count, chunk_count) VALUES (%s, 'Garden', 'text/markdown', 'h', %s, 1) "
-            "RETURNING id",
-            (external_id, len(text)),
-        )
-        row = await cursor.fetchone()
-        assert row is not None
-        await conn.execute(
-            "INSERT INTO chunks (document_id, ordinal, text, embedding) VALUES (%s, 0, %s, %s)",
-            (row["id"], text, vector),
-        )
+        await store_the_old_way(conn, embedder, external_id, text, body=False)
