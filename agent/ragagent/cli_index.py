@@ -4,8 +4,10 @@
 serving one keeps answering; ``eval`` scores it and the serving one (nDCG@10, recall@k)
 on an evaluation set or with the self-check; ``switch`` serves it, only if it passes the
 thresholds given (none given: no gate, e.g. to switch back to a retained generation);
-``list`` and ``prune`` show and drop generations. ``build``, ``eval`` and ``switch``
-print one JSON line, also left as the pod's termination message for the operator.
+``list`` and ``prune`` show and drop generations; ``rollout`` does what the configured
+settings need (nothing, a switch back, or build, gate and switch) and prunes, in one Job.
+``build``, ``eval``, ``switch`` and ``rollout`` print one JSON line, also left as the pod's
+termination message for the operator.
 See docs/index-generations.md.
 """
 
@@ -27,7 +29,7 @@ from ragagent.core.config import ConfigError, Settings, load_settings, settings_
 from ragagent.core.db import Database
 from ragagent.core.errors import AgentError, NotFound
 from ragagent.db import embedding_index, generations
-from ragagent.rag import embeddings, index_eval, ingest, reindex
+from ragagent.rag import embeddings, index_eval, ingest, reindex, rollout
 from ragagent.rag.types import Embedder
 
 app = typer.Typer(help="Build, evaluate, switch and prune index generations.", no_args_is_help=True)
@@ -43,6 +45,15 @@ EvalSetOption = Annotated[
     typer.Option(help="JSON Lines of queries and relevant external ids; default: self-check."),
 ]
 KOption = Annotated[int, typer.Option(min=1, help="The k of recall@k.")]
+MinNdcgOption = Annotated[float | None, typer.Option(help="Lowest nDCG@10 to serve.")]
+MinRecallOption = Annotated[float | None, typer.Option(help="Lowest recall@k to serve.")]
+MaxNdcgDropOption = Annotated[
+    float | None, typer.Option(help="Most nDCG@10 may fall below the serving one's.")
+]
+MaxRecallDropOption = Annotated[
+    float | None, typer.Option(help="Most recall@k may fall below the serving one's.")
+]
+KeepOption = Annotated[int, typer.Option(min=0, help="Retained generations to keep.")]
 
 
 def _settings() -> Settings:
@@ -151,14 +162,10 @@ def switch(
     generation: GenerationOption = None,
     eval_set: EvalSetOption = None,
     k: KOption = 10,
-    min_ndcg: Annotated[float | None, typer.Option(help="Lowest nDCG@10 to serve.")] = None,
-    min_recall: Annotated[float | None, typer.Option(help="Lowest recall@k to serve.")] = None,
-    max_ndcg_drop: Annotated[
-        float | None, typer.Option(help="Most nDCG@10 may fall below the serving one's.")
-    ] = None,
-    max_recall_drop: Annotated[
-        float | None, typer.Option(help="Most recall@k may fall below the serving one's.")
-    ] = None,
+    min_ndcg: MinNdcgOption = None,
+    min_recall: MinRecallOption = None,
+    max_ndcg_drop: MaxNdcgDropOption = None,
+    max_recall_drop: MaxRecallDropOption = None,
 ) -> None:
     """Serve a generation: gated on the thresholds given, ungated without any (exit 1: refused)."""
     settings = _settings()
@@ -189,6 +196,44 @@ def switch(
     _finish(line, failed=not switched)
 
 
+@app.command("rollout")
+def rollout_command(
+    eval_set: EvalSetOption = None,
+    k: KOption = 10,
+    min_ndcg: MinNdcgOption = None,
+    min_recall: MinRecallOption = None,
+    max_ndcg_drop: MaxNdcgDropOption = None,
+    max_recall_drop: MaxRecallDropOption = None,
+    keep: KeepOption = 1,
+) -> None:
+    """Make the configured model and chunking serve: no-op, switch back, or build, gate and
+    switch; then prune. Exits 0 when the gate refuses (that is an answer, not a failure)."""
+    settings = _settings()
+    limits = index_eval.Thresholds(
+        min_ndcg or 0.0, min_recall or 0.0, max_ndcg_drop, max_recall_drop
+    )
+
+    async def action() -> rollout.Outcome:
+        queries = index_eval.read_eval_set(eval_set) if eval_set else None
+        embedder = await asyncio.to_thread(embeddings.create_embedder, settings)
+        plan = rollout.Plan(
+            embedder=embedder,
+            embedder_for=embedder_finder(settings, embedder),
+            chunking=ingest.build_chunking(settings),
+            batch_size=settings.embedding_batch_size,
+            eval_set=queries,
+            limits=limits,
+            k=k,
+            keep=keep,
+        )
+        async with open_database(settings) as db:
+            return await rollout.rollout(db, plan)
+
+    started = time.perf_counter()
+    outcome = _run(action)
+    _finish(rollout.build_report(outcome, seconds=round(time.perf_counter() - started, 1)))
+
+
 @app.command("list")
 def list_command() -> None:
     """Every generation, one JSON line each, oldest first."""
@@ -204,7 +249,7 @@ def list_command() -> None:
 
 @app.command()
 def prune(
-    keep: Annotated[int, typer.Option(min=0, help="Retained generations to keep.")] = 1,
+    keep: KeepOption = 1,
     max_age_days: Annotated[
         float | None, typer.Option(help="Also drop those retired longer ago than this.")
     ] = None,

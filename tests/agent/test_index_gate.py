@@ -5,10 +5,8 @@ candidate is served only if it passes the thresholds."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -16,31 +14,14 @@ from ragagent.cli import app
 from ragagent.core import errors
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
-from ragagent.core.models import Vector
-from ragagent.db import embedding_index, generations
+from ragagent.db import generations
 from ragagent.rag import index_eval, reindex
 from ragagent.rag.types import Embedder
 from tests.agent import documents
+from tests.agent.gate_embedders import BrokenEmbedder, embedder_for
 from tests.agent.index_corpus import CORPUS, SMALL, write_eval_set
 
 pytestmark = pytest.mark.db
-
-
-class _BrokenEmbedder:
-    """A model whose every vector is the same: what a broken candidate model looks like."""
-
-    model_name = "broken-model"
-    dimension = 384
-
-    def embed(self, texts: Sequence[str]) -> Vector:
-        vectors = np.ones((len(texts), self.dimension), dtype=np.float32)
-        unit: Vector = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-        return unit
-
-
-def _embedder_for(*known: Embedder) -> index_eval.EmbedderFor:
-    by_model = {embedding_index.IndexModel(e.model_name, e.dimension): e for e in known}
-    return by_model.get
 
 
 async def _serving(db: Database) -> int | None:
@@ -53,13 +34,13 @@ async def test_a_broken_candidate_fails_the_self_check_and_stays_unserved(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
     await documents.ingest(db, embedder, pg_settings, *CORPUS)
-    broken = _BrokenEmbedder()
+    broken = BrokenEmbedder()
     built = await reindex.create_candidate(db=db, embedder=broken, chunking=SMALL, batch_size=8)
 
     line, switched = await index_eval.gated_switch(
         db=db,
         candidate=built.generation,
-        embedder_for=_embedder_for(embedder, broken),
+        embedder_for=embedder_for(embedder, broken),
         eval_set=None,
         limits=index_eval.Thresholds(min_recall=0.8, max_recall_drop=0.1),
     )
@@ -90,7 +71,7 @@ async def test_a_candidate_as_good_on_the_eval_set_is_switched_to(
     line, switched = await index_eval.gated_switch(
         db=db,
         candidate=built.generation,
-        embedder_for=_embedder_for(embedder),
+        embedder_for=embedder_for(embedder),
         eval_set=queries,
         limits=index_eval.Thresholds(min_ndcg=0.8, max_ndcg_drop=0.1),
     )

@@ -216,6 +216,37 @@ async def evaluate(
     return scores[0], scores[1] if len(scores) > 1 else None
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's decision: both scores, and why the candidate may not serve (None: it
+    passed and serves now)."""
+
+    check: Check
+    candidate: Score
+    serving: Score | None
+    refusal: str | None
+
+
+async def gate(
+    *,
+    db: Database,
+    candidate: int,
+    embedder_for: EmbedderFor,
+    eval_set: Sequence[EvalQuery] | None,
+    limits: Thresholds,
+    k: int = RECALL_K,
+) -> Verdict:
+    """Evaluate, then switch to ``candidate`` only if it passes ``limits``."""
+    scored, serving = await evaluate(
+        db=db, candidate=candidate, embedder_for=embedder_for, eval_set=eval_set, k=k
+    )
+    refusal = build_refusal(scored, serving, limits)
+    embedder = embedder_for(embedding_index.IndexModel(scored.model, scored.dimension))
+    if refusal is None and embedder is not None:
+        await reindex.switch(db=db, embedder=embedder, generation=candidate)
+    return Verdict("evalset" if eval_set else "self", scored, serving, refusal)
+
+
 async def gated_switch(
     *,
     db: Database,
@@ -225,17 +256,23 @@ async def gated_switch(
     limits: Thresholds,
     k: int = RECALL_K,
 ) -> tuple[str, bool]:
-    """Evaluate, then switch to ``candidate`` only if it passes; the report and whether it did."""
-    scored, serving = await evaluate(
-        db=db, candidate=candidate, embedder_for=embedder_for, eval_set=eval_set, k=k
+    """``gate``: its report and whether the candidate serves now."""
+    verdict = await gate(
+        db=db,
+        candidate=candidate,
+        embedder_for=embedder_for,
+        eval_set=eval_set,
+        limits=limits,
+        k=k,
     )
-    refusal = build_refusal(scored, serving, limits)
-    embedder = embedder_for(embedding_index.IndexModel(scored.model, scored.dimension))
-    if refusal is None and embedder is not None:
-        await reindex.switch(db=db, embedder=embedder, generation=candidate)
-    check: Check = "evalset" if eval_set else "self"
-    report = build_report(check=check, k=k, serving=serving, candidate=scored, refusal=refusal)
-    return report, refusal is None
+    report = build_report(
+        check=verdict.check,
+        k=k,
+        serving=verdict.serving,
+        candidate=verdict.candidate,
+        refusal=verdict.refusal,
+    )
+    return report, verdict.refusal is None
 
 
 def build_report(

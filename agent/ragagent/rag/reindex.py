@@ -144,19 +144,33 @@ async def switch(*, db: Database, embedder: Embedder, generation: int) -> int:
     EmbeddingModelMismatch for another model. Serving goes on meanwhile; ingestion waits
     only for the last catch-up, which holds the index lock.
     """
+    job = await _job_for(db, embedder, generation)
+    caught_up = await _catch_up(db, job, rounds=CATCH_UP_ROUNDS)
+    async with db.connection() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (embedding_index.INDEX_LOCK,))
+        caught_up += await _catch_up_on(conn, job)
+        await _serve(conn, generation, embedder.dimension)
+    return caught_up
+
+
+async def catch_up(*, db: Database, embedder: Embedder, generation: int) -> int:
+    """Write into ``generation`` the documents added or changed since it was written (and
+    drop none: deleted documents take their chunks with them); documents written.
+
+    What a candidate built a while ago needs before it is evaluated. Raises as ``switch``.
+    """
+    job = await _job_for(db, embedder, generation)
+    return await _catch_up(db, job, rounds=CATCH_UP_ROUNDS)
+
+
+async def _job_for(db: Database, embedder: Embedder, generation: int) -> _Job:
     async with db.connection() as conn:
         found = await generations.get(conn, generation)
     if found is None:
         raise errors.NotFound(f"no index generation {generation}")
     embedding_index.check_model(found.model, _model(embedder))
     chunking = found.chunking or embedding_index.Chunking(1, 0)
-    job = _Job(generation, embedder, chunking, 32)
-    caught_up = await _catch_up(db, job, rounds=CATCH_UP_ROUNDS)
-    async with db.connection() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (embedding_index.INDEX_LOCK,))
-        caught_up += await _catch_up_on(conn, job)
-        await _serve(conn, generation, found.model.dimension)
-    return caught_up
+    return _Job(generation, embedder, chunking, 32)
 
 
 async def _serve(conn: Connection, generation: int, dimension: int) -> None:
