@@ -150,9 +150,7 @@ def eval_command(
                 k=k,
             )
         check: index_eval.Check = "evalset" if queries else "self"
-        return index_eval.build_report(
-            check=check, k=k, serving=serving, candidate=scored, refusal=None
-        )
+        return index_eval.build_report(index_eval.Verdict(check, scored, serving, None), k=k)
 
     _finish(_run(action))
 
@@ -183,7 +181,7 @@ def switch(
                 caught_up = await reindex.switch(db=db, embedder=embedder, generation=candidate)
                 line = {"generation": candidate, "gated": False, "caught_up": caught_up}
                 return json.dumps(line, separators=(",", ":")), True
-            return await index_eval.gated_switch(
+            verdict = await index_eval.gate(
                 db=db,
                 candidate=candidate,
                 embedder_for=embedder_finder(settings, embedder),
@@ -191,6 +189,7 @@ def switch(
                 limits=limits,
                 k=k,
             )
+            return index_eval.build_report(verdict, k=k), verdict.refusal is None
 
     line, switched = _run(action)
     _finish(line, failed=not switched)

@@ -4,6 +4,7 @@ embeds, and the gate's finder for the models a test runs."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,18 +26,22 @@ class BrokenEmbedder:
         return unit
 
 
+@dataclass
 class CountingEmbedder:
     """The real embedder, counting the texts it embeds (what a re-embedding costs)."""
 
-    def __init__(self, inner: Embedder) -> None:
-        self._inner = inner
-        self.model_name = inner.model_name
-        self.dimension = inner.dimension
-        self.texts = 0
+    inner: Embedder
+    model_name: str
+    dimension: int
+    texts: int = 0
+
+    @classmethod
+    def around(cls, inner: Embedder) -> CountingEmbedder:
+        return cls(inner, inner.model_name, inner.dimension)
 
     def embed(self, texts: Sequence[str]) -> Vector:
         self.texts += len(texts)
-        return self._inner.embed(texts)
+        return self.inner.embed(texts)
 
 
 def embedder_for(*known: Embedder) -> index_eval.EmbedderFor:

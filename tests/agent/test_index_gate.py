@@ -37,7 +37,7 @@ async def test_a_broken_candidate_fails_the_self_check_and_stays_unserved(
     broken = BrokenEmbedder()
     built = await reindex.create_candidate(db=db, embedder=broken, chunking=SMALL, batch_size=8)
 
-    line, switched = await index_eval.gated_switch(
+    verdict = await index_eval.gate(
         db=db,
         candidate=built.generation,
         embedder_for=embedder_for(embedder, broken),
@@ -45,8 +45,7 @@ async def test_a_broken_candidate_fails_the_self_check_and_stays_unserved(
         limits=index_eval.Thresholds(min_recall=0.8, max_recall_drop=0.1),
     )
 
-    report = json.loads(line)
-    assert not switched
+    report = json.loads(index_eval.build_report(verdict, k=10))
     assert report["check"] == "self"
     assert report["passed"] is False
     assert report["serving"]["recall_at_k"] >= 0.9
@@ -68,7 +67,7 @@ async def test_a_candidate_as_good_on_the_eval_set_is_switched_to(
     built = await reindex.create_candidate(db=db, embedder=embedder, chunking=SMALL, batch_size=8)
     queries = index_eval.read_eval_set(write_eval_set(tmp_path / "eval.jsonl"))
 
-    line, switched = await index_eval.gated_switch(
+    verdict = await index_eval.gate(
         db=db,
         candidate=built.generation,
         embedder_for=embedder_for(embedder),
@@ -76,8 +75,9 @@ async def test_a_candidate_as_good_on_the_eval_set_is_switched_to(
         limits=index_eval.Thresholds(min_ndcg=0.8, max_ndcg_drop=0.1),
     )
 
+    line = index_eval.build_report(verdict, k=10)
     report = json.loads(line)
-    assert switched, report
+    assert verdict.refusal is None, report
     assert report["check"] == "evalset"
     assert report["candidate"]["queries"] == report["serving"]["queries"] == len(queries)
     assert report["candidate"]["ndcg_at_10"] >= 0.8

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from ragagent.cli import app
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
+from ragagent.db import documents as doc_sql
 from ragagent.db import embedding_index, generations
 from ragagent.rag import index_eval, ingest, rollout
 from ragagent.rag.types import Embedder
@@ -56,12 +57,10 @@ async def _states(db: Database) -> dict[int, str]:
 
 async def _chunk_texts(db: Database, generation: int, external_id: str) -> list[str]:
     async with db.connection() as conn:
-        cursor = await conn.execute(
-            "SELECT c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
-            "WHERE c.generation = %s AND d.external_id = %s ORDER BY c.ordinal",
-            (generation, external_id),
-        )
-        return [str(r["text"]) for r in await cursor.fetchall()]
+        found = await doc_sql.get_document(conn, external_id)
+        assert found is not None
+        held = await generations.read_texts(conn, generation, [found.id])
+    return held[found.id][1]
 
 
 async def test_a_revert_re_embeds_only_the_documents_changed_since_it_served(
@@ -73,7 +72,7 @@ async def test_a_revert_re_embeds_only_the_documents_changed_since_it_served(
     assert (switched.action, await _states(db)) == ("switched", {1: "retained", 2: "serving"})
     tea = CORPUS[0].text.replace("80 degrees", "75 degrees")
     await documents.ingest(db, embedder, pg_settings, documents.markdown(tea, "tea"))
-    counting = CountingEmbedder(embedder)
+    counting = CountingEmbedder.around(embedder)
 
     reverted = await rollout.rollout(db, _plan(counting, configured))
 

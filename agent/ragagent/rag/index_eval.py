@@ -219,7 +219,7 @@ async def evaluate(
 @dataclass(frozen=True)
 class Verdict:
     """The gate's decision: both scores, and why the candidate may not serve (None: it
-    passed and serves now)."""
+    passed, and serves now if the gate switched)."""
 
     check: Check
     candidate: Score
@@ -247,48 +247,18 @@ async def gate(
     return Verdict("evalset" if eval_set else "self", scored, serving, refusal)
 
 
-async def gated_switch(
-    *,
-    db: Database,
-    candidate: int,
-    embedder_for: EmbedderFor,
-    eval_set: Sequence[EvalQuery] | None,
-    limits: Thresholds,
-    k: int = RECALL_K,
-) -> tuple[str, bool]:
-    """``gate``: its report and whether the candidate serves now."""
-    verdict = await gate(
-        db=db,
-        candidate=candidate,
-        embedder_for=embedder_for,
-        eval_set=eval_set,
-        limits=limits,
-        k=k,
-    )
-    report = build_report(
-        check=verdict.check,
-        k=k,
-        serving=verdict.serving,
-        candidate=verdict.candidate,
-        refusal=verdict.refusal,
-    )
-    return report, verdict.refusal is None
-
-
-def build_report(
-    *, check: Check, k: int, serving: Score | None, candidate: Score, refusal: str | None
-) -> str:
+def build_report(verdict: Verdict, *, k: int) -> str:
     """One compact JSON line, short enough for a termination message (4096 bytes)."""
     report: dict[str, Any] = {
-        "check": check,
+        "check": verdict.check,
         "k": k,
-        "serving": asdict(serving) if serving else None,
-        "candidate": asdict(candidate),
-        "passed": refusal is None,
-        "reason": refusal,
+        "serving": asdict(verdict.serving) if verdict.serving else None,
+        "candidate": asdict(verdict.candidate),
+        "passed": verdict.refusal is None,
+        "reason": verdict.refusal,
     }
     line = json.dumps(report, separators=(",", ":"))
     if len(line.encode()) > MAX_REPORT_BYTES:
-        report["reason"] = (refusal or "")[:200]
+        report["reason"] = (verdict.refusal or "")[:200]
         line = json.dumps(report, separators=(",", ":"))
     return line

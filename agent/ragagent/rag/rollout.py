@@ -34,6 +34,8 @@ Action = Literal["noop", "reverted", "switched", "gated"]
 MAX_REPORT_BYTES = 4096
 REASON_CUT = 200
 _CHECK_NAMES = {"evalset": "evalset", "self": "selfcheck"}
+# What the report shows of a generation (ragagent index list's fields), before its scores.
+_SUMMARY_KEYS = ("generation", "model", "dimension", "chunk_size", "chunk_overlap", "chunks")
 
 
 @dataclass(frozen=True)
@@ -132,14 +134,10 @@ def build_summary(generation: generations.Generation | None) -> dict[str, Any] |
     before any evaluation)."""
     if generation is None:
         return None
-    scores = generation.scores or {}
+    public, scores = generation.to_public(), generation.scores or {}
+    summary = {key: public[key] for key in _SUMMARY_KEYS}
     return {
-        "generation": generation.id,
-        "model": generation.model.model,
-        "dimension": generation.model.dimension,
-        "chunk_size": generation.chunking.size if generation.chunking else None,
-        "chunk_overlap": generation.chunking.overlap if generation.chunking else None,
-        "chunks": generation.chunks,
+        **summary,
         "ndcg_at_10": scores.get("ndcg_at_10"),
         "recall_at_k": scores.get("recall_at_k"),
     }
