@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Final
-
-import docx
-from docx.document import Document as DocxDocument
-from docx.exceptions import PythonDocxError
-from docx.opc.exceptions import OpcError
-from docx.table import Table
-from docx.text.paragraph import Paragraph
+from typing import TYPE_CHECKING, Final
 
 from ragagent.core import errors
 from ragagent.rag import file_text
+
+if TYPE_CHECKING:
+    from docx.document import Document as DocxDocument
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
 
 MEDIA_TYPE: Final = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 CHECK_EVERY: Final = 50  # blocks, or table rows, between deadline checks
@@ -38,6 +36,11 @@ def build_docx_text(
 ) -> file_text.FileText:
     """Headings as ``#`` lines, paragraphs and table rows, and the document's title (or "")."""
     file_text.check_office_archive(data, kind="DOCX", max_unpacked_bytes=max_unpacked_bytes)
+    # Imported here, not at the top: python-docx (with lxml) adds several MiB to every agent
+    # process, which only one that is sent a document should pay, as with python-pptx.
+    import docx
+    from docx.exceptions import PythonDocxError
+    from docx.opc.exceptions import OpcError
 
     def read() -> tuple[list[str], str]:
         document = docx.Document(io.BytesIO(data))
@@ -61,6 +64,8 @@ def _texts(document: DocxDocument, deadline: float | None) -> list[str]:
 
 
 def _block_text(block: Paragraph | Table, deadline: float | None) -> str:
+    from docx.table import Table  # imported by build_docx_text by now: a lookup
+
     if isinstance(block, Table):
         return "\n".join(file_text.build_row_text(cells) for cells in _rows(block, deadline))
     text = " ".join(block.text.split())

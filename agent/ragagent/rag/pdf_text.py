@@ -17,13 +17,13 @@ message that says which.
 from __future__ import annotations
 
 import io
-from typing import Final
-
-import pypdf
-from pypdf import errors as pdf_errors
+from typing import TYPE_CHECKING, Final
 
 from ragagent.core import errors
 from ragagent.rag import file_text
+
+if TYPE_CHECKING:
+    import pypdf
 
 MEDIA_TYPE: Final = "application/pdf"
 # The deadline is checked between pages, and pypdf's extraction grows faster than linearly
@@ -40,6 +40,11 @@ def build_pdf_text(
     Compressed page streams can hold far more text than the file's size suggests, so the
     extracted text is capped too: over ``max_text_bytes`` is a 413.
     """
+    # Imported here, not at the top: pypdf (with its codecs) adds about 10 MiB to every
+    # agent process, which only one that is sent a PDF should pay (bench.soak idle-ws
+    # counts each process's MiB).
+    from pypdf import errors as pdf_errors
+
     try:
         return _extract(data, max_pages=max_pages, max_text_bytes=max_text_bytes, deadline=deadline)
     except pdf_errors.LimitReachedError as exc:
@@ -53,6 +58,8 @@ def build_pdf_text(
 def _extract(
     data: bytes, *, max_pages: int, max_text_bytes: int, deadline: float | None
 ) -> file_text.FileText:
+    import pypdf  # see build_pdf_text
+
     reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
     # An owner password only restricts editing; such a PDF opens with an empty user password.
     if reader.is_encrypted and not reader.decrypt(""):
