@@ -74,10 +74,14 @@ class Reason(enum.StrEnum):
     WAITING_FOR_BACKUP = "WaitingForBackup"  # Reindexed (the two pre-reindex ones Reconciled too)
     PRE_REINDEX_BACKUP_FAILED = "PreReindexBackupFailed"
     WAITING_FOR_RESTORE = "WaitingForRestore"
-    REINDEXING = "Reindexing"
-    REINDEXED = "Reindexed"
+    REINDEXING = "Reindexing"  # the re-index Job builds and evaluates a candidate generation
+    SWITCHED = "Switched"  # the candidate passed the gate and serves
+    REVERTED = "Reverted"  # a retained generation of these settings serves again
+    ALREADY_SERVING = "AlreadyServing"  # the Job found these settings serving
+    GATED = "Gated"  # the candidate failed the gate: the serving generation stays
+    REINDEXED = "Reindexed"  # an older operator's ungated re-index succeeded
     REINDEX_FAILED = "ReindexFailed"
-    SETTINGS_REVERTED = "SettingsReverted"
+    SETTINGS_REVERTED = "SettingsReverted"  # the spec is back to the served settings: no Job
     SYNC_SUCCEEDED = "SyncSucceeded"  # KnowledgeSynced
     SYNC_SKIPPED_ITEMS = "SyncSkippedItems"  # synced, but some keys or media types were not
     SOURCE_SYNC_FAILED = "SourceSyncFailed"

@@ -48,8 +48,16 @@ class Context:
     restoring: bool = False
     # restore: status.lastRestore of the current request.
     last_restore: dict[str, Any] | None = None
-    # reindex: the index settings the index is built (or being rebuilt) with.
+    # servedindex: the index settings the serving generation has (status.index.served), the
+    # agent rendered with them (None: the spec's), and the re-index Job of the recorded
+    # settings with its report, when one was started and has not yet switched.
+    served_index: dict[str, Any] | None = None
+    served: common.Agent | None = None
+    rollout_job: manifest.Manifest | None = None
+    rollout_report: dict[str, Any] = field(default_factory=dict)
+    # reindex: the index settings the last re-index was started for; status.index.
     index_settings_hash: str | None = None
+    index_status: dict[str, Any] | None = None
     # reindex: new index settings wait for their backup or a restore, so ingest holds.
     reindex_waiting: bool = False
     # ingest: the content hash of the knowledge sources, and its Job once it exists.
@@ -60,6 +68,12 @@ class Context:
     # secrets, ingest: Secrets and ConfigMaps the pods must not read (not ours, or not allowed
     # for RagAgent use); while any is listed, no object that makes pods is written.
     refused: list[str] = field(default_factory=list)
+
+    @property
+    def serving_agent(self) -> common.Agent:
+        """The agent with the serving generation's index settings: what renders the pods that
+        embed queries or write to that generation (the Deployment, the ConfigMap, ingest)."""
+        return self.served or self.agent
 
     def note(self, kind: ConditionType, status: bool | str, reason: str, message: str = "") -> None:
         """Record a condition; a False already noted for this type wins over later notes."""

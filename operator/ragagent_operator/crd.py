@@ -37,6 +37,13 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "description": "Chat model.",
     },
     {
+        "name": "Index",
+        "type": "string",
+        "jsonPath": '.status.conditions[?(@.type=="Reindexed")].reason',
+        "description": "Where the last index change stands: Switched, Gated, Reindexing, ...",
+        "priority": 1,
+    },
+    {
         "name": "Last Backup",
         "type": "date",
         "jsonPath": ".status.lastBackup.time",

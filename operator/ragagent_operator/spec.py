@@ -7,7 +7,8 @@ values with defaults already applied (the API server applies the CRD defaults
 too, but a parent object that is absent gets no nested defaults there).
 
 The conventions the generator reads are in ``spec_base``; the networkPolicy
-section is in ``spec_network`` and auth, rate limits and CORS in ``spec_access``.
+section is in ``spec_network``, auth, rate limits and CORS in ``spec_access``, and the
+knowledge sources, chunking and index evaluation in ``spec_knowledge``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ragagent_operator import (
     spec_backup,
     spec_base,
     spec_budgets,
+    spec_knowledge,
     spec_network,
 )
 from ragagent_operator.spec_backup import BACKUP_NAME_RE as BACKUP_NAME_RE
@@ -31,6 +33,9 @@ from ragagent_operator.spec_backup import CRON_RE as CRON_RE
 from ragagent_operator.spec_backup import Backup as Backup
 from ragagent_operator.spec_backup import BackupStorage as BackupStorage
 from ragagent_operator.spec_backup import Restore as Restore
+from ragagent_operator.spec_knowledge import Chunking as Chunking
+from ragagent_operator.spec_knowledge import ConfigMapRef as ConfigMapRef
+from ragagent_operator.spec_knowledge import KnowledgeSource as KnowledgeSource
 
 # The agent's local embedder runs one model, which it accepts under either of its names.
 LOCAL_MODEL_NAMES = agent_config.LOCAL_EMBEDDING_MODEL_NAMES
@@ -189,39 +194,6 @@ class Database(spec_base.ApiModel):
     )
 
 
-class ConfigMapRef(spec_base.ApiModel):
-    name: str = Field(
-        description="ConfigMap name in the RagAgent's namespace, labelled ragagent.dev/use=true "
-        "(any other is not ingested: Reconciled=False/ReferenceNotAllowed).",
-        max_length=253,
-    )
-
-
-class KnowledgeSource(spec_base.ApiModel):
-    __cel__: ClassVar[spec_base.Cel] = [
-        (
-            "has(self.configMap) != has(self.url)",
-            "each knowledge source needs exactly one of configMap or url",
-        ),
-        ("!has(self.url) || self.url.startsWith('https://')", "knowledge URLs must use https://"),
-    ]
-    config_map: ConfigMapRef | None = Field(
-        None,
-        description="Each key of this ConfigMap is one document: .md, .markdown, .txt, .text, "
-        ".html and .htm keys under data, .pdf and .docx keys under binaryData; a .jsonl key "
-        "holds one document per line.",
-    )
-    url: str | None = Field(None, description="An https URL fetched and ingested.", max_length=2048)
-
-
-class Chunking(spec_base.ApiModel):
-    __cel__: ClassVar[spec_base.Cel] = [
-        ("self.overlap < self.size", "knowledge.chunking.overlap must be below size")
-    ]
-    size: int = Field(800, description="Target chunk size in characters.", ge=100, le=20000)
-    overlap: int = Field(120, description="Overlap between chunks in characters.", ge=0, le=10000)
-
-
 class Knowledge(spec_base.ApiModel):
     sources: list[KnowledgeSource] = Field(
         default_factory=list,
@@ -229,6 +201,11 @@ class Knowledge(spec_base.ApiModel):
         json_schema_extra={"maxItems": 64},
     )
     chunking: Chunking = Field(default_factory=Chunking, description="How documents are split.")
+    evaluation: spec_knowledge.Evaluation = Field(
+        default_factory=spec_knowledge.Evaluation,
+        description="The gate of an index change (embedding model, dimension or chunking): "
+        "the new generation is built beside the serving one and serves only if it passes.",
+    )
     refresh_schedule: str | None = Field(
         None,
         description="Cron schedule (in the controller's time zone) of a CronJob that syncs "

@@ -85,6 +85,50 @@ class Usage(spec_base.ApiModel):
     )
 
 
+class IndexSettings(spec_base.ApiModel):
+    embedding_provider: str = Field(description="local or openai.")
+    embedding_model: str = Field(description="The embedding model.")
+    embedding_dimension: int = Field(description="Its vector size.")
+    chunk_size: int = Field(description="Target chunk size in characters.")
+    chunk_overlap: int = Field(description="Overlap between chunks in characters.")
+    hash: str = Field(description="Their hash, as status.indexSettingsHash and Job names use it.")
+
+
+class IndexGeneration(spec_base.ApiModel):
+    generation: int | None = Field(None, description="The generation's id in the database.")
+    model: str = Field("", description="Its embedding model.")
+    dimension: int = Field(0, description="Its vector size.")
+    chunk_size: int | None = Field(None, description="Its chunk size in characters.")
+    chunk_overlap: int | None = Field(None, description="Its chunk overlap in characters.")
+    chunks: int = Field(0, description="Its chunk count.")
+    ndcg_at10: float | None = Field(
+        None, alias="ndcgAt10", description="nDCG@10 of the last evaluation."
+    )
+    recall_at_k: float | None = Field(None, description="recall@k of the last evaluation.")
+    state: Literal["serving", "gated"] = Field(
+        description="serving, or gated: it failed the evaluation and is not served (it is kept "
+        "ready: deleting the re-index Job evaluates it again)."
+    )
+
+
+class IndexStatus(spec_base.ApiModel):
+    served: IndexSettings = Field(
+        description="The index settings the agent's pods, its ConfigMap and the ingest Jobs use: "
+        "the spec's once the re-index Job switched to them."
+    )
+    serving: IndexGeneration | None = Field(None, description="The serving generation.")
+    candidate: IndexGeneration | None = Field(
+        None, description="The generation the last re-index evaluated, while it is not served."
+    )
+    check: Literal["evalset", "selfcheck"] | None = Field(
+        None, description="The evaluation used: the evaluation set, or the self-check."
+    )
+    last_action: Literal["noop", "reverted", "switched", "gated"] | None = Field(
+        None, description="What the last re-index Job did."
+    )
+    job: str | None = Field(None, description="The last re-index Job that reported.")
+
+
 class RagAgentStatus(spec_base.ApiModel):
     observed_generation: int = Field(0, description="Latest metadata.generation reconciled.")
     conditions: list[Condition] = Field(
@@ -116,4 +160,7 @@ class RagAgentStatus(spec_base.ApiModel):
     index_settings_hash: str | None = Field(
         None,
         description="Hash of the embedding model and chunking the index is (being) built with.",
+    )
+    index: IndexStatus | None = Field(
+        None, description="The index generations and the settings the agent serves with."
     )

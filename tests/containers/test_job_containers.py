@@ -133,22 +133,24 @@ def run_reindex(current: stacks.Stack) -> runner.Finished:
     )
 
 
-def test_the_reindex_pod_re_embeds_every_chunk_and_records_the_configured_model(
+def test_the_reindex_pod_finds_the_configured_settings_serving_and_changes_nothing(
     stack: stacks.Stack, ingested: runner.Finished, host_db_url: str
 ) -> None:
-    *_, recorded_before = index_record(host_db_url)
+    before = chunk_texts(host_db_url)
     done = run_reindex(stack)
     assert done.exit_code == 0, done.describe()
-    assert f"re-embedded {len(chunk_texts(host_db_url))} chunks" in done.stderr
-    model_name, dimension, recorded = index_record(host_db_url)
-    assert recorded > recorded_before
+    report = done.last_json()
+    assert report["action"] == "noop", report
+    model_name, dimension, _ = index_record(host_db_url)
     wanted = stack.agent.spec.model
     # The local model answers to both of its names and records the short one.
     assert wanted.embedding_model in config.LOCAL_EMBEDDING_MODEL_NAMES
     assert (model_name, dimension) == (config.LOCAL_EMBEDDING_MODEL, wanted.embedding_dimension)
+    assert report["serving"]["model"] == config.LOCAL_EMBEDDING_MODEL
+    assert chunk_texts(host_db_url) == before
 
 
-def test_after_a_chunking_change_the_reindex_pod_re_chunks(
+def test_after_a_chunking_change_the_reindex_pod_re_chunks_checks_and_switches(
     stack: stacks.Stack, ingested: runner.Finished, host_db_url: str
 ) -> None:
     before = chunk_texts(host_db_url)
@@ -157,6 +159,14 @@ def test_after_a_chunking_change_the_reindex_pod_re_chunks(
     smaller = stack.with_spec(knowledge={**chunking, "sources": sources})
     done = run_reindex(smaller)
     assert done.exit_code == 0, done.describe()
+    # Without an evaluation set the self-check gates it: every sampled chunk finds itself.
+    report = done.last_json()
+    assert (report["action"], report["check"], report["passed"]) == (
+        "switched",
+        "selfcheck",
+        True,
+    ), report
+    assert report["serving"]["chunk_size"] == 100
     after = chunk_texts(host_db_url)
     assert after != before
     assert max(len(text) for text in after) <= 100

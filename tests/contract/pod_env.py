@@ -200,8 +200,12 @@ def process_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Iterato
 
 @dataclass(frozen=True)
 class ParsedCommand:
+    """``name``: the top command (it picks the settings); ``sub``: a sub-command of a group,
+    e.g. ``rollout`` of ``index``; ``params``: the options of the command that runs."""
+
     name: str
     params: dict[str, Any]
+    sub: str | None = None
 
 
 def parse_command(container: dict[str, Any]) -> ParsedCommand:
@@ -215,5 +219,12 @@ def parse_command(container: dict[str, Any]) -> ParsedCommand:
     command = group.commands.get(name)  # type: ignore[attr-defined]
     assert command is not None, f"ragagent has no command {name!r}"
     root = typer.Context(group, info_name=program)
+    if isinstance(command, typer.core.TyperGroup):  # `index rollout`: its sub-command parses
+        sub_name, *rest = args
+        sub = command.get_command(root, sub_name)
+        assert sub is not None, f"ragagent {name} has no command {sub_name!r}"
+        within = typer.Context(command, info_name=name, parent=root)
+        parsed = sub.make_context(sub_name, rest, parent=within)
+        return ParsedCommand(name, dict(parsed.params), sub_name)
     parsed = command.make_context(name, list(args), parent=root)
     return ParsedCommand(name, dict(parsed.params))

@@ -25,7 +25,7 @@ from ragagent.main import create_app, limiter_for
 from ragagent.rag import embeddings, fallback, llm
 from ragagent.services import auth as authentication
 from ragagent_operator import constants as c
-from ragagent_operator.render import postgres, postgres_tls, secrets
+from ragagent_operator.render import deployment, postgres, postgres_tls, reindex, secrets
 from ragagent_operator.render.common import Agent
 from tests.contract import pod_env, specs
 from tests.operator.render.pods import rendered_pods
@@ -74,9 +74,11 @@ async def check_agent_pod(
     assert settings.secret_key is None
     assert settings.secret_key_previous is None
     assert settings.jwt_hs256_secret is None
-    if command.name in ("ingest", "sync", "reindex"):
+    if command.name in ("ingest", "sync"):
         check_embedder(agent, settings, world)
         check_ingest_paths(pod, container, command)
+    elif command.name == "index":
+        check_rollout(agent, settings, world, container, command)
     else:
         assert command.name in ("backup", "restore"), command.name
         expected = database_url(agent, world)
@@ -115,6 +117,35 @@ def check_embedder(agent: Agent, settings: config.Settings, world: pod_env.World
     if agent.spec.model.embedding_provider == "openai":
         assert embedder.model_name == agent.spec.model.embedding_model
         assert secret_text(settings.openai_api_key) == api_key(agent, world)
+
+
+def check_rollout(
+    agent: Agent,
+    settings: config.Settings,
+    world: pod_env.World,
+    container: dict[str, Any],
+    command: pod_env.ParsedCommand,
+) -> None:
+    """The re-index pod embeds and chunks with the spec's settings (whatever the ConfigMap's
+    served ones are) and gates on the RagAgent's evaluation, its set mounted where named."""
+    assert command.sub == "rollout"
+    check_embedder(agent, settings, world)
+    chunking = agent.spec.knowledge.chunking
+    assert (settings.chunk_size, settings.chunk_overlap) == (chunking.size, chunking.overlap)
+    gate, params = agent.spec.knowledge.evaluation, command.params
+    assert (params["k"], params["min_ndcg"], params["min_recall"]) == (
+        gate.k,
+        gate.min_ndcg,
+        gate.min_recall,
+    )
+    assert (params["max_ndcg_drop"], params["max_recall_drop"]) == (
+        gate.max_ndcg_drop,
+        gate.max_recall_drop,
+    )
+    mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
+    eval_set = params["eval_set"]
+    assert (eval_set is None) is (gate.config_map is None)
+    assert eval_set is None or str(eval_set.parent) in mounts
 
 
 def api_key(agent: Agent, world: pod_env.World) -> str | None:
@@ -201,3 +232,25 @@ def test_the_previous_api_key_pepper_reaches_the_server_only_while_it_exists() -
             env = pod_env.container_env(container, world)
             expected = previous if role == "agent" else None
             assert env.get("RAGAGENT_SECRET_KEY_PREVIOUS") == expected, role
+
+
+def test_the_reindex_pod_builds_with_the_spec_settings_while_the_agent_serves_the_old_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Until the re-index switches, the ConfigMap (and so the server) keeps the served
+    settings; the re-index pod's own variables give it the spec's."""
+    before = specs.agent_of("docs", specs.MATRIX[0].spec())
+    spec = before.spec.model_dump(by_alias=True, exclude_none=True)
+    spec["knowledge"]["chunking"] = {"size": 400, "overlap": 40}
+    changed = specs.agent_of("docs", spec)
+    served = reindex.build_served_agent(changed, reindex.build_index_settings(before))
+    world = pod_env.build_world(served)
+    job = reindex.build_reindex_job(changed, settings_hash="h", image="i")
+    server = deployment.build_deployment(served, config_hash="", secrets_hash="")
+    loaded = {}
+    for name, pod in (("index", job), ("serve", server)):
+        (container,) = pod["spec"]["template"]["spec"]["containers"]
+        with pod_env.process_env(monkeypatch, pod_env.container_env(container, world)):
+            loaded[name] = config.load_settings(config.settings_class(name))
+    assert (loaded["index"].chunk_size, loaded["index"].chunk_overlap) == (400, 40)
+    assert (loaded["serve"].chunk_size, loaded["serve"].chunk_overlap) == (800, 120)

@@ -5,8 +5,10 @@ serves both steps, so the journey pays for one database and one API key:
 
 - step 7: new chunking (the image holds one local embedding model, so the index settings
   change by their chunking). The operator runs the pre-reindex backup Job first and the
-  re-index Job only after it succeeded; ``Reindexed`` reports the change; a client pod
-  asks through the Service every second throughout, and every answer holds the fact.
+  re-index Job (``ragagent index rollout``: a generation built beside the serving one,
+  self-checked, switched) only after it succeeded; ``Reindexed`` reports the switch and
+  the agent moves to the new chunking only then; a client pod asks through the Service
+  every second throughout, and every answer holds the fact.
 - step 10: a rolling update (a new ``spec.rateLimit``) while a WebSocket streams answer
   after answer and REST requests go on beside it: no request fails and no answer is cut.
   The Deployment makes that possible (preStop before SIGTERM, so the endpoint goes first;
@@ -40,7 +42,7 @@ FILLER = " ".join(
 )
 CHUNKING = {"size": 300, "overlap": 30}  # the default is 800/120
 # Step 7's reasons of Reindexed, in the order a change goes through them.
-REINDEX_REASONS = ["WaitingForBackup", "Reindexing", "Reindexed"]
+REINDEX_REASONS = ["WaitingForBackup", "Reindexing", "Switched"]
 # A watcher in the client pod: (script, scheme, path) -> the running Watch.
 Asking = Callable[..., contextlib.AbstractContextManager[watch.Watch]]
 # A change to the serving agent: (spec, done, what, timeout) patches its spec and waits for done.
@@ -168,11 +170,15 @@ def test_new_chunking_backs_up_then_reindexes_while_chat_answers_throughout(
     # RFC 3339 times in UTC compare as text; the re-index began after the backup ended.
     assert backup["status"]["completionTime"] <= rebuild["metadata"]["creationTimestamp"]
     assert reasons == [r for r in REINDEX_REASONS if r in reasons], reasons
-    assert reasons[-1] == "Reindexed", reasons
+    assert reasons[-1] == "Switched", reasons
     assert len(reasons) >= 2, reasons  # seen on its way, not only at the end
     status = steps.get_json(cluster, ns, "ragagent", agent)["status"]
     hash_of_rebuild = rebuild["metadata"]["annotations"][constants.Annotation.INDEX_HASH]
     assert status["indexSettingsHash"] == hash_of_rebuild, status
+    # No evaluation set: the self-check passed it; the agent serves the new chunking now.
+    index = status["index"]
+    assert (index["served"]["hash"], index["check"]) == (hash_of_rebuild, "selfcheck"), index
+    assert index["served"]["chunkSize"] == CHUNKING["size"], index
     found = data.knowledge(cluster, ns, agent)
     assert found["chunks"] == found["recorded_chunks"] > chunks_before, found
     failed = watch.failures(rest.records, "47")

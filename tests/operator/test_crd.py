@@ -51,7 +51,7 @@ def test_crd_has_names_subresources_and_printer_columns() -> None:
     assert version["subresources"]["scale"]["specReplicasPath"] == ".spec.replicas"
     assert version["subresources"]["scale"]["labelSelectorPath"] == ".status.selector"
     columns = [column["name"] for column in version["additionalPrinterColumns"]]
-    assert columns == ["Ready", "Replicas", "Model", "Last Backup", "Age"]
+    assert columns == ["Ready", "Replicas", "Model", "Index", "Last Backup", "Age"]
 
 
 def test_cel_messages_cover_the_documented_rules() -> None:

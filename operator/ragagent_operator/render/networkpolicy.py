@@ -99,14 +99,22 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def build_network_policies(agent: common.Agent) -> list[common.Manifest]:
+def build_network_policies(
+    agent: common.Agent, *, served: common.Agent | None = None
+) -> list[common.Manifest]:
     """Rendered only when ``spec.networkPolicy.enabled``.
 
     Every component's policy is rendered even while it runs no pod (no restore, backups
-    off), so a Job never starts before the policy it needs exists.
+    off), so a Job never starts before the policy it needs exists. ``served``: the agent
+    with the serving generation's index settings (``steps.reindex``), which the agent's and
+    the ingest pods embed with until a re-index switches; the re-index pod uses the spec's.
     """
-    one_shot = [_job_policy(agent, component) for component in jobs.COMPONENTS]
-    policies = [_default_deny(agent), _agent_policy(agent), *one_shot]
+    served = served or agent
+    one_shot = [
+        _job_policy(served if component == c.COMPONENT_INGEST else agent, component)
+        for component in jobs.COMPONENTS
+    ]
+    policies = [_default_deny(agent), _agent_policy(served), *one_shot]
     if agent.managed_db:
         policies.append(_database_policy(agent))
     return policies

@@ -33,6 +33,7 @@ STEPS: list[tuple[str, Step]] = [
     ("secrets", secrets.ensure_secrets),
     ("backupsecrets", backup_secrets.ensure_backup_secrets),
     ("postgrestls", postgres_tls.ensure_postgres_tls),  # the managed database's certificates
+    ("servedindex", reindex.note_served_index),  # the index settings the agent serves with
     ("configmap", workload.ensure_config_map),
     ("database", workload.ensure_database),
     ("restore", restore.ensure_restore),  # before the workload: a restore holds the agent at 0
@@ -52,6 +53,10 @@ STATUS = status.ensure_status
 NEEDS: dict[str, tuple[str, ...]] = {
     "database": ("secrets", "postgrestls"),  # its pods read both: not if either was refused
     "deployment": ("secrets", "configmap"),  # the pod template hashes both
+    # The ConfigMap, the agent's and ingest's egress and the re-index follow the served index.
+    "configmap": ("servedindex",),
+    "networkpolicy": ("servedindex",),
+    "reindex": ("servedindex",),
     "ingest": ("reindex",),  # new index settings hold the ingest until their backup
 }
 # A barrier runs after every step listed before it and before every step listed after it

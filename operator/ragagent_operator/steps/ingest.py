@@ -14,9 +14,10 @@ async def ensure_ingest(ctx: context.Context) -> None:
     While new index settings wait for their backup, nothing changes: the content hash
     covers those settings, and ingesting with them before the backup would defeat it.
     An unlabelled knowledge ConfigMap stops every pod that would read it: no ingest Job,
-    and no refresh CronJob (an existing one is deleted).
+    and no refresh CronJob (an existing one is deleted). Ingestion writes to the serving
+    generation, so it runs with the served index settings.
     """
-    agent = ctx.agent
+    agent = ctx.serving_agent
     knowledge_hash, refused = "", list[str]()
     if agent.spec.knowledge.sources:
         knowledge_hash, refused = await _read_knowledge_hash(ctx)
@@ -48,7 +49,7 @@ async def ensure_ingest(ctx: context.Context) -> None:
 async def _ensure_refresh(ctx: context.Context, *, allowed: bool) -> None:
     """The CronJob of ``knowledge.refreshSchedule``; removed when unset, without sources, or
     while a source is not ``allowed``."""
-    agent = ctx.agent
+    agent = ctx.serving_agent
     image = ctx.settings.backup_image or agent.image
     holding = ctx.reindex_waiting or ctx.restoring
     cron = ingest_job.build_ingest_cronjob(agent, image=image, suspend=holding)
@@ -73,7 +74,7 @@ async def _list_ingest_jobs(ctx: context.Context) -> list[manifest.Manifest]:
 async def _read_knowledge_hash(ctx: context.Context) -> tuple[str, list[str]]:
     """The hash covers sources, their ConfigMaps' content, chunking and the embedding model;
     also returns the ConfigMaps that are not labelled for RagAgent use ("ConfigMap ns/name")."""
-    agent = ctx.agent
+    agent = ctx.serving_agent
     contents = {}
     refused = []
     for source in agent.spec.knowledge.sources:

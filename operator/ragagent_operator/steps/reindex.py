@@ -1,104 +1,189 @@
-"""Backup before a risky change: new index settings re-index only after a backup succeeded.
+"""Index generations behind an eval gate: new index settings are rolled out by a re-index
+Job, after a backup, and the agent moves to them only once that Job says they serve.
 
-``status.indexSettingsHash`` records the settings the index is built (or being
-rebuilt) with. A new RagAgent starts with its first settings and needs no
-re-index. When the hash changes and backups are enabled, the step creates a
-one-off backup Job for the new hash and waits for it; only its success lets the
-re-index Job start, and only then does the recorded hash move on.
+Three hashes of the index settings (embedding model and chunking) meet here: the spec's
+(wanted); the served ones (``status.index.served``: what the Deployment, its ConfigMap and
+the ingest Jobs use, since queries must be embedded with the serving generation's model);
+and the recorded ones (``status.indexSettingsHash``: what the last re-index Job was
+started for). A new RagAgent serves its spec's settings and needs no re-index.
 
-The ``Reindexed`` condition follows one change to the end: WaitingForBackup,
-PreReindexBackupFailed, Reindexing, then Reindexed or ReindexFailed. Once it
-succeeded it is carried over without reading the Job again; a failed re-index
-runs again when its Job is deleted. An agent that never re-indexed has no such
-condition.
+When the wanted settings differ from the served ones, a one-off backup Job runs first
+(with backups enabled), then ``ragagent index rollout`` builds a generation beside the
+serving one, evaluates both and switches only if the candidate passes
+``knowledge.evaluation``. Its report moves the served settings (Switched, Reverted,
+AlreadyServing: the Deployment rolls) or keeps them (Gated, ReindexFailed). Reverting the
+spec to the served settings needs no Job (SettingsReverted). One re-index runs at a time:
+a change made meanwhile starts when it ends. A failed or gated re-index runs again when
+its Job is deleted (how a human asks for another attempt, e.g. after a threshold change).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ragagent_operator import backup_status, conditions, context, k8s
-from ragagent_operator.render import backup, reindex
+from ragagent_operator import backup_status, conditions, context, job_reports, k8s
+from ragagent_operator.render import backup, event, reindex
+from ragagent_operator.steps import index_status
 
 REINDEXED = conditions.Type.REINDEXED
-# Reasons that mean the re-index Job of the recorded settings was created.
-STARTED = (conditions.Reason.REINDEXING, conditions.Reason.REINDEX_FAILED)
+Reason = conditions.Reason
+# Reasons whose re-index Job, once deleted, is made again.
+STARTED = (Reason.REINDEXING, Reason.REINDEX_FAILED, Reason.GATED)
 # Reasons carried over without reading a Job.
-FINAL = (conditions.Reason.REINDEXED, conditions.Reason.SETTINGS_REVERTED)
+FINAL = (
+    Reason.REINDEXED,
+    Reason.SETTINGS_REVERTED,
+    Reason.SWITCHED,
+    Reason.REVERTED,
+    Reason.ALREADY_SERVING,
+)
+HTTP_CONFLICT = 409
+
+
+async def note_served_index(ctx: context.Context) -> None:
+    """Which index settings serve: ``status.index.served``, moved on by a finished re-index
+    Job that reports they serve (the spec's when the status has none: a new RagAgent, or one
+    from before index generations, whose served hash is taken to be the recorded one)."""
+    agent = ctx.agent
+    status = ctx.body.get("status") or {}
+    spec_settings = reindex.build_index_settings(agent)
+    recorded = status.get("indexSettingsHash")
+    served = (status.get("index") or {}).get("served")
+    if not served:
+        served = {**spec_settings, "hash": recorded or spec_settings["hash"]}
+    old = conditions.find(ctx.body, REINDEXED)
+    if recorded is not None and old is not None and old.get("reason") not in FINAL:
+        job = await ctx.get("batch/v1", "Job", reindex.reindex_job_name(agent, recorded))
+        if job is not None and not job["metadata"].get("deletionTimestamp"):
+            ctx.rollout_job = job
+            ctx.rollout_report = await _read_report(ctx, job)
+            if index_status.build_outcome(job, ctx.rollout_report).serves:
+                served = index_status.build_served_settings(job, spec_settings)
+    ctx.served_index = dict(served)
+    ctx.served = reindex.build_served_agent(agent, served)
+
+
+async def _read_report(ctx: context.Context, job: dict[str, Any]) -> dict[str, Any]:
+    """The finished Job's report line; {} while it runs or when it left none."""
+    if backup_status.build_finished_job(job) is None:
+        return {}
+    meta = {**job.get("metadata", {}), "namespace": ctx.agent.namespace}
+    line = await job_reports.read_termination_message(ctx.api, {**job, "metadata": meta})
+    return backup_status.parse_result_line(line)
 
 
 async def ensure_reindex(ctx: context.Context) -> None:
     agent = ctx.agent
-    wanted = reindex.index_settings_hash(agent)
-    recorded = (ctx.body.get("status") or {}).get("indexSettingsHash")
-    if recorded in (None, wanted):
-        ctx.index_settings_hash = wanted
-        if recorded is not None:
-            await _track_reindex(ctx, wanted)
+    status = ctx.body.get("status") or {}
+    wanted, recorded = reindex.index_settings_hash(agent), status.get("indexSettingsHash")
+    served = ctx.served_index or reindex.build_index_settings(agent)
+    job, old = ctx.rollout_job, conditions.find(ctx.body, REINDEXED)
+    name = job["metadata"]["name"] if job else None
+    ctx.index_settings_hash = recorded or wanted
+    ctx.index_status = index_status.build_index_status(
+        served, ctx.rollout_report, job=name, old=status.get("index")
+    )
+    if recorded is None:
+        return  # a new RagAgent: its index is built with the spec's settings
+    outcome = index_status.build_outcome(job, ctx.rollout_report) if job else None
+    if outcome is not None and outcome.reason == Reason.GATED:
+        await _warn_gated(ctx, job or {}, outcome, old)
+    if outcome is not None and (outcome.reason == Reason.REINDEXING or wanted == recorded):
+        message = outcome.message
+        if outcome.reason == Reason.REINDEXING and wanted != recorded:
+            message += "; the spec changed since: its re-index starts when this one ends"
+        ctx.note(REINDEXED, outcome.status, outcome.reason, message)
         return
-    if ctx.restoring:  # a re-index writes: it starts once the restore is done
-        ctx.reindex_waiting = True
-        message = "the re-index starts after the restore"
-        ctx.note(REINDEXED, False, conditions.Reason.WAITING_FOR_RESTORE, message)
-        return
-    if agent.spec.backup.enabled and not await _backup_succeeded(ctx, wanted):
-        ctx.reindex_waiting = True
-        return
-    name = await _start_reindex(ctx, wanted)
-    ctx.index_settings_hash = wanted
-    ctx.note(REINDEXED, False, conditions.Reason.REINDEXING, f"re-index Job {name} started")
-
-
-async def _start_reindex(ctx: context.Context, wanted: str) -> str:
-    """Create the re-index Job for settings hash ``wanted``; returns its name."""
-    image = ctx.settings.backup_image or ctx.agent.image
-    await ctx.ensure(reindex.build_reindex_job(ctx.agent, settings_hash=wanted, image=image))
-    return reindex.reindex_job_name(ctx.agent, wanted)
-
-
-async def _track_reindex(ctx: context.Context, wanted: str) -> None:
-    """The state of the index built with the current settings; only success is carried over.
-
-    A failed re-index is read again on every resync, because deleting its Job is how a
-    human asks for another attempt (backoffLimit 1 stops after a second failure): the
-    missing Job of a re-index that has not succeeded is made again.
-    """
-    old = conditions.find(ctx.body, REINDEXED)
-    if old is None or old.get("reason") in FINAL:
+    reason = (old or {}).get("reason")
+    if wanted == recorded and reason in (None, *FINAL):
         if old is not None:
             ctx.note(REINDEXED, old.get("status", "True"), old["reason"], old.get("message", ""))
         return
+    if wanted == recorded and reason in STARTED:
+        await _restart(ctx, wanted, old or {})
+    elif wanted == served["hash"]:
+        ctx.index_settings_hash = wanted
+        message = "index settings are back to those the serving generation has: no re-index"
+        ctx.note(REINDEXED, True, Reason.SETTINGS_REVERTED, message)
+    else:
+        await _start(ctx, wanted)
+
+
+async def _restart(ctx: context.Context, wanted: str, old: dict[str, Any]) -> None:
+    """The Job of a re-index that has not succeeded was deleted: make it again."""
+    if ctx.restoring:  # the re-index writes: it starts again after the restore
+        ctx.note(REINDEXED, False, old["reason"], old.get("message", ""))
+        return
+    name = await _ensure_job(ctx, wanted)
+    if name is not None:
+        ctx.note(REINDEXED, False, Reason.REINDEXING, f"re-index Job {name} started again")
+
+
+async def _start(ctx: context.Context, wanted: str) -> None:
+    """New index settings: after a restore and the backup, the re-index Job starts."""
+    if ctx.restoring:  # a re-index writes: it starts once the restore is done
+        ctx.reindex_waiting = True
+        message = "the re-index starts after the restore"
+        ctx.note(REINDEXED, False, Reason.WAITING_FOR_RESTORE, message)
+        return
+    if ctx.agent.spec.backup.enabled and not await _backup_succeeded(ctx, wanted):
+        ctx.reindex_waiting = True
+        return
     agent = ctx.agent
     name = reindex.reindex_job_name(agent, wanted)
-    job = await k8s.get(ctx.api, "batch/v1", "Job", agent.namespace, name)
-    if job is not None:
-        ctx.note(REINDEXED, *build_reindex_state(name, job))
-    elif old.get("reason") not in STARTED:
-        # A change given up before its re-index began: the settings are the index's again.
-        message = "index settings are back to those the index is built with"
-        ctx.note(REINDEXED, True, conditions.Reason.SETTINGS_REVERTED, message)
-    elif ctx.restoring:  # the re-index writes: it starts again after the restore
-        ctx.note(REINDEXED, False, old["reason"], old.get("message", ""))
-    else:
-        await _start_reindex(ctx, wanted)
-        ctx.note(
-            REINDEXED, False, conditions.Reason.REINDEXING, f"re-index Job {name} started again"
-        )
+    live = await ctx.get("batch/v1", "Job", name)
+    ctx.index_settings_hash = wanted
+    if live is not None and not live["metadata"].get("deletionTimestamp"):
+        # A Job of these settings from an earlier change (say, gated before a revert): its
+        # verdict is stale, so it goes and the next reconcile makes it again.
+        await ctx.delete({"apiVersion": "batch/v1", "kind": "Job", "metadata": live["metadata"]})
+        message = f"re-index Job {name} replaces the earlier one of these settings"
+        ctx.note(REINDEXED, False, Reason.REINDEXING, message)
+        return
+    if await _ensure_job(ctx, wanted) is not None:
+        ctx.note(REINDEXED, False, Reason.REINDEXING, f"re-index Job {name} started")
 
 
-def build_reindex_state(name: str, job: dict[str, Any]) -> tuple[str, str, str]:
-    """(status, reason, message) of the Reindexed condition for re-index Job ``name``."""
-    finished = backup_status.build_finished_job(job)
-    if finished is None:
-        return "False", conditions.Reason.REINDEXING, f"re-index Job {name} is running"
-    when = backup_status.format_time(finished.time)
-    if finished.succeeded:
-        return "True", conditions.Reason.REINDEXED, f"index rebuilt by Job {name} at {when}"
-    message = (
-        f"re-index Job {name} failed at {when}; see kubectl logs job/{name}, "
-        "then delete the Job to try again"
+async def _ensure_job(ctx: context.Context, wanted: str) -> str | None:
+    """Create the re-index Job for settings hash ``wanted``; its name, or None (noted) while
+    an earlier Job of that name is still being deleted."""
+    agent = ctx.agent
+    name = reindex.reindex_job_name(agent, wanted)
+    live = await ctx.get("batch/v1", "Job", name)
+    if live is not None and live["metadata"].get("deletionTimestamp"):
+        message = f"re-index Job {name} starts once its earlier namesake is deleted"
+        ctx.note(REINDEXED, False, Reason.REINDEXING, message)
+        return None
+    image = ctx.settings.backup_image or agent.image
+    await ctx.ensure(reindex.build_reindex_job(agent, settings_hash=wanted, image=image))
+    return name
+
+
+async def _warn_gated(
+    ctx: context.Context,
+    job: dict[str, Any],
+    outcome: index_status.Outcome,
+    old: conditions.Condition | None,
+) -> None:
+    """One Warning Event per gated Job (named by its uid, so a reconcile from a stale status
+    is refused as a duplicate by the API server instead of warning twice)."""
+    if (old or {}).get("reason") == Reason.GATED:
+        return
+    notice = event.build_event(
+        ctx.agent,
+        reason=Reason.GATED,
+        message=f"new index generation not served: {outcome.message}",
+        now=conditions.now_rfc3339(),
+        warning=True,
     )
-    return "False", conditions.Reason.REINDEX_FAILED, message
+    meta = job.get("metadata", {})
+    name = f"{meta.get('name')}.gated-{str(meta.get('uid', ''))[:8]}"
+    notice["metadata"] = {"name": name, "namespace": ctx.agent.namespace}
+    try:
+        await k8s.create_event(ctx.api, notice)
+    except k8s.ApiError as exc:
+        if exc.status != HTTP_CONFLICT:  # 409: this Job's Event exists already
+            raise
 
 
 async def _backup_succeeded(ctx: context.Context, wanted: str) -> bool:
@@ -114,12 +199,12 @@ async def _backup_succeeded(ctx: context.Context, wanted: str) -> bool:
     finished = backup_status.build_finished_jobs([job] if job else [])
     if not finished:
         message = f"index settings changed: re-index waits for backup Job {name}"
-        _note_waiting(ctx, conditions.Reason.WAITING_FOR_BACKUP, message)
+        _note_waiting(ctx, Reason.WAITING_FOR_BACKUP, message)
         return False
     if not finished[0].succeeded:
         reason = finished[0].report.get("reason") or "the Job failed"
         message = f"backup Job {name} failed ({reason}): re-index not started"
-        _note_waiting(ctx, conditions.Reason.PRE_REINDEX_BACKUP_FAILED, message)
+        _note_waiting(ctx, Reason.PRE_REINDEX_BACKUP_FAILED, message)
         return False
     return True
 

@@ -71,6 +71,8 @@ async def ensure_status(ctx: context.Context, failed: list[str] | None) -> None:
         status["ingestedHash"] = ingested
     if ctx.index_settings_hash:
         status["indexSettingsHash"] = ctx.index_settings_hash
+    if ctx.index_status is not None:
+        status["index"] = ctx.index_status
     if {**old, **status} != old:
         await k8s.patch_status(ctx.api, agent.namespace, agent.name, status)
         await _emit_events(ctx, old.get("conditions") or [], status["conditions"])

@@ -20,7 +20,7 @@ async def ensure_service_account(ctx: context.Context) -> None:
 
 
 async def ensure_config_map(ctx: context.Context) -> None:
-    config_map = configmap.build_config_map(ctx.agent)
+    config_map = configmap.build_config_map(ctx.serving_agent)
     ctx.config_hash = manifest.stable_hash(config_map["data"])
     await ctx.ensure(config_map)
 
@@ -50,8 +50,9 @@ async def ensure_database(ctx: context.Context) -> None:
 
 async def ensure_deployment(ctx: context.Context) -> None:
     """Under an HPA, hand ``replicas`` over once, then never send it again. Not written while
-    the secrets step refused a Secret the pods would read (``Context.refused``)."""
-    agent = ctx.agent
+    the secrets step refused a Secret the pods would read (``Context.refused``). Rendered
+    with the served index settings: the pods embed queries with the serving model."""
+    agent = ctx.serving_agent
     desired = deployment.build_deployment(
         agent,
         config_hash=ctx.config_hash,
@@ -88,7 +89,7 @@ async def ensure_autoscaling(ctx: context.Context) -> None:
 
 
 async def ensure_network_policies(ctx: context.Context) -> None:
-    wanted = networkpolicy.build_network_policies(ctx.agent)
+    wanted = networkpolicy.build_network_policies(ctx.agent, served=ctx.serving_agent)
     enabled = ctx.agent.spec.network_policy.enabled
     names = {policy["metadata"]["name"] for policy in wanted} if enabled else set()
     for suffix in networkpolicy.POLICY_SUFFIXES:

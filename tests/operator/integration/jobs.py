@@ -28,10 +28,18 @@ def job_pod(
 
 
 def finish_pod(
-    cluster: controlplane.ControlPlane, ns: str, pod: dict[str, Any], *, report: dict[str, Any]
+    cluster: controlplane.ControlPlane,
+    ns: str,
+    pod: dict[str, Any],
+    *,
+    report: dict[str, Any],
+    succeeded: bool | None = None,
 ) -> None:
-    """What a kubelet reports for a finished container that left a termination message."""
-    succeeded = report.get("result") == "succeeded"
+    """What a kubelet reports for a finished container that left a termination message.
+
+    ``succeeded`` None: as the report's ``result`` says (a backup or usage report)."""
+    if succeeded is None:
+        succeeded = report.get("result") == "succeeded"
     container = pod["spec"]["containers"][0]
     terminated = {
         "exitCode": 0 if succeeded else 1,

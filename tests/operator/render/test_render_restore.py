@@ -182,23 +182,3 @@ def test_only_finished_step_jobs_trigger_a_full_reconcile() -> None:
     assert not job_events.is_step_job_finished(job(c.COMPONENT_BACKUP, status=DONE))
     assert not job_events.is_step_job_finished(job(c.COMPONENT_RESTORE, status={"active": 1}))
     assert not job_events.is_step_job_finished({"kind": "Deployment", "metadata": {}})
-
-
-def test_reindex_state_follows_the_reindex_job() -> None:
-    name = "docs-reindex-abc"
-    assert steps.reindex.build_reindex_state(name, job("reindex", status={"active": 1}))[1] == (
-        "Reindexing"
-    )
-    assert steps.reindex.build_reindex_state(name, job("reindex", status=DONE))[:2] == (
-        "True",
-        "Reindexed",
-    )
-    failed = {
-        "conditions": [
-            {"type": "Failed", "status": "True", "lastTransitionTime": "2025-03-10T02:05:00Z"}
-        ]
-    }
-    state = steps.reindex.build_reindex_state(name, job("reindex", status=failed))
-    assert state[:2] == ("False", "ReindexFailed")
-    assert f"kubectl logs job/{name}" in state[2]
-    assert "delete the Job to try again" in state[2]
