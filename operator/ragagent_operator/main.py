@@ -37,6 +37,13 @@ _pending: set[str] = set()
 RETRY_SECONDS = 15.0
 _handled: dict[str, int] = {}  # RagAgent uid -> the generation this process reconciled
 _retries: set[asyncio.Task[None]] = set()
+# kopf retries a failed API request (each watch's too) after these pauses. Its default
+# (1, 1, 2, 3, 5, 8, 13, 21 s) leaves a watch asleep for up to 21 s after the API server or
+# etcd is back from an outage, and RagAgent changes wait as long (the soak suite's restarts
+# must be followed within 10 s). At most 2 s here, for about 10 minutes: kopf gives up a
+# request once its pauses run out (54 s by default), and a peering keep-alive given up is
+# never sent again, so this replica's record would lapse while it goes on working.
+API_RETRY_BACKOFFS = (0.5, 1.0, *(2.0,) * 300)
 
 
 def _api() -> k8s.Api:
@@ -62,6 +69,7 @@ RESYNC = resync.Resync(SETTINGS.resync_seconds, run=_resync, peering=PEERING, ap
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.enabled = False  # our own Events say more than "handler succeeded"
+    settings.networking.error_backoffs = API_RETRY_BACKOFFS
     settings.peering.clusterwide = True
     settings.peering.stealth = True
     # Namespaced mode has no cluster-wide read of CRDs or namespaces (least privilege), and

@@ -14,6 +14,7 @@ CLI (used by ``make cluster-up|cluster-down|kubeconfig``)::
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import json
 import os
@@ -23,10 +24,11 @@ import ssl
 import subprocess
 import tempfile
 import threading
+import time
 import types
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tests.support import components, kubeconfig, pki, processes, sealed_secrets, tools
@@ -214,6 +216,22 @@ class ControlPlane:
         while self._components:
             self._components.pop().stop()
 
+    @contextlib.contextmanager
+    def stopped(self, name: str) -> Iterator[None]:
+        """Stops ``etcd`` or ``kube-apiserver`` for the block, then starts it on the same ports,
+        data and certificates, and returns once the API server is ready (the soak's faults)."""
+        starts = {"etcd": self._start_etcd, "kube-apiserver": self._start_apiserver}
+        index = [component.name for component in self._components].index(name)
+        old = self._components.pop(index)  # a dead watched component would fail the waits
+        old.stop()
+        old.log_path.replace(old.log_path.with_suffix(f".{time.time_ns()}.log"))  # kept
+        try:
+            yield
+        finally:
+            starts[name]()
+            self._components.insert(index, self._components.pop())  # stop order unchanged
+            self._wait("kube-apiserver /readyz", self._apiserver_ready)
+
     def __enter__(self) -> ControlPlane:
         return self.start()
 
@@ -242,7 +260,8 @@ class ControlPlane:
             self.tool("etcd"), data_dir=self.workdir / "etcd", ports=self.ports
         )
         self._run("etcd", argv)
-        self._wait("etcd /health", lambda: _http_ok(f"http://127.0.0.1:{self.ports.etcd}/health"))
+        health = f"http://127.0.0.1:{self.ports.etcd}/health"
+        self._wait("etcd /health", lambda: processes.http_ok(health))
 
     def _start_apiserver(self) -> None:
         argv = components.build_apiserver_argv(
@@ -328,12 +347,8 @@ class ControlPlane:
         return result.stdout.strip() == "True"
 
     def _exists(self, resource: str, namespace: str) -> bool:
-        return (
-            self.kubectl(
-                "get", resource, "-n", namespace, "--ignore-not-found", "-o", "name", check=False
-            ).stdout.strip()
-            != ""
-        )
+        argv = ("get", resource, "-n", namespace, "--ignore-not-found", "-o", "name")
+        return self.kubectl(*argv, check=False).stdout.strip() != ""
 
 
 def _new_workdir() -> Path:
@@ -355,21 +370,7 @@ def _owner_is_dead(workdir: Path) -> bool:
         pid = int((workdir / OWNER_FILE).read_text())
     except (OSError, ValueError):
         return False  # still being created, or not ours to judge
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our own http URL)
-            return int(response.status) == 200
-    except OSError:
-        return False
+    return not processes.is_alive(pid)  # another user's process counts as alive
 
 
 def _install_teardown(cluster: ControlPlane) -> None:
