@@ -13,8 +13,11 @@ budgets' totals.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
 import math
+import time as _clock
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -108,7 +111,45 @@ class Charge:
             return
         self.settled = True
         spent, self.spent = self.spent, {}
-        await self.budget.settle(self.reserved, spent)
+        try:
+            await self.budget.settle(self.reserved, spent)
+        except errors.DatabaseUnavailable:
+            # Nothing was recorded (one transaction): the charge stays to be settled again.
+            self.settled, self.spent = False, spent
+            raise
+
+    async def settle_or_retry(self) -> None:
+        """Settle now; while the database is unavailable, keep trying in the background
+        (every ``SETTLE_RETRY_SECONDS`` for up to ``SETTLE_RETRY_FOR_SECONDS``) instead of
+        raising. A turn settles after its answer has gone out (the SSE ``done`` event, the
+        WebSocket ``done`` frame): an error then would follow a delivered, stored answer,
+        and on a WebSocket be read as the reply to the client's next question."""
+        try:
+            await self.settle()
+        except errors.DatabaseUnavailable:
+            log.warning("a turn's tokens are not charged yet (database unavailable); retrying")
+            task = asyncio.ensure_future(self._settle_later())
+            _RETRIES.add(task)
+            task.add_done_callback(_RETRIES.discard)
+
+    async def _settle_later(self) -> None:
+        deadline = _clock.monotonic() + SETTLE_RETRY_FOR_SECONDS
+        while not self.settled:
+            await asyncio.sleep(SETTLE_RETRY_SECONDS)
+            try:
+                await self.settle()
+            except errors.DatabaseUnavailable:
+                if _clock.monotonic() > deadline:
+                    log.error("a turn's tokens were never charged: the database stayed away")
+                    return
+
+
+log = logging.getLogger(__name__)
+
+SETTLE_RETRY_SECONDS = 1.0
+SETTLE_RETRY_FOR_SECONDS = 300.0
+# Settlements retried in the background, held so the event loop does not drop them.
+_RETRIES: set[asyncio.Task[None]] = set()
 
 
 class Budget:

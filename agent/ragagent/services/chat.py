@@ -269,8 +269,8 @@ class ChatService:
                     yield event
         finally:
             # However the turn ended (answered, client gone, LLM error): charge what it
-            # spent and free its reservation.
-            await _finish(turn.charge.settle())
+            # spent and free its reservation, never raising after a delivered answer.
+            await _finish(turn.charge.settle_or_retry())
 
     async def _answer(self, turn: PreparedTurn) -> AsyncGenerator[TurnEvent, None]:
         llm_started = time.perf_counter()
