@@ -61,6 +61,13 @@ fmt: $(STAMP) ## Format and autofix the code.
 bench: $(STAMP) tools ## Run the benchmarks (ingestion, retrieval, chat overhead, operator, images).
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# The load and fault suite (issue 17): a real agent on a real PostgreSQL, or a real control
+# plane, on loopback only; each scenario is bounded in time (about 25 minutes in all).
+# SOAK_ARGS picks scenarios or --short (the sizes `make test` runs in tests/soak).
+.PHONY: soak
+soak: $(STAMP) tools ## Load and fault scenarios (agent: mixed clients, idle WebSockets, database outage, provider down; control plane restarts).
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
+
 .PHONY: eval
 eval: $(STAMP) ## Retrieval quality per leg and fused, and decline rates, on a generated set (and DATASET=beir-dir if given).
 	$(BIN)/python -m bench.eval --dataset "$(DATASET)"

