@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ragagent_operator import conditions, config, k8s, manifest
-from ragagent_operator.render import common
+from ragagent_operator.render import common, reindex
 
 # The kinds whose pods read the RagAgent's Secrets and ConfigMaps.
 POD_MAKERS = frozenset({"Deployment", "StatefulSet", "Job", "CronJob"})
@@ -48,11 +48,10 @@ class Context:
     restoring: bool = False
     # restore: status.lastRestore of the current request.
     last_restore: dict[str, Any] | None = None
-    # servedindex: the index settings the serving generation has (status.index.served), the
-    # agent rendered with them (None: the spec's), and the re-index Job of the recorded
-    # settings with its report, when one was started and has not yet switched.
+    # servedindex: the index settings the serving generation has (status.index.served; None:
+    # the spec's), and the re-index Job of the recorded settings with its report, when one
+    # was started and its outcome is not yet final.
     served_index: dict[str, Any] | None = None
-    served: common.Agent | None = None
     rollout_job: manifest.Manifest | None = None
     rollout_report: dict[str, Any] = field(default_factory=dict)
     # reindex: the index settings the last re-index was started for; status.index.
@@ -73,7 +72,8 @@ class Context:
     def serving_agent(self) -> common.Agent:
         """The agent with the serving generation's index settings: what renders the pods that
         embed queries or write to that generation (the Deployment, the ConfigMap, ingest)."""
-        return self.served or self.agent
+        # Built from ``agent`` as it is now: the restore step swaps in an agent held at 0.
+        return reindex.build_served_agent(self.agent, self.served_index)
 
     def note(self, kind: ConditionType, status: bool | str, reason: str, message: str = "") -> None:
         """Record a condition; a False already noted for this type wins over later notes."""

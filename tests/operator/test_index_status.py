@@ -4,13 +4,14 @@ status.index (pure)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from ragagent_operator import config, context, k8s
 from ragagent_operator.render import reindex
 from ragagent_operator.render.common import Agent, build_agent
-from ragagent_operator.steps import index_status
+from ragagent_operator.steps import index_status, restore
 
 WHEN = "2025-03-10T02:05:00Z"
 SERVING = {
@@ -137,3 +138,19 @@ def test_status_index_of_a_gated_candidate_and_what_a_later_report_drops() -> No
     after = index_status.build_index_status(served, noop, job="k", old=gated)
     # Keys gone from the new status are sent as None, which the merge patch removes.
     assert (after["candidate"], after["check"], after["lastAction"]) == (None, None, "noop")
+
+
+def test_the_serving_agent_keeps_the_hold_the_restore_step_swapped_in() -> None:
+    """A restore holds the agent at 0 replicas for the steps after it; the Deployment is
+    rendered with the served index settings of that held agent, not of the spec's."""
+    changed = make_agent(knowledge={"chunking": {"size": 400, "overlap": 40}})
+    settings = config.OperatorSettings()
+    ctx = context.Context(api=cast(k8s.Api, None), settings=settings, agent=changed, body={})
+    ctx.served_index = reindex.build_index_settings(make_agent())
+    ctx.agent = restore.build_held_agent(changed)
+    serving = ctx.serving_agent
+    assert serving.spec.replicas == 0
+    assert (serving.spec.knowledge.chunking.size, serving.spec.knowledge.chunking.overlap) == (
+        800,
+        120,
+    )

@@ -39,7 +39,8 @@ LEGACY_ARGS = ["reindex"]
 
 @dataclass(frozen=True)
 class Outcome:
-    """The Reindexed condition for one re-index Job, and whether its settings now serve."""
+    """The Reindexed condition for one re-index Job (``status``, ``reason``, ``message``),
+    and whether its settings now serve."""
 
     status: str
     reason: str

@@ -60,7 +60,6 @@ async def note_served_index(ctx: context.Context) -> None:
             if index_status.build_outcome(job, ctx.rollout_report).serves:
                 served = index_status.build_served_settings(job, spec_settings)
     ctx.served_index = dict(served)
-    ctx.served = reindex.build_served_agent(agent, served)
 
 
 async def _read_report(ctx: context.Context, job: dict[str, Any]) -> dict[str, Any]:
@@ -129,15 +128,14 @@ async def _start(ctx: context.Context, wanted: str) -> None:
     if ctx.agent.spec.backup.enabled and not await _backup_succeeded(ctx, wanted):
         ctx.reindex_waiting = True
         return
-    agent = ctx.agent
-    name = reindex.reindex_job_name(agent, wanted)
+    name = reindex.reindex_job_name(ctx.agent, wanted)
     live = await ctx.get("batch/v1", "Job", name)
     ctx.index_settings_hash = wanted
     if live is not None and not live["metadata"].get("deletionTimestamp"):
-        # A Job of these settings from an earlier change (say, gated before a revert): its
-        # verdict is stale, so it goes and the next reconcile makes it again.
-        await ctx.delete({"apiVersion": "batch/v1", "kind": "Job", "metadata": live["metadata"]})
-        message = f"re-index Job {name} replaces the earlier one of these settings"
+        # Made for these settings before: by a reconcile that read a status older than its
+        # own write (never delete it then: it may be hours into its build), or by an earlier
+        # change (its verdict stands; deleting it asks for another run). Followed from now on.
+        message = f"re-index Job {name} of these settings exists: following it"
         ctx.note(REINDEXED, False, Reason.REINDEXING, message)
         return
     if await _ensure_job(ctx, wanted) is not None:

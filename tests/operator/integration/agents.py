@@ -115,6 +115,25 @@ def agent_with_condition(
     return dict(wait_for(reached, f"{name} {kind}={status}", operator=operator, timeout=timeout))
 
 
+def wait_condition(
+    cluster: controlplane.ControlPlane,
+    ns: str,
+    operator: Operator,
+    kind: str,
+    *,
+    what: str | None = None,
+    **wanted: str,
+) -> dict[str, Any]:
+    """The RagAgent's condition of type ``kind`` once its fields have the ``wanted`` values;
+    ``what`` names the wait in a timeout's message."""
+
+    def matching() -> dict[str, Any] | None:
+        found = condition(cluster, ns, kind)
+        return found if all(found.get(key) == value for key, value in wanted.items()) else None
+
+    return dict(wait_for(matching, what or f"{kind} with {wanted}", operator=operator))
+
+
 def events_of(cluster: controlplane.ControlPlane, ns: str) -> list[tuple[str, str, str]]:
     """(type, reason, message) of the Events about RagAgent "docs"."""
     selector = "involvedObject.kind=RagAgent,involvedObject.name=docs"

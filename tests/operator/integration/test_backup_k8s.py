@@ -95,12 +95,7 @@ def wait_reindexed(
     **wanted: str,
 ) -> dict[str, Any]:
     """The Reindexed condition once its fields have the wanted values."""
-
-    def matching() -> dict[str, Any] | None:
-        cond = agents.condition(cluster, ns, "Reindexed")
-        return cond if all(cond.get(key) == value for key, value in wanted.items()) else None
-
-    return dict(harness.wait_for(matching, what, operator=operator))
+    return agents.wait_condition(cluster, ns, operator, "Reindexed", what=what, **wanted)
 
 
 @pytest.mark.parametrize("succeeded", [True, False], ids=["succeeded", "failed"])

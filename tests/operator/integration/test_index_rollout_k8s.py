@@ -65,13 +65,7 @@ def served_settings(cluster: controlplane.ControlPlane, ns: str) -> dict[str, An
 def reindexed(
     cluster: controlplane.ControlPlane, ns: str, operator: harness.Operator, reason: str
 ) -> dict[str, Any]:
-    """The Reindexed condition once it has ``reason``."""
-
-    def found() -> dict[str, Any] | None:
-        cond = agents.condition(cluster, ns, "Reindexed")
-        return cond if cond.get("reason") == reason else None
-
-    return dict(harness.wait_for(found, f"Reindexed {reason}", operator=operator))
+    return agents.wait_condition(cluster, ns, operator, "Reindexed", reason=reason)
 
 
 def settings_data(cluster: controlplane.ControlPlane, ns: str) -> dict[str, str]:
