@@ -12,7 +12,7 @@ import pytest
 
 from ragagent_operator import constants as c
 from ragagent_operator import jobs
-from ragagent_operator.render import networkpolicy
+from ragagent_operator.render import networkpolicy, reindex
 from tests.operator.render import netpol
 from tests.operator.render.netpol import Endpoint
 from tests.operator.render.netpol_world import (
@@ -189,3 +189,22 @@ def test_each_job_component_has_its_needs_and_policy_and_labels_its_pods() -> No
     assert set(one_shot) == set(ONE_SHOT)
     for template in one_shot.values():
         assert template["metadata"]["labels"][c.LABEL_COMPONENT] in jobs.COMPONENTS
+
+
+def test_until_a_switch_the_agent_and_ingest_egress_follow_the_served_embeddings() -> None:
+    """The spec moved from local MiniLM to an embeddings API: only the re-index pod calls
+    it until the Job switched; the agent and ingest pods still embed locally."""
+    before = make_agent(**every_pod_spec())
+    base_url = "http://llm.models.svc:8080/v1"
+    embeddings = {"embeddingProvider": "openai", "baseURL": base_url, "apiKey": SEALED_KEY}
+    changed = make_agent(**every_pod_spec(model={**embeddings, "embeddingDimension": 512}))
+    served = reindex.build_served_agent(changed, reindex.build_index_settings(before))
+    pods = pods_of(changed)
+    policies = networkpolicy.build_network_policies(changed, served=served)
+    assert netpol.allows(policies, pods["reindex"], LLM, "TCP", 8080)
+    for role in ("agent", "ingest"):
+        assert not netpol.allows(policies, pods[role], LLM, "TCP", 8080)
+    switched = networkpolicy.build_network_policies(changed)
+    assert all(
+        netpol.allows(switched, pods[role], LLM, "TCP", 8080) for role in ("agent", "ingest")
+    )
