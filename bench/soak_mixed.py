@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from bench import _soak_agent, _soak_clients
@@ -75,6 +76,8 @@ def judge(size: Size, turns: list[Turn], rss: Samples) -> Outcome:
     numbers = outcome.numbers
     numbers["clients"], numbers["seconds"] = size.clients, size.seconds
     numbers["turns"], numbers["failed turns"] = len(turns), len(failed)
+    statuses = Counter(turn.status for turn in failed)
+    numbers["failed by status"] = ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items()))
     numbers["turns per second"] = round(len(turns) / size.seconds, 1)
     for transport in _soak_clients.TRANSPORTS:
         numbers[f"{transport} turns"] = sum(1 for t in turns if t.transport == transport)
