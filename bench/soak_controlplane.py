@@ -155,7 +155,7 @@ def restart_round(
         ready_wall, ready = time.time(), time.monotonic()
         log.info("%s: the API server is ready again", label)
         outcome.numbers[f"{label}: outage s"] = round(ready - started, 1)
-        patched = patch_probe(soak, label)
+        patched = patch_probe(soak)
         churn.done.wait(churn_seconds)
     finally:
         churn.stop()
@@ -176,20 +176,26 @@ def restart_round(
     outcome.check(f"{label}: no duplicate children", not duplicated, "; ".join(duplicated[:5]))
 
 
-def patch_probe(soak: Soak, label: str) -> float:
-    """Changes the probe RagAgent's replicas, retrying while the control plane still refuses
-    writes; returns when (epoch seconds). Nothing else changes the probe, and only a watch
-    event (or the minute's resync) tells the operator, so its next write of the probe's
-    Deployment shows that the RagAgent watch is back."""
+def patch_probe(soak: Soak) -> float:
+    """Changes the probe RagAgent's replicas; returns when (epoch seconds). Nothing else
+    changes the probe, and only a watch event (or the minute's resync) tells the operator,
+    so its next write of the probe's Deployment shows that its RagAgent watch is back."""
     soak.probe_patches += 1
     replicas = 2 + soak.probe_patches % 2  # it starts at 1: each patch changes it
     patch = json.dumps({"spec": {"replicas": replicas}})
-    args = ("patch", "ragagent", PROBE, "-n", NAMESPACE, "--type=merge", "-p", patch)
-    deadline = time.monotonic() + CONVERGE_TIMEOUT
-    while soak.plane.kubectl(f"--request-timeout={REQUEST_TIMEOUT}", *args, check=False).returncode:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the probe RagAgent could not be patched after {label}")
+    run_until_done(soak.plane, "patch", "ragagent", PROBE, "--type=merge", "-p", patch)
     return time.time()
+
+
+def run_until_done(plane: controlplane.ControlPlane, *args: str, text: str | None = None) -> None:
+    """``kubectl -n NAMESPACE args``, again until it succeeds: just after a restart the API
+    server is ready before every resource is (CRDs answer 429 while their storage starts)."""
+    deadline = time.monotonic() + CONVERGE_TIMEOUT
+    timeout = f"--request-timeout={REQUEST_TIMEOUT}"
+    while plane.kubectl(timeout, "-n", NAMESPACE, *args, input=text, check=False).returncode:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"kubectl {' '.join(args)} kept failing")
+        time.sleep(0.2)
 
 
 def since(moment: float | None, start: float) -> float | str:

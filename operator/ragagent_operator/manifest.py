@@ -29,6 +29,12 @@ def controller_uid(obj: Manifest) -> str | None:
     return None
 
 
+def controller_of(obj: Manifest) -> Manifest | None:
+    """``obj``'s controller owner reference; None when it names no controller."""
+    owners = obj["metadata"].get("ownerReferences") or []
+    return next((dict(owner) for owner in owners if owner.get("controller")), None)
+
+
 def is_owned_by(live: Manifest, uid: str) -> bool:
     """Whether the live object's controller owner reference carries ``uid`` (ours)."""
     return controller_uid(live) == uid

@@ -142,9 +142,13 @@ async def delete(
     api: Api, api_version: str, kind: str, namespace: str, name: str, *, owner: str | None = None
 ) -> bool:
     """Deletes with background propagation; False when it was already gone, or, given the
-    ``owner`` uid, when it is not that owner's child (no request sent then)."""
+    ``owner`` uid, when it is neither that owner's child nor one its deleted namesake left
+    (``is_left_by_predecessor``; no request sent then)."""
     live = await get(api, api_version, kind, namespace, name)
-    if live is None or (owner is not None and not manifest.is_owned_by(live, owner)):
+    if live is None:
+        return False
+    theirs = owner is not None and not manifest.is_owned_by(live, owner)
+    if theirs and not await is_left_by_predecessor(api, live, owner):
         return False
     body = {"propagationPolicy": "Background"}
     await _call(api, "DELETE", path_for(api_version, kind, namespace, name), json=body)
@@ -208,7 +212,7 @@ async def ensure_object(
 
     ``fetched`` says ``live`` is already known (None: believed absent), so no read is sent;
     ``compare`` False applies even when ``live`` matches. Raises ChildConflict, writing
-    nothing, when the object exists without our controller owner reference.
+    nothing, when the object exists without our controller owner reference (``check_child``).
     """
     desired = with_spec_hash(obj)
     meta = desired["metadata"]
@@ -218,8 +222,8 @@ async def ensure_object(
         )
     if live is None:
         return "applied", await _create(api, desired)
-    check_owner(desired, live)
-    if compare and matches(desired, live):
+    leftover = await check_child(api, desired, live)
+    if compare and not leftover and matches(desired, live):
         return "unchanged", live
     return "applied", await apply(api, _pinned(desired, live))
 
@@ -229,6 +233,37 @@ def check_owner(desired: manifest.Manifest, live: manifest.Manifest | None) -> N
     owner = manifest.controller_uid(desired)
     if live is not None and owner is not None and not manifest.is_owned_by(live, owner):
         raise ChildConflict(live)
+
+
+async def check_child(api: Api, desired: manifest.Manifest, live: manifest.Manifest | None) -> bool:
+    """``check_owner``, except for a child a deleted namesake of its owner left
+    (``is_left_by_predecessor``): True then, and the next apply takes it over (our field
+    manager set the old owner reference, so the apply replaces it)."""
+    if live is not None and await is_left_by_predecessor(
+        api, live, manifest.controller_uid(desired)
+    ):
+        return True
+    check_owner(desired, live)
+    return False
+
+
+async def is_left_by_predecessor(api: Api, live: manifest.Manifest, owner: str | None) -> bool:
+    """Whether ``live``'s controller is a RagAgent deleted since, whose name the RagAgent of
+    uid ``owner`` holds now.
+
+    The garbage collector may leave such children long after their owner is gone: the soak
+    suite saw a RagAgent deleted and created again around an API server restart keep its old
+    children for more than 5 minutes, refused as namesakes all that while. The name is read
+    afresh: a reconcile of a stale body (its owner re-created since) must not take the newer
+    owner's children."""
+    ref = manifest.controller_of(live)
+    if owner is None or ref is None or ref.get("uid") == owner or ref.get("kind") != c.KIND:
+        return False
+    if not str(ref.get("apiVersion", "")).startswith(f"{c.GROUP}/"):
+        return False
+    namespace = live["metadata"]["namespace"]
+    holder = await get(api, c.API_VERSION, c.KIND, namespace, str(ref.get("name", "")))
+    return holder is not None and holder["metadata"].get("uid") == owner
 
 
 def _pinned(desired: manifest.Manifest, live: manifest.Manifest) -> manifest.Manifest:
@@ -252,7 +287,7 @@ async def _create(api: Api, desired: manifest.Manifest) -> manifest.Manifest:
     live = await get(api, desired["apiVersion"], desired["kind"], meta["namespace"], meta["name"])
     if live is None:
         raise ApiError(409, f"{manifest.describe(desired)} was deleted while being created")
-    check_owner(desired, live)
+    await check_child(api, desired, live)
     return await apply(api, _pinned(desired, live))
 
 

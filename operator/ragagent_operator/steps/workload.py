@@ -59,7 +59,7 @@ async def ensure_deployment(ctx: context.Context) -> None:
         secrets_hash=ctx.secrets_hash,
     )
     live = await ctx.get("apps/v1", "Deployment", agent.name)
-    k8s.check_owner(desired, live)  # before the handover touches it
+    await k8s.check_child(ctx.api, desired, live)  # before the handover touches it
     if ctx.refused:
         return
     compare = True
