@@ -26,7 +26,6 @@ SCENARIOS: dict[str, str] = {
     "db-outage": "bench.soak_db_outage",
     "provider-down": "bench.soak_provider_down",
     "controlplane": "bench.soak_controlplane",
-    "controlplane": "bench.soak_controlplane",
 }
 
 
