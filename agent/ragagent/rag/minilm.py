@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from safetensors import safe_open
 from tokenizers import Tokenizer
 
 Array = npt.NDArray[np.float32]
@@ -101,34 +102,40 @@ def load_weights(path: Path, config: BertConfig) -> BertWeights:
 
 
 def read_tensors(path: Path, *, mapped: frozenset[str] = frozenset()) -> dict[str, Array]:
-    """The float32 tensors of a little-endian safetensors file: those named in ``mapped`` as
-    read-only memory maps of the file, the others read into memory (a map of them all would
-    keep every page read at load counted against the process). Tensors of other dtypes are
-    buffers, not weights (``position_ids``), and are left out; offsets that do not fit the
-    file or the shape are a ValueError."""
+    """The float32 tensors of a safetensors file: those named in ``mapped`` as read-only
+    memory maps of the file, the others read into memory by the safetensors library (a map
+    of them all would keep every page read at load counted against the process). Tensors of
+    other dtypes are buffers, not weights (``position_ids``), and are left out."""
+    tensors: dict[str, Array] = {}
+    with safe_open(str(path), framework="numpy") as weights:
+        for name in weights.keys():  # noqa: SIM118 - safe_open is not a mapping
+            if name in mapped:
+                continue
+            value = weights.get_tensor(name)
+            if value.dtype == np.float32:
+                tensors[name] = value
+    return {**tensors, **map_tensors(path, mapped)}
+
+
+def map_tensors(path: Path, names: frozenset[str]) -> dict[str, Array]:
+    """Read-only memory maps of the float32 tensors ``names``. The library reads tensors into
+    memory only, so their places come from the file's own header (8 bytes of length, then
+    JSON); offsets that do not fit the file or the shape are a ValueError."""
     with path.open("rb") as handle:
         header_size = int.from_bytes(handle.read(8), "little")
         header: dict[str, Any] = json.loads(handle.read(header_size))
     data_start, data_size = 8 + header_size, path.stat().st_size - 8 - header_size
-    tensors: dict[str, Array] = {}
-    for name, entry in header.items():
-        if name == "__metadata__" or entry["dtype"] != "F32":
-            continue
+    maps: dict[str, Array] = {}
+    for name in names:
+        entry = header[name]
         begin, end = entry["data_offsets"]
         shape = tuple(entry["shape"])
-        if not 0 <= begin <= end <= data_size:
-            raise ValueError(f"{path}: tensor {name} lies outside the file")
+        if entry["dtype"] != "F32" or not 0 <= begin <= end <= data_size:
+            raise ValueError(f"{path}: tensor {name} is not float32 inside the file")
         if end - begin != 4 * math.prod(shape):
             raise ValueError(f"{path}: tensor {name} has {end - begin} bytes for shape {shape}")
-        offset = data_start + begin
-        if name in mapped:
-            tensors[name] = np.memmap(path, dtype="<f4", mode="r", offset=offset, shape=shape)
-        else:
-            count = math.prod(shape)
-            tensors[name] = np.fromfile(path, dtype="<f4", count=count, offset=offset).reshape(
-                shape
-            )
-    return tensors
+        maps[name] = np.memmap(path, dtype="<f4", mode="r", offset=data_start + begin, shape=shape)
+    return maps
 
 
 def _layer(raw: dict[str, Array], prefix: str, num_heads: int) -> LayerWeights:
