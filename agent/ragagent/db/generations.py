@@ -22,6 +22,11 @@ from ragagent.core.db import Connection
 from ragagent.db import embedding_index
 
 State = embedding_index.State
+# A generation's builder holds the session-level advisory lock (BUILD_LOCK, its id) on one
+# connection from its creation until it is complete. PostgreSQL releases the lock when
+# that session ends, so a ``building`` generation whose lock is free has lost its builder
+# (a crashed or killed Job). The two-key form never collides with INDEX_LOCK's one key.
+BUILD_LOCK = 0x52414703
 
 _COLUMNS = """g.id, g.model, g.dimension, g.chunk_size, g.chunk_overlap, g.state, g.scores,
     g.created_at, g.served_at, g.retired_at, coalesce(s.chunk_count, 0) AS chunks"""
@@ -118,6 +123,41 @@ async def delete(conn: Connection, generation: int) -> None:
         )
     )
     await conn.execute("DELETE FROM index_generations WHERE id = %s", (generation,))
+
+
+async def hold_build_lock(conn: Connection, generation: int) -> None:
+    await conn.execute("SELECT pg_advisory_lock(%s, %s)", (BUILD_LOCK, generation))
+
+
+async def try_build_lock(conn: Connection, generation: int) -> bool:
+    """Whether the lock was free (and is now the caller's): False while a builder lives."""
+    cursor = await conn.execute(
+        "SELECT pg_try_advisory_lock(%s, %s) AS free", (BUILD_LOCK, generation)
+    )
+    row = await cursor.fetchone()
+    return bool(row and row["free"])
+
+
+async def release_build_lock(conn: Connection, generation: int) -> None:
+    await conn.execute("SELECT pg_advisory_unlock(%s, %s)", (BUILD_LOCK, generation))
+
+
+async def touch(conn: Connection, generation: int) -> None:
+    """Record that the generation's builder is still writing (its heartbeat)."""
+    await conn.execute(
+        "UPDATE index_generations SET updated_at = now() WHERE id = %s", (generation,)
+    )
+
+
+async def list_stale_building(conn: Connection, *, idle_seconds: float) -> list[int]:
+    """``building`` generations not written for ``idle_seconds``: abandoned unless their
+    builder still holds its lock (see BUILD_LOCK)."""
+    cursor = await conn.execute(
+        "SELECT id FROM index_generations WHERE state = 'building' "
+        "AND updated_at <= now() - make_interval(secs => %s::float8) ORDER BY id",
+        (idle_seconds,),
+    )
+    return [int(r["id"]) for r in await cursor.fetchall()]
 
 
 async def list_behind(conn: Connection, generation: int, *, after: int, limit: int) -> list[Behind]:

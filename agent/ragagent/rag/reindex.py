@@ -15,17 +15,24 @@ ingestion write holds shared, catches up what is left and makes it the serving
 generation in one transaction; the one serving before is kept (``retained``) for an
 instant switch back, which catches up the same way. ``reindex`` is a build and a switch
 with no evaluation in between.
+
+A builder holds its generation's build lock (``generations.BUILD_LOCK``) from creating it
+to marking it ``ready``, and records a heartbeat with each page it writes; a ``building``
+generation whose lock is free and whose heartbeat is old lost its builder, and
+``prune_abandoned`` drops it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import NotRequired, TypedDict, Unpack
 
 import numpy as np
+import psycopg
 
 from ragagent.core import errors, models
 from ragagent.core.db import Connection, Database
@@ -113,18 +120,16 @@ async def create_candidate(*, db: Database, **build: Unpack[Build]) -> ReindexRe
     """
     embedder, chunking = build["embedder"], build["chunking"]
     wanted = embedding_index.IndexModel(embedder.model_name, embedder.dimension)
-    async with db.connection() as conn, conn.transaction():
-        serving = await generations.read_serving(conn)
-        state: generations.State = "building" if serving else "serving"
-        generation = await embedding_index.create(conn, wanted, chunking, state=state)
-        total = await generations.count_behind(conn, generation)
-    job = _Job(generation, embedder, chunking, build["batch_size"])
-    counts = await _fill(db, job, build.get("on_progress"), total)
-    caught_up = await _catch_up(db, job, rounds=CATCH_UP_ROUNDS)
-    await _create_hnsw(db, generation, wanted.dimension)
-    if serving is not None:
-        async with db.connection() as conn, conn.transaction():
-            await generations.set_state(conn, generation, "ready")
+    async with _new_generation(db, wanted, chunking) as (generation, claimed):
+        async with db.connection() as conn:
+            total = await generations.count_behind(conn, generation)
+        job = _Job(generation, embedder, chunking, build["batch_size"])
+        counts = await _fill(db, job, build.get("on_progress"), total)
+        caught_up = await _catch_up(db, job, rounds=CATCH_UP_ROUNDS)
+        await _create_hnsw(db, generation, wanted.dimension)
+        if not claimed:
+            async with db.connection() as conn, conn.transaction():
+                await generations.set_state(conn, generation, "ready")
     if counts.kept:
         log.warning(
             "%d documents were ingested before their text was kept and keep their old "
@@ -134,6 +139,57 @@ async def create_candidate(*, db: Database, **build: Unpack[Build]) -> ReindexRe
         )
     chunks = await _chunk_count(db, generation)
     return ReindexResult(chunks, counts.rechunked, counts.kept, caught_up, generation)
+
+
+@contextlib.asynccontextmanager
+async def _new_generation(
+    db: Database, wanted: embedding_index.IndexModel, chunking: embedding_index.Chunking
+) -> AsyncIterator[tuple[int, bool]]:
+    """Create a generation (serving when it claims an empty database, else ``building``)
+    and hold its build lock on a connection of its own until the block ends; yields its id
+    and whether it claimed the database. The lock is taken before the row commits, so no
+    ``prune_abandoned`` ever sees the generation without it while this process lives."""
+    async with db.connection() as holder:
+        async with holder.transaction():
+            serving = await generations.read_serving(holder)
+            state: generations.State = "building" if serving else "serving"
+            generation = await embedding_index.create(holder, wanted, chunking, state=state)
+            await generations.hold_build_lock(holder, generation)
+        try:
+            yield generation, serving is None
+        finally:
+            # A broken connection has lost the lock with its session already.
+            with contextlib.suppress(psycopg.OperationalError):
+                await generations.release_build_lock(holder, generation)
+
+
+async def prune_abandoned(db: Database, *, idle_seconds: float) -> list[int]:
+    """Drop the ``building`` generations whose builder is gone (a crashed or killed Job):
+    unwritten for ``idle_seconds`` and with their build lock free; returns their ids. One
+    that a live process is building is never touched, however long it has been idle."""
+    async with db.connection() as conn:
+        stale = await generations.list_stale_building(conn, idle_seconds=idle_seconds)
+    return [g for g in stale if await _drop_if_abandoned(db, g)]
+
+
+async def _drop_if_abandoned(db: Database, generation: int) -> bool:
+    async with db.connection() as conn:
+        if not await generations.try_build_lock(conn, generation):
+            return False
+        # The lock is the session's: the drop below is a transaction of its own, committed
+        # before the lock is let go.
+        await conn.commit()
+        try:
+            async with conn.transaction():
+                found = await generations.get(conn, generation)
+                # Read again under the lock: its builder may have finished since the list.
+                if found is None or found.state != "building":
+                    return False
+                await generations.delete(conn, generation)
+        finally:
+            await generations.release_build_lock(conn, generation)
+    log.warning("dropped index generation %d: its build was abandoned", generation)
+    return True
 
 
 async def switch(*, db: Database, embedder: Embedder, generation: int) -> int:
@@ -267,6 +323,7 @@ async def _write_page(
             counts.documents += 1
             counts.rechunked += how == "cut"
             counts.kept += how == "kept"
+    await generations.touch(conn, job.generation)
 
 
 async def _page_texts(conn: Connection, job: _Job, page: Sequence[generations.Behind]) -> _Texts:

@@ -12,9 +12,10 @@ before it rolls the agent pods to the new settings. It does the least that is ne
   is built now. A gated candidate stays ``ready``: running the command again re-evaluates
   it (say with other thresholds) instead of building it again.
 
-Then retained generations past the newest ``keep`` are pruned (never the serving one, nor
-a candidate). An unclaimed database is claimed for the configured settings, as the first
-ingestion would, which is a ``noop``.
+Before anything else, ``building`` generations whose builder is gone (a crashed Job) are
+dropped; at the end, retained generations past the newest ``keep`` are pruned (never the
+serving one, nor a candidate). An unclaimed database is claimed for the configured
+settings, as the first ingestion would, which is a ``noop``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ Action = Literal["noop", "reverted", "switched", "gated"]
 # The termination message the kubelet keeps is at most 4096 bytes.
 MAX_REPORT_BYTES = 4096
 REASON_CUT = 200
+# A building generation unwritten this long, with its build lock free, is abandoned. The lock
+# alone decides for builders that take it; the bound spares a build started by an agent
+# from before the lock, whose pages (and HNSW build) may take this long.
+ABANDONED_AFTER_SECONDS = 3600.0
 _CHECK_NAMES = {"evalset": "evalset", "self": "selfcheck"}
 # What the report shows of a generation (ragagent index list's fields), before its scores.
 _SUMMARY_KEYS = ("generation", "model", "dimension", "chunk_size", "chunk_overlap", "chunks")
@@ -42,7 +47,8 @@ _SUMMARY_KEYS = ("generation", "model", "dimension", "chunk_size", "chunk_overla
 class Plan:
     """The configured settings and the gate: ``embedder`` (its model and dimension),
     ``chunking``, ``batch_size`` texts embedded a call; ``eval_set`` (None: the
-    self-check), ``limits``, the ``k`` of recall@k; ``keep`` retained generations.
+    self-check), ``limits``, the ``k`` of recall@k; ``keep`` retained generations;
+    ``abandoned_after`` seconds a building generation must be idle to count as abandoned.
     ``embedder_for`` runs the serving generation's model to score it too."""
 
     embedder: Embedder
@@ -53,6 +59,7 @@ class Plan:
     limits: index_eval.Thresholds
     k: int = index_eval.RECALL_K
     keep: int = 1
+    abandoned_after: float = ABANDONED_AFTER_SECONDS
 
     @property
     def model(self) -> embedding_index.IndexModel:
@@ -77,6 +84,7 @@ def is_configured(generation: generations.Generation, plan: Plan) -> bool:
 
 async def rollout(db: Database, plan: Plan) -> Outcome:
     """Make the configured settings serve (see the module docstring), then prune."""
+    await reindex.prune_abandoned(db, idle_seconds=plan.abandoned_after)
     async with db.connection() as conn:
         found = await generations.list_all(conn)
     serving = next((g for g in found if g.state == "serving"), None)
