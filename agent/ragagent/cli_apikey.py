@@ -17,9 +17,9 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from ragagent.cli_database import open_database
+from ragagent.cli_database import load_command_settings, open_database
 from ragagent.core import security
-from ragagent.core.config import ConfigError, Settings, load_settings, settings_class
+from ragagent.core.config import Settings
 from ragagent.core.db import Database
 from ragagent.core.errors import AgentError
 from ragagent.db import apikeys
@@ -60,14 +60,6 @@ def parse_duration(raw: str) -> timedelta:
     return duration
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings(settings_class("apikey"))
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-
-
 def _with_db(settings: Settings, action: Callable[[Database], Awaitable[T]]) -> T:
     """Open the database (migrated to head), run ``action``, close it."""
 
@@ -100,7 +92,7 @@ def create(
     ] = None,
 ) -> None:
     """Create a key and print it once; store it now, it cannot be shown again."""
-    settings = _settings()
+    settings = load_command_settings("apikey")
     scope_list = parse_scopes(scopes)
     lifetime = None if expires_in is None else parse_duration(expires_in)
     prefix, key = security.generate_api_key()
@@ -128,7 +120,7 @@ def create(
 @app.command()
 def revoke(key_id: Annotated[int, typer.Argument(metavar="ID", help="Key id.")]) -> None:
     """Revoke a key; requests using it get 401 from now on."""
-    settings = _settings()
+    settings = load_command_settings("apikey")
     if not _with_db(settings, lambda db: apikeys.revoke(db, key_id)):
         typer.echo(f"error: no active key with id {key_id}", err=True)
         raise typer.Exit(EXIT_FAILED)
@@ -138,7 +130,7 @@ def revoke(key_id: Annotated[int, typer.Argument(metavar="ID", help="Key id.")])
 @app.command("list")
 def list_keys() -> None:
     """List keys (never their values): id, name, prefix, scopes, user, dates, state."""
-    records = _with_db(_settings(), apikeys.list_keys)
+    records = _with_db(load_command_settings("apikey"), apikeys.list_keys)
     typer.echo("ID\tNAME\tPREFIX\tSCOPES\tUSER\tCREATED\tLAST USED\tEXPIRES\tSTATE")
     for r in records:
         state = "revoked" if r.revoked_at else "expired" if r.is_expired() else "active"

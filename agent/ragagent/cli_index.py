@@ -14,18 +14,21 @@ See docs/index-generations.md.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
+import inspect
 import json
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
-from ragagent.cli_database import open_database
+from ragagent.cli_database import load_command_settings, open_database
 from ragagent.core import termination
-from ragagent.core.config import ConfigError, Settings, load_settings, settings_class
+from ragagent.core.config import ConfigError, Settings
 from ragagent.core.db import Database
 from ragagent.core.errors import AgentError, NotFound
 from ragagent.db import embedding_index, generations
@@ -34,7 +37,6 @@ from ragagent.rag.types import Embedder
 
 app = typer.Typer(help="Build, evaluate, switch and prune index generations.", no_args_is_help=True)
 EXIT_FAILED = 1
-EXIT_USAGE = 2
 T = TypeVar("T")
 
 GenerationOption = Annotated[
@@ -56,12 +58,61 @@ MaxRecallDropOption = Annotated[
 KeepOption = Annotated[int, typer.Option(min=0, help="Retained generations to keep.")]
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings(settings_class("index"))
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+@dataclasses.dataclass(frozen=True)
+class Gate:
+    """What ``switch`` and ``rollout`` gate a candidate on, one Typer option a field (see
+    ``gate_options``): the evaluation set (None: the self-check), k, and the thresholds."""
+
+    eval_set: EvalSetOption = None
+    k: KOption = 10
+    min_ndcg: MinNdcgOption = None
+    min_recall: MinRecallOption = None
+    max_ndcg_drop: MaxNdcgDropOption = None
+    max_recall_drop: MaxRecallDropOption = None
+
+    @property
+    def limits(self) -> index_eval.Thresholds:
+        """The thresholds; an absent minimum is 0, an absent drop no bound."""
+        return index_eval.Thresholds(
+            self.min_ndcg or 0.0, self.min_recall or 0.0, self.max_ndcg_drop, self.max_recall_drop
+        )
+
+    def is_gated(self) -> bool:
+        """Whether any threshold was given (none: a switch is not gated)."""
+        given = (self.min_ndcg, self.min_recall, self.max_ndcg_drop, self.max_recall_drop)
+        return any(value is not None for value in given)
+
+    def read_queries(self) -> list[index_eval.EvalQuery] | None:
+        """The evaluation set's queries; None for the self-check."""
+        return index_eval.read_eval_set(self.eval_set) if self.eval_set else None
+
+
+def gate_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Declare ``command``'s keyword-only ``gate: Gate`` parameter to Typer as ``Gate``'s
+    fields, in its place, so both gated commands share one declaration of those options and
+    of what they mean; the command is called with them gathered into one ``Gate``."""
+    hints = get_type_hints(Gate, include_extras=True)
+    fields = dataclasses.fields(Gate)
+    expanded = [
+        inspect.Parameter(
+            f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name]
+        )
+        for f in fields
+    ]
+    signature = inspect.signature(command, eval_str=True)
+    params = []
+    for old in signature.parameters.values():
+        params.extend(expanded if old.name == "gate" else [old])
+
+    @functools.wraps(command)
+    def run(**given: Any) -> None:
+        gate = Gate(**{f.name: given.pop(f.name) for f in fields})
+        command(**given, gate=gate)
+
+    # Typer reads a command's options from its signature, which inspect takes from here.
+    run.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in params}
+    return run
 
 
 def _run(action: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -112,7 +163,7 @@ async def _newest_unserved(db: Database, given: int | None) -> int:
 @app.command()
 def build() -> None:
     """Build a candidate generation with the configured model and chunking (not served)."""
-    settings = _settings()
+    settings = load_command_settings("index")
 
     async def action() -> reindex.ReindexResult:
         embedder = await asyncio.to_thread(embeddings.create_embedder, settings)
@@ -135,7 +186,7 @@ def eval_command(
     generation: GenerationOption = None, eval_set: EvalSetOption = None, k: KOption = 10
 ) -> None:
     """Score a generation and the serving one: nDCG@10 and recall@k, as one JSON line."""
-    settings = _settings()
+    settings = load_command_settings("index")
     queries = index_eval.read_eval_set(eval_set) if eval_set else None
 
     async def action() -> str:
@@ -156,28 +207,17 @@ def eval_command(
 
 
 @app.command()
-def switch(
-    generation: GenerationOption = None,
-    eval_set: EvalSetOption = None,
-    k: KOption = 10,
-    min_ndcg: MinNdcgOption = None,
-    min_recall: MinRecallOption = None,
-    max_ndcg_drop: MaxNdcgDropOption = None,
-    max_recall_drop: MaxRecallDropOption = None,
-) -> None:
+@gate_options
+def switch(generation: GenerationOption = None, *, gate: Gate) -> None:
     """Serve a generation: gated on the thresholds given, ungated without any (exit 1: refused)."""
-    settings = _settings()
-    queries = index_eval.read_eval_set(eval_set) if eval_set else None
-    limits = index_eval.Thresholds(
-        min_ndcg or 0.0, min_recall or 0.0, max_ndcg_drop, max_recall_drop
-    )
-    gated = any(v is not None for v in (min_ndcg, min_recall, max_ndcg_drop, max_recall_drop))
+    settings = load_command_settings("index")
+    queries = gate.read_queries()
 
     async def action() -> tuple[str, bool]:
         embedder = await asyncio.to_thread(embeddings.create_embedder, settings)
         async with open_database(settings) as db:
             candidate = await _newest_unserved(db, generation)
-            if not gated:
+            if not gate.is_gated():
                 caught_up = await reindex.switch(db=db, embedder=embedder, generation=candidate)
                 line = {"generation": candidate, "gated": False, "caught_up": caught_up}
                 return json.dumps(line, separators=(",", ":")), True
@@ -186,34 +226,24 @@ def switch(
                 candidate=candidate,
                 embedder_for=embedder_finder(settings, embedder),
                 eval_set=queries,
-                limits=limits,
-                k=k,
+                limits=gate.limits,
+                k=gate.k,
             )
-            return index_eval.build_report(verdict, k=k), verdict.refusal is None
+            return index_eval.build_report(verdict, k=gate.k), verdict.refusal is None
 
     line, switched = _run(action)
     _finish(line, failed=not switched)
 
 
 @app.command("rollout")
-def rollout_command(
-    eval_set: EvalSetOption = None,
-    k: KOption = 10,
-    min_ndcg: MinNdcgOption = None,
-    min_recall: MinRecallOption = None,
-    max_ndcg_drop: MaxNdcgDropOption = None,
-    max_recall_drop: MaxRecallDropOption = None,
-    keep: KeepOption = 1,
-) -> None:
+@gate_options
+def rollout_command(*, gate: Gate, keep: KeepOption = 1) -> None:
     """Make the configured model and chunking serve: no-op, switch back, or build, gate and
     switch; then prune. Exits 0 when the gate refuses (that is an answer, not a failure)."""
-    settings = _settings()
-    limits = index_eval.Thresholds(
-        min_ndcg or 0.0, min_recall or 0.0, max_ndcg_drop, max_recall_drop
-    )
+    settings = load_command_settings("index")
 
     async def action() -> rollout.Outcome:
-        queries = index_eval.read_eval_set(eval_set) if eval_set else None
+        queries = gate.read_queries()
         embedder = await asyncio.to_thread(embeddings.create_embedder, settings)
         plan = rollout.Plan(
             embedder=embedder,
@@ -221,8 +251,8 @@ def rollout_command(
             chunking=ingest.build_chunking(settings),
             batch_size=settings.embedding_batch_size,
             eval_set=queries,
-            limits=limits,
-            k=k,
+            limits=gate.limits,
+            k=gate.k,
             keep=keep,
         )
         async with open_database(settings) as db:
@@ -236,7 +266,7 @@ def rollout_command(
 @app.command("list")
 def list_command() -> None:
     """Every generation, one JSON line each, oldest first."""
-    settings = _settings()
+    settings = load_command_settings("index")
 
     async def action() -> list[generations.Generation]:
         async with open_database(settings) as db, db.connection() as conn:
@@ -254,7 +284,7 @@ def prune(
     ] = None,
 ) -> None:
     """Drop retained generations past the newest ``--keep`` (and past ``--max-age-days``)."""
-    settings = _settings()
+    settings = load_command_settings("index")
 
     async def action() -> list[int]:
         async with open_database(settings) as db:
