@@ -1,8 +1,7 @@
 """Root conftest: fixture plugins shared by the whole test suite."""
 
 pytest_plugins = [
-    "tests.support.fake_openai",
-    "tests.support.fake_openai_embeddings",
+    "tests.support.fake_openai_fixtures",
     "tests.support.fixtures_cluster",
     # after fixtures_cluster, which it imports
     "tests.support.fixtures_node",

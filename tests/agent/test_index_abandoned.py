@@ -5,37 +5,20 @@ process is still building is never touched, however long it has been idle."""
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Sequence
 
 import psycopg
 import pytest
 
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
-from ragagent.core.models import Vector
 from ragagent.db import embedding_index, generations
 from ragagent.rag import index_eval, reindex, rollout
 from ragagent.rag.types import Embedder
 from tests.agent import documents
 from tests.agent.gate_embedders import embedder_for
-from tests.agent.index_corpus import CORPUS, SMALL
+from tests.agent.index_corpus import CORPUS, SMALL, PausingEmbedder
 
 pytestmark = pytest.mark.db
-
-
-class PausedEmbedder:
-    """The real embedder, held at its first call until ``go`` is set: a build caught
-    in the middle, its builder alive."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner, self.model_name, self.dimension = inner, inner.model_name, inner.dimension
-        self.embedding, self.go = threading.Event(), threading.Event()
-
-    def embed(self, texts: Sequence[str]) -> Vector:
-        self.embedding.set()
-        self.go.wait(timeout=120)
-        return self.inner.embed(texts)
 
 
 async def _states(db: Database) -> dict[int, str]:
@@ -60,6 +43,16 @@ async def _crashed_build(url: str, chunking: embedding_index.Chunking, dimension
     return generation
 
 
+async def _ingest_and_crash_a_build(db: Database, embedder: Embedder, pg_settings: Settings) -> int:
+    """The corpus serving, and beside it the generation a crashed build left; its id."""
+    await documents.ingest(db, embedder, pg_settings, *CORPUS)
+    assert pg_settings.database_url is not None
+    url = pg_settings.database_url.get_secret_value()
+    left = await _crashed_build(url, SMALL, embedder.dimension)
+    assert (await _states(db))[left] == "building"
+    return left
+
+
 async def _half_written(db: Database) -> int:
     async with db.connection() as conn:
         cursor = await conn.execute("SELECT count(*) AS n FROM chunks WHERE text = 'half-written'")
@@ -70,11 +63,7 @@ async def _half_written(db: Database) -> int:
 async def test_a_rollout_drops_the_generation_a_crashed_build_left(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
-    await documents.ingest(db, embedder, pg_settings, *CORPUS)
-    assert pg_settings.database_url is not None
-    url = pg_settings.database_url.get_secret_value()
-    left = await _crashed_build(url, SMALL, embedder.dimension)
-    assert (await _states(db))[left] == "building"
+    left = await _ingest_and_crash_a_build(db, embedder, pg_settings)
     plan = rollout.Plan(
         embedder=embedder,
         embedder_for=embedder_for(embedder),
@@ -97,17 +86,17 @@ async def test_a_generation_a_live_process_builds_is_never_dropped(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
     await documents.ingest(db, embedder, pg_settings, *CORPUS)
-    paused = PausedEmbedder(embedder)
+    paused = PausingEmbedder(embedder)
     build = asyncio.create_task(
         reindex.create_candidate(db=db, embedder=paused, chunking=SMALL, batch_size=8)
     )
-    assert await asyncio.to_thread(paused.embedding.wait, 60)
-
+    assert await asyncio.to_thread(paused.started.wait, 60)
+    # Mid-build, idle or not: its builder holds the lock.
     try:
         dropped = await reindex.prune_abandoned(db, idle_seconds=0.0)
         states = await _states(db)
     finally:
-        paused.go.set()
+        paused.go_on.set()
     built = await build
 
     assert dropped == []
@@ -118,10 +107,7 @@ async def test_a_generation_a_live_process_builds_is_never_dropped(
 async def test_an_idle_building_generation_younger_than_the_bound_stays(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
-    await documents.ingest(db, embedder, pg_settings, *CORPUS)
-    assert pg_settings.database_url is not None
-    url = pg_settings.database_url.get_secret_value()
-    left = await _crashed_build(url, SMALL, embedder.dimension)
+    left = await _ingest_and_crash_a_build(db, embedder, pg_settings)
 
     assert await reindex.prune_abandoned(db, idle_seconds=3600.0) == []
     assert await reindex.prune_abandoned(db, idle_seconds=0.0) == [left]

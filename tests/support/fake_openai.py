@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
-import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -239,21 +238,3 @@ class FakeServers:
         fake = self._started[index]
         fake.reset()
         return fake
-
-
-@pytest.fixture(scope="session")
-def openai_servers() -> Iterator[FakeServers]:
-    with contextlib.ExitStack() as stack:
-        yield FakeServers(stack)
-
-
-@pytest.fixture
-def fake_openai(openai_servers: FakeServers) -> FakeOpenAI:
-    """The shared fake server with fresh behaviour for this test."""
-    return openai_servers.fresh(0)
-
-
-@pytest.fixture
-def second_openai(openai_servers: FakeServers) -> FakeOpenAI:
-    """A second, independent fake server (a fallback provider), fresh for this test."""
-    return openai_servers.fresh(1)

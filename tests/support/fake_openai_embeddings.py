@@ -7,18 +7,23 @@ as the protocol allows, so clients must sort. Tests steer it through
 ``FakeEmbeddings.behaviour``: inject HTTP errors for the next requests (with
 ``retry-after-ms: 1`` so SDK retries are quick), delay responses (timeouts), or
 return vectors of another dimension.
+
+``python -m tests.support.fake_openai_embeddings --port N`` serves it on every interface
+until killed: what the end-to-end test runs in a pod of the agent image (which has no
+pytest: the fixtures are in ``fake_openai_fixtures``).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pytest
+import uvicorn
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -84,13 +89,13 @@ def _error(status: int, code: str) -> JSONResponse:
     return JSONResponse(error, status_code=status, headers={"retry-after-ms": "1"})
 
 
-@pytest.fixture(scope="session")
-def fake_embeddings_server() -> Iterator[FakeEmbeddings]:
-    yield from fake_openai.serve(FakeEmbeddings())
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="The fake OpenAI embeddings server.")
+    parser.add_argument("--port", type=int, default=8080)
+    port = parser.parse_args(argv).port
+    # Every interface: in a pod, the Service's traffic arrives on the pod's address.
+    uvicorn.run(FakeEmbeddings().app, host="0.0.0.0", port=port, log_level="warning")
 
 
-@pytest.fixture
-def fake_embeddings(fake_embeddings_server: FakeEmbeddings) -> FakeEmbeddings:
-    """The shared fake embeddings server with fresh behaviour for this test."""
-    fake_embeddings_server.reset()
-    return fake_embeddings_server
+if __name__ == "__main__":
+    main()
