@@ -11,6 +11,7 @@ no finalizer.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import sys
@@ -34,9 +35,7 @@ OWNED = {c.LABEL_MANAGED_BY: c.MANAGED_BY}
 CHILD_DEBOUNCE_SECONDS = 1.0
 _state: dict[str, k8s.Api] = {}
 _pending: set[str] = set()
-RETRY_SECONDS = 15.0
 _handled: dict[str, int] = {}  # RagAgent uid -> the generation this process reconciled
-_retries: set[asyncio.Task[None]] = set()
 # kopf retries a failed API request (each watch's too) after these pauses. Its default
 # (1, 1, 2, 3, 5, 8, 13, 21 s) leaves a watch asleep for up to 21 s after the API server or
 # etcd is back from an outage, and RagAgent changes wait as long (the soak suite's restarts
@@ -66,6 +65,13 @@ async def _resync(body: dict[str, Any]) -> None:
 RESYNC = resync.Resync(SETTINGS.resync_seconds, run=_resync, peering=PEERING, api=_api)
 
 
+async def _is_active() -> bool:
+    return await PEERING.is_active(_api())
+
+
+RETRIES = resync.Retries(is_active=_is_active)
+
+
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.enabled = False  # our own Events say more than "handler succeeded"
@@ -90,29 +96,20 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 @kopf.on.cleanup()
 async def close(**_: Any) -> None:
     RESYNC.close()
-    for task in _retries:
-        task.cancel()
+    RETRIES.close()
     if "api" in _state:
         await k8s.close(_state.pop("api"))
 
 
 async def _reconcile(body: dict[str, Any], trigger: str) -> None:
+    """Reconcile; a failure is retried within seconds (``resync.Retries``), not at the next
+    resync, since after a control-plane restart the first reconcile is often refused."""
     failed = await reconcile.reconcile(_api(), SETTINGS, body, trigger=trigger)
-    if failed and trigger != "timer":  # the timer comes back by itself
+    if failed:
         meta = body["metadata"]
-        task = asyncio.create_task(_retry(meta["namespace"], meta["name"]))
-        _retries.add(task)
-        task.add_done_callback(_retries.discard)
-
-
-async def _retry(namespace: str, name: str) -> None:
-    """A failed reconcile runs again after RETRY_SECONDS, on the RagAgent as it is then."""
-    await asyncio.sleep(RETRY_SECONDS)
-    if not await PEERING.is_active(_api()):
-        return  # paused meanwhile: the active replica retries through its resync
-    body = await k8s.get(_api(), c.API_VERSION, c.KIND, namespace, name)
-    if body is not None:
-        await _reconcile(body, "retry")
+        namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
+        again = functools.partial(reconcile.reconcile_again, _api(), SETTINGS, namespace, name, uid)
+        RETRIES.schedule(uid, f"{namespace}/{name}", again, failed)
 
 
 @kopf.on.event(c.GROUP, c.VERSION, c.PLURAL)
@@ -129,6 +126,7 @@ async def on_event(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
     if event["type"] == "DELETED":
         _handled.pop(uid, None)
         RESYNC.forget(uid)
+        RETRIES.forget(uid)
         reconcile.forget(namespace, name)
         return
     RESYNC.track(namespace, name, uid)

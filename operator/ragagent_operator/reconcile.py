@@ -190,6 +190,18 @@ async def reconcile_by_name(
     await reconcile(api, settings, body, trigger="job")
 
 
+async def reconcile_again(
+    api: k8s.Api, settings: config.OperatorSettings, namespace: str, name: str, uid: str
+) -> list[str]:
+    """Retry the reconcile of RagAgent ``uid`` on the RagAgent as it is now; returns the failed
+    steps. None failed when it is gone, or when its name now belongs to another RagAgent
+    (that one's own events reconcile it)."""
+    body = await k8s.get(api, c.API_VERSION, c.KIND, namespace, name)
+    if body is None or body["metadata"].get("uid") != uid:
+        return []
+    return await reconcile(api, settings, body, trigger="retry")
+
+
 def forget(namespace: str, name: str) -> None:
     """Drop per-object state (lock, per-RagAgent metric series) once a RagAgent is deleted."""
     _locks.pop(f"{namespace}/{name}", None)

@@ -1,4 +1,5 @@
-"""The periodic resync of every RagAgent, without a finalizer on it.
+"""The reconciles no event asks for: the periodic resync of every RagAgent, without a
+finalizer on it, and the retry of a reconcile that failed (``Retries``).
 
 kopf's own timers would put a finalizer on every RagAgent (so that a timer stops before
 its object goes), and a finalizer blocks deletion whenever no operator runs: the
@@ -7,13 +8,14 @@ cleanup outside the cluster (ownerReferences collect its children), so it carrie
 finalizer. Instead each RagAgent this process has seen gets one task that reads it and
 reconciles it every ``interval`` seconds, until it is deleted.
 
-Only the active replica resyncs. ``is_leader`` is kopf's own peering rule, applied to
+Only the active replica resyncs and retries. ``is_leader`` is kopf's own peering rule, applied to
 the same ClusterKopfPeering record, so a replica that kopf pauses also skips its resyncs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import os
@@ -33,6 +35,19 @@ PEERING_API = ("kopf.dev/v1", "ClusterKopfPeering")
 AGENT_API = (c.API_VERSION, c.KIND)
 PEERING_CHECK_SECONDS = 1.0  # every due resync of one moment shares one read
 Run = Callable[[manifest.Manifest], Awaitable[None]]
+# A failed reconcile is tried again after 0.5, 1, 2, then every 4 s: just after an API server
+# or etcd restart, requests are refused for a few seconds after /readyz says ok (403s until
+# its authorization cache fills, 429s while a CRD's storage starts), and the change that
+# failed must still land within 10 s. A failure that lasts (a missing permission, a broken
+# spec) is retried every RETRY_SLOW_SECONDS once it has lasted RETRY_FAST_FOR_SECONDS, so a
+# RagAgent that cannot be reconciled costs no more requests than it did before.
+RETRY_FIRST_SECONDS = 0.5
+RETRY_CAP_SECONDS = 4.0
+RETRY_FAST_FOR_SECONDS = 120.0
+RETRY_SLOW_SECONDS = 15.0
+# One try: the reasons it failed (failed step names), empty when nothing is left to retry.
+Attempt = Callable[[], Awaitable[list[str]]]
+Delay = Callable[[int, float], float]
 
 
 def own_identity() -> str:
@@ -142,3 +157,69 @@ class Resync:
                 await self.run(body)
             except k8s.KubeError as exc:  # the next interval tries again
                 log.warning("resync of %s/%s failed: %s", namespace, name, exc)
+
+
+def retry_delay(number: int, elapsed: float) -> float:
+    """Seconds before retry ``number`` (from 1) of a reconcile that has failed for ``elapsed``
+    seconds: doubling from RETRY_FIRST_SECONDS up to RETRY_CAP_SECONDS, RETRY_SLOW_SECONDS
+    once the failure has lasted RETRY_FAST_FOR_SECONDS."""
+    if elapsed >= RETRY_FAST_FOR_SECONDS:
+        return RETRY_SLOW_SECONDS
+    return min(RETRY_CAP_SECONDS, RETRY_FIRST_SECONDS * 2.0 ** min(number - 1, 16))
+
+
+@dataclass
+class Retries:
+    """At most one retry loop per RagAgent (by uid) after a failed reconcile. The loop tries
+    until a try succeeds or has nothing left to do (the RagAgent is gone or another one has
+    its name: ``Attempt`` returns no reasons), or this replica is paused (the active one
+    retries through its resync). A try that raises is a failed try, never the loop's end."""
+
+    is_active: Callable[[], Awaitable[bool]]
+    delay: Delay = retry_delay
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+    def schedule(self, uid: str, what: str, attempt: Attempt, reasons: list[str]) -> None:
+        """Retry ``attempt`` unless a retry of ``uid`` is already under way: that one reads
+        the RagAgent afresh on each try, so it covers the newer failure too."""
+        if uid not in self.tasks:
+            self.tasks[uid] = asyncio.create_task(self._loop(uid, what, attempt, reasons))
+
+    def forget(self, uid: str) -> None:
+        """The RagAgent is deleted: stop its retry."""
+        task = self.tasks.pop(uid, None)
+        if task is not None:
+            task.cancel()
+
+    def close(self) -> None:
+        for uid in list(self.tasks):
+            self.forget(uid)
+
+    async def _loop(self, uid: str, what: str, attempt: Attempt, reasons: list[str]) -> None:
+        started = time.monotonic()
+        try:
+            for number in itertools.count(1):
+                pause = self.delay(number, time.monotonic() - started)
+                log.info("reconcile of %s failed (%s): retry %d in %.1f s",
+                         what, ", ".join(reasons), number, pause)  # fmt: skip
+                await asyncio.sleep(pause)
+                reasons = await self._try(attempt)
+                if not reasons:
+                    log.info("retry %d of %s: done", number, what)
+                    return
+        finally:
+            if self.tasks.get(uid) is asyncio.current_task():
+                del self.tasks[uid]
+
+    async def _try(self, attempt: Attempt) -> list[str]:
+        """The reasons one try failed; empty when the loop is done."""
+        try:
+            if not await self.is_active():
+                return []  # paused meanwhile: the active replica's resync takes over
+            return await attempt()
+        except k8s.KubeError as exc:  # the API server's own words: no Secret value in them
+            return [str(exc)]
+        # Any other failure is retried as well. Its text could quote a spec or a value, so
+        # only its type is logged.
+        except Exception as exc:  # noqa: BLE001
+            return [type(exc).__name__]
