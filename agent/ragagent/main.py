@@ -27,7 +27,7 @@ from ragagent.api.routes import (
     web,
     ws,
 )
-from ragagent.core import background, errors, poolmetrics, server
+from ragagent.core import admission, background, errors, poolmetrics, server
 from ragagent.core.config import Settings, load_settings
 from ragagent.core.db import Database
 from ragagent.core.embedded_pg import start_embedded
@@ -76,6 +76,9 @@ async def open_state(settings: Settings, stack: AsyncExitStack) -> AppState:
         probe = answerer.probe_forever(settings.llm_probe_interval_seconds)
         await stack.enter_async_context(background.running(probe, name="llm-probe"))
     limiter = await open_limiter(settings, db, stack)
+    # Settlements retried in the background are awaited before the pool closes.
+    tasks = background.Tasks()
+    stack.push_async_callback(tasks.join, budget.SETTLE_AT_SHUTDOWN_SECONDS)
     return AppState(
         settings=settings,
         db=db,
@@ -88,7 +91,11 @@ async def open_state(settings: Settings, stack: AsyncExitStack) -> AppState:
             db=db,
             embedder=embedder,
             llm=answerer,
-            budget=budget.Budget(db=db, settings=settings),
+            budget=budget.Budget(db=db, settings=settings, tasks=tasks),
+            admission=admission.Admission(
+                limit=settings.chat_max_concurrent_turns,
+                wait_seconds=settings.chat_admission_wait_seconds,
+            ),
         ),
     )
 

@@ -13,13 +13,15 @@ import json
 import time
 from datetime import UTC, datetime
 
+import psycopg
 from fastapi.testclient import TestClient
 
 from ragagent.core import errors
+from ragagent.core.db import Connection
 from ragagent.db import token_usage
 from ragagent.rag.types import Usage
 from ragagent.services import budget
-from tests.support.chat_app import app_state, ingest
+from tests.support.chat_app import ClientFactory, app_state, ingest
 
 QUESTION = "How hot should the water be for green tea?"
 
@@ -27,15 +29,21 @@ QUESTION = "How hot should the water be for green tea?"
 class BudgetWithOneOutage(budget.Budget):
     """The real budget, except that its first settlement finds the database unavailable."""
 
-    outages = 1
+    # The answer's own settlement and the one stream_turn tries again both fail.
+    outages = 2
 
     async def settle(
-        self, reserved: token_usage.Reserved, spent: dict[str, Usage], *, release: bool = True
+        self,
+        reserved: token_usage.Reserved,
+        spent: dict[str, Usage],
+        *,
+        release: bool = True,
+        conn: Connection | None = None,
     ) -> None:
         if self.outages:
             self.outages -= 1
             raise errors.DatabaseUnavailable("injected: the database went away")
-        await super().settle(reserved, spent, release=release)
+        await super().settle(reserved, spent, release=release, conn=conn)
 
 
 def frame_types(websocket: object, question: str) -> list[str]:
@@ -77,3 +85,26 @@ def test_a_failed_settlement_sends_no_error_after_done_and_is_retried(
     while charged_tokens(chat_client) == 0:
         assert time.monotonic() < deadline, "the first turn's charge was never settled"
         time.sleep(0.2)
+
+
+def charged_in_database(pg_url: str) -> int:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        row = conn.execute("SELECT coalesce(sum(tokens_in + tokens_out), 0) FROM token_usage")
+        total = row.fetchone()
+    assert total is not None
+    return int(total[0])
+
+
+def test_shutdown_waits_for_a_settlement_being_retried(
+    chat_app_factory: ClientFactory, pg_url: str
+) -> None:
+    client = chat_app_factory()
+    ingest(client, external_id="tea", title="Tea", text="Green tea is steeped at 80 °C.")
+    state = app_state(client)
+    flaky = BudgetWithOneOutage(db=state.db, settings=state.settings, tasks=state.chat.budget.tasks)
+    state.chat = dataclasses.replace(state.chat, budget=flaky)
+    assert client.post("/v1/chat", json={"message": QUESTION}).status_code == 200
+    assert len(state.chat.budget.tasks) == 1, "the settlement is being retried"
+    client.__exit__(None, None, None)  # shut down at once: the retry is still asleep
+    # Before: the retry died with the event loop and the turn's tokens were never charged.
+    assert charged_in_database(pg_url) > 0

@@ -2,10 +2,11 @@
 
 On SIGTERM the server calls ``drain``, which flips ``AppState.draining``. From
 then on new HTTP requests get 503 (health probes still answer, so readiness can
-report the drain), new WebSockets are refused, and a new question on an open one
-closes it with 1001. In-flight requests continue; once the WebSocket answers in
-flight have finished, every accepted WebSocket, which ``DrainMiddleware`` tracked
-in ``AppState.websockets``, is sent 1001 "going away".
+report the drain), new WebSockets are refused, a new question on an open one
+closes it with 1001, and chat turns still queued for admission get 503.
+In-flight requests continue; once the WebSocket answers in flight have finished,
+every accepted WebSocket, which ``DrainMiddleware`` tracked in ``AppState.websockets``,
+is sent 1001 "going away".
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ async def drain(app: Starlette, grace_seconds: float) -> None:
     state = AppState.of(app)
     if state is not None:
         state.draining = True
+        state.chat.admission.close()  # turns queued for a slot are refused now too
     log.info("draining: refusing new requests, finishing websocket answers")
     if state is None:
         return

@@ -1,5 +1,7 @@
 """A coroutine kept running in the background while a block (the app's lifespan) runs,
-and the loop that keeps a gauge fresh from the database."""
+the loop that keeps a gauge fresh from the database, and ``Tasks``: work a request
+started that must outlive it (a turn's token settlement retried while the database is
+away), which the lifespan awaits at shutdown instead of letting it die with the loop."""
 
 from __future__ import annotations
 
@@ -38,6 +40,36 @@ async def stop(task: asyncio.Task[None]) -> None:
         await asyncio.wait({task}, timeout=STOP_RECHECK_SECONDS)
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+class Tasks:
+    """Tasks started while the app runs, held (the event loop keeps only weak references)
+    until they end; ``join`` awaits them at shutdown."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def spawn(self, work: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(work)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def join(self, seconds: float) -> None:
+        """Wait up to ``seconds`` for every task, then cancel those still running
+        (and wait for them to end), so none is left to die with the event loop."""
+        pending = set(self._tasks)
+        if not pending:
+            return
+        log.info("waiting up to %g s for %d background task(s)", seconds, len(pending))
+        _, late = await asyncio.wait(pending, timeout=seconds)
+        for task in late:
+            log.error("background task %s still running at shutdown; cancelled", task.get_name())
+            await stop(task)
 
 
 async def refresh_forever(

@@ -1,5 +1,6 @@
 """The agent's bounds on work a caller can cause: document parsing, callers not yet
-authenticated, WebSockets, readiness checks and the addresses URL sources may reach.
+authenticated, WebSockets, chat turns at once, readiness checks and the addresses URL
+sources may reach.
 
 A part of ``config.Settings`` (one of its base classes), in a module of its own so these
 limits and their reasons sit together. Import-light like ``config``: the operator's image
@@ -99,6 +100,22 @@ class BoundsSettings(BaseSettings):
         gt=0,
         description="Seconds a chat WebSocket may go without a client frame while no answer "
         "streams; then it is closed with 1000.",
+    )
+    chat_max_concurrent_turns: int = Field(
+        20,
+        ge=1,
+        le=10_000,
+        description="Chat turns one process runs at once, over every interface; more wait in "
+        "one first-come-first-served queue (core.admission). About twice db_pool_max_size: a "
+        "turn holds a pooled connection only for its short transactions, never while it is "
+        "answered. Raise it with a slow remote LLM, whose turns mostly wait.",
+    )
+    chat_admission_wait_seconds: float = Field(
+        90.0,
+        gt=0,
+        le=3600,
+        description="Seconds a chat turn may wait for a slot before it gets 503 with "
+        "Retry-After (a WebSocket gets an error frame and stays open).",
     )
     readiness_cache_seconds: float = Field(
         1.0,

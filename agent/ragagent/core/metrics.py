@@ -113,6 +113,20 @@ AUTH_FAILURES = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+# Fair admission of chat turns (core.admission): low cardinality, no identity label.
+CHAT_TURNS = Gauge(
+    "ragagent_chat_turns",
+    "Chat turns by admission state: running (holding a slot) or waiting in the queue.",
+    ["state"],
+    registry=REGISTRY,
+)
+CHAT_ADMISSIONS = Counter(
+    "ragagent_chat_admissions_total",
+    "Chat turns by admission outcome: admitted, rejected (waited too long, 503) or "
+    "draining (refused during shutdown).",
+    ["outcome"],
+    registry=REGISTRY,
+)
 WEBSOCKETS_ACTIVE = Gauge(
     "ragagent_websockets_active",
     "Open chat WebSockets.",

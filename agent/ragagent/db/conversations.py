@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
@@ -87,15 +87,23 @@ async def load_context(
 ) -> ConversationContext | None:
     """The conversation and its last ``max_turns`` messages (oldest first); None if unknown."""
     async with db.connection() as conn:
-        conversation = await _get(conn, user_id, conversation_id)
-        if conversation is None:
-            return None
-        cur = await conn.execute(
-            "SELECT role, content FROM messages WHERE conversation_id = %s "
-            "ORDER BY id DESC LIMIT %s",
-            (conversation_id, max_turns),
+        return await read_context(
+            conn, user_id=user_id, conversation_id=conversation_id, max_turns=max_turns
         )
-        rows = await cur.fetchall()
+
+
+async def read_context(
+    conn: Connection, *, user_id: str, conversation_id: UUID, max_turns: int
+) -> ConversationContext | None:
+    """``load_context`` on a held connection (a chat turn reserves its tokens on it next)."""
+    conversation = await _get(conn, user_id, conversation_id)
+    if conversation is None:
+        return None
+    cur = await conn.execute(
+        "SELECT role, content FROM messages WHERE conversation_id = %s ORDER BY id DESC LIMIT %s",
+        (conversation_id, max_turns),
+    )
+    rows = await cur.fetchall()
     history = [models.ChatTurn(role=row["role"], content=row["content"]) for row in reversed(rows)]
     return ConversationContext(conversation, history)
 
@@ -141,6 +149,15 @@ async def create_conversation(db: Database, *, user_id: str, first_message: str)
     return conversation_id
 
 
+class MessageExtras(TypedDict, total=False):
+    """What an answer stores beside its text: its citations, usage and whether it was cut."""
+
+    citations: Sequence[dict[str, Any]]
+    prompt_tokens: int
+    completion_tokens: int
+    incomplete: bool
+
+
 async def add_message(
     db: Database,
     *,
@@ -148,10 +165,7 @@ async def add_message(
     role: str,
     content: str,
     max_messages: int,
-    citations: Sequence[dict[str, Any]] = (),
-    prompt_tokens: int = 0,
-    completion_tokens: int = 0,
-    incomplete: bool = False,
+    **extras: Unpack[MessageExtras],
 ) -> bool:
     """Append a message unless the conversation holds ``max_messages`` already.
 
@@ -160,26 +174,46 @@ async def add_message(
     (or gone, e.g. deleted while an answer was streaming).
     """
     async with db.connection() as conn:
-        cur = await conn.execute(
-            "UPDATE conversations SET message_count = message_count + 1, updated_at = now() "
-            "WHERE id = %s AND message_count < %s RETURNING id",
-            (conversation_id, max_messages),
+        return await append_message(
+            conn,
+            conversation_id=conversation_id,
+            role=role,
+            content=content,
+            max_messages=max_messages,
+            **extras,
         )
-        if await cur.fetchone() is None:
-            return False
-        await conn.execute(
-            "INSERT INTO messages (conversation_id, role, content, citations, prompt_tokens, "
-            "completion_tokens, incomplete) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (
-                conversation_id,
-                role,
-                content,
-                Jsonb(list(citations)),
-                prompt_tokens,
-                completion_tokens,
-                incomplete,
-            ),
-        )
+
+
+async def append_message(
+    conn: Connection,
+    *,
+    conversation_id: UUID,
+    role: str,
+    content: str,
+    max_messages: int,
+    **extras: Unpack[MessageExtras],
+) -> bool:
+    """``add_message`` on a held connection, in its open transaction (not committed)."""
+    cur = await conn.execute(
+        "UPDATE conversations SET message_count = message_count + 1, updated_at = now() "
+        "WHERE id = %s AND message_count < %s RETURNING id",
+        (conversation_id, max_messages),
+    )
+    if await cur.fetchone() is None:
+        return False
+    await conn.execute(
+        "INSERT INTO messages (conversation_id, role, content, citations, prompt_tokens, "
+        "completion_tokens, incomplete) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (
+            conversation_id,
+            role,
+            content,
+            Jsonb(list(extras.get("citations", ()))),
+            extras.get("prompt_tokens", 0),
+            extras.get("completion_tokens", 0),
+            extras.get("incomplete", False),
+        ),
+    )
     return True
 
 

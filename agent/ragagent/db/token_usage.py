@@ -1,13 +1,19 @@
 """LLM tokens per identity, UTC day and model, and the reservations the budgets count.
 
 A turn reserves its estimate before it calls the LLM (``reserve``) and settles what it
-really spent when it ends (``settle``). ``reserve`` runs in one transaction that first
-locks the identity's row of the day (and the agent's row of the month when there is a
-monthly limit) through an upsert, then sums what is settled and still reserved: under READ
-COMMITTED that sum is a new statement, so it sees every reservation committed by the
-transactions that held the lock before. Concurrent turns of one identity so queue for a
-few milliseconds and never together reserve more than the limit. Locks are always taken
-day first, then month, in ``reserve`` and ``settle`` alike, so they cannot deadlock.
+really spent when it ends (``settle``). Each is one call of a PL/pgSQL function (migration
+0013) that first locks the identity's row of the day (and the agent's row of the month when
+there is a monthly limit) through an upsert, then sums what is settled and still reserved:
+under READ COMMITTED each statement of the function takes a new snapshot, so the sum sees
+every reservation committed by the transactions that held the lock before. Concurrent
+turns of one identity so queue for a few milliseconds and never together reserve more than
+the limit. Locks are always taken day first, then month, so they cannot deadlock. The call
+and its COMMIT go to the server in one flight (``_call_and_commit``): the shared rows stay
+locked only while the server runs the function, never while the agent's event loop is
+busy with other turns.
+
+The ``*_on`` variants run on a connection the caller already holds (a chat turn reads its
+history and reserves on one connection), committing what it did on it before.
 """
 
 from __future__ import annotations
@@ -21,43 +27,16 @@ from ragagent.core.db import Connection, Database
 
 BudgetName = Literal["identity-daily", "agent-monthly"]
 
-_LOCK_DAY = """
-INSERT INTO token_days (identity, day) VALUES (%(identity)s, (now() AT TIME ZONE 'UTC')::date)
-ON CONFLICT (identity, day) DO UPDATE SET used = token_days.used
-RETURNING day, used
+# One statement each (migration 0013), so the shared rows are locked only while the
+# server runs it; see that migration for why a plain statement could not do it.
+_RESERVE = """
+SELECT reservation_id, reserved_day, refused FROM token_reserve(
+    %(identity)s::text, %(tokens)s::bigint, %(daily)s::bigint, %(monthly)s::bigint,
+    %(ttl)s::double precision)
 """
-_LOCK_MONTH = """
-INSERT INTO token_months (month) VALUES (%(month)s)
-ON CONFLICT (month) DO UPDATE SET used = token_months.used
-RETURNING used
-"""
-_DAY_RESERVED = """
-SELECT coalesce(sum(tokens), 0) AS reserved FROM token_reservations
-WHERE identity = %(identity)s AND day = %(day)s AND expires_at > now()
-"""
-_MONTH_RESERVED = """
-SELECT coalesce(sum(tokens), 0) AS reserved FROM token_reservations
-WHERE month = %(month)s AND expires_at > now()
-"""
-_INSERT = """
-INSERT INTO token_reservations (identity, day, month, tokens, expires_at)
-VALUES (%(identity)s, %(day)s, %(month)s, %(tokens)s, now() + make_interval(secs => %(ttl)s))
-RETURNING id
-"""
-_RELEASE = "DELETE FROM token_reservations WHERE id = %(id)s"
-_ADD_DAY = """
-INSERT INTO token_days AS d (identity, day, used) VALUES (%(identity)s, %(day)s, %(total)s)
-ON CONFLICT (identity, day) DO UPDATE SET used = d.used + EXCLUDED.used
-"""
-_ADD_MONTH = """
-INSERT INTO token_months AS m (month, used) VALUES (%(month)s, %(total)s)
-ON CONFLICT (month) DO UPDATE SET used = m.used + EXCLUDED.used
-"""
-_ADD_MODEL = """
-INSERT INTO token_usage AS u (identity, day, model, tokens_in, tokens_out)
-VALUES (%(identity)s, %(day)s, %(model)s, %(tokens_in)s, %(tokens_out)s)
-ON CONFLICT (identity, day, model) DO UPDATE
-SET tokens_in = u.tokens_in + EXCLUDED.tokens_in, tokens_out = u.tokens_out + EXCLUDED.tokens_out
+_SETTLE = """
+SELECT token_settle(%(id)s::bigint, %(identity)s::text, %(day)s::date,
+    %(models)s::text[], %(tokens_in)s::bigint[], %(tokens_out)s::bigint[], %(release)s)
 """
 _LIST = """
 SELECT identity, day, model, tokens_in, tokens_out FROM token_usage
@@ -97,34 +76,44 @@ class Refused:
     day: date
 
 
-async def _one(conn: Connection, query: str, params: dict[str, Any]) -> dict[str, Any]:
-    cursor = await conn.execute(query, params)
+async def _call_and_commit(
+    conn: Connection, query: str, params: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Run ``query`` and COMMIT in one pipelined flight; the query's row, if any."""
+    async with conn.pipeline():
+        cursor = await conn.execute(query, params)
+        await conn.commit()
     row = await cursor.fetchone()
-    assert row is not None, "an upsert or aggregate always returns its row"
-    return dict(row)
+    return None if row is None else dict(row)
 
 
 async def reserve(
     db: Database, *, identity: str, tokens: int, limits: Limits, ttl_seconds: float
 ) -> Reserved | Refused:
     """Set ``tokens`` aside for ``identity`` when they fit both limits; else which did not."""
-    async with db.connection() as conn:  # the pool's connection is one transaction
-        params: dict[str, Any] = {"identity": identity, "tokens": tokens, "ttl": ttl_seconds}
-        day_row = await _one(conn, _LOCK_DAY, params)
-        params |= {"day": day_row["day"], "month": day_row["day"].replace(day=1)}
-        month_used = 0
-        if limits.agent_monthly:
-            month_used = int((await _one(conn, _LOCK_MONTH, params))["used"])
-        if limits.identity_daily:
-            reserved = int((await _one(conn, _DAY_RESERVED, params))["reserved"])
-            if int(day_row["used"]) + reserved + tokens > limits.identity_daily:
-                return Refused("identity-daily", params["day"])
-        if limits.agent_monthly:
-            reserved = int((await _one(conn, _MONTH_RESERVED, params))["reserved"])
-            if month_used + reserved + tokens > limits.agent_monthly:
-                return Refused("agent-monthly", params["day"])
-        row = await _one(conn, _INSERT, params)
-    return Reserved(int(row["id"]), identity, params["day"], tokens)
+    async with db.connection() as conn:
+        return await reserve_on(
+            conn, identity=identity, tokens=tokens, limits=limits, ttl_seconds=ttl_seconds
+        )
+
+
+async def reserve_on(
+    conn: Connection, *, identity: str, tokens: int, limits: Limits, ttl_seconds: float
+) -> Reserved | Refused:
+    """``reserve`` on a held connection; commits its open transaction too."""
+    params = {
+        "identity": identity,
+        "tokens": tokens,
+        "daily": limits.identity_daily,
+        "monthly": limits.agent_monthly,
+        "ttl": ttl_seconds,
+    }
+    row = await _call_and_commit(conn, _RESERVE, params)
+    assert row is not None, "token_reserve always returns one row"
+    day: date = row["reserved_day"]
+    if row["refused"] is not None:
+        return Refused(row["refused"], day)
+    return Reserved(int(row["reservation_id"]), identity, day, tokens)
 
 
 async def settle(
@@ -136,22 +125,29 @@ async def settle(
 ) -> None:
     """Add what was really spent (tokens in and out by model) on the reservation's day,
     and with ``release`` drop the reservation."""
-    base = {
-        "id": reserved.id,
+    async with db.connection() as conn:
+        await settle_on(conn, reserved, spent=spent, release=release)
+
+
+async def settle_on(
+    conn: Connection,
+    reserved: Reserved,
+    *,
+    spent: Mapping[str, tuple[int, int]],
+    release: bool = True,
+) -> None:
+    """``settle`` on a held connection; commits its open transaction too."""
+    models = sorted(spent)
+    params = {
+        "id": reserved.id if release else None,
         "identity": reserved.identity,
         "day": reserved.day,
-        "month": reserved.month,
-        "total": sum(tokens_in + tokens_out for tokens_in, tokens_out in spent.values()),
+        "models": models,
+        "tokens_in": [spent[model][0] for model in models],
+        "tokens_out": [spent[model][1] for model in models],
+        "release": release,
     }
-    async with db.connection() as conn:  # the pool's connection is one transaction
-        # Day before month, as in reserve: the same lock order everywhere.
-        await conn.execute(_ADD_DAY, base)
-        await conn.execute(_ADD_MONTH, base)
-        for model, (tokens_in, tokens_out) in sorted(spent.items()):
-            params = base | {"model": model, "tokens_in": tokens_in, "tokens_out": tokens_out}
-            await conn.execute(_ADD_MODEL, params)
-        if release and reserved.id is not None:
-            await conn.execute(_RELEASE, base)
+    await _call_and_commit(conn, _SETTLE, params)
 
 
 @dataclass(frozen=True)

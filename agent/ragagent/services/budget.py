@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from ragagent.core import errors
+from ragagent.core import background, errors
 from ragagent.core.metrics import BUDGET_REFUSED, LLM_COST, LLM_TOKENS
 from ragagent.db import token_usage
 from ragagent.rag.prompts import estimate_tokens
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ragagent.core import models
     from ragagent.core.budget_settings import Price
     from ragagent.core.config import Settings
-    from ragagent.core.db import Database
+    from ragagent.core.db import Connection, Database
     from ragagent.core.security import Principal
 
 
@@ -106,15 +106,17 @@ class Charge:
         if spent:
             await self.budget.settle(self.reserved, spent, release=False)
 
-    async def settle(self) -> None:
+    async def settle(self, conn: Connection | None = None) -> None:
+        """Settle on ``conn`` when given (the turn's last connection), else on a pooled one."""
         if self.settled:
             return
         self.settled = True
         spent, self.spent = self.spent, {}
         try:
-            await self.budget.settle(self.reserved, spent)
-        except errors.DatabaseUnavailable:
-            # Nothing was recorded (one transaction): the charge stays to be settled again.
+            await self.budget.settle(self.reserved, spent, conn=conn)
+        except BaseException:
+            # Nothing was recorded (one transaction): the charge stays to be settled again,
+            # however the call failed (on a held connection a driver error arrives as such).
             self.settled, self.spent = False, spent
             raise
 
@@ -128,9 +130,9 @@ class Charge:
             await self.settle()
         except errors.DatabaseUnavailable:
             log.warning("a turn's tokens are not charged yet (database unavailable); retrying")
-            task = asyncio.ensure_future(self._settle_later())
-            _RETRIES.add(task)
-            task.add_done_callback(_RETRIES.discard)
+            # The lifespan awaits it at shutdown (bounded), so the charge is not lost
+            # with the event loop.
+            self.budget.tasks.spawn(self._settle_later(), name="settle-retry")
 
     async def _settle_later(self) -> None:
         deadline = _clock.monotonic() + SETTLE_RETRY_FOR_SECONDS
@@ -148,15 +150,19 @@ log = logging.getLogger(__name__)
 
 SETTLE_RETRY_SECONDS = 1.0
 SETTLE_RETRY_FOR_SECONDS = 300.0
-# Settlements retried in the background, held so the event loop does not drop them.
-_RETRIES: set[asyncio.Task[None]] = set()
+# How long shutdown waits for settlements still being retried before it cancels them.
+SETTLE_AT_SHUTDOWN_SECONDS = 5.0
 
 
 class Budget:
     """The agent's token budgets on its database; ``main.lifespan`` makes one."""
 
-    def __init__(self, *, db: Database, settings: Settings) -> None:
+    def __init__(
+        self, *, db: Database, settings: Settings, tasks: background.Tasks | None = None
+    ) -> None:
         self.db = db
+        # Where settlements retried in the background run; the lifespan joins them.
+        self.tasks = tasks if tasks is not None else background.Tasks()
         self.limits = token_usage.Limits(
             identity_daily=settings.rate_limit_tokens_per_day,
             agent_monthly=settings.budget_agent_tokens_per_month,
@@ -164,11 +170,16 @@ class Budget:
         self.ttl_seconds = settings.budget_reservation_seconds
         self.prices: dict[str, Price] = settings.prices()
 
-    async def reserve(self, identity: str, tokens: int) -> Charge:
-        """Reserve ``tokens`` for ``identity``; raises ``errors.BudgetExceeded`` when a budget
-        has no room for them."""
-        outcome = await token_usage.reserve(
-            self.db,
+    async def reserve(
+        self, identity: str, tokens: int, *, conn: Connection | None = None
+    ) -> Charge:
+        """Reserve ``tokens`` for ``identity`` (on ``conn`` when given, committing it); raises
+        ``errors.BudgetExceeded`` when a budget has no room for them."""
+        if conn is None:
+            async with self.db.connection() as pooled:
+                return await self.reserve(identity, tokens, conn=pooled)
+        outcome = await token_usage.reserve_on(
+            conn,
             identity=identity,
             tokens=tokens,
             limits=self.limits,
@@ -180,12 +191,20 @@ class Budget:
         return Charge(self, outcome)
 
     async def settle(
-        self, reserved: token_usage.Reserved, spent: dict[str, Usage], *, release: bool = True
+        self,
+        reserved: token_usage.Reserved,
+        spent: dict[str, Usage],
+        *,
+        release: bool = True,
+        conn: Connection | None = None,
     ) -> None:
-        """Record ``spent`` and, with ``release``, drop the reservation; the metrics count
-        it too."""
+        """Record ``spent`` (on ``conn`` when given, committing it) and, with ``release``,
+        drop the reservation; the metrics count it too."""
         pairs = {model: (u.prompt_tokens, u.completion_tokens) for model, u in spent.items()}
-        await token_usage.settle(self.db, reserved, spent=pairs, release=release)
+        if conn is None:
+            await token_usage.settle(self.db, reserved, spent=pairs, release=release)
+        else:
+            await token_usage.settle_on(conn, reserved, spent=pairs, release=release)
         for model, (tokens_in, tokens_out) in pairs.items():
             LLM_TOKENS.labels(model, "in").inc(tokens_in)
             LLM_TOKENS.labels(model, "out").inc(tokens_out)

@@ -17,39 +17,48 @@ Tokens are charged through a reservation (``services.budget``): ``prepare_turn``
 the turn's estimate against the budgets, and ``stream_turn`` settles what was spent in a
 ``finally``, so a turn that ends in any way (answered, declined, client gone, LLM error)
 is charged and frees its reservation.
+
+A turn first takes a slot of the process's fair admission (``core.admission``), and gives it
+back when it ends. It checks out four pooled connections, each for a short transaction and
+none while the answer is generated: the history read and the reservation, the retrieval,
+the question's store, and the answer's store with the settlement.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
+import logging
 import time
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from ragagent.core import errors, models, telemetry
+from ragagent.core.admission import Admission, Slot
 from ragagent.core.metrics import CHAT_LATENCY, LLM_LATENCY
 from ragagent.db import conversations
-from ragagent.rag import chunking, relevance, retrieval, rewrite
+from ragagent.rag import relevance, retrieval, rewrite
 from ragagent.rag.prompts import estimate_tokens
-from ragagent.rag.types import AnswerDelta, Citation, RetrievedChunk, Usage
+from ragagent.rag.types import AnswerDelta, RetrievedChunk, Usage
 from ragagent.services import budget as budgets
+from ragagent.services.answers import ChatAnswer as ChatAnswer  # the interfaces' name for it
+from ragagent.services.answers import build_citations, validate_message
 
 if TYPE_CHECKING:
     from ragagent.core.config import Settings
-    from ragagent.core.db import Database
+    from ragagent.core.db import Connection, Database
     from ragagent.core.security import Principal
     from ragagent.rag.types import LLM, Embedder
     from ragagent.services.budget import Budget, Charge
 
-SNIPPET_CHARS = 300
+log = logging.getLogger(__name__)
+
 # Stores of partial answers still running after their request was cancelled (a task
 # with no reference left may be garbage-collected before it finishes).
 _PARTIAL_WRITES: set[asyncio.Task[None]] = set()
-_MARKER = re.compile(r"\[(\d{1,3})\]")
 
 
 @dataclass(frozen=True)
@@ -62,70 +71,15 @@ class PreparedTurn:
     chunks: list[RetrievedChunk]
     interface: str
     started: float
-    # The turn's token reservation; stream_turn settles it.
+    # The turn's token reservation and admission slot; stream_turn settles and releases them.
     charge: Charge
+    slot: Slot
     # Nothing retrieved is relevant enough: the turn is answered "I don't know" without an LLM.
     declined: bool = False
 
 
-@dataclass(frozen=True)
-class ChatAnswer:
-    """A finished turn: the stored answer, what it cites, its conversation and its usage."""
-
-    answer: str
-    citations: list[Citation]
-    conversation_id: UUID
-    usage: Usage
-    # No LLM provider answered, so the extractive answerer did (or, with incomplete, the
-    # provider broke off mid-answer); every interface shows both flags.
-    degraded: bool = False
-    incomplete: bool = False
-    # Nothing retrieved was relevant enough, so the answer says it does not know and cites nothing.
-    declined: bool = False
-
-    def citation_dicts(self) -> list[dict[str, object]]:
-        """The citations as JSON objects, as they are stored and streamed."""
-        return [citation.model_dump() for citation in self.citations]
-
-
 # What ChatService.stream_turn yields: each piece of the answer's text, then the answer.
 TurnEvent = str | ChatAnswer
-
-
-def validate_message(message: str, settings: Settings) -> str:
-    """The message without surrounding blanks; empty or oversized ones are a 422."""
-    text = message.strip()
-    if not text:
-        raise errors.ValidationFailed("message must not be empty")
-    size = len(message.encode("utf-8"))
-    if size > settings.max_message_bytes:
-        raise errors.ValidationFailed(
-            f"message is {size} bytes; the limit is {settings.max_message_bytes} bytes"
-        )
-    return text
-
-
-def build_citations(chunks: Sequence[RetrievedChunk], answer: str) -> list[Citation]:
-    """Citations for the passages the answer marks with ``[n]``; all passages if it marks none."""
-    cited = {int(number) for number in _MARKER.findall(answer)}
-    numbered = list(enumerate(chunks, 1))
-    if cited & {index for index, _ in numbered}:
-        numbered = [(index, chunk) for index, chunk in numbered if index in cited]
-    return [_citation(index, chunk) for index, chunk in numbered]
-
-
-def _citation(index: int, chunk: RetrievedChunk) -> Citation:
-    snippet = " ".join(chunk.text.split())[:SNIPPET_CHARS]
-    return Citation(
-        index=index,
-        document_id=chunk.document_id,
-        external_id=chunk.external_id,
-        title=chunk.title,
-        chunk_id=chunk.chunk_id,
-        snippet=snippet,
-        score=chunk.score,
-        location=chunking.heading_of(chunk.text),
-    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,6 +91,7 @@ class ChatService:
     embedder: Embedder
     llm: LLM
     budget: Budget
+    admission: Admission
 
     async def prepare_turn(
         self,
@@ -154,24 +109,47 @@ class ChatService:
         """
         started = time.perf_counter()
         question = validate_message(message, self.settings)
-        stored = await self._stored_history(principal, conversation_id)
-        turns = list(history) if history is not None else stored
-        estimate = budgets.estimate_turn_tokens(self.settings, question, turns)
-        charge = await self.budget.reserve(budgets.usage_identity(principal), estimate)
+        slot = await self.admission.acquire()
         try:
-            return await self._prepare(
+            turns, charge = await self._open_turn(principal, question, conversation_id, history)
+        except BaseException:
+            slot.release()
+            raise
+        try:
+            turn = await self._prepare(
                 principal,
                 question,
                 turns,
                 conversation_id,
                 charge=charge,
+                slot=slot,
                 interface=interface,
                 started=started,
             )
         except BaseException:
             # Refused after the reservation: free it, charging any rewrite already done.
+            slot.release()
             await _finish(charge.settle())
             raise
+        # A turn whose stream never starts (its client left before the first byte) runs
+        # no finally: its slot is released when the turn is dropped.
+        weakref.finalize(turn, _release_soon, asyncio.get_running_loop(), slot)
+        return turn
+
+    async def _open_turn(
+        self,
+        principal: Principal,
+        question: str,
+        conversation_id: UUID | None,
+        history: Sequence[models.ChatTurn] | None,
+    ) -> tuple[list[models.ChatTurn], Charge]:
+        """The turn's history and its reservation, on one pooled connection."""
+        async with self.db.connection() as conn:
+            stored = await self._stored_history(conn, principal, conversation_id)
+            turns = list(history) if history is not None else stored
+            estimate = budgets.estimate_turn_tokens(self.settings, question, turns)
+            identity = budgets.usage_identity(principal)
+            return turns, await self.budget.reserve(identity, estimate, conn=conn)
 
     async def _prepare(
         self,
@@ -181,6 +159,7 @@ class ChatService:
         conversation_id: UUID | None,
         *,
         charge: Charge,
+        slot: Slot,
         interface: str,
         started: float,
     ) -> PreparedTurn:
@@ -198,7 +177,15 @@ class ChatService:
         conversation_id = await self._store_question(principal, conversation_id, question)
         declined = not relevance.is_relevant(chunks, settings.answer_min_similarity)
         return PreparedTurn(
-            conversation_id, question, turns, chunks, interface, started, charge, declined=declined
+            conversation_id,
+            question,
+            turns,
+            chunks,
+            interface,
+            started,
+            charge,
+            slot,
+            declined=declined,
         )
 
     async def _search_query(
@@ -218,12 +205,12 @@ class ChatService:
         return query
 
     async def _stored_history(
-        self, principal: Principal, conversation_id: UUID | None
+        self, conn: Connection, principal: Principal, conversation_id: UUID | None
     ) -> list[models.ChatTurn]:
         if conversation_id is None:
             return []
-        context = await conversations.load_context(
-            self.db,
+        context = await conversations.read_context(
+            conn,
             user_id=principal.id,
             conversation_id=conversation_id,
             max_turns=self.settings.history_max_turns,
@@ -269,7 +256,9 @@ class ChatService:
                     yield event
         finally:
             # However the turn ended (answered, client gone, LLM error): charge what it
-            # spent and free its reservation, never raising after a delivered answer.
+            # spent and free its reservation, never raising after a delivered answer
+            # (the answer's store has settled it already unless that failed).
+            turn.slot.release()
             await _finish(turn.charge.settle_or_retry())
 
     async def _answer(self, turn: PreparedTurn) -> AsyncGenerator[TurnEvent, None]:
@@ -296,7 +285,7 @@ class ChatService:
             answer, citations, turn.conversation_id, usage, last.degraded, last.incomplete
         )
         turn.charge.add(self.llm.model, usage)
-        await self._store_answer(done)
+        await self._store_answer(done, turn.charge)
         CHAT_LATENCY.labels(turn.interface).observe(time.perf_counter() - turn.started)
         yield done
 
@@ -328,23 +317,41 @@ class ChatService:
         citations = build_citations(turn.chunks, answer)
         done = ChatAnswer(answer, citations, turn.conversation_id, usage, incomplete=True)
         turn.charge.add(self.llm.model, usage)
-        await _finish(self._store_answer(done))
+        await _finish(self._store_answer(done, turn.charge))
 
     async def _decline(self, turn: PreparedTurn) -> AsyncGenerator[TurnEvent, None]:
         # No LLM call: a model handed irrelevant passages tends to answer from them anyway.
         text = relevance.DECLINE_ANSWER
         yield text
         done = ChatAnswer(text, [], turn.conversation_id, Usage(), declined=True)
-        await self._store_answer(done)
+        await self._store_answer(done, turn.charge)
         CHAT_LATENCY.labels(turn.interface).observe(time.perf_counter() - turn.started)
         yield done
 
-    async def _store_answer(self, done: ChatAnswer) -> None:
+    async def _store_answer(self, done: ChatAnswer, charge: Charge) -> None:
+        """Store the answer, commit it, then settle the turn's charge on the same connection.
+
+        A settlement that fails after the answer is stored does not fail the turn: the charge
+        stays unsettled, and ``stream_turn`` settles it again (retried in the background).
+        """
+        stored = False
+        try:
+            async with self.db.connection() as conn:
+                await self._append_answer(conn, done)
+                await conn.commit()
+                stored = True
+                await charge.settle(conn)
+        except errors.DatabaseUnavailable:
+            if not stored:
+                raise
+            log.warning("a stored answer's tokens were not settled with it; settling again")
+
+    async def _append_answer(self, conn: Connection, done: ChatAnswer) -> None:
         usage = done.usage
         # One slot beyond the limit is allowed for the answer, so an accepted question
         # always gets its answer stored.
-        await conversations.add_message(
-            self.db,
+        await conversations.append_message(
+            conn,
             conversation_id=done.conversation_id,
             role="assistant",
             content=done.answer,
@@ -374,6 +381,12 @@ async def _finish(work: Coroutine[Any, Any, None]) -> None:
     task.add_done_callback(_PARTIAL_WRITES.discard)
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.shield(task)
+
+
+def _release_soon(loop: asyncio.AbstractEventLoop, slot: Slot) -> None:
+    # A finalizer may run on whichever thread dropped the turn; the slot is the loop's.
+    if not loop.is_closed():
+        loop.call_soon_threadsafe(slot.release)
 
 
 def _check_room(message_count: int, settings: Settings) -> None:
