@@ -27,7 +27,7 @@ from typing import Annotated, Any, TypeVar, get_type_hints
 import typer
 
 from ragagent.cli_database import load_command_settings, open_database
-from ragagent.core import termination
+from ragagent.core import config, termination
 from ragagent.core.config import ConfigError, Settings
 from ragagent.core.db import Database
 from ragagent.core.errors import AgentError, NotFound
@@ -139,8 +139,16 @@ def embedder_finder(settings: Settings, configured: Embedder) -> index_eval.Embe
     def embedder_for(model: embedding_index.IndexModel) -> Embedder | None:
         if model == embedding_index.IndexModel(configured.model_name, configured.dimension):
             return configured
+        # The generation's model says which provider runs it, not the configured one: after
+        # a change from the bundled MiniLM to an embeddings API, the serving generation is
+        # MiniLM's, which no API serves under that name.
+        local = model.model in config.LOCAL_EMBEDDING_MODEL_NAMES
         other = settings.model_copy(
-            update={"embedding_model": model.model, "embedding_dimension": model.dimension}
+            update={
+                "embedding_provider": "local" if local else "openai",
+                "embedding_model": model.model,
+                "embedding_dimension": model.dimension,
+            }
         )
         try:
             return embeddings.create_embedder(other)
