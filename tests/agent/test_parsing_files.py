@@ -104,7 +104,7 @@ def test_a_docx_keeps_its_headings_tables_and_title() -> None:
         title="Guide",
         table=[["Port", "8000"], ["Metrics", "9090"]],
     )
-    parsed = docx_text.build_docx_text(data, max_unpacked_bytes=10**8)
+    parsed = docx_text.DOCX.build_text(data, max_unpacked_bytes=10**8)
     assert parsed.title == "Guide"
     assert parsed.text == (
         "# Install\n\nRun make install.\n\n\\# a hash line\n\n# Usage\n\nAsk a question."
@@ -115,7 +115,7 @@ def test_a_docx_keeps_its_headings_tables_and_title() -> None:
 def test_a_docx_still_parsing_at_its_deadline_is_422() -> None:
     data = build_docx([("Rows", ["A table follows."])], table=[["a", "b"]] * 10)
     with pytest.raises(errors.ValidationFailed, match="the DOCX took too long to parse"):
-        docx_text.build_docx_text(data, max_unpacked_bytes=10**8, deadline=time.monotonic() - 1)
+        docx_text.DOCX.build_text(data, max_unpacked_bytes=10**8, deadline=time.monotonic() - 1)
 
 
 def test_a_docx_zip_bomb_is_413_without_being_unpacked() -> None:
@@ -123,7 +123,7 @@ def test_a_docx_zip_bomb_is_413_without_being_unpacked() -> None:
     assert len(bomb) < 200_000
     started = time.monotonic()
     with pytest.raises(errors.PayloadTooLarge, match="unpacks to 67108"):
-        docx_text.build_docx_text(bomb, max_unpacked_bytes=10 * 1024 * 1024)
+        docx_text.DOCX.build_text(bomb, max_unpacked_bytes=10 * 1024 * 1024)
     assert time.monotonic() - started < 1.0
 
 
@@ -132,7 +132,7 @@ def test_a_zip_bomb_that_lies_about_its_size_is_never_inflated_past_the_lie() ->
     tracemalloc.start()
     try:
         with pytest.raises(errors.ValidationFailed, match="the DOCX could not be read"):
-            docx_text.build_docx_text(bomb, max_unpacked_bytes=10 * 1024 * 1024)
+            docx_text.DOCX.build_text(bomb, max_unpacked_bytes=10 * 1024 * 1024)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -160,7 +160,7 @@ def _zip(members: dict[str, bytes]) -> bytes:
 )
 def test_a_broken_or_protected_docx_is_422(data: bytes, message: str) -> None:
     with pytest.raises(errors.ValidationFailed, match=message):
-        docx_text.build_docx_text(data, max_unpacked_bytes=10**8)
+        docx_text.DOCX.build_text(data, max_unpacked_bytes=10**8)
 
 
 def test_the_file_types_are_supported_content_types() -> None:

@@ -22,11 +22,11 @@ PUMPS = Slide(
 
 
 def _read(data: bytes, *, deadline: float | None = None) -> str:
-    return pptx_text.build_pptx_text(data, max_unpacked_bytes=10**8, deadline=deadline).text
+    return pptx_text.PPTX.build_text(data, max_unpacked_bytes=10**8, deadline=deadline).text
 
 
 def test_each_slide_is_a_section_with_its_text_in_reading_order_tables_and_notes() -> None:
-    parsed = pptx_text.build_pptx_text(build_pptx([PUMPS], title="Plant"), max_unpacked_bytes=10**8)
+    parsed = pptx_text.PPTX.build_text(build_pptx([PUMPS], title="Plant"), max_unpacked_bytes=10**8)
     assert parsed.title == "Plant"
     # Text boxes were added bottom-up, the last one inside a group: position decides.
     assert parsed.text == (
@@ -68,7 +68,7 @@ def test_a_deck_still_parsing_at_its_deadline_is_422() -> None:
 
 def test_a_pptx_zip_bomb_is_413_without_being_unpacked() -> None:
     with pytest.raises(errors.PayloadTooLarge, match="the PPTX unpacks to 67108"):
-        pptx_text.build_pptx_text(build_zip_bomb(64 * 1024 * 1024), max_unpacked_bytes=10**7)
+        pptx_text.PPTX.build_text(build_zip_bomb(64 * 1024 * 1024), max_unpacked_bytes=10**7)
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,6 @@ import io
 import re
 from typing import TYPE_CHECKING, Final
 
-from ragagent.core import errors
 from ragagent.rag import file_text
 
 if TYPE_CHECKING:
@@ -31,26 +30,14 @@ CHECK_EVERY: Final = 50  # blocks, or table rows, between deadline checks
 _HEADING_STYLE = re.compile(r"heading\s*([1-6])$", re.IGNORECASE)
 
 
-def build_docx_text(
-    data: bytes, *, max_unpacked_bytes: int, deadline: float | None = None
-) -> file_text.FileText:
+def _read(data: io.BytesIO, deadline: float | None) -> tuple[list[str], str]:
     """Headings as ``#`` lines, paragraphs and table rows, and the document's title (or "")."""
-    file_text.check_office_archive(data, kind="DOCX", max_unpacked_bytes=max_unpacked_bytes)
     # Imported here, not at the top: python-docx (with lxml) adds several MiB to every agent
     # process, which only one that is sent a document should pay, as with python-pptx.
     import docx
-    from docx.exceptions import PythonDocxError
-    from docx.opc.exceptions import OpcError
 
-    def read() -> tuple[list[str], str]:
-        document = docx.Document(io.BytesIO(data))
-        return _texts(document, deadline), document.core_properties.title or ""
-
-    blocks, title = file_text.parse_or_422("DOCX", (OpcError, PythonDocxError), read)
-    text = "\n\n".join(block for block in blocks if block)
-    if not text.strip():
-        raise errors.ValidationFailed("the DOCX has no text")
-    return file_text.FileText(text=text, title=" ".join(title.split()))
+    document = docx.Document(data)
+    return _texts(document, deadline), document.core_properties.title or ""
 
 
 def _texts(document: DocxDocument, deadline: float | None) -> list[str]:
@@ -64,7 +51,7 @@ def _texts(document: DocxDocument, deadline: float | None) -> list[str]:
 
 
 def _block_text(block: Paragraph | Table, deadline: float | None) -> str:
-    from docx.table import Table  # imported by build_docx_text by now: a lookup
+    from docx.table import Table  # imported with docx by _read by now: a lookup
 
     if isinstance(block, Table):
         return "\n".join(file_text.build_row_text(cells) for cells in _rows(block, deadline))
@@ -92,3 +79,14 @@ def _rows(table: Table, deadline: float | None) -> list[list[str]]:
             file_text.check_deadline(deadline, "DOCX")
         rows.append([" ".join(cell.text.split()) for cell in row.cells])
     return rows
+
+
+def _library_errors() -> tuple[type[Exception], ...]:
+    from docx.exceptions import PythonDocxError
+    from docx.opc.exceptions import OpcError
+
+    return (OpcError, PythonDocxError)
+
+
+# How a .docx becomes text: ``DOCX.build_text(data, max_unpacked_bytes=..., deadline=...)``.
+DOCX: Final = file_text.OfficeFormat("DOCX", "the DOCX has no text", _library_errors, _read)

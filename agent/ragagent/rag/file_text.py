@@ -1,6 +1,7 @@
 """What the file-format extractors (``pdf_text``, ``docx_text``, ``pptx_text``) share: their
-result, their time bound, and the checks an Office file (a zip archive) passes before its
-library unpacks it. Pure."""
+result, their time bound, the checks an Office file (a zip archive) passes before its
+library unpacks it, and the one way an Office format's blocks become a ``FileText``
+(``OfficeFormat.build_text``). Pure."""
 
 from __future__ import annotations
 
@@ -112,3 +113,35 @@ def parse_or_422(
         raise errors.ValidationFailed(
             f"the {kind} could not be read ({type(exc).__name__})"
         ) from None
+
+
+@dataclass(frozen=True)
+class OfficeFormat:
+    """What tells one Office format (DOCX, PPTX) from another (``build_text``).
+
+    Both callables import their library when called, not at module import: an Office library
+    (with lxml, and Pillow for PPTX) costs several MiB that only an agent which is sent such
+    a file should pay, and only once the archive has passed ``check_office_archive``.
+    """
+
+    kind: str  # "DOCX": how the errors name the file
+    no_text: str  # the 422's message for a file with no text at all
+    library_errors: Callable[[], tuple[type[Exception], ...]]  # what the library raises
+    # The file's text blocks in reading order ("" for none) and its title (or ""), checking
+    # the deadline (a ``time.monotonic()`` value, or None) as it goes.
+    read: Callable[[io.BytesIO, float | None], tuple[list[str], str]]
+
+    def build_text(
+        self, data: bytes, *, max_unpacked_bytes: int, deadline: float | None = None
+    ) -> FileText:
+        """The blocks ``read`` finds, blank ones dropped, one paragraph each, and the file's
+        title with its white space folded. The archive is checked before it is opened
+        (413/422); a file the library cannot read is a 422, and so is one with no text."""
+        check_office_archive(data, kind=self.kind, max_unpacked_bytes=max_unpacked_bytes)
+        blocks, title = parse_or_422(
+            self.kind, self.library_errors(), lambda: self.read(io.BytesIO(data), deadline)
+        )
+        text = "\n\n".join(block for block in blocks if block)
+        if not text.strip():
+            raise errors.ValidationFailed(self.no_text)
+        return FileText(text=text, title=" ".join(title.split()))

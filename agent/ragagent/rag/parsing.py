@@ -77,14 +77,9 @@ def build_file_parsed(
         found = pdf_text.build_pdf_text(
             data, max_pages=max_pages, max_text_bytes=max_unpacked_bytes, deadline=deadline
         )
-    elif content_type == pptx_text.MEDIA_TYPE:
-        found = pptx_text.build_pptx_text(
-            data, max_unpacked_bytes=max_unpacked_bytes, deadline=deadline
-        )
     else:
-        found = docx_text.build_docx_text(
-            data, max_unpacked_bytes=max_unpacked_bytes, deadline=deadline
-        )
+        office = pptx_text.PPTX if content_type == pptx_text.MEDIA_TYPE else docx_text.DOCX
+        found = office.build_text(data, max_unpacked_bytes=max_unpacked_bytes, deadline=deadline)
     return ParsedDocument(text=found.text.replace("\x00", ""), title=found.title[:300])
 
 

@@ -31,24 +31,14 @@ MEDIA_TYPE: Final = "application/vnd.openxmlformats-officedocument.presentationm
 MAX_GROUP_DEPTH: Final = 32
 
 
-def build_pptx_text(
-    data: bytes, *, max_unpacked_bytes: int, deadline: float | None = None
-) -> file_text.FileText:
+def _read(data: io.BytesIO, deadline: float | None) -> tuple[list[str], str]:
     """``# slide <n>`` sections of each slide's text, and the deck's own title (or "")."""
-    file_text.check_office_archive(data, kind="PPTX", max_unpacked_bytes=max_unpacked_bytes)
     # Imported here, not at the top: python-pptx brings Pillow, +13 MiB and about a second
     # that only an agent which is sent a deck should pay.
     import pptx
-    from pptx.exc import PythonPptxError
 
-    def read() -> tuple[list[str], str]:
-        deck = pptx.Presentation(io.BytesIO(data))
-        return _sections(deck.slides, deadline), deck.core_properties.title or ""
-
-    sections, title = file_text.parse_or_422("PPTX", (PythonPptxError,), read)
-    if not sections:
-        raise errors.ValidationFailed("the PPTX has no text (only pictures, or empty slides)")
-    return file_text.FileText(text="\n\n".join(sections), title=" ".join(title.split()))
+    deck = pptx.Presentation(data)
+    return _sections(deck.slides, deadline), deck.core_properties.title or ""
 
 
 def _sections(slides: Iterable[Slide], deadline: float | None) -> list[str]:
@@ -108,3 +98,15 @@ def _notes(slide: Slide) -> str:
         return ""
     frame = slide.notes_slide.notes_text_frame
     return file_text.escape_headings(" ".join(frame.text.split())) if frame is not None else ""
+
+
+def _library_errors() -> tuple[type[Exception], ...]:
+    from pptx.exc import PythonPptxError
+
+    return (PythonPptxError,)
+
+
+# How a .pptx becomes text: ``PPTX.build_text(data, max_unpacked_bytes=..., deadline=...)``.
+PPTX: Final = file_text.OfficeFormat(
+    "PPTX", "the PPTX has no text (only pictures, or empty slides)", _library_errors, _read
+)
