@@ -119,23 +119,13 @@ class Peering:
 
 
 @dataclass
-class Resync:
-    """One resync task per RagAgent seen. Each resync reads the RagAgent afresh: a body
-    remembered from before a pause could bring back a spec that has changed since."""
+class PerAgent:
+    """At most one task per RagAgent (by uid), cancelled when it is deleted or on shutdown."""
 
-    interval: float
-    run: Run
-    peering: Peering
-    api: Callable[[], k8s.Api]
-    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-
-    def track(self, namespace: str, name: str, uid: str) -> None:
-        """Start the resync of a RagAgent the first time it is seen."""
-        if uid not in self.tasks:
-            self.tasks[uid] = asyncio.create_task(self._loop(namespace, name, uid))
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict, kw_only=True)
 
     def forget(self, uid: str) -> None:
-        """The RagAgent is deleted: stop its resync."""
+        """The RagAgent is deleted: stop its task."""
         task = self.tasks.pop(uid, None)
         if task is not None:
             task.cancel()
@@ -143,6 +133,22 @@ class Resync:
     def close(self) -> None:
         for uid in list(self.tasks):
             self.forget(uid)
+
+
+@dataclass
+class Resync(PerAgent):
+    """One resync task per RagAgent seen. Each resync reads the RagAgent afresh: a body
+    remembered from before a pause could bring back a spec that has changed since."""
+
+    interval: float
+    run: Run
+    peering: Peering
+    api: Callable[[], k8s.Api]
+
+    def track(self, namespace: str, name: str, uid: str) -> None:
+        """Start the resync of a RagAgent the first time it is seen."""
+        if uid not in self.tasks:
+            self.tasks[uid] = asyncio.create_task(self._loop(namespace, name, uid))
 
     async def _loop(self, namespace: str, name: str, uid: str) -> None:
         while True:
@@ -169,7 +175,7 @@ def retry_delay(number: int, elapsed: float) -> float:
 
 
 @dataclass
-class Retries:
+class Retries(PerAgent):
     """At most one retry loop per RagAgent (by uid) after a failed reconcile. The loop tries
     until a try succeeds or has nothing left to do (the RagAgent is gone or another one has
     its name: ``Attempt`` returns no reasons), or this replica is paused (the active one
@@ -177,23 +183,12 @@ class Retries:
 
     is_active: Callable[[], Awaitable[bool]]
     delay: Delay = retry_delay
-    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
     def schedule(self, uid: str, what: str, attempt: Attempt, reasons: list[str]) -> None:
         """Retry ``attempt`` unless a retry of ``uid`` is already under way: that one reads
         the RagAgent afresh on each try, so it covers the newer failure too."""
         if uid not in self.tasks:
             self.tasks[uid] = asyncio.create_task(self._loop(uid, what, attempt, reasons))
-
-    def forget(self, uid: str) -> None:
-        """The RagAgent is deleted: stop its retry."""
-        task = self.tasks.pop(uid, None)
-        if task is not None:
-            task.cancel()
-
-    def close(self) -> None:
-        for uid in list(self.tasks):
-            self.forget(uid)
 
     async def _loop(self, uid: str, what: str, attempt: Attempt, reasons: list[str]) -> None:
         started = time.monotonic()
