@@ -9,6 +9,12 @@ from pydantic import Field
 from ragagent_operator import spec_base
 
 
+def unknown(description: str, **field: Any) -> Any:
+    """A field the operator fills once it knows the value (a finished Job, a sync, the
+    Deployment's address): None until then, so a reader tells "not yet" from a zero."""
+    return Field(None, description=description, **field)
+
+
 def keyed_by(key: str, **extra: Any) -> dict[str, Any]:
     """Schema keys of a list whose items the API server tells apart by ``key``."""
     return {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": [key], **extra}
@@ -34,7 +40,7 @@ class Endpoints(spec_base.ApiModel):
 class LastBackup(spec_base.ApiModel):
     time: str = Field(description="Completion time of the newest finished backup Job.")
     result: Literal["Succeeded", "Failed"] = Field(description="Succeeded or Failed.")
-    size: int | None = Field(None, description="Backup size in bytes, when the Job reported it.")
+    size: int | None = unknown(description="Backup size in bytes, when the Job reported it.")
 
 
 class LastRestore(spec_base.ApiModel):
@@ -46,7 +52,7 @@ class LastRestore(spec_base.ApiModel):
     result: Literal["Running", "Succeeded", "Failed"] = Field(
         description="Running, Succeeded or Failed."
     )
-    time: str | None = Field(None, description="When the restore Job finished (RFC 3339).")
+    time: str | None = unknown(description="When the restore Job finished (RFC 3339).")
 
 
 class KnowledgeError(spec_base.ApiModel):
@@ -58,11 +64,10 @@ class KnowledgeSource(spec_base.ApiModel):
     source: str = Field(description="configmap/<name>, or the URL, as in spec.knowledge.")
     documents: int = Field(0, description="Documents the source holds in the index.")
     chunks: int = Field(0, description="Their chunks.")
-    last_sync_time: str | None = Field(
-        None, description="When the source was last synced successfully (RFC 3339)."
+    last_sync_time: str | None = unknown(
+        description="When the source was last synced successfully (RFC 3339)."
     )
-    last_error: KnowledgeError | None = Field(
-        None,
+    last_error: KnowledgeError | None = unknown(
         description="Why the last sync failed (the previous documents are kept), or which "
         "items it skipped; absent when the last sync was complete.",
     )
@@ -76,12 +81,12 @@ class Usage(spec_base.ApiModel):
         0, description="Their cost at spec.budgets.prices, in the prices' currency units."
     )
     monthly_limit: int = Field(0, description="spec.budgets.agentMonthlyTokens; 0 is none.")
-    fraction: float | None = Field(
-        None, description="Tokens in and out over monthlyLimit; absent without a limit."
+    fraction: float | None = unknown(
+        description="Tokens in and out over monthlyLimit; absent without a limit."
     )
     resets_at: str = Field("", description="When the month's budget resets (RFC 3339).")
-    reported_at: str | None = Field(
-        None, description="When the usage Job that reported it finished (RFC 3339)."
+    reported_at: str | None = unknown(
+        description="When the usage Job that reported it finished (RFC 3339)."
     )
 
 
@@ -95,16 +100,16 @@ class IndexSettings(spec_base.ApiModel):
 
 
 class IndexGeneration(spec_base.ApiModel):
-    generation: int | None = Field(None, description="The generation's id in the database.")
+    generation: int | None = unknown(description="The generation's id in the database.")
     model: str = Field("", description="Its embedding model.")
     dimension: int = Field(0, description="Its vector size.")
-    chunk_size: int | None = Field(None, description="Its chunk size in characters.")
-    chunk_overlap: int | None = Field(None, description="Its chunk overlap in characters.")
+    chunk_size: int | None = unknown(description="Its chunk size in characters.")
+    chunk_overlap: int | None = unknown(description="Its chunk overlap in characters.")
     chunks: int = Field(0, description="Its chunk count.")
-    ndcg_at10: float | None = Field(
-        None, alias="ndcgAt10", description="nDCG@10 of the last evaluation."
+    ndcg_at10: float | None = unknown(
+        alias="ndcgAt10", description="nDCG@10 of the last evaluation."
     )
-    recall_at_k: float | None = Field(None, description="recall@k of the last evaluation.")
+    recall_at_k: float | None = unknown(description="recall@k of the last evaluation.")
     state: Literal["serving", "gated"] = Field(
         description="serving, or gated: it failed the evaluation and is not served (it is kept "
         "ready: deleting the re-index Job evaluates it again)."
@@ -116,17 +121,17 @@ class IndexStatus(spec_base.ApiModel):
         description="The index settings the agent's pods, its ConfigMap and the ingest Jobs use: "
         "the spec's once the re-index Job switched to them."
     )
-    serving: IndexGeneration | None = Field(None, description="The serving generation.")
-    candidate: IndexGeneration | None = Field(
-        None, description="The generation the last re-index evaluated, while it is not served."
+    serving: IndexGeneration | None = unknown(description="The serving generation.")
+    candidate: IndexGeneration | None = unknown(
+        description="The generation the last re-index evaluated, while it is not served."
     )
-    check: Literal["evalset", "selfcheck"] | None = Field(
-        None, description="The evaluation used: the evaluation set, or the self-check."
+    check: Literal["evalset", "selfcheck"] | None = unknown(
+        description="The evaluation used: the evaluation set, or the self-check."
     )
-    last_action: Literal["noop", "reverted", "switched", "gated"] | None = Field(
-        None, description="What the last re-index Job did."
+    last_action: Literal["noop", "reverted", "switched", "gated"] | None = unknown(
+        description="What the last re-index Job did."
     )
-    job: str | None = Field(None, description="The last re-index Job that reported.")
+    job: str | None = unknown(description="The last re-index Job that reported.")
 
 
 class RagAgentStatus(spec_base.ApiModel):
@@ -139,28 +144,26 @@ class RagAgentStatus(spec_base.ApiModel):
     replicas: int = Field(0, description="Pods of the agent's Deployment (scale subresource).")
     ready_replicas: int = Field(0, description="Ready pods.")
     selector: str = Field("", description="Label selector of the pods (scale subresource).")
-    endpoints: Endpoints | None = Field(None, description="Where to reach the agent.")
-    last_backup: LastBackup | None = Field(None, description="The newest finished backup.")
-    last_restore: LastRestore | None = Field(
-        None, description="The latest spec.restore request and its outcome."
+    endpoints: Endpoints | None = unknown(description="Where to reach the agent.")
+    last_backup: LastBackup | None = unknown(description="The newest finished backup.")
+    last_restore: LastRestore | None = unknown(
+        description="The latest spec.restore request and its outcome."
     )
     knowledge: list[KnowledgeSource] = Field(
         default_factory=list,
         description="Each knowledge source as its last sync left it.",
         json_schema_extra=keyed_by("source", maxItems=64),
     )
-    ingested_hash: str | None = Field(
-        None, description="Content hash of the knowledge sources last ingested."
+    ingested_hash: str | None = unknown(
+        description="Content hash of the knowledge sources last ingested."
     )
-    usage: Usage | None = Field(
-        None,
+    usage: Usage | None = unknown(
         description="The month's LLM token usage and cost, from the usage CronJob; present "
         "while spec.budgets sets agentMonthlyTokens or prices.",
     )
-    index_settings_hash: str | None = Field(
-        None,
+    index_settings_hash: str | None = unknown(
         description="Hash of the embedding model and chunking the index is (being) built with.",
     )
-    index: IndexStatus | None = Field(
-        None, description="The index generations and the settings the agent serves with."
+    index: IndexStatus | None = unknown(
+        description="The index generations and the settings the agent serves with."
     )
