@@ -7,10 +7,10 @@ OpenBLAS that numpy loaded, through its own C entry point, how many threads it u
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
+
+from tests.support import fresh_python
 
 ASK_OPENBLAS = """
 import ctypes, glob, os
@@ -21,16 +21,7 @@ print(ctypes.CDLL(lib).scipy_openblas_get_num_threads64_())
 
 
 def openblas_threads(**env: str) -> int:
-    clean = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
-    done = subprocess.run(
-        [sys.executable, "-c", ASK_OPENBLAS],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return int(done.stdout.strip())
+    return int(fresh_python.run(ASK_OPENBLAS, env=env, drop=lambda k: k.endswith("_NUM_THREADS")))
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: OpenBLAS uses one thread anyway")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,7 @@ import typer.main
 from ragagent.cli import app
 from ragagent.core import config, settings_env
 from ragagent.core.config import DataSettings, Settings, load_settings
+from tests.support import fresh_python
 
 # What the operator image lacks: it installs ragagent without dependencies.
 HEAVY = ("fastapi", "starlette", "numpy", "psycopg", "openai", "httpx", "typer", "jwt")
@@ -22,8 +21,7 @@ def test_importing_the_contract_pulls_in_no_agent_dependencies() -> None:
         "import sys, ragagent.core.settings_env, ragagent_operator.render.configmap\n"
         f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
+    assert fresh_python.run(code) == "[]"
 
 
 def test_env_name_is_the_variable_the_agent_reads_first() -> None:

@@ -6,15 +6,14 @@ global tracer provider only once.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import ClassVar
 
 import pytest
+
+from tests.support import fresh_python
 
 SCRIPT = """
 from opentelemetry import trace
@@ -55,16 +54,7 @@ def collector() -> Iterator[str]:
 
 
 def run(env: dict[str, str]) -> str:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return result.stdout.strip()
+    return fresh_python.run(SCRIPT, env=env, drop=lambda name: name.startswith("OTEL_"), timeout=60)
 
 
 def test_spans_are_exported_over_otlp_http_when_an_endpoint_is_set(collector: str) -> None:

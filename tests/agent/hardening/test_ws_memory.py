@@ -6,8 +6,6 @@ before these three changes and 273 MiB after them. Each is checked here on its o
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +21,7 @@ from websockets.asyncio.client import connect
 from ragagent.core import server
 from ragagent.core.config import Settings
 from ragagent.rag import embeddings
+from tests.support import fresh_python
 from tests.support.processes import free_port
 
 
@@ -68,10 +67,7 @@ async def test_websockets_are_not_compressed_even_when_the_client_offers(
 def test_the_served_app_imports_no_document_parser_until_a_document_needs_one() -> None:
     # pypdf and python-docx cost an agent about 15 MiB; only one sent a PDF or DOCX pays it.
     probe = "import sys, ragagent.main; print(sorted({'pypdf', 'docx', 'pptx'} & set(sys.modules)))"
-    output = subprocess.run(
-        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
-    ).stdout
-    assert output.strip() == "[]"
+    assert fresh_python.run(probe) == "[]"
 
 
 def test_the_word_embedding_table_is_mapped_from_the_weight_file_not_copied() -> None:
