@@ -26,6 +26,8 @@ from typing import Any, Literal, NamedTuple
 from ragagent.core.db import Connection, Database
 
 BudgetName = Literal["identity-daily", "agent-monthly"]
+# Tokens in and out by model.
+Spent = Mapping[str, tuple[int, int]]
 
 # One statement each (migration 0013), so the shared rows are locked only while the
 # server runs it; see that migration for why a plain statement could not do it.
@@ -120,22 +122,16 @@ async def settle(
     db: Database,
     reserved: Reserved,
     *,
-    spent: Mapping[str, tuple[int, int]],
+    spent: Spent,
     release: bool = True,
 ) -> None:
     """Add what was really spent (tokens in and out by model) on the reservation's day,
     and with ``release`` drop the reservation."""
     async with db.connection() as conn:
-        await settle_on(conn, reserved, spent=spent, release=release)
+        await settle_on(conn, reserved, spent, release)
 
 
-async def settle_on(
-    conn: Connection,
-    reserved: Reserved,
-    *,
-    spent: Mapping[str, tuple[int, int]],
-    release: bool = True,
-) -> None:
+async def settle_on(conn: Connection, reserved: Reserved, spent: Spent, release: bool) -> None:
     """``settle`` on a held connection; commits its open transaction too."""
     models = sorted(spent)
     params = {

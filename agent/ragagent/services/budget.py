@@ -204,7 +204,7 @@ class Budget:
         if conn is None:
             await token_usage.settle(self.db, reserved, spent=pairs, release=release)
         else:
-            await token_usage.settle_on(conn, reserved, spent=pairs, release=release)
+            await token_usage.settle_on(conn, reserved, pairs, release)
         for model, (tokens_in, tokens_out) in pairs.items():
             LLM_TOKENS.labels(model, "in").inc(tokens_in)
             LLM_TOKENS.labels(model, "out").inc(tokens_out)
