@@ -89,6 +89,8 @@ class Stack:
     database_tls: dict[str, bytes] = field(default_factory=dict)
     # Secrets a test adds by name (a restore's age identity, ...); kept by with_spec.
     extra_secrets: dict[str, Manifest] = field(default_factory=dict)
+    # ConfigMaps a test adds by name (an evaluation set, ...); kept by with_spec.
+    extra_config_maps: dict[str, Manifest] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.database_tls:
@@ -133,6 +135,7 @@ class Stack:
             postgres.init_config_map_name(self.agent): postgres.build_postgres_init_config_map(
                 self.agent
             ),
+            **self.extra_config_maps,
         }
         claims = {
             f"data-{postgres.postgres_name(self.agent)}-0": self._claim("data"),
