@@ -56,8 +56,11 @@ def install_chart(
 ) -> str:
     """``helm install`` of the chart into the session's cluster. The RagAgent CRD is
     cluster-wide, and other tests (``kubectl apply -k manifests/crd``) or an earlier release,
-    which kept it on uninstall, may have made it: --take-ownership adopts it."""
-    return helm(cluster, home, "install", release, str(CHART), "-n", ns, "--take-ownership", *args)
+    which kept it on uninstall, may have made it: --take-ownership adopts it. The operator's
+    container test applies the chart's own CRD with kubectl under its release name, so its
+    labels may belong to kubectl with other values: --force-conflicts takes them over."""
+    adopt = ("--take-ownership", "--force-conflicts")
+    return helm(cluster, home, "install", release, str(CHART), "-n", ns, *adopt, *args)
 
 
 def release_env(

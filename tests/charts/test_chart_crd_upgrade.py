@@ -144,3 +144,25 @@ def test_upgrade_from_a_chart_with_the_crd_in_crds_adopts_and_upgrades_it(
     helm(plane, tmp_path, "uninstall", RELEASE, "-n", RELEASE_NS, "--wait")
     assert NEW_FIELD in spec_fields(live_crd(plane))
     assert get_json(plane, "ragagent", "docs", "-n", AGENTS_NS) is not None
+
+
+def test_a_crd_kubectl_applied_from_another_release_is_adopted_by_forcing_its_conflicts(
+    plane: controlplane.ControlPlane, tmp_path: Path
+) -> None:
+    """``helm template other … | kubectl apply`` leaves the CRD's labels owned by kubectl's
+    client-side apply with another release's values; helm's server-side apply then refuses
+    them as a conflict, and only --force-conflicts (beside --take-ownership) adopts the CRD."""
+    rendered = helm(plane, tmp_path, "template", "other", str(CHART), "-n", RELEASE_NS)
+    crd = next(
+        d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "CustomResourceDefinition"
+    )
+    plane.kubectl("apply", "-f", "-", input=json.dumps(crd))
+    args = ("install", RELEASE, str(CHART), "-n", RELEASE_NS, "--take-ownership")
+    refused = run_helm(plane, tmp_path, *args)
+    assert refused.returncode != 0
+    assert "conflict" in refused.stderr
+    # The refused install left a failed release, which holds the name.
+    helm(plane, tmp_path, "uninstall", RELEASE, "-n", RELEASE_NS, "--wait")
+    helm(plane, tmp_path, *args, "--force-conflicts")
+    labels = live_crd(plane)["metadata"]["labels"]
+    assert labels["app.kubernetes.io/instance"] == RELEASE

@@ -17,7 +17,12 @@ from tests.agent.hardening.harness import (
 )
 
 PROBLEM = "application/problem+json"
-ALICE = bearer(build_token(sub="alice"))
+
+
+def alice() -> dict[str, str]:
+    """A fresh token per request: one made at import expires (300 s) before a late test
+    runs, as it did under pytest-xdist, and the test then gets 401 instead of its status."""
+    return bearer(build_token(sub="alice"))
 
 
 async def test_unexpected_errors_are_a_bare_500_logged_with_the_request_id(
@@ -50,7 +55,7 @@ async def test_validation_errors_are_422_problems_that_do_not_echo_input(
     async with running_app(build_settings(db_url, data_dir)) as running:
         secret_text = "do-not-echo-" + "z" * 20
         response = await running.client.post(
-            "/v1/chat", json={"message": 12345, "stream": secret_text}, headers=ALICE
+            "/v1/chat", json={"message": 12345, "stream": secret_text}, headers=alice()
         )
         assert response.status_code == 422
         assert response.headers["content-type"] == PROBLEM
@@ -62,7 +67,7 @@ async def test_validation_errors_are_422_problems_that_do_not_echo_input(
         malformed = await running.client.post(
             "/v1/chat",
             content=b'{"message": ',
-            headers={**ALICE, "Content-Type": "application/json"},
+            headers={**alice(), "Content-Type": "application/json"},
         )
         assert malformed.status_code == 422
         assert malformed.headers["content-type"] == PROBLEM
@@ -83,7 +88,7 @@ async def test_request_bodies_over_the_cap_get_413(db_url: str, data_dir: str) -
     async with running_app(settings) as running:
         big = b'{"message": "' + b"a" * 2000 + b'"}'
         declared = await running.client.post(
-            "/v1/chat", content=big, headers={**ALICE, "Content-Type": "application/json"}
+            "/v1/chat", content=big, headers={**alice(), "Content-Type": "application/json"}
         )
         assert declared.status_code == 413
         assert declared.headers["content-type"] == PROBLEM
@@ -93,11 +98,11 @@ async def test_request_bodies_over_the_cap_get_413(db_url: str, data_dir: str) -
                 yield b" " * 200
 
         streamed = await running.client.post(
-            "/v1/chat", content=chunks(), headers={**ALICE, "Content-Type": "application/json"}
+            "/v1/chat", content=chunks(), headers={**alice(), "Content-Type": "application/json"}
         )
         assert "content-length" not in streamed.request.headers
         assert streamed.status_code == 413
-        small = await running.client.post("/v1/chat", json={"message": "hi"}, headers=ALICE)
+        small = await running.client.post("/v1/chat", json={"message": "hi"}, headers=alice())
         assert small.status_code == 200
 
 
@@ -160,7 +165,7 @@ async def test_request_ids_are_generated_or_kept_when_safe(db_url: str, data_dir
 async def test_draining_refuses_new_work_but_answers_probes(db_url: str, data_dir: str) -> None:
     async with running_app(build_settings(db_url, data_dir)) as running:
         running.state.draining = True
-        refused = await running.client.get("/v1/conversations", headers=ALICE)
+        refused = await running.client.get("/v1/conversations", headers=alice())
         assert refused.status_code == 503
         assert refused.headers["retry-after"] == "1"
         assert refused.headers["content-type"] == PROBLEM
