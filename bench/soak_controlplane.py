@@ -20,6 +20,8 @@ import dataclasses
 import itertools
 import json
 import logging
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -167,13 +169,26 @@ def restart_round(
     picked = since(first_write_after(audit_log, patched, PROBE), ready_wall)
     outcome.numbers[f"{label}: first operator write s"] = resumed
     outcome.numbers[f"{label}: probe change applied s"] = picked
+    late = False
     for what, seconds in (("resumed", resumed), ("applied the probe change", picked)):
         held = isinstance(seconds, float) and seconds <= RESUME_LIMIT_SECONDS
+        late |= not held
         outcome.check(f"{label}: operator {what} within {RESUME_LIMIT_SECONDS:.0f} s", held,
                       f"{seconds} s after the API server was ready")  # fmt: skip
+    if late:
+        outcome.numbers[f"{label}: logs kept in"] = keep_logs(soak)
     outcome.check(f"{label}: converged", not problems, "; ".join(problems[:5]))
     duplicated = agents.duplicates(soak.plane, NAMESPACE)
     outcome.check(f"{label}: no duplicate children", not duplicated, "; ".join(duplicated[:5]))
+
+
+def keep_logs(soak: Soak) -> str:
+    """Copies the operator's log and the audit log out of the control plane's directory, which
+    is removed at the end, so that a late resumption can be read afterwards; returns where."""
+    kept = Path(tempfile.mkdtemp(prefix="ragagent-soak-logs-"))
+    for path in (soak.operator.log_path, soak.plane.audit_log_path):
+        shutil.copy(path, kept / path.name)
+    return str(kept)
 
 
 def patch_probe(soak: Soak) -> float:
