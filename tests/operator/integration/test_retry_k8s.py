@@ -37,10 +37,13 @@ from tests.support import controlplane
 
 pytestmark = pytest.mark.k8s
 PRIORITY = 2**31 - 1  # above the session operator's: it pauses while this one runs
-# The retries' pauses grow 0.5, 1, 2 s, then stay at 4 s: a reconcile must land within this
-# of the refusal ending (the soak's bound after a restart), where a 15 s retry would not.
-CONVERGE_BOUND_SECONDS = 10.0
-REFUSED_RETRIES = 3  # retries refused before the grant: the retry survives each refusal
+# The retries' pauses grow 0.5, 1, 2 s, then stay at 4 s, so a reconcile lands within about
+# 5 s of the refusal ending (4.5 s measured at a load average of 8); the margin is for a
+# loaded machine, and stays below the 15 s the retry took before.
+CONVERGE_BOUND_SECONDS = 12.0
+# Retries refused before the grant: the retry survives each refusal. The old code's second
+# retry came after 30 s, its third never within this test's wait.
+REFUSED_RETRIES = 3
 
 
 @pytest.fixture
