@@ -1,9 +1,11 @@
 """Shared pieces of the re-index and index-generation tests: a small corpus of distinct
 topics, each with a question only its document answers, the evaluation set made of those
-questions, an embedder that pauses mid-build, and an older agent's migrations and rows."""
+questions, an embedder that pauses mid-build (and a candidate build started with it), the
+generations' states, and an older agent's migrations and rows."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import threading
@@ -15,8 +17,10 @@ import numpy as np
 from ragagent.core.config import Settings
 from ragagent.core.db import Connection, Database
 from ragagent.core.models import DocumentInput, Vector
-from ragagent.db import embedding_index, migrate
+from ragagent.db import embedding_index, generations, migrate
+from ragagent.rag import reindex
 from ragagent.rag.types import Embedder
+from tests.agent import documents
 
 # Cuts every document into several chunks (each paragraph is about 60 to 90 characters).
 SMALL = embedding_index.Chunking(size=100, overlap=20)
@@ -103,6 +107,26 @@ class PausingEmbedder:
         self.started.set()
         self.go_on.wait(timeout=120)
         return self._inner.embed(texts)
+
+
+async def start_paused_build(
+    db: Database, embedder: Embedder, settings: Settings
+) -> tuple[PausingEmbedder, asyncio.Task[reindex.ReindexResult]]:
+    """The corpus ingested, then a candidate build (``SMALL`` chunks) begun and held at its
+    first embedding until the test sets ``go_on`` on the returned embedder."""
+    await documents.ingest(db, embedder, settings, *CORPUS)
+    paused = PausingEmbedder(embedder)
+    build = asyncio.create_task(
+        reindex.create_candidate(db=db, embedder=paused, chunking=SMALL, batch_size=8)
+    )
+    assert await asyncio.to_thread(paused.started.wait, 60), "the build never began"
+    return paused, build
+
+
+async def generation_states(db: Database) -> dict[int, str]:
+    """Each generation's state, by its id."""
+    async with db.connection() as conn:
+        return {g.id: g.state for g in await generations.list_all(conn)}
 
 
 def migrations_before(tmp_path: Path, version: str) -> Path:

@@ -16,14 +16,9 @@ from ragagent.rag import index_eval, reindex, rollout
 from ragagent.rag.types import Embedder
 from tests.agent import documents
 from tests.agent.gate_embedders import embedder_for
-from tests.agent.index_corpus import CORPUS, SMALL, PausingEmbedder
+from tests.agent.index_corpus import CORPUS, SMALL, generation_states, start_paused_build
 
 pytestmark = pytest.mark.db
-
-
-async def _states(db: Database) -> dict[int, str]:
-    async with db.connection() as conn:
-        return {g.id: g.state for g in await generations.list_all(conn)}
 
 
 async def _crashed_build(url: str, chunking: embedding_index.Chunking, dimension: int) -> int:
@@ -39,8 +34,23 @@ async def _crashed_build(url: str, chunking: embedding_index.Chunking, dimension
             "SELECT %s, id, 0, 'half-written', embedding FROM chunks WHERE generation = 1",
             (generation,),
         )
+    pid = builder.info.backend_pid
     await builder.close()
+    await _gone(url, pid)
     return generation
+
+
+async def _gone(url: str, pid: int) -> None:
+    """Wait until the server has ended backend ``pid``: a client's close returns before the
+    backend exits and frees its session locks, and a rollout that came first saw the lock
+    held (a live builder) and kept the generation."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        for _ in range(500):
+            cursor = await conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,))
+            if await cursor.fetchone() is None:
+                return
+            await asyncio.sleep(0.01)
+    raise AssertionError(f"backend {pid} still runs 5 s after its client closed")
 
 
 async def _ingest_and_crash_a_build(db: Database, embedder: Embedder, pg_settings: Settings) -> int:
@@ -49,7 +59,7 @@ async def _ingest_and_crash_a_build(db: Database, embedder: Embedder, pg_setting
     assert pg_settings.database_url is not None
     url = pg_settings.database_url.get_secret_value()
     left = await _crashed_build(url, SMALL, embedder.dimension)
-    assert (await _states(db))[left] == "building"
+    assert (await generation_states(db))[left] == "building"
     return left
 
 
@@ -78,30 +88,25 @@ async def test_a_rollout_drops_the_generation_a_crashed_build_left(
 
     # The id is free again, so the new candidate takes it: what it holds is a full build.
     assert outcome.action == "switched"
-    assert await _states(db) == {1: "retained", left: "serving"}
+    assert await generation_states(db) == {1: "retained", left: "serving"}
     assert await _half_written(db) == 0
 
 
 async def test_a_generation_a_live_process_builds_is_never_dropped(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
-    await documents.ingest(db, embedder, pg_settings, *CORPUS)
-    paused = PausingEmbedder(embedder)
-    build = asyncio.create_task(
-        reindex.create_candidate(db=db, embedder=paused, chunking=SMALL, batch_size=8)
-    )
-    assert await asyncio.to_thread(paused.started.wait, 60)
+    paused, build = await start_paused_build(db, embedder, pg_settings)
     # Mid-build, idle or not: its builder holds the lock.
     try:
         dropped = await reindex.prune_abandoned(db, idle_seconds=0.0)
-        states = await _states(db)
+        states = await generation_states(db)
     finally:
         paused.go_on.set()
     built = await build
 
     assert dropped == []
     assert states == {1: "serving", built.generation: "building"}
-    assert (await _states(db))[built.generation] == "ready"
+    assert (await generation_states(db))[built.generation] == "ready"
 
 
 async def test_an_idle_building_generation_younger_than_the_bound_stays(
@@ -111,5 +116,5 @@ async def test_an_idle_building_generation_younger_than_the_bound_stays(
 
     assert await reindex.prune_abandoned(db, idle_seconds=3600.0) == []
     assert await reindex.prune_abandoned(db, idle_seconds=0.0) == [left]
-    assert await _states(db) == {1: "serving"}
+    assert await generation_states(db) == {1: "serving"}
     assert await _half_written(db) == 0

@@ -12,11 +12,17 @@ import pytest
 from ragagent.core.config import Settings
 from ragagent.core.db import Database
 from ragagent.db import documents as doc_sql
-from ragagent.db import embedding_index, generations
+from ragagent.db import embedding_index
 from ragagent.rag import reindex, retrieval
 from ragagent.rag.types import Embedder
 from tests.agent import documents
-from tests.agent.index_corpus import CORPUS, QUERIES, SMALL, PausingEmbedder
+from tests.agent.index_corpus import (
+    CORPUS,
+    QUERIES,
+    SMALL,
+    generation_states,
+    start_paused_build,
+)
 
 pytestmark = pytest.mark.db
 
@@ -38,20 +44,10 @@ async def _texts(db: Database, generation: int, external_id: str) -> list[str]:
         return [str(r["text"]) for r in await cursor.fetchall()]
 
 
-async def _states(db: Database) -> dict[int, str]:
-    async with db.connection() as conn:
-        return {g.id: g.state for g in await generations.list_all(conn)}
-
-
 async def test_a_candidate_is_built_beside_the_serving_generation_and_catches_up(
     db: Database, embedder: Embedder, pg_settings: Settings
 ) -> None:
-    await documents.ingest(db, embedder, pg_settings, *CORPUS)
-    paused = PausingEmbedder(embedder)
-    building = asyncio.create_task(
-        reindex.create_candidate(db=db, embedder=paused, chunking=SMALL, batch_size=8)
-    )
-    await asyncio.to_thread(paused.started.wait)
+    paused, building = await start_paused_build(db, embedder, pg_settings)
     # Mid-build: the serving generation answers, and ingestion writes to it.
     for query, expected in QUERIES:
         assert await _top(db, embedder, query) == expected
@@ -71,7 +67,7 @@ async def test_a_candidate_is_built_beside_the_serving_generation_and_catches_up
     # The first pass read tea before it changed, and kite after it was added (on a later
     # page), and found bread gone when writing: only tea needed catching up.
     assert (built.rechunked, built.caught_up) == (len(CORPUS), 1)
-    assert await _states(db) == {1: "serving", built.generation: "ready"}
+    assert await generation_states(db) == {1: "serving", built.generation: "ready"}
     assert any("75 degrees" in text for text in await _texts(db, built.generation, "tea"))
     assert not any("80 degrees" in t for t in await _texts(db, built.generation, "tea"))
     assert await _texts(db, built.generation, "kite") == ["Kites fly best in steady wind."]
@@ -100,7 +96,7 @@ async def test_retrieval_never_fails_during_a_build_and_switch(
         answers.append((await _top(db, embedder, query), expected))
 
     assert done.generation == 2
-    assert await _states(db) == {1: "retained", 2: "serving"}
+    assert await generation_states(db) == {1: "retained", 2: "serving"}
     # Every question, before, during and after the switch, found its document.
     assert during > 0
     assert [got for got, _ in answers] == [expected for _, expected in answers]
@@ -117,7 +113,7 @@ async def test_switching_back_to_the_retained_generation_catches_up_changed_docu
     caught_up = await reindex.switch(db=db, embedder=embedder, generation=1)
 
     assert caught_up == 1
-    assert await _states(db) == {1: "serving", 2: "retained"}
+    assert await generation_states(db) == {1: "serving", 2: "retained"}
     assert any("75 degrees" in text for text in await _texts(db, 1, "tea"))
     async with db.connection() as conn:
         record = await embedding_index.read_index_record(conn)
@@ -139,7 +135,7 @@ async def test_prune_drops_retained_generations_past_the_newest_kept(
 
     assert await reindex.prune(db, keep=1) == [1]
 
-    assert await _states(db) == {2: "retained", 3: "serving"}
+    assert await generation_states(db) == {2: "retained", 3: "serving"}
     async with db.connection() as conn:
         cursor = await conn.execute(
             "SELECT (SELECT count(*) FROM chunks WHERE generation = 1) AS chunks, "
