@@ -1,7 +1,8 @@
-"""Journey steps 7 and 10 (``make e2e``): changing a serving RagAgent while users chat.
+"""Journey steps 7 and 10 and a model change (``make e2e``): changing a serving RagAgent
+while users chat.
 
 One RagAgent (the minimal sample's managed database, a knowledge ConfigMap, backups on)
-serves both steps, so the journey pays for one database and one API key:
+serves every step, so the journey pays for one database and one API key:
 
 - step 7: new chunking (the image holds one local embedding model, so the index settings
   change by their chunking). The operator runs the pre-reindex backup Job first and the
@@ -9,6 +10,10 @@ serves both steps, so the journey pays for one database and one API key:
   self-checked, switched) only after it succeeded; ``Reindexed`` reports the switch and
   the agent moves to the new chunking only then; a client pod asks through the Service
   every second throughout, and every answer holds the fact.
+- the embedding model's change, last: from the bundled MiniLM (384 dimensions) to an
+  OpenAI-compatible embeddings API served in the cluster (``fake_embeddings``, 24
+  dimensions). The same backup, then a gated build beside the serving generation and the
+  switch, with the client asking throughout: no failed chat, every answer cites the fact.
 - step 10: a rolling update (a new ``spec.rateLimit``) while a WebSocket streams answer
   after answer and REST requests go on beside it: no request fails and no answer is cut.
   The Deployment makes that possible (preStop before SIGTERM, so the endpoint goes first;
@@ -26,7 +31,7 @@ from typing import Any
 import pytest
 
 from ragagent_operator import constants
-from tests.e2e import chat, data, manifests, steps, watch
+from tests.e2e import chat, data, fake_embeddings, manifests, steps, watch
 from tests.operator.integration import harness
 from tests.support import controlplane, fixtures_cluster, images, node
 
@@ -129,15 +134,54 @@ def change(
     return make
 
 
-def reindex_jobs(cluster: controlplane.ControlPlane, ns: str) -> dict[str, dict[str, Any]]:
-    """The pre-reindex backup Job and the re-index Job (by their component), once made."""
+def reindex_jobs(
+    cluster: controlplane.ControlPlane, ns: str, index_hash: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """The pre-reindex backup Job and the re-index Job (by their component), once made;
+    only those of the index settings ``index_hash`` when given (another change made some)."""
     selector = f"{constants.LABEL_INSTANCE}={AGENT}"
     found: dict[str, dict[str, Any]] = {}
     for job in steps.get_json(cluster, ns, "jobs", "-l", selector)["items"]:
         annotations = job["metadata"].get("annotations") or {}
-        if constants.Annotation.INDEX_HASH in annotations:
+        made_for = annotations.get(constants.Annotation.INDEX_HASH)
+        if made_for and index_hash in (None, made_for):
             found[job["metadata"]["labels"][constants.LABEL_COMPONENT]] = job
     return found
+
+
+def assert_backed_up_then_switched(
+    cluster: controlplane.ControlPlane, ns: str, reasons: list[str], index_hash: str | None
+) -> dict[str, Any]:
+    """Both Jobs of the change succeeded, the re-index only after the backup, and
+    ``Reindexed`` went through its reasons in order to ``Switched``; the re-index Job."""
+    jobs = reindex_jobs(cluster, ns, index_hash)
+    backup, rebuild = jobs[constants.COMPONENT_BACKUP], jobs[constants.COMPONENT_REINDEX]
+    assert backup["status"].get("succeeded") == 1, backup["status"]
+    assert rebuild["status"].get("succeeded") == 1, rebuild["status"]
+    # RFC 3339 times in UTC compare as text; the re-index began after the backup ended.
+    assert backup["status"]["completionTime"] <= rebuild["metadata"]["creationTimestamp"]
+    assert reasons == [r for r in REINDEX_REASONS if r in reasons], reasons
+    assert reasons[-1] == "Switched", reasons
+    return rebuild
+
+
+def follow_reindexed(
+    cluster: controlplane.ControlPlane, ns: str, agent: str, reasons: list[str]
+) -> Callable[[], bool]:
+    """A check that ``Reindexed`` is True for the RagAgent's latest spec, appending each
+    reason it sees on the way (a condition of an earlier generation, such as the previous
+    change's ``Switched``, is not yet about this change)."""
+
+    def reindexed() -> bool:
+        body = steps.get_json(cluster, ns, "ragagent", agent)
+        found = steps.condition(body, "Reindexed")
+        if found and found.get("observedGeneration") != body["metadata"]["generation"]:
+            return False
+        if found and (not reasons or reasons[-1] != found["reason"]):
+            reasons.append(found["reason"])
+        return bool(found and found["status"] == "True")
+
+    return reindexed
 
 
 def test_new_chunking_backs_up_then_reindexes_while_chat_answers_throughout(
@@ -150,27 +194,14 @@ def test_new_chunking_backs_up_then_reindexes_while_chat_answers_throughout(
     ns = journey_namespace
     chunks_before = data.knowledge(cluster, ns, agent)["chunks"]
     reasons: list[str] = []
-
-    def reindexed() -> bool:
-        found = steps.condition(steps.get_json(cluster, ns, "ragagent", agent), "Reindexed")
-        if found and (not reasons or reasons[-1] != found["reason"]):
-            reasons.append(found["reason"])
-        return bool(found and found["status"] == "True")
-
+    reindexed = follow_reindexed(cluster, ns, agent, reasons)
     with asking(watch.REST) as rest:
         steps.wait_until(lambda: rest.count(status=200), "a first answer before the change")
         with steps.timed("new chunking -> backup Job, re-index Job, Reindexed=True"):
             change({"knowledge": {"chunking": CHUNKING}}, reindexed, "Reindexed=True", 600)
         answered = rest.count(status=200)
         steps.wait_until(lambda: rest.count(status=200) >= answered + SETTLE_SECONDS, "answers")
-    jobs = reindex_jobs(cluster, ns)
-    backup, rebuild = jobs[constants.COMPONENT_BACKUP], jobs[constants.COMPONENT_REINDEX]
-    assert backup["status"].get("succeeded") == 1, backup["status"]
-    assert rebuild["status"].get("succeeded") == 1, rebuild["status"]
-    # RFC 3339 times in UTC compare as text; the re-index began after the backup ended.
-    assert backup["status"]["completionTime"] <= rebuild["metadata"]["creationTimestamp"]
-    assert reasons == [r for r in REINDEX_REASONS if r in reasons], reasons
-    assert reasons[-1] == "Switched", reasons
+    rebuild = assert_backed_up_then_switched(cluster, ns, reasons, None)
     assert len(reasons) >= 2, reasons  # seen on its way, not only at the end
     status = steps.get_json(cluster, ns, "ragagent", agent)["status"]
     hash_of_rebuild = rebuild["metadata"]["annotations"][constants.Annotation.INDEX_HASH]
@@ -235,3 +266,44 @@ def test_a_rolling_update_fails_no_request_and_cuts_no_streamed_answer(
     assert not failed, json.dumps(failed, indent=1)[-4000:]
     assert not broken, json.dumps(broken, indent=1)[-4000:]
     assert all("47" in r["answer"] and r["citations"] for r in answers), answers[-3:]
+
+
+SERVING_SQL = (
+    "SELECT json_build_object('model', model, 'dimension', dimension) FROM embedding_index"
+)
+
+
+def test_a_new_embedding_model_backs_up_then_switches_while_chat_answers_throughout(
+    cluster: controlplane.ControlPlane,
+    journey_namespace: str,
+    agent: str,
+    agent_image: images.ImageRefs,
+    asking: Asking,
+    change: Change,
+) -> None:
+    """From the bundled MiniLM (384 dimensions) to an OpenAI-compatible embeddings API in
+    the cluster (24): a generation of another dimension is built beside the serving one.
+    The fake model's question vectors match nothing, so the similarity floor goes to 0 in
+    the same change, as a new model's own calibration would set it."""
+    ns = journey_namespace
+    reasons: list[str] = []
+    reindexed = follow_reindexed(cluster, ns, agent, reasons)
+    wanted = {"model": fake_embeddings.build_model_spec(ns), "answers": {"minSimilarity": 0.0}}
+    with fake_embeddings.serving(cluster, ns, image=agent_image.agent), asking(watch.REST) as rest:
+        steps.wait_until(lambda: rest.count(status=200), "a first answer before the change")
+        with steps.timed("new embedding model -> backup Job, re-index Job, Reindexed=True"):
+            change(wanted, reindexed, "Reindexed=True", 900)
+        answered = rest.count(status=200)
+        steps.wait_until(lambda: rest.count(status=200) >= answered + SETTLE_SECONDS, "answers")
+    status = steps.get_json(cluster, ns, "ragagent", agent)["status"]
+    assert_backed_up_then_switched(cluster, ns, reasons, status["indexSettingsHash"])
+    served = status["index"]["served"]
+    assert (served["embeddingModel"], served["embeddingDimension"]) == (
+        fake_embeddings.MODEL,
+        fake_embeddings.DIMENSION,
+    ), served
+    serving = json.loads(data.psql(cluster, ns, agent, SERVING_SQL))
+    assert serving == {"model": fake_embeddings.MODEL, "dimension": fake_embeddings.DIMENSION}
+    failed = watch.failures(rest.records, "47")
+    print(f"\n[e2e] model change: {len(rest.records)} chat requests, {len(failed)} failed")
+    assert not failed, json.dumps(failed, indent=1)[-4000:]
