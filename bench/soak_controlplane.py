@@ -103,7 +103,12 @@ def soak_plane(count: int) -> Iterator[Soak]:
     """A control plane of its own with the operator, and ``count`` RagAgents Reconciled."""
     with controlplane.ControlPlane(sealed_secrets=False) as plane:
         kubeconfig = harness.install(plane)
-        operator = harness.start_operator(plane, kubeconfig, "soak", resync_seconds=RESYNC_SECONDS)
+        # DEBUG: kopf then logs each watch stream's start, end and restart, which is what a
+        # round that resumed late (its log kept) must show to say where the time went.
+        debug = {"RAGAGENT_OPERATOR_LOG_LEVEL": "DEBUG"}
+        operator = harness.start_operator(
+            plane, kubeconfig, "soak", resync_seconds=RESYNC_SECONDS, extra_env=debug
+        )
         try:
             soak = Soak(plane, operator, [f"agent-{index:02d}" for index in range(count)])
             prepare(soak)
