@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from ragagent import cli_apikey, cli_backup, cli_index, cli_usage
 from ragagent.cli_database import open_database
@@ -30,7 +31,17 @@ app.add_typer(cli_apikey.app, name="apikey")
 app.add_typer(cli_index.app, name="index")
 cli_backup.register(app)
 cli_usage.register(app)
-console = Console(stderr=True)
+# soft_wrap: a message is never broken into lines at the terminal's width, so a long path in
+# an error stays whole and can be copied (or grepped) as printed.
+console = Console(stderr=True, soft_wrap=True)
+
+
+def _error(message: object, prefix: str = "") -> None:
+    """Print an error in red, as plain text: a `[...]` in a path or a validation message is
+    kept as written instead of being read as rich markup."""
+    console.print(Text.assemble((prefix, "red"), str(message), style="" if prefix else "red"))
+
+
 T = TypeVar("T")
 INGEST_GROUP = 64  # documents per ingestion call: bounds memory, keeps batches full
 
@@ -41,7 +52,7 @@ def _settings(command: str, **overrides: object) -> Settings:
     try:
         return load_settings(settings_class(command), **given)
     except ConfigError as exc:
-        console.print(f"[red]{exc}[/red]")
+        _error(exc)
         raise typer.Exit(2) from None
 
 
@@ -51,7 +62,7 @@ def _run(action: Callable[[], Coroutine[Any, Any, T]]) -> T:
     try:
         return asyncio.run(action())
     except AgentError as exc:
-        console.print(f"[red]error:[/red] {exc.detail}")
+        _error(exc.detail, prefix="error: ")
         raise typer.Exit(1) from None
 
 
@@ -98,7 +109,7 @@ def ingest_command(
     files = find_sources(paths)
     if not files:
         suffixes = ".md, .markdown, .txt, .html, .pdf, .docx, .pptx, .jsonl"
-        console.print(f"[red]no ingestible files found[/red] ({suffixes})")
+        _error(f"no ingestible files found ({suffixes})")
         raise typer.Exit(1)
     counts = _run(lambda: _ingest_files(settings, files, source))
     summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
@@ -149,7 +160,7 @@ def sync_command(
     try:
         parsed = [sync_items.parse_source(text) for text in sources]
     except ValueError as exc:
-        console.print(f"[red]{exc}[/red]")
+        _error(exc)
         raise typer.Exit(2) from None
 
     async def action() -> list[sync.SourceReport]:
@@ -177,7 +188,7 @@ def _leave_termination_message(line: str) -> None:
     try:
         target.write_text(line + "\n", encoding="utf-8")
     except OSError as exc:
-        console.print(f"termination message not written to {target}: {exc}")
+        _error(f"termination message not written to {target}: {exc}")
 
 
 def _progress() -> Progress:

@@ -78,6 +78,18 @@ def test_bad_jsonl_line_is_reported_with_its_line_number(pg_url: str, tmp_path: 
     assert "bad.jsonl:2" in result.output
 
 
+def test_an_error_naming_a_long_path_is_printed_whole(pg_url: str, tmp_path: Path) -> None:
+    """Past the console's 80 columns rich used to break the path over lines (CI's deeper temp
+    directory did), and a `[draft]` in it was read as markup and dropped."""
+    folder = tmp_path / ("a-folder-with-a-rather-long-name-" * 3) / "[draft]"
+    folder.mkdir(parents=True)
+    bad = folder / "bad.jsonl"
+    bad.write_text('{"text": "fine"}\n{not json}\n')
+    result = CliRunner().invoke(app, ["ingest", str(bad)], env={"DATABASE_URL": pg_url})
+    assert result.exit_code == 1
+    assert f"error: {bad}:2: not valid JSON\n" in result.output
+
+
 class _KnowledgeSite(http_site.QuietHandler):
     """A real HTTP server for URL sources: a Markdown page, an HTML page, a PDF, a binary."""
 
