@@ -52,7 +52,7 @@ async def ensure_status(ctx: context.Context, failed: list[str] | None) -> None:
     warnings = backup.build_backup_warnings(agent)
     ctx.conditions[conditions.Type.READY] = conditions.build_ready(ctx.conditions, warnings)
     old = dict(ctx.body.get("status") or {})
-    generation = int(ctx.body["metadata"].get("generation", 0))
+    generation = observed_generation(ctx.body, refresh=failed is None)
     ordered = [ctx.conditions[kind] for kind in conditions.Type if kind in ctx.conditions]
     status["conditions"] = conditions.merge_conditions(
         old.get("conditions") or [], ordered, generation=generation, now=conditions.now_rfc3339()
@@ -77,6 +77,17 @@ async def ensure_status(ctx: context.Context, failed: list[str] | None) -> None:
         await k8s.patch_status(ctx.api, agent.namespace, agent.name, status)
         await _emit_events(ctx, old.get("conditions") or [], status["conditions"])
         await usage_status.emit_crossing(ctx, old.get("usage"), usage)
+
+
+def observed_generation(body: manifest.Manifest, *, refresh: bool) -> int:
+    """The generation this status may claim to have observed. A full reconcile applied the
+    body's spec: its generation. A status-only refresh applied nothing, so it keeps the one
+    the last reconcile observed: claiming the body's would hide a spec change it read before
+    the change's own event was handled (after an API server restart the child watches come
+    back first), and the change would wait for the next resync."""
+    if refresh:
+        return int((body.get("status") or {}).get("observedGeneration") or 0)
+    return int(body["metadata"].get("generation", 0))
 
 
 def _owned(

@@ -1,0 +1,123 @@
+"""A status-only refresh never claims a spec change it did not apply (issue 17).
+
+A child's event makes the operator refresh its owner's status (``reconcile.refresh_status``).
+That refresh used to write ``status.observedGeneration`` from the RagAgent it had just read,
+so a spec change made a moment before it read as already reconciled: after an API server
+restart the child watches come back before the RagAgent watch, and in 3 of 3 kept soak logs
+the probe's change waited about 37 s for the resync instead of being applied at once.
+
+Here the order is made certain: the RagAgent's operator is killed, the spec changes, the
+refresh runs (the operator's own code, in the test, against the real API server), and a new
+operator starts. Both operators resync once an hour, so only an event, or the list at start,
+can bring the change; the new one must see it as an update and apply it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ragagent_operator import config, k8s, reconcile
+from tests.operator.integration.agents import (
+    DATABASE_URL,
+    agent_status,
+    apply,
+    condition,
+    db_secret,
+    deployment,
+    patch_agent,
+    rag,
+)
+from tests.operator.integration.harness import (
+    Operator,
+    get_json,
+    kill,
+    start_operator,
+    stop,
+    wait_for,
+)
+from tests.support import controlplane
+
+pytestmark = pytest.mark.k8s
+# Both above the session operator's priority, so it stays paused throughout: the killed one's
+# peering record outlives it by the harness's lifetime, and the second one outranks it.
+FIRST_PRIORITY, SECOND_PRIORITY = 2**31 - 2, 2**31 - 1
+
+
+@pytest.fixture
+def own_operator(
+    cluster: controlplane.ControlPlane, installed: Path, namespace: str
+) -> Iterator[dict[str, Operator]]:
+    """Starts this test's operators for ``namespace`` (resync: an hour); stops them after."""
+    started: dict[str, Operator] = {}
+    yield started
+    for running in started.values():
+        if running.process.poll() is None:
+            stop(running)
+
+
+def start(
+    cluster: controlplane.ControlPlane, installed: Path, namespace: str, tag: str, priority: int
+) -> Operator:
+    env = {"RAGAGENT_OPERATOR_NAMESPACES": namespace}
+    return start_operator(
+        cluster, installed, f"{namespace}-{tag}", priority=priority, resync_seconds=3600,
+        extra_env=env,
+    )  # fmt: skip
+
+
+def replicas(cluster: controlplane.ControlPlane, namespace: str) -> int:
+    return int((deployment(cluster, namespace, "docs").get("spec") or {}).get("replicas") or 0)
+
+
+def reconciled_generation(cluster: controlplane.ControlPlane, namespace: str) -> int | None:
+    """The generation the status observed, once Reconciled is True; None before."""
+    if condition(cluster, namespace, "Reconciled").get("status") != "True":
+        return None
+    return int(agent_status(cluster, namespace).get("observedGeneration") or 0) or None
+
+
+async def test_a_spec_change_read_by_a_status_refresh_is_still_applied(
+    cluster: controlplane.ControlPlane,
+    installed: Path,
+    namespace: str,
+    own_operator: dict[str, Operator],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = own_operator["first"] = start(cluster, installed, namespace, "a", FIRST_PRIORITY)
+    db_secret(cluster, namespace, "docs-pg", DATABASE_URL)
+    agent = rag("docs", replicas=1, secrets={"provider": "kubernetes"})
+    assert apply(cluster, namespace, agent).returncode == 0
+    wait_for(
+        lambda: reconciled_generation(cluster, namespace) == 1 and replicas(cluster, namespace),
+        "generation 1 reconciled",
+        operator=first,
+    )
+    kill(first)
+
+    patch_agent(cluster, namespace, {"spec": {"replicas": 2}})
+    monkeypatch.setenv("KUBECONFIG", str(installed))  # the operator's own credentials
+    api = k8s.connect()
+    try:
+        await reconcile.refresh_status(api, config.OperatorSettings(), namespace, "docs")
+    finally:
+        await k8s.close(api)
+    body = get_json(cluster, "ragagent", "docs", "-n", namespace)
+    assert body["metadata"]["generation"] == 2
+    assert body["status"]["observedGeneration"] == 1, "the refresh claimed the new spec"
+    assert reconcile.trigger_for(body, None) == "update"
+
+    second = own_operator["second"] = start(cluster, installed, namespace, "b", SECOND_PRIORITY)
+    wait_for(
+        lambda: replicas(cluster, namespace) == 2,
+        "the Deployment at 2 replicas (the change applied without a resync)",
+        timeout=30,
+        operator=second,
+    )
+    wait_for(
+        lambda: reconciled_generation(cluster, namespace) == 2,
+        "generation 2 reconciled",
+        operator=second,
+    )
