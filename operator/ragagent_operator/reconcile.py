@@ -79,10 +79,14 @@ def trigger_for(body: manifest.Manifest, handled: int | None) -> str | None:
     """Why an event of a RagAgent needs a reconcile, or None when it needs none.
 
     ``handled`` is the generation this process last reconciled (None: none yet).
-    "create": no status yet. "update": a generation the status has not observed (the
-    spec changed). "resume": first sight in this process of a RagAgent whose last
-    reconcile did not succeed. Events that only bring a status write of a handled
-    generation need nothing; drift is the periodic resync's job.
+    "create": first sight of generation 1 without a status (its reconcile reads no child:
+    none can exist). "update": a generation the status has not observed (the spec changed),
+    or one without a status after an earlier reconcile that wrote none, which may have
+    made children: a "create" would not read them, and so would leave the ones the new
+    spec drops (a superseded ingest Job, an HPA turned off) until the resync. "resume":
+    first sight in this process of a RagAgent whose last reconcile did not succeed.
+    Events that only bring a status write of a handled generation need nothing; drift is
+    the periodic resync's job.
     """
     generation = int(body["metadata"].get("generation") or 0)
     if handled == generation:
@@ -90,7 +94,7 @@ def trigger_for(body: manifest.Manifest, handled: int | None) -> str | None:
     status = body.get("status") or {}
     listed = status.get("conditions") or []
     if not listed:
-        return "create"
+        return "create" if handled is None and generation <= 1 else "update"
     if status.get("observedGeneration") != generation:
         return "update"
     reconciled = [

@@ -48,6 +48,14 @@ def test_a_ragagent_without_status_is_created_and_a_new_generation_updated() -> 
     assert reconcile.trigger_for(_agent(2, _reconciled(1)), None) == "update"
 
 
+def test_a_ragagent_without_status_that_may_have_children_is_updated_not_created() -> None:
+    """A "create" reads no child. After a reconcile that made children but failed before
+    its status (an API server going away), a spec change must read them, or the children
+    the new spec drops (the ingest Job of the old knowledge) stay until the resync."""
+    assert reconcile.trigger_for(_agent(2), 1) == "update"
+    assert reconcile.trigger_for(_agent(2), None) == "update"  # maybe another process's
+
+
 def test_events_of_a_handled_generation_need_no_reconcile() -> None:
     """Our own status patch comes back as an event: nothing to do."""
     assert reconcile.trigger_for(_agent(1), 1) is None
