@@ -175,15 +175,19 @@ def restart_round(
     outcome.numbers[f"{label}: converged s"] = round(converged, 1)
     audit_log = soak.plane.audit_log_path
     resumed = since(first_write_after(audit_log, ready_wall), ready_wall)
-    picked = since(first_write_after(audit_log, patched, PROBE), ready_wall)
+    picked = since(first_write_after(audit_log, patched, PROBE), patched)
     outcome.numbers[f"{label}: first operator write s"] = resumed
+    outcome.numbers[f"{label}: probe change made s"] = since(patched, ready_wall)
     outcome.numbers[f"{label}: probe change applied s"] = picked
     late = False
-    for what, seconds in (("resumed", resumed), ("applied the probe change", picked)):
+    for what, seconds, start in (
+        ("resumed", resumed, "the API server was ready"),
+        ("applied the probe change", picked, "the change was made"),
+    ):
         held = isinstance(seconds, float) and seconds <= RESUME_LIMIT_SECONDS
         late |= not held
         outcome.check(f"{label}: operator {what} within {RESUME_LIMIT_SECONDS:.0f} s", held,
-                      f"{seconds} s after the API server was ready")  # fmt: skip
+                      f"{seconds} s after {start}")  # fmt: skip
     if late or converged > SLOW_CONVERGE_SECONDS:
         outcome.numbers[f"{label}: logs kept in"] = keep_logs(soak)
     outcome.check(f"{label}: converged", not problems, "; ".join(problems[:5]))
@@ -201,22 +205,27 @@ def keep_logs(soak: Soak) -> str:
 
 
 def patch_probe(soak: Soak) -> float:
-    """Changes the probe RagAgent's replicas; returns when (epoch seconds). Nothing else
-    changes the probe, and only a watch event (or the minute's resync) tells the operator,
-    so its next write of the probe's Deployment shows that its RagAgent watch is back."""
+    """Changes the probe RagAgent's replicas; returns when (epoch seconds) the request that
+    made the change was sent: after an etcd restart the server may refuse RagAgent writes
+    for seconds after it is ready, and the operator cannot apply a change not made yet.
+    Nothing else changes the probe, and only a watch event (or the minute's resync) tells
+    the operator, so its next write of the probe's Deployment shows its RagAgent watch back."""
     soak.probe_patches += 1
     replicas = 2 + soak.probe_patches % 2  # it starts at 1: each patch changes it
     patch = json.dumps({"spec": {"replicas": replicas}})
-    run_until_done(soak.plane, "patch", "ragagent", PROBE, "--type=merge", "-p", patch)
-    return time.time()
+    return run_until_done(soak.plane, "patch", "ragagent", PROBE, "--type=merge", "-p", patch)
 
 
-def run_until_done(plane: controlplane.ControlPlane, *args: str, text: str | None = None) -> None:
+def run_until_done(plane: controlplane.ControlPlane, *args: str, text: str | None = None) -> float:
     """``kubectl -n NAMESPACE args``, again until it succeeds: just after a restart the API
-    server is ready before every resource is (CRDs answer 429 while their storage starts)."""
+    server is ready before every resource is (CRDs answer 429 while their storage starts).
+    Returns when (epoch seconds) the attempt that succeeded was started."""
     deadline = time.monotonic() + CONVERGE_TIMEOUT
     timeout = f"--request-timeout={REQUEST_TIMEOUT}"
-    while plane.kubectl(timeout, "-n", NAMESPACE, *args, input=text, check=False).returncode:
+    while True:
+        sent = time.time()
+        if not plane.kubectl(timeout, "-n", NAMESPACE, *args, input=text, check=False).returncode:
+            return sent
         if time.monotonic() > deadline:
             raise TimeoutError(f"kubectl {' '.join(args)} kept failing")
         time.sleep(0.2)

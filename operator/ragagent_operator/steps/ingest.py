@@ -30,11 +30,15 @@ async def ensure_ingest(ctx: context.Context) -> None:
     if ctx.reindex_waiting or ctx.restoring:
         return
     jobs = [] if ctx.fresh else await _list_ingest_jobs(ctx)
+    # Only our own Jobs count as done: one of the same name that a deleted namesake left
+    # (same labels, same content hash) is applied to, which takes it over, or the garbage
+    # collector deletes it later and the knowledge waits for the next resync.
+    owned = {job["metadata"]["name"] for job in jobs if manifest.is_owned_by(job, agent.uid)}
     wanted = None
     if agent.spec.knowledge.sources:
         wanted = ingest_job.ingest_job_name(agent, knowledge_hash)
         ctx.knowledge_hash = knowledge_hash
-        if not refused and wanted not in {job["metadata"]["name"] for job in jobs}:
+        if not refused and wanted not in owned:
             image = ctx.settings.backup_image or agent.image
             await ctx.ensure(
                 ingest_job.build_ingest_job(agent, knowledge_hash=knowledge_hash, image=image)

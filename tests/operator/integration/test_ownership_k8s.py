@@ -152,3 +152,38 @@ def test_service_and_service_account_namesakes_are_refused_and_survive_the_ragag
     wait_for(gone, "the RagAgent's own children garbage-collected", timeout=90)
     for kind in victims:
         assert snapshot(cluster, namespace, kind, "docs") == before[kind], kind
+
+
+def ingest_job(cluster: controlplane.ControlPlane, ns: str) -> dict[str, Any] | None:
+    listed = get_json(cluster, "jobs", "-n", ns, "-l", "app.kubernetes.io/component=ingest")
+    items = (listed or {}).get("items") or []
+    return items[0] if items else None
+
+
+def test_an_ingest_job_the_ragagent_does_not_own_is_refused_not_taken_for_its_own(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+) -> None:
+    """A Job with the ingest Job's name and labels but not the RagAgent's owner reference (the
+    test removes it) is a namesake. The operator used to find it by its labels and name and
+    count it as its own Job, so another's pod report would have stood for the knowledge's
+    sync; a deleted namesake's Job, left by the garbage collector, was not taken over."""
+    cluster.kubectl("create", "configmap", "faq", "-n", namespace, "--from-literal=a.md=# One")
+    cluster.kubectl("label", "configmap", "faq", "-n", namespace, "ragagent.dev/use=true")
+    db_secret(cluster, namespace, "docs-pg", DATABASE_URL)
+    knowledge = {"sources": [{"configMap": {"name": "faq"}}]}
+    plain = {"provider": "kubernetes"}
+    written = apply(cluster, namespace, rag("docs", knowledge=knowledge, secrets=plain))
+    assert written.returncode == 0
+    job = wait_for(lambda: ingest_job(cluster, namespace), "the ingest Job", operator=operator)
+    name = job["metadata"]["name"]
+    orphan = json.dumps([{"op": "remove", "path": "/metadata/ownerReferences"}])
+    cluster.kubectl("patch", "job", name, "-n", namespace, "--type=json", "-p", orphan)
+
+    def refused() -> dict[str, Any] | None:
+        found = condition(cluster, namespace, "Reconciled")
+        return found if found.get("reason") == "ChildConflict" else None
+
+    # The periodic resync (3 s here) lists the Jobs again and meets the namesake.
+    reconciled = wait_for(refused, "Reconciled=False/ChildConflict", operator=operator)
+    assert reconciled["status"] == "False"
+    assert f"Job {namespace}/{name}" in reconciled["message"]
