@@ -139,16 +139,20 @@ async def on_event(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
 @kopf.on.event("apps", "v1", "deployments", labels=OWNED)
 @kopf.on.event("apps", "v1", "statefulsets", labels=OWNED)
 @kopf.on.event("batch", "v1", "jobs", labels=OWNED)
-async def on_child(body: kopf.Body, **_: Any) -> None:
+async def on_child(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
     """A child changed: refresh its owner's status, coalescing bursts of events.
 
-    A finished re-index, restore or pre-reindex backup Job runs the full reconcile instead,
-    so the next step starts now rather than at the next resync. A child without a status
-    yet (just created, by the reconcile that is writing its owner's status) is skipped."""
+    A finished re-index, restore or pre-reindex backup Job, or a deleted Deployment or
+    StatefulSet, runs the full reconcile instead, so the next step starts (or the workload
+    is back) now rather than at the next resync. A child without a status yet (just
+    created, by the reconcile that is writing its owner's status) is skipped."""
     owner = _owner_name(body.metadata.get("ownerReferences") or [], dict(body.metadata.labels))
-    if owner and body.get("status"):
+    namespace = body.metadata.namespace or ""
+    if owner and job_events.is_workload_deleted(event.get("type"), body):
+        await _refresh_owner(namespace, owner, full=True)
+    elif owner and body.get("status"):
         full = job_events.is_step_job_finished(body)
-        await _refresh_owner(body.metadata.namespace or "", owner, full=full)
+        await _refresh_owner(namespace, owner, full=full)
 
 
 def _owner_name(owners: list[Any], labels: dict[str, str]) -> str | None:

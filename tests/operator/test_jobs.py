@@ -41,3 +41,14 @@ def test_every_job_condition_is_a_status_event_and_other_children_are_no_job() -
     assert jobs.kind_of(c.COMPONENT_AGENT) is None
     assert jobs.kind_of(None) is None
     assert len(set(jobs.COMPONENTS)) == len(jobs.JOBS)
+
+
+@pytest.mark.parametrize("kind", ["Deployment", "StatefulSet"])
+def test_a_deleted_workload_runs_a_full_reconcile(kind: str) -> None:
+    assert job_events.is_workload_deleted("DELETED", {"kind": kind})
+    assert not job_events.is_workload_deleted("MODIFIED", {"kind": kind})
+
+
+def test_a_deleted_job_only_refreshes_the_status() -> None:
+    """The operator deletes superseded Jobs itself; one gone is no reason to run it again."""
+    assert not job_events.is_workload_deleted("DELETED", {"kind": "Job"})

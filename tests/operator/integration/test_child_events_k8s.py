@@ -1,15 +1,19 @@
-"""A status-only refresh never claims a spec change it did not apply (issue 17).
+"""What a child's event makes the operator do (issue 17), with operators of the test's own that
+resync once an hour, so only an event, or the list at start, can bring a change.
 
-A child's event makes the operator refresh its owner's status (``reconcile.refresh_status``).
-That refresh used to write ``status.observedGeneration`` from the RagAgent it had just read,
-so a spec change made a moment before it read as already reconciled: after an API server
-restart the child watches come back before the RagAgent watch, and in 3 of 3 kept soak logs
-the probe's change waited about 37 s for the resync instead of being applied at once.
+A status-only refresh never claims a spec change it did not apply. A child's event makes the
+operator refresh its owner's status (``reconcile.refresh_status``). That refresh used to write
+``status.observedGeneration`` from the RagAgent it had just read, so a spec change made a
+moment before it read as already reconciled: after an API server restart the child watches
+come back before the RagAgent watch, and in 3 of 3 kept soak logs the probe's change waited
+about 37 s for the resync instead of being applied at once. Here the order is made certain:
+the RagAgent's operator is killed, the spec changes, the refresh runs (the operator's own
+code, in the test, against the real API server), and a new operator starts; it must see the
+change as an update and apply it.
 
-Here the order is made certain: the RagAgent's operator is killed, the spec changes, the
-refresh runs (the operator's own code, in the test, against the real API server), and a new
-operator starts. Both operators resync once an hour, so only an event, or the list at start,
-can bring the change; the new one must see it as an update and apply it.
+A deleted Deployment comes back at once, not at the next resync: in a control-plane soak the
+garbage collector deleted a re-created RagAgent's Deployment just after the operator had
+taken it over from the deleted namesake, and the agent had none for a minute.
 """
 
 from __future__ import annotations
@@ -121,3 +125,26 @@ async def test_a_spec_change_read_by_a_status_refresh_is_still_applied(
         "generation 2 reconciled",
         operator=second,
     )
+
+
+def test_a_deleted_deployment_is_put_back_without_waiting_for_the_resync(
+    cluster: controlplane.ControlPlane,
+    installed: Path,
+    namespace: str,
+    own_operator: dict[str, Operator],
+) -> None:
+    watching = own_operator["first"] = start(cluster, installed, namespace, "a", FIRST_PRIORITY)
+    db_secret(cluster, namespace, "docs-pg", DATABASE_URL)
+    written = apply(cluster, namespace, rag("docs", secrets={"provider": "kubernetes"}))
+    assert written.returncode == 0
+    wait_for(lambda: reconciled_generation(cluster, namespace), "reconciled", operator=watching)
+    gone = deployment(cluster, namespace, "docs")["metadata"]["uid"]
+
+    cluster.kubectl("delete", "deployment", "docs", "-n", namespace)
+
+    def put_back() -> bool:
+        live = deployment(cluster, namespace, "docs")
+        return bool(live) and live["metadata"]["uid"] != gone
+
+    wait_for(put_back, "a new Deployment (the resync is an hour away)", timeout=30,
+             operator=watching)  # fmt: skip
