@@ -34,13 +34,18 @@ def captured() -> Iterator[tuple[io.StringIO, logging.Handler]]:
     kopf_logger.setLevel(level)
 
 
+def logged(captured: tuple[io.StringIO, logging.Handler], formatter: logging.Formatter) -> str:
+    """What one line of kopf's per-object logger for BODY becomes through ``formatter``."""
+    sink, handler = captured
+    handler.setFormatter(formatter)
+    kopf.ObjectLogger(body=BODY, settings=kopf.OperatorSettings()).error("Handler failed")
+    return sink.getvalue()
+
+
 def test_a_json_line_of_kopfs_object_logger_names_the_object(
     captured: tuple[io.StringIO, logging.Handler],
 ) -> None:
-    sink, handler = captured
-    handler.setFormatter(logs.JsonFormatter())
-    kopf.ObjectLogger(body=BODY, settings=kopf.OperatorSettings()).error("Handler failed")
-    line = json.loads(sink.getvalue())
+    line = json.loads(logged(captured, logs.JsonFormatter()))
     assert line["message"] == "Handler failed"
     assert line["object"] == {"kind": "RagAgent", "namespace": "team", "name": "docs"}
 
@@ -48,10 +53,7 @@ def test_a_json_line_of_kopfs_object_logger_names_the_object(
 def test_a_plain_line_is_prefixed_with_namespace_and_name(
     captured: tuple[io.StringIO, logging.Handler],
 ) -> None:
-    sink, handler = captured
-    handler.setFormatter(logs.PlainFormatter())
-    kopf.ObjectLogger(body=BODY, settings=kopf.OperatorSettings()).info("Handler succeeded")
-    assert sink.getvalue() == "[team/docs] Handler succeeded\n"
+    assert logged(captured, logs.PlainFormatter()) == "[team/docs] Handler failed\n"
 
 
 def test_a_line_about_no_object_has_no_object_field() -> None:

@@ -120,11 +120,7 @@ async def test_a_spec_change_read_by_a_status_refresh_is_still_applied(
         timeout=30,
         operator=second,
     )
-    wait_for(
-        lambda: reconciled_generation(cluster, namespace) == 2,
-        "generation 2 reconciled",
-        operator=second,
-    )
+    wait_for(lambda: reconciled_generation(cluster, namespace) == 2, "gen 2", operator=second)
 
 
 def test_a_deleted_deployment_is_put_back_without_waiting_for_the_resync(
