@@ -57,6 +57,11 @@ async def reconcile(
     ``trigger`` "create" marks the RagAgent fresh: its children are applied without
     reading them first (a retry after a failure runs as "retry"/"timer" and reads).
     """
+    if body["metadata"].get("deletionTimestamp"):
+        # Being deleted (a finalizer or a foreground deletion holds it): the garbage collector
+        # removes its children, and re-creating one (a deleted Deployment's event asks for a
+        # reconcile) would fight it.
+        return []
     lock = _lock_for(body["metadata"]["namespace"], body["metadata"]["name"])
     async with lock, _SLOTS:
         started = time.perf_counter()

@@ -18,6 +18,7 @@ taken it over from the deleted namesake, and the agent had none for a minute.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from tests.operator.integration.agents import (
     rag,
 )
 from tests.operator.integration.harness import (
+    RESYNC_SECONDS,
     Operator,
     get_json,
     kill,
@@ -144,3 +146,22 @@ def test_a_deleted_deployment_is_put_back_without_waiting_for_the_resync(
 
     wait_for(put_back, "a new Deployment (the resync is an hour away)", timeout=30,
              operator=watching)  # fmt: skip
+
+
+def test_a_ragagent_being_deleted_gets_no_child_back(
+    cluster: controlplane.ControlPlane, namespace: str, operator: Operator
+) -> None:
+    """A finalizer holds the deleted RagAgent, as a foreground deletion would: the deleted
+    Deployment's event must not make the operator write it again against the collector."""
+    db_secret(cluster, namespace, "docs-pg", DATABASE_URL)
+    written = apply(cluster, namespace, rag("docs", secrets={"provider": "kubernetes"}))
+    assert written.returncode == 0
+    wait_for(lambda: reconciled_generation(cluster, namespace), "reconciled", operator=operator)
+    patch_agent(cluster, namespace, {"metadata": {"finalizers": ["test.ragagent.dev/hold"]}})
+    cluster.kubectl("delete", "ragagent", "docs", "-n", namespace, "--wait=false")
+    try:
+        cluster.kubectl("delete", "deployment", "docs", "-n", namespace)
+        time.sleep(3 * RESYNC_SECONDS)  # a child event and three resyncs would have put it back
+        assert deployment(cluster, namespace, "docs") == {}
+    finally:
+        patch_agent(cluster, namespace, {"metadata": {"finalizers": None}})
