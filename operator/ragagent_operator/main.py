@@ -149,9 +149,9 @@ async def on_child(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
     owner = _owner_name(body.metadata.get("ownerReferences") or [], dict(body.metadata.labels))
     namespace = body.metadata.namespace or ""
     if owner and job_events.is_workload_deleted(event.get("type"), body):
-        await _refresh_owner(namespace, owner, full=True)
+        await _refresh_owner(namespace, owner, full="deleted")
     elif owner and body.get("status"):
-        full = job_events.is_step_job_finished(body)
+        full = "job" if job_events.is_step_job_finished(body) else None
         await _refresh_owner(namespace, owner, full=full)
 
 
@@ -167,8 +167,9 @@ def _owner_name(owners: list[Any], labels: dict[str, str]) -> str | None:
     return None
 
 
-async def _refresh_owner(namespace: str, name: str, *, full: bool = False) -> None:
-    """One refresh per owner per CHILD_DEBOUNCE_SECONDS; events in between join it."""
+async def _refresh_owner(namespace: str, name: str, *, full: str | None = None) -> None:
+    """One refresh per owner per CHILD_DEBOUNCE_SECONDS; events in between join it. ``full``:
+    the trigger of a full reconcile instead (``reconcile.CHILD_TRIGGERS``)."""
     key = f"{namespace}/{name}/{full}"
     if key in _pending:
         return
@@ -176,7 +177,7 @@ async def _refresh_owner(namespace: str, name: str, *, full: bool = False) -> No
     await asyncio.sleep(CHILD_DEBOUNCE_SECONDS)
     _pending.discard(key)  # later events schedule a new refresh that sees their state
     if full:
-        await reconcile.reconcile_by_name(_api(), SETTINGS, namespace, name)
+        await reconcile.reconcile_by_name(_api(), SETTINGS, namespace, name, full)
     else:
         await reconcile.refresh_status(_api(), SETTINGS, namespace, name)
 

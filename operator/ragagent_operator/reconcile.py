@@ -188,15 +188,23 @@ async def _run_step(ctx: context.Context, name: str, step: steps.Step) -> bool:
     return True
 
 
+# What a child's event that runs the full reconcile says happened, by the reconcile's trigger.
+CHILD_TRIGGERS = {
+    "job": "a step Job finished",
+    "deleted": "a Deployment or StatefulSet was deleted",
+}
+
+
 async def reconcile_by_name(
-    api: k8s.Api, settings: config.OperatorSettings, namespace: str, name: str
+    api: k8s.Api, settings: config.OperatorSettings, namespace: str, name: str, trigger: str
 ) -> None:
-    """Run the full reconcile of RagAgent ``namespace/name`` now; nothing when it is gone."""
+    """Run the full reconcile of RagAgent ``namespace/name`` now (``trigger``: a key of
+    CHILD_TRIGGERS); nothing when it is gone."""
     body = await k8s.get(api, c.API_VERSION, c.KIND, namespace, name)
     if body is None:
         return
-    log.info("a step Job finished: reconciling %s/%s now", namespace, name)
-    await reconcile(api, settings, body, trigger="job")
+    log.info("%s: reconciling %s/%s now", CHILD_TRIGGERS[trigger], namespace, name)
+    await reconcile(api, settings, body, trigger=trigger)
 
 
 async def reconcile_again(
