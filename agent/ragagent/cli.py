@@ -19,6 +19,7 @@ from rich.text import Text
 
 from ragagent import cli_apikey, cli_backup, cli_index, cli_usage
 from ragagent.cli_database import open_database
+from ragagent.core import signals
 from ragagent.core.config import ConfigError, Settings, load_settings, settings_class
 from ragagent.core.errors import AgentError
 from ragagent.db import migrate as migrations
@@ -250,4 +251,5 @@ def _print_reindexed(result: reindexing.ReindexResult, settings: Settings) -> No
 
 
 def main() -> None:
+    signals.exit_on_sigterm()  # a Job's pod ends on the kubelet's SIGTERM, not its SIGKILL
     app()

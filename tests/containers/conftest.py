@@ -40,19 +40,25 @@ def stack(images: built_images.ImageRefs, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture(scope="session")
-def database(stack: stacks.Stack) -> Iterator[runner.Container]:
-    """The managed PostgreSQL, run as the rendered StatefulSet's pod (the server, then its
-    TLS front on the port), ready; the server's container is the one yielded."""
+def database_pod(stack: stacks.Stack) -> Iterator[list[runner.Container]]:
+    """The managed PostgreSQL, run as the rendered StatefulSet's pod: the server, then its
+    TLS front on the port, each ready."""
     started: list[runner.Container] = []
     try:
         for plan in stack.plan_pod(postgres.build_postgres_statefulset(stack.agent)):
             started.append(runner.start(plan))
             runner.wait_ready(started[-1], timeout=120)
-        yield started[0]
+        yield started
     finally:
         for container in reversed(started):
             runner.stop(container)
             runner.remove(container.name)
+
+
+@pytest.fixture(scope="session")
+def database(database_pod: list[runner.Container]) -> runner.Container:
+    """The managed database pod's server container."""
+    return database_pod[0]
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from ragagent.core import signals
 from ragagent_operator import constants as c
 from ragagent_operator.render import deployment, postgres
 from tests.containers import stack as stacks
@@ -62,3 +63,21 @@ def test_the_agent_pod_connects_with_verify_full_and_the_mounted_ca(
     checked = agent_pod.exec("python", "-c", IN_POD_CHECK)
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout.split() == ["True", "verify-full", postgres.DB_USER]
+
+
+def test_the_tls_front_ends_on_sigterm_and_serves_again_once_restarted(
+    database_pod: list[runner.Container], stack: stacks.Stack
+) -> None:
+    """The front is its container's PID 1: without its own SIGTERM handler the stop waited
+    out the pod's 30 s grace and ended in SIGKILL (137), holding a deleted database pod in
+    Terminating. Restarted as the kubelet restarts a container, it serves again while the
+    server kept running."""
+    front = database_pod[1]
+    assert front.plan.name.endswith("-tls"), front.plan.name
+
+    assert runner.stop(front) == signals.EXIT_CODE
+
+    runner.start(front.plan)
+    runner.wait_ready(front, timeout=60)
+    with psycopg.connect(stack.host_db_url()) as conn:
+        assert conn.info.pgconn.ssl_in_use

@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ragagent.core import pg_wire
+from ragagent.core import pg_wire, signals
 
 log = logging.getLogger(__name__)
 HANDSHAKE_TIMEOUT_SECONDS = 10.0  # a client that opens the port and says nothing is dropped
@@ -206,6 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     config = parse_args(argv)
     front = Front(config)
+    signals.exit_on_sigterm()  # as the container's PID 1 it would otherwise ignore the stop
     log.warning("TLS front on %s:%d for %s", config.host, front.port, config.socket_path)
     front.serve_forever()
 
