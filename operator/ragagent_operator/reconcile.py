@@ -57,13 +57,20 @@ async def reconcile(
     ``trigger`` "create" marks the RagAgent fresh: its children are applied without
     reading them first (a retry after a failure runs as "retry"/"timer" and reads).
     """
-    if body["metadata"].get("deletionTimestamp"):
-        # Being deleted (a finalizer or a foreground deletion holds it): the garbage collector
-        # removes its children, and re-creating one (a deleted Deployment's event asks for a
-        # reconcile) would fight it.
-        return []
     lock = _lock_for(body["metadata"]["namespace"], body["metadata"]["name"])
     async with lock, _SLOTS:
+        try:
+            current = await _current(api, body)
+        except k8s.KubeError as exc:
+            meta = body["metadata"]
+            log.warning("reading RagAgent %s/%s failed: %s", meta["namespace"], meta["name"], exc)
+            return ["read"]
+        if current is None or current["metadata"].get("deletionTimestamp"):
+            # Gone, or its name now belongs to a new RagAgent (whose own events reconcile it),
+            # or being deleted (a finalizer or a foreground deletion holds it: the garbage
+            # collector removes its children, and re-creating one would fight it).
+            return []
+        body = current
         started = time.perf_counter()
         ctx = build_context(api, settings, body)
         ctx.fresh = trigger == "create" and not (body.get("status") or {}).get("conditions")
@@ -78,6 +85,22 @@ async def reconcile(
         metrics.RECONCILES.labels(trigger=trigger, result="error" if failed else "ok").inc()
         metrics.WATCHED.set(len(_locks))
         return failed
+
+
+async def _current(api: k8s.Api, body: manifest.Manifest) -> manifest.Manifest | None:
+    """The RagAgent of ``body`` as it is now, read under its lock; None when it is gone or its
+    name belongs to another RagAgent (another uid) since.
+
+    An event's body can be stale by the time its reconcile holds the lock: in a control-plane
+    soak, the event of a RagAgent deleted and created again while another reconcile held the
+    lock was reconciled after its successor's. It found the successor's children, refused
+    them as namesakes, and wrote its own status (Reconciled=False, its old
+    observedGeneration) onto the successor, which then waited a minute for its resync."""
+    meta = body["metadata"]
+    live = await k8s.get(api, c.API_VERSION, c.KIND, meta["namespace"], meta["name"])
+    if live is None or live["metadata"].get("uid") != meta.get("uid"):
+        return None
+    return live
 
 
 def trigger_for(body: manifest.Manifest, handled: int | None) -> str | None:
@@ -213,10 +236,8 @@ async def reconcile_again(
     """Retry the reconcile of RagAgent ``uid`` on the RagAgent as it is now; returns the failed
     steps. None failed when it is gone, or when its name now belongs to another RagAgent
     (that one's own events reconcile it)."""
-    body = await k8s.get(api, c.API_VERSION, c.KIND, namespace, name)
-    if body is None or body["metadata"].get("uid") != uid:
-        return []
-    return await reconcile(api, settings, body, trigger="retry")
+    known = {"metadata": {"namespace": namespace, "name": name, "uid": uid}}
+    return await reconcile(api, settings, known, trigger="retry")  # it reads the RagAgent
 
 
 def forget(namespace: str, name: str) -> None:

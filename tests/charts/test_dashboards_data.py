@@ -33,7 +33,7 @@ from tests.charts import chart_cluster
 from tests.charts.chart_backup import run_backup
 from tests.charts.chart_helpers import CHART
 from tests.operator.integration.harness import get_json, stop
-from tests.support import controlplane, processes, tools
+from tests.support import chat_app, controlplane, processes, tools
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.fixtures_cluster import skip_loudly_or_fail
 
@@ -150,6 +150,12 @@ def label_values(prometheus: str, metric: str, label: str) -> list[str]:
     return values
 
 
+STORAGE_DOC = (
+    "# What RagAgent stores in PostgreSQL\n\nRagAgent stores its documents, their chunks and "
+    "the chunks' embeddings in PostgreSQL with pgvector, along with conversations and API keys."
+)
+
+
 def drive_traffic(client: TestClient, fake: FakeOpenAI, seconds: float) -> None:
     """Chats (some through injected LLM failures) until the per-identity limit starts refusing."""
     deadline = time.monotonic() + seconds
@@ -195,6 +201,10 @@ def test_every_dashboard_query_returns_data(
         chat_model="fake-model", llm_max_retries=0, rate_limit_requests_per_minute=40,
         rate_limit_burst=0,
     )  # fmt: skip
+    # A document the traffic's question finds relevant: with none the agent declines without
+    # calling the LLM, and the LLM panels had data only from earlier tests in this process
+    # (the metrics registry is the process's), so alone the test failed.
+    chat_app.ingest(client, external_id="storage", title="Storage", text=STORAGE_DOC)
     chart_cluster.install_chart(
         cluster, tmp_path, "obs", namespace,
         "--set", f"watchNamespaces={{{agents_namespace}}}",

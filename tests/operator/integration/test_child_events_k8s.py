@@ -14,6 +14,12 @@ change as an update and apply it.
 A deleted Deployment comes back at once, not at the next resync: in a control-plane soak the
 garbage collector deleted a re-created RagAgent's Deployment just after the operator had
 taken it over from the deleted namesake, and the agent had none for a minute.
+
+A stale event of a deleted RagAgent leaves its successor of the same name alone. In a soak,
+such an event waited for the lock while another reconcile ran, and was reconciled after the
+successor's: it refused the successor's children as namesakes and wrote its own status
+(Reconciled=False, its old observedGeneration) onto the successor, which then waited a
+minute for its resync. A reconcile now reads the RagAgent afresh under the lock.
 """
 
 from __future__ import annotations
@@ -165,3 +171,42 @@ def test_a_ragagent_being_deleted_gets_no_child_back(
         assert deployment(cluster, namespace, "docs") == {}
     finally:
         patch_agent(cluster, namespace, {"metadata": {"finalizers": None}})
+
+
+async def test_a_stale_body_of_a_deleted_ragagent_writes_nothing_onto_its_successor(
+    cluster: controlplane.ControlPlane,
+    installed: Path,
+    namespace: str,
+    own_operator: dict[str, Operator],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    running = own_operator["first"] = start(cluster, installed, namespace, "a", FIRST_PRIORITY)
+    db_secret(cluster, namespace, "docs-pg", DATABASE_URL)
+    agent = rag("docs", replicas=1, secrets={"provider": "kubernetes"})
+    assert apply(cluster, namespace, agent).returncode == 0
+    patch_agent(cluster, namespace, {"spec": {"replicas": 2}})
+    wait_for(lambda: reconciled_generation(cluster, namespace) == 2, "gen 2", operator=running)
+    stale = get_json(cluster, "ragagent", "docs", "-n", namespace)
+    cluster.kubectl("delete", "ragagent", "docs", "-n", namespace)
+    assert apply(cluster, namespace, agent).returncode == 0
+    successor = get_json(cluster, "ragagent", "docs", "-n", namespace)["metadata"]["uid"]
+
+    def taken_over() -> bool:
+        owners = deployment(cluster, namespace, "docs")["metadata"].get("ownerReferences") or []
+        return reconciled_generation(cluster, namespace) == 1 and any(
+            owner["uid"] == successor for owner in owners
+        )
+
+    wait_for(taken_over, "the successor reconciled with its Deployment", operator=running)
+    before = agent_status(cluster, namespace)
+
+    monkeypatch.setenv("KUBECONFIG", str(installed))  # the operator's own credentials
+    api = k8s.connect()
+    try:
+        failed = await reconcile.reconcile(api, config.OperatorSettings(), stale, trigger="update")
+    finally:
+        await k8s.close(api)
+
+    assert failed == []
+    assert agent_status(cluster, namespace) == before
+    assert taken_over()
