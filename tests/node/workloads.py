@@ -1,5 +1,5 @@
-"""Pure builders of what the volume and autoscaling tests run on the real node: a claim,
-restricted pods that use it, a CPU-burning Deployment and its HorizontalPodAutoscaler."""
+"""Pure builders of what the volume tests run on the real node: a claim and restricted
+pods that use it."""
 
 from __future__ import annotations
 
@@ -12,11 +12,6 @@ DATA_FILE = "greeting"
 # Differs from the pod's own group (pods.UID), so a write through it proves the kubelet
 # gave the volume to this group: the provisioner makes directories 0770 root:root.
 FS_GROUP = 20001
-BURN_REQUEST = "20m"
-# Each burning pod may use a tenth of a core (the CFS quota), whatever the HPA asks for: the
-# machine has two cores shared by everyone. That is still five times its request.
-BURN_LIMIT = "100m"
-TARGET_UTILIZATION = 50
 
 
 def build_claim(name: str, *, size: str = "16Mi") -> dict[str, Any]:
@@ -49,41 +44,3 @@ def writer_script(text: str) -> str:
 
 def reader_script() -> str:
     return f"print('read', open({DATA_DIR + '/' + DATA_FILE!r}).read())\n"
-
-
-def build_burner(name: str, *, image: str) -> dict[str, Any]:
-    """A Deployment of one pod on the real node that spins a CPU as hard as its limit lets."""
-    template = pods.build_restricted_pod(
-        name, image=image, command=["python3", "-c", "while 1: pass"]
-    )
-    template["spec"]["containers"][0]["resources"] = {
-        "requests": {"cpu": BURN_REQUEST}, "limits": {"cpu": BURN_LIMIT},
-    }  # fmt: skip
-    del template["apiVersion"], template["kind"]
-    selector = {"matchLabels": {"app": name}}
-    return {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-        "spec": {"replicas": 1, "selector": selector, "template": template},
-    }  # fmt: skip
-
-
-def build_hpa(name: str, *, max_replicas: int = 2) -> dict[str, Any]:
-    """CPU utilization against the request; scale-in without the default five-minute wait,
-    so a test sees it."""
-    metric = {
-        "type": "Resource",
-        "resource": {
-            "name": "cpu",
-            "target": {"type": "Utilization", "averageUtilization": TARGET_UTILIZATION},
-        },
-    }
-    target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
-    behavior = {"scaleDown": {"stabilizationWindowSeconds": 0}}
-    spec = {
-        "scaleTargetRef": target, "minReplicas": 1, "maxReplicas": max_replicas,
-        "metrics": [metric], "behavior": behavior,
-    }  # fmt: skip
-    return {
-        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": name}, "spec": spec,
-    }  # fmt: skip
