@@ -75,6 +75,9 @@ def serve(
     """Run the API server (embedded PostgreSQL unless DATABASE_URL is set)."""
     from ragagent import main
 
+    # uvicorn drains on SIGTERM, then raises it again under the handler it found: the
+    # default one ends the process as before (exit 0 as a container's PID 1), not main()'s.
+    signals.default_sigterm()
     settings = _settings("serve", host=host, port=port)
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold]RagAgent[/bold] chat page: {base}/")

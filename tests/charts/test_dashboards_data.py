@@ -156,6 +156,20 @@ STORAGE_DOC = (
 )
 
 
+def traffic_client(chat_app_factory: Any, fake_openai: FakeOpenAI) -> TestClient:
+    """The agent on the fake OpenAI server, holding a document the traffic's question finds
+    relevant: with none the agent declines without calling the LLM, and the LLM panels had
+    data only from earlier tests in this process (the metrics registry is the process's), so
+    alone the test failed."""
+    client: TestClient = chat_app_factory(
+        llm_provider="openai", openai_base_url=f"{fake_openai.url}/v1", openai_api_key="sk-test",
+        chat_model="fake-model", llm_max_retries=0, rate_limit_requests_per_minute=40,
+        rate_limit_burst=0,
+    )  # fmt: skip
+    chat_app.ingest(client, external_id="storage", title="Storage", text=STORAGE_DOC)
+    return client
+
+
 def drive_traffic(client: TestClient, fake: FakeOpenAI, seconds: float) -> None:
     """Chats (some through injected LLM failures) until the per-identity limit starts refusing."""
     deadline = time.monotonic() + seconds
@@ -196,15 +210,7 @@ def test_every_dashboard_query_returns_data(
     agent_metrics_port: int,
 ) -> None:
     ksm_binary = kube_state_metrics(cluster)
-    client = chat_app_factory(
-        llm_provider="openai", openai_base_url=f"{fake_openai.url}/v1", openai_api_key="sk-test",
-        chat_model="fake-model", llm_max_retries=0, rate_limit_requests_per_minute=40,
-        rate_limit_burst=0,
-    )  # fmt: skip
-    # A document the traffic's question finds relevant: with none the agent declines without
-    # calling the LLM, and the LLM panels had data only from earlier tests in this process
-    # (the metrics registry is the process's), so alone the test failed.
-    chat_app.ingest(client, external_id="storage", title="Storage", text=STORAGE_DOC)
+    client = traffic_client(chat_app_factory, fake_openai)
     chart_cluster.install_chart(
         cluster, tmp_path, "obs", namespace,
         "--set", f"watchNamespaces={{{agents_namespace}}}",
