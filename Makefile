@@ -11,12 +11,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 # make test spreads the tests over this many pytest-xdist workers (0: one process, in order).
-# Three on the 2-core machine the limits are set on: much of a test's time is spent waiting
-# on a control plane, a pod or a database, so a third worker still finds CPU (24 % idle with
-# three). Warm runs: pytest 13.8 min with three, 16-17 with two, 29 in one process. The
-# tests that share the real node, or podman's host network, keep to one worker each
-# (tests/support/xdist_groups.py).
-PYTEST_WORKERS ?= 3
+# Four on the 2-core machine the limits are set on: much of a test's time is spent waiting
+# on a control plane, a pod or a database, so more workers than cores still find CPU (10 %
+# idle with four). Warm runs: pytest 11.6 min with four, 13.3-14 with three, 16-17 with two,
+# 29 in one process. The tests that share the real node, or podman's host network, keep to
+# one worker each (tests/support/xdist_groups.py); with four, the real node's group (about
+# 10.5 min) is the longest a worker runs.
+PYTEST_WORKERS ?= 4
 
 ##@ Everyday
 
