@@ -25,7 +25,7 @@ minute for its resync. A reconcile now reads the RagAgent afresh under the lock.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -80,6 +80,30 @@ def start(
     )  # fmt: skip
 
 
+@pytest.fixture
+def first_operator(
+    cluster: controlplane.ControlPlane,
+    installed: Path,
+    namespace: str,
+    own_operator: dict[str, Operator],
+) -> tuple[Operator, str]:
+    """The test's first operator, and RagAgent "docs" (1 replica) applied; returns both."""
+    first = own_operator["first"] = start(cluster, installed, namespace, "a", FIRST_PRIORITY)
+    db_secret(cluster, namespace, "docs-pg", DATABASE_URL)
+    agent = rag("docs", replicas=1, secrets={"provider": "kubernetes"})
+    assert apply(cluster, namespace, agent).returncode == 0
+    return first, agent
+
+
+@pytest.fixture
+async def operator_api(installed: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[k8s.Api]:
+    """An API client with the operator's own credentials, to run its code in the test."""
+    monkeypatch.setenv("KUBECONFIG", str(installed))
+    api = k8s.connect()
+    yield api
+    await k8s.close(api)
+
+
 def replicas(cluster: controlplane.ControlPlane, namespace: str) -> int:
     return int((deployment(cluster, namespace, "docs").get("spec") or {}).get("replicas") or 0)
 
@@ -96,12 +120,10 @@ async def test_a_spec_change_read_by_a_status_refresh_is_still_applied(
     installed: Path,
     namespace: str,
     own_operator: dict[str, Operator],
-    monkeypatch: pytest.MonkeyPatch,
+    first_operator: tuple[Operator, str],
+    operator_api: k8s.Api,
 ) -> None:
-    first = own_operator["first"] = start(cluster, installed, namespace, "a", FIRST_PRIORITY)
-    db_secret(cluster, namespace, "docs-pg", DATABASE_URL)
-    agent = rag("docs", replicas=1, secrets={"provider": "kubernetes"})
-    assert apply(cluster, namespace, agent).returncode == 0
+    first, _ = first_operator
     wait_for(
         lambda: reconciled_generation(cluster, namespace) == 1 and replicas(cluster, namespace),
         "generation 1 reconciled",
@@ -110,12 +132,7 @@ async def test_a_spec_change_read_by_a_status_refresh_is_still_applied(
     kill(first)
 
     patch_agent(cluster, namespace, {"spec": {"replicas": 2}})
-    monkeypatch.setenv("KUBECONFIG", str(installed))  # the operator's own credentials
-    api = k8s.connect()
-    try:
-        await reconcile.refresh_status(api, config.OperatorSettings(), namespace, "docs")
-    finally:
-        await k8s.close(api)
+    await reconcile.refresh_status(operator_api, config.OperatorSettings(), namespace, "docs")
     body = get_json(cluster, "ragagent", "docs", "-n", namespace)
     assert body["metadata"]["generation"] == 2
     assert body["status"]["observedGeneration"] == 1, "the refresh claimed the new spec"
@@ -175,15 +192,11 @@ def test_a_ragagent_being_deleted_gets_no_child_back(
 
 async def test_a_stale_body_of_a_deleted_ragagent_writes_nothing_onto_its_successor(
     cluster: controlplane.ControlPlane,
-    installed: Path,
     namespace: str,
-    own_operator: dict[str, Operator],
-    monkeypatch: pytest.MonkeyPatch,
+    first_operator: tuple[Operator, str],
+    operator_api: k8s.Api,
 ) -> None:
-    running = own_operator["first"] = start(cluster, installed, namespace, "a", FIRST_PRIORITY)
-    db_secret(cluster, namespace, "docs-pg", DATABASE_URL)
-    agent = rag("docs", replicas=1, secrets={"provider": "kubernetes"})
-    assert apply(cluster, namespace, agent).returncode == 0
+    running, agent = first_operator
     patch_agent(cluster, namespace, {"spec": {"replicas": 2}})
     wait_for(lambda: reconciled_generation(cluster, namespace) == 2, "gen 2", operator=running)
     stale = get_json(cluster, "ragagent", "docs", "-n", namespace)
@@ -200,12 +213,8 @@ async def test_a_stale_body_of_a_deleted_ragagent_writes_nothing_onto_its_succes
     wait_for(taken_over, "the successor reconciled with its Deployment", operator=running)
     before = agent_status(cluster, namespace)
 
-    monkeypatch.setenv("KUBECONFIG", str(installed))  # the operator's own credentials
-    api = k8s.connect()
-    try:
-        failed = await reconcile.reconcile(api, config.OperatorSettings(), stale, trigger="update")
-    finally:
-        await k8s.close(api)
+    settings = config.OperatorSettings()
+    failed = await reconcile.reconcile(operator_api, settings, stale, trigger="update")
 
     assert failed == []
     assert agent_status(cluster, namespace) == before
