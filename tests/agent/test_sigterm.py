@@ -18,14 +18,9 @@ from pathlib import Path
 from ragagent.core import signals
 from ragagent_operator.render import postgres_tls
 from tests.agent import test_pg_front
+from tests.support import processes
 
 EXIT_BOUND_SECONDS = 30.0  # a bound on a hung process, not a speed target
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_for_port(port: int, process: subprocess.Popen[str]) -> None:
@@ -50,7 +45,7 @@ def terminate(process: subprocess.Popen[str]) -> tuple[int, str]:
 
 def test_the_tls_front_exits_143_on_sigterm(tmp_path: Path) -> None:
     test_pg_front.write_material(tmp_path, test_pg_front.make_agent())
-    port = free_port()
+    port = processes.free_port()
     front = subprocess.Popen(
         [sys.executable, "-m", "ragagent.core.pg_front", "--host", "127.0.0.1",
          "--port", str(port), "--socket", str(tmp_path / "no-server"),
