@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import re
 import shlex
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -78,8 +77,9 @@ class World:
         return self.secrets[name][key]
 
 
-def build_world(agent: Agent) -> World:
-    """The operator's objects as the cluster holds them, plus the Secrets the user names."""
+def build_world(agent: Agent, files: Path) -> World:
+    """The operator's objects as the cluster holds them, plus the Secrets the user names;
+    files a volume mounts (the database's CA) go below ``files``, the test's own tmp_path."""
     world = World(config_maps={configmap.config_map_name(agent): _config_map_data(agent)})
     generated = generate_values(agent)
     name = secrets.generated_secret_name(agent)
@@ -93,15 +93,16 @@ def build_world(agent: Agent) -> World:
         world.secrets[unsealed] = {key: generated[key] for key in sealed["spec"]["encryptedData"]}
     world.secrets.update(_user_and_sealed_llm_secrets(agent))
     if agent.managed_db:
-        _add_database_ca(agent, world)
+        _add_database_ca(agent, world, files)
     return world
 
 
-def _add_database_ca(agent: Agent, world: World) -> None:
+def _add_database_ca(agent: Agent, world: World, files: Path) -> None:
     """The operator's TLS Secret, and its CA file where the agent's pods mount it."""
     values = postgres_tls.build_tls_values(agent, {}, now=datetime.now(UTC))
     world.secrets[postgres_tls.tls_secret_name(agent)] = {k: v.decode() for k, v in values.items()}
-    directory = Path(tempfile.mkdtemp(prefix="pod-contract-ca-"))
+    directory = files / "database-ca"
+    directory.mkdir(exist_ok=True)
     (directory / postgres_tls.KEY_CA_CERT).write_bytes(values[postgres_tls.KEY_CA_CERT])
     world.mounts[postgres_tls.CLIENT_CA_DIR] = directory
 

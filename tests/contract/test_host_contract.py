@@ -8,6 +8,7 @@ probes' Host header are answered; any other Host, the pod IP included, gets 400.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,9 +32,9 @@ AGENTS = [pytest.param(agent, id=f"sample-{agent.name}") for agent in specs.samp
 ]
 
 
-def serve_settings(agent: Agent, monkeypatch: pytest.MonkeyPatch) -> config.Settings:
+def serve_settings(agent: Agent, monkeypatch: pytest.MonkeyPatch, files: Path) -> config.Settings:
     container = rendered_pods(agent)["agent"]["spec"]["containers"][0]
-    world = pod_env.build_world(agent)
+    world = pod_env.build_world(agent, files)
     with pod_env.process_env(monkeypatch, pod_env.container_env(container, world)):
         return config.load_settings(config.Settings)
 
@@ -51,9 +52,9 @@ def probe_hosts(agent: Agent) -> set[str]:
 
 @pytest.mark.parametrize("agent", AGENTS)
 async def test_the_agent_answers_its_service_names_and_hosts_and_refuses_others(
-    agent: Agent, monkeypatch: pytest.MonkeyPatch
+    agent: Agent, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    settings = serve_settings(agent, monkeypatch)
+    settings = serve_settings(agent, monkeypatch, tmp_path)
     name, ns = agent.name, agent.namespace
     service = [name, f"{name}.{ns}", f"{name}.{ns}.svc", f"{name}.{ns}.svc.cluster.local"]
     external = [host.replace("*", "a") for host in agent.spec.network.hosts]
@@ -70,9 +71,9 @@ async def test_the_agent_answers_its_service_names_and_hosts_and_refuses_others(
 
 @pytest.mark.parametrize("agent", AGENTS)
 def test_only_the_spec_trusted_proxies_may_forward(
-    agent: Agent, monkeypatch: pytest.MonkeyPatch
+    agent: Agent, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    settings = serve_settings(agent, monkeypatch)
+    settings = serve_settings(agent, monkeypatch, tmp_path)
     uvicorn_config = server.build_config(create_app(settings), settings)
     proxies = agent.spec.network.trusted_proxies
     assert uvicorn_config.proxy_headers is bool(proxies)
@@ -81,11 +82,11 @@ def test_only_the_spec_trusted_proxies_may_forward(
 
 @pytest.mark.parametrize("agent", AGENTS)
 def test_the_operator_never_renders_the_any_host_wildcard(
-    agent: Agent, monkeypatch: pytest.MonkeyPatch
+    agent: Agent, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # The agent refuses '*' in production unless RAGAGENT_TRUSTED_HOSTS_ALLOW_ANY says so;
     # the operator lists names and never sets that switch.
-    settings = serve_settings(agent, monkeypatch)
+    settings = serve_settings(agent, monkeypatch, tmp_path)
     assert settings.is_production
     assert "*" not in settings.trusted_hosts
     assert settings.trusted_hosts

@@ -12,6 +12,7 @@ StatefulSet must agree with the URL the agent is given.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -37,9 +38,9 @@ AGENTS = [pytest.param(agent, id=f"sample-{agent.name}") for agent in specs.samp
 
 @pytest.mark.parametrize("agent", AGENTS)
 async def test_every_pod_starts_with_what_its_command_needs(
-    agent: Agent, monkeypatch: pytest.MonkeyPatch
+    agent: Agent, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    world = pod_env.build_world(agent)
+    world = pod_env.build_world(agent, tmp_path)
     for role, template in rendered_pods(agent).items():
         pod = template["spec"]
         try:
@@ -214,13 +215,15 @@ def test_the_images_own_environment_is_part_of_every_agent_pod() -> None:
     assert "RAGAGENT_MODEL_DIR" not in image  # the baked path; the container tests check it
 
 
-def test_the_previous_api_key_pepper_reaches_the_server_only_while_it_exists() -> None:
+def test_the_previous_api_key_pepper_reaches_the_server_only_while_it_exists(
+    tmp_path: Path,
+) -> None:
     """secret-key-previous is set by hand during a rotation: the server then reads it, and
     starts without it otherwise; no Job ever reads it."""
     agent = specs.agent_of(
         "docs", specs.Case("extractive", "apiKey", "managed", "kubernetes", True).spec()
     )
-    world = pod_env.build_world(agent)
+    world = pod_env.build_world(agent, tmp_path)
     generated = world.secrets[secrets.generated_secret_name(agent)]
     for previous in (None, "p" * 40):
         if previous is not None:
@@ -235,7 +238,7 @@ def test_the_previous_api_key_pepper_reaches_the_server_only_while_it_exists() -
 
 
 def test_the_reindex_pod_builds_with_the_spec_settings_while_the_agent_serves_the_old_ones(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Until the re-index switches, the ConfigMap (and so the server) keeps the served
     settings; the re-index pod's own variables give it the spec's."""
@@ -244,7 +247,7 @@ def test_the_reindex_pod_builds_with_the_spec_settings_while_the_agent_serves_th
     spec["knowledge"]["chunking"] = {"size": 400, "overlap": 40}
     changed = specs.agent_of("docs", spec)
     served = reindex.build_served_agent(changed, reindex.build_index_settings(before))
-    world = pod_env.build_world(served)
+    world = pod_env.build_world(served, tmp_path)
     job = reindex.build_reindex_job(changed, settings_hash="h", image="i")
     server = deployment.build_deployment(served, config_hash="", secrets_hash="")
     loaded = {}

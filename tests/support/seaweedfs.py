@@ -91,7 +91,9 @@ def running_s3(workdir: Path) -> Iterator[S3Server]:
     )
     server = S3Server(f"http://127.0.0.1:{s3}", "ragagent-test", secrets.token_hex(16))
     argv = [
-        str(weed), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        # glog writes to /tmp unless told otherwise: the logs go with the work dir.
+        str(weed), f"-logdir={workdir}", "server", f"-dir={data}", "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
         f"-master.port={master}", f"-master.port.grpc={master_grpc}",
         "-master.telemetry=false", "-master.volumeSizeLimitMB=64",
         f"-volume.port={volume}", f"-volume.port.grpc={volume_grpc}", "-volume.max=200",
@@ -110,3 +112,10 @@ def running_s3(workdir: Path) -> Iterator[S3Server]:
         yield server
     finally:
         component.stop()
+        # weed puts a gRPC socket per service in /tmp (no flag moves them) and leaves them.
+        for service, port in (
+            ("master", master_grpc),
+            ("volume", volume_grpc),
+            ("filer", filer_grpc),
+        ):
+            Path(f"/tmp/seaweedfs-{service}-grpc-{port}.sock").unlink(missing_ok=True)
