@@ -241,9 +241,15 @@ def test_kubectl_scale_and_get_work_through_the_scale_subresource_and_columns(
     assert {p["metadata"]["labels"]["app.kubernetes.io/component"] for p in pods["items"]} == {
         "agent"
     }
-    table = cluster.kubectl("get", "ragagent", "docs", "-n", namespace).stdout.splitlines()
-    assert table[0].split() == ["NAME", "READY", "REPLICAS", "MODEL", "LAST", "BACKUP", "AGE"]
-    assert table[1].split()[:2] == ["docs", "True"]
+
+    def table() -> list[list[str]]:
+        out = cluster.kubectl("get", "ragagent", "docs", "-n", namespace).stdout
+        return [line.split() for line in out.splitlines()]
+
+    assert table()[0] == ["NAME", "READY", "REPLICAS", "MODEL", "LAST", "BACKUP", "AGE"]
+    # With maxUnavailable 0 the Deployment is unavailable until all three pods are, so Ready
+    # is False for a moment after the scale-out, as `kubectl get deploy` shows 1/3.
+    wait_for(lambda: table()[1][:3] == ["docs", "True", "3"], "READY True with 3 replicas")
 
 
 def test_autoscaling_leaves_replicas_to_the_hpa(
