@@ -35,26 +35,33 @@ def emit(**record):
     print(json.dumps({{"t": round(time.time(), 2), **record}}), flush=True)
 """
 # One chat completion a second (argv: Service URL, question); a failure keeps its status
-# code and the start of its body.
+# code and the start of its body. Each record has ``dns``, the seconds the Service name's
+# lookup took (the request's own lookup then hits the resolver's cache or repeats it), so a
+# failure shows whether cluster DNS or the agent was slow.
 REST = PRELUDE + (
     """
-import urllib.error, urllib.request
+import socket, urllib.error, urllib.parse, urllib.request
 body = json.dumps({"model": "ragagent", "messages": [{"role": "user", "content": sys.argv[2]}]})
+where = urllib.parse.urlsplit(sys.argv[1])
 while not stop.is_set():
     started = time.monotonic()
     request = urllib.request.Request(
         sys.argv[1] + "/v1/chat/completions", data=body.encode(),
         headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"},
     )
+    dns = None
     try:
+        socket.getaddrinfo(where.hostname, where.port, type=socket.SOCK_STREAM)
+        dns = round(time.monotonic() - started, 3)
         with urllib.request.urlopen(request, timeout=60) as response:
             found = json.load(response)
-        emit(status=200, answer=found["choices"][0]["message"]["content"],
+        emit(status=200, dns=dns, answer=found["choices"][0]["message"]["content"],
              citations=len(found.get("citations") or []))
     except urllib.error.HTTPError as error:
-        emit(status=error.code, body=error.read().decode(errors="replace")[:500])
+        emit(status=error.code, dns=dns, body=error.read().decode(errors="replace")[:500])
     except Exception as error:
-        emit(status=0, body=repr(error)[:500])
+        dns = dns if dns is not None else round(time.monotonic() - started, 3)
+        emit(status=0, dns=dns, body=repr(error)[:500])
     time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
 """
 )
@@ -167,3 +174,8 @@ def failures(records: list[dict[str, Any]], fact: str) -> list[dict[str, Any]]:
     return [
         r for r in records if r["status"] != 200 or fact not in r["answer"] or not r["citations"]
     ]
+
+
+def slowest_lookup(records: list[dict[str, Any]]) -> float:
+    """The longest a REST request's Service name lookup took, in seconds."""
+    return max((r["dns"] for r in records if r.get("dns") is not None), default=0.0)

@@ -40,6 +40,13 @@ def test_the_coredns_pod_is_restricted_and_binds_53_without_capabilities() -> No
     assert pod["dnsPolicy"] == "Default"  # forwards to the node's resolvers, not to itself
 
 
+def test_coredns_has_upstreams_cpu_request_so_a_busy_node_still_answers_lookups() -> None:
+    """Its CPU request is its weight against the agents and Jobs on the node."""
+    (container,) = node_dns.build_deployment("dns:1")["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["requests"] == {"cpu": "100m", "memory": "70Mi"}
+    assert container["resources"]["limits"] == {"memory": "170Mi"}
+
+
 def test_the_corefile_serves_the_cluster_domain_from_the_api_in_cluster() -> None:
     corefile = node_dns.build_corefile()
     assert corefile.startswith(".:53 {")
