@@ -40,8 +40,8 @@ def test_the_coredns_pod_is_restricted_and_binds_53_without_capabilities() -> No
     assert pod["dnsPolicy"] == "Default"  # forwards to the node's resolvers, not to itself
 
 
-def test_coredns_has_upstreams_cpu_request_so_a_busy_node_still_answers_lookups() -> None:
-    """Its CPU request is its weight against the agents and Jobs on the node."""
+def test_coredns_asks_for_what_upstream_gives_it() -> None:
+    """kubeadm's requests and limit; the CPU request is its weight on a busy node."""
     (container,) = node_dns.build_deployment("dns:1")["spec"]["template"]["spec"]["containers"]
     assert container["resources"]["requests"] == {"cpu": "100m", "memory": "70Mi"}
     assert container["resources"]["limits"] == {"memory": "170Mi"}

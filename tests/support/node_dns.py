@@ -83,9 +83,8 @@ def build_container(image: str) -> dict[str, Any]:
         "readinessProbe": probe,
         "livenessProbe": {"httpGet": {"path": "/health", "port": HEALTH_PORT},
                           "periodSeconds": 10, "failureThreshold": 5},
-        # Upstream's (kubeadm's) figures. The CPU request is the pod's CPU weight: at 10m it
-        # was a 25th of an agent pod's, lookups took up to 0.5 s on the busy node (agents,
-        # Jobs and the tests beside it) and one timed out, failing a chat request.
+        # Upstream's (kubeadm's) figures. The CPU request is also the pod's CPU weight
+        # against the agents and Jobs on the node; the 10m it had was a 25th of an agent's.
         "resources": {"requests": {"cpu": "100m", "memory": "70Mi"},
                       "limits": {"memory": "170Mi"}},
         "securityContext": {
