@@ -13,7 +13,6 @@ import dataclasses
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,7 +23,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from tests.support import pki
+from tests.support import pki, processes
 
 SERVER_HOST = "localhost"  # the only name in the server certificate (not 127.0.0.1)
 START_SECONDS = 30
@@ -79,12 +78,6 @@ def _write_certificates(directory: Path) -> tuple[Path, Path, Path, Path]:
     return paths[0], paths[1], paths[2], paths[3]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _run_as() -> str | None:
     return "postgres" if os.geteuid() == 0 else None
 
@@ -109,7 +102,7 @@ def running_tls_postgres() -> Iterator[TlsPostgres]:
             [bin_dir / "initdb", "-D", data, "-U", "postgres", "-A", "trust", "--no-sync"],
             check=True, capture_output=True, user=user,
         )  # fmt: skip
-        port = _free_port()
+        port = processes.free_port()
         server = subprocess.Popen(
             [bin_dir / "postgres", "-D", data, "-p", str(port), "-k", root,
              "-c", "listen_addresses=localhost", "-c", "ssl=on",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -12,6 +10,7 @@ from ragagent.core.config import Settings
 from ragagent.core.metrics import REGISTRY
 from ragagent.core.server import start_metrics_server
 from tests.agent.hardening.harness import bearer, build_settings, build_token, running_app
+from tests.support import processes
 
 
 def samples() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -28,12 +27,6 @@ def value(name: str, **labels: str) -> float:
 
 
 METRICS_DOC = "# Metrics\n\nThe agent serves its Prometheus metrics on port 9090."
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_metrics_after_real_traffic(db_url: str, data_dir: str) -> None:
@@ -95,7 +88,7 @@ async def test_metrics_after_real_traffic(db_url: str, data_dir: str) -> None:
 
 
 def test_metrics_are_served_on_their_own_port() -> None:
-    port = free_port()
+    port = processes.free_port()
     server = start_metrics_server(Settings(metrics_port=port))
     assert server is not None
     try:
