@@ -205,7 +205,9 @@ async def test_a_stale_body_of_a_deleted_ragagent_writes_nothing_onto_its_succes
     successor = get_json(cluster, "ragagent", "docs", "-n", namespace)["metadata"]["uid"]
 
     def taken_over() -> bool:
-        owners = deployment(cluster, namespace, "docs")["metadata"].get("ownerReferences") or []
+        # {} while the collector has removed the old one and the successor's is not made yet
+        live = deployment(cluster, namespace, "docs")
+        owners = (live.get("metadata") or {}).get("ownerReferences") or []
         return reconciled_generation(cluster, namespace) == 1 and any(
             owner["uid"] == successor for owner in owners
         )
